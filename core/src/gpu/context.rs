@@ -1,0 +1,166 @@
+//! Adapter and device: natively any wgpu backend (Vulkan, Metal, DX12, GL), WebGPU in wasm.
+//! We ask for the adapter's own limits (not the WebGPU defaults) and the optional features it
+//! has (shader-f16, subgroups, timestamp-query); kernels pick variants from [`GpuFeatures`].
+
+use super::kernels::PipelineCache;
+use crate::error::{Error, Result};
+
+/// How to choose the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Restrict to these backends; `None` reads `ANYTUNE_BACKEND` (vulkan, metal, dx12, gl)
+    /// natively, else tries Vulkan/Metal/DX12/WebGPU first and GL second.
+    pub backends: Option<wgpu::Backends>,
+}
+
+/// Optional features the device was opened with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuFeatures {
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    pub timestamp_query: bool,
+}
+
+/// What `anytune info` prints about the adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterReport {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub features: GpuFeatures,
+    pub max_storage_binding: u64,
+    pub max_buffer_size: u64,
+    pub max_workgroup_size_x: u32,
+    pub max_invocations: u32,
+    pub max_workgroup_storage: u32,
+    pub max_storage_buffers_per_stage: u32,
+}
+
+impl std::fmt::Display for AdapterReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        writeln!(f, "adapter: {} ({}, {})", self.name, self.device_type, self.driver)?;
+        writeln!(f, "backend: {}", self.backend)?;
+        writeln!(
+            f,
+            "limits: storage binding {:.0} MiB, buffer {:.0} MiB, workgroup x {} / {} invocations, \
+             workgroup memory {} KiB, {} storage buffers per stage",
+            mib(self.max_storage_binding),
+            mib(self.max_buffer_size),
+            self.max_workgroup_size_x,
+            self.max_invocations,
+            self.max_workgroup_storage / 1024,
+            self.max_storage_buffers_per_stage
+        )?;
+        write!(
+            f,
+            "features: shader-f16 {}, subgroups {}, timestamp-query {}",
+            yes(self.features.shader_f16),
+            yes(self.features.subgroups),
+            yes(self.features.timestamp_query)
+        )
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// An open GPU device with its queue, limits, features and compiled pipelines.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub limits: wgpu::Limits,
+    pub features: GpuFeatures,
+    pub report: AdapterReport,
+    pub(crate) pipelines: PipelineCache,
+}
+
+impl Gpu {
+    /// Opens the best adapter with its own limits and optional features.
+    pub async fn new(options: &GpuOptions) -> Result<Gpu> {
+        // Prefer the primary APIs (Vulkan, Metal, DX12, browser WebGPU); fall back to GL.
+        let tries = match options.backends.or_else(backends_from_env) {
+            Some(b) => vec![b],
+            None => vec![wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY],
+        };
+        let mut last_error = String::from("no backend tried");
+        let mut found = None;
+        for backends in tries {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = backends;
+            let instance = wgpu::Instance::new(desc);
+            let options = wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            };
+            match instance.request_adapter(&options).await {
+                Ok(adapter) => {
+                    found = Some(adapter);
+                    break;
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        let adapter = found.ok_or(Error::NoAdapter(last_error))?;
+
+        let available = adapter.features();
+        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let required_features = available & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("anytune"),
+                required_features,
+                required_limits: limits.clone(),
+                experimental_features: Default::default(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Device(e.to_string()))?;
+
+        let features = GpuFeatures {
+            shader_f16: required_features.contains(wgpu::Features::SHADER_F16),
+            subgroups: required_features.contains(wgpu::Features::SUBGROUP),
+            timestamp_query: required_features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        };
+        let info = adapter.get_info();
+        let report = AdapterReport {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            features,
+            max_storage_binding: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_workgroup_size_x: limits.max_compute_workgroup_size_x,
+            max_invocations: limits.max_compute_invocations_per_workgroup,
+            max_workgroup_storage: limits.max_compute_workgroup_storage_size,
+            max_storage_buffers_per_stage: limits.max_storage_buffers_per_shader_stage,
+        };
+        Ok(Gpu { device, queue, limits, features, report, pipelines: PipelineCache::default() })
+    }
+
+    /// Largest buffer a single storage binding may cover, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+}
+
+fn backends_from_env() -> Option<wgpu::Backends> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(name) = std::env::var("ANYTUNE_BACKEND") {
+        return match name.to_ascii_lowercase().as_str() {
+            "vulkan" => Some(wgpu::Backends::VULKAN),
+            "metal" => Some(wgpu::Backends::METAL),
+            "dx12" => Some(wgpu::Backends::DX12),
+            "gl" => Some(wgpu::Backends::GL),
+            _ => None,
+        };
+    }
+    None
+}

@@ -1,0 +1,70 @@
+//! The kernel table: every WGSL file in `shaders/` is loaded here, and only here, with
+//! `include_str!`, so `grep` finds each kernel and its Rust caller. A [`Kernel`] is one entry
+//! point of one shader (its sources concatenated, so shared helpers such as the GGUF dequantizers
+//! are written once); compiled pipelines are cached per (kernel, override constants).
+//!
+//! Binding convention for every kernel: `@binding(0)` is the kernel's uniform parameter struct
+//! (mirrored by a `#[repr(C)]` Rust struct next to the op), then inputs, then outputs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One compute entry point and the WGSL sources it is built from (concatenated in order).
+#[derive(Debug)]
+pub struct Kernel {
+    /// Entry point, named after the op (`add_forward`).
+    pub entry: &'static str,
+    /// WGSL sources, concatenated; shared helpers first.
+    pub sources: &'static [&'static str],
+}
+
+macro_rules! shader {
+    ($file:literal) => {
+        include_str!(concat!("../../../shaders/", $file))
+    };
+}
+
+/// Residual add: `out = a + b`.
+pub const ADD_FORWARD: Kernel = Kernel { entry: "add_forward", sources: &[shader!("add_forward.wgsl")] };
+
+/// Compiled pipelines, keyed by entry point and override constants.
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+}
+
+impl PipelineCache {
+    /// The pipeline for `kernel` with pipeline-overridable `constants`, compiled on first use.
+    pub(crate) fn get(
+        &self,
+        device: &wgpu::Device,
+        kernel: &Kernel,
+        constants: &[(&str, f64)],
+    ) -> wgpu::ComputePipeline {
+        let mut key = kernel.entry.to_string();
+        for (name, value) in constants {
+            key.push_str(&format!(";{name}={value}"));
+        }
+        let mut map = self.pipelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry(key)
+            .or_insert_with(|| {
+                let source: String = kernel.sources.concat();
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.entry),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(kernel.entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+            })
+            .clone()
+    }
+}

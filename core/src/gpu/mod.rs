@@ -1,0 +1,17 @@
+//! The GPU runtime: adapter and device ([`Gpu`]), f32 tensors ([`GpuTensor`]), the WGSL kernel
+//! table and pipeline cache ([`kernels`]), recording dispatches into one command encoder
+//! ([`Recorder`]) and async readbacks ([`readback`]).
+//!
+//! Work is recorded, never executed per op: an op pushes dispatches into a [`Recorder`];
+//! the caller submits once and reads back only what it needs (logits, the loss).
+
+mod context;
+pub mod kernels;
+pub mod readback;
+mod recorder;
+mod tensor;
+
+pub use context::{AdapterReport, Gpu, GpuFeatures, GpuOptions};
+pub use kernels::Kernel;
+pub use recorder::{Recorder, grid_1d};
+pub use tensor::GpuTensor;

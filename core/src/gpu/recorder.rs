@@ -1,0 +1,89 @@
+//! Records kernel dispatches into one command encoder. Ops call [`Recorder::dispatch`]; the
+//! caller calls [`Recorder::submit`] once per forward pass / training step.
+
+use super::context::Gpu;
+use super::kernels::Kernel;
+use wgpu::util::DeviceExt;
+
+/// Workgroups for `n` invocations of `workgroup_size`, spread over x and y so that no
+/// dimension exceeds 65535. Kernels rebuild the linear index as
+/// `gid.x + gid.y * (num_workgroups.x * workgroup_size)`.
+pub fn grid_1d(n: usize, workgroup_size: u32) -> [u32; 3] {
+    let groups = n.div_ceil(workgroup_size as usize).max(1) as u32;
+    if groups <= 65535 { [groups, 1, 1] } else { [65535, groups.div_ceil(65535), 1] }
+}
+
+/// An open command encoder plus counters (`anytune bench` reports dispatches per step).
+pub struct Recorder<'g> {
+    pub gpu: &'g Gpu,
+    encoder: wgpu::CommandEncoder,
+    pub dispatches: u32,
+}
+
+impl<'g> Recorder<'g> {
+    pub fn new(gpu: &'g Gpu) -> Self {
+        let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("anytune") });
+        Recorder { gpu, encoder, dispatches: 0 }
+    }
+
+    /// Records one dispatch of `kernel`. `params` becomes the uniform at binding 0; `buffers`
+    /// are bound at 1, 2, … in order (inputs first, outputs last).
+    pub fn dispatch<P: bytemuck::Pod>(
+        &mut self,
+        kernel: &Kernel,
+        params: &P,
+        buffers: &[wgpu::BindingResource<'_>],
+        workgroups: [u32; 3],
+    ) {
+        self.dispatch_with(kernel, &[], params, buffers, workgroups)
+    }
+
+    /// Like [`dispatch`](Self::dispatch), with pipeline-overridable constants (`override` in WGSL).
+    pub fn dispatch_with<P: bytemuck::Pod>(
+        &mut self,
+        kernel: &Kernel,
+        constants: &[(&str, f64)],
+        params: &P,
+        buffers: &[wgpu::BindingResource<'_>],
+        workgroups: [u32; 3],
+    ) {
+        let device = &self.gpu.device;
+        let pipeline = self.gpu.pipelines.get(device, kernel, constants);
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(kernel.entry),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (i, resource) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: resource.clone() });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes: None });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        self.dispatches += 1;
+    }
+
+    /// Copies `size` bytes between buffers inside the same submission.
+    pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
+        self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
+    }
+
+    /// The encoder, for readback copies.
+    pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        &mut self.encoder
+    }
+
+    /// Submits everything recorded so far as one command buffer.
+    pub fn submit(self) -> wgpu::SubmissionIndex {
+        self.gpu.queue.submit(Some(self.encoder.finish()))
+    }
+}

@@ -1,0 +1,82 @@
+//! [`GpuTensor`]: an f32 storage buffer with a row-major shape. Activations, gradients, LoRA
+//! weights and optimizer state are all `GpuTensor`s; frozen base weights are
+//! [`crate::weights::Weight`]s in their stored format.
+
+use super::context::Gpu;
+use super::readback;
+use super::recorder::Recorder;
+use crate::error::Result;
+use wgpu::util::DeviceExt;
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// A row-major f32 tensor on the GPU.
+#[derive(Debug)]
+pub struct GpuTensor {
+    pub buffer: wgpu::Buffer,
+    pub shape: Vec<usize>,
+}
+
+impl GpuTensor {
+    /// Uploads `data` (its length must equal the product of `shape`).
+    pub fn from_slice(gpu: &Gpu, shape: &[usize], data: &[f32]) -> GpuTensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} vs {} values", data.len());
+        // wgpu refuses zero-sized bindings: keep at least one element.
+        let padded;
+        let contents = if data.is_empty() {
+            padded = [0f32];
+            &padded[..]
+        } else {
+            data
+        };
+        let buffer = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: bytemuck::cast_slice(contents),
+            usage: USAGE,
+        });
+        GpuTensor { buffer, shape: shape.to_vec() }
+    }
+
+    /// A zero-filled tensor.
+    pub fn zeros(gpu: &Gpu, shape: &[usize]) -> GpuTensor {
+        let len = shape.iter().product::<usize>().max(1);
+        let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: (len * 4) as u64,
+            usage: USAGE,
+            mapped_at_creation: false,
+        });
+        GpuTensor { buffer, shape: shape.to_vec() }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole buffer as a binding.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        self.buffer.as_entire_binding()
+    }
+
+    /// Overwrites the contents from the host (queued before the next submit).
+    pub fn write(&self, gpu: &Gpu, data: &[f32]) {
+        gpu.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+    }
+
+    /// Submits `rec` and reads the whole tensor back.
+    pub async fn read(&self, rec: Recorder<'_>) -> Result<Vec<f32>> {
+        readback::read_f32(rec, &self.buffer, 0, self.len()).await
+    }
+
+    /// Reads the tensor back with nothing else recorded (tests, debugging).
+    pub async fn to_vec(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        self.read(Recorder::new(gpu)).await
+    }
+}

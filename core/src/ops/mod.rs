@@ -1,0 +1,5 @@
+//! Ops: each file is one layer's `forward` (and, for training, `backward`) pair: a `#[repr(C)]`
+//! params struct mirrored in its WGSL kernel, a function that records the dispatch, a plain-loop
+//! CPU reference, and GPU tests against that reference on odd shapes.
+
+pub mod add;
