@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""Write anytune's golden reference values and tiny model fixtures.
+
+What it writes (all committed; ~3 MB in total):
+
+  tests/fixtures/tiny-llama/               HF folder, f32 safetensors (random tiny Llama, GQA 4/2)
+  tests/fixtures/tiny-llama-bf16/          the same weights in bf16
+  tests/fixtures/tiny-llama-sharded/       the same weights in f16, 3 shards + model.safetensors.index.json
+  tests/fixtures/tiny-llama-{F32,F16,Q8_0,Q4_0,Q4_1}.gguf
+                                           the same model as GGUF (arch llama, q/k rows permuted like
+                                           llama.cpp's convert_hf_to_gguf.py), tiny gpt2 tokenizer metadata
+  tests/fixtures/tiny-qwen2/               HF folder, f32 (q/k/v bias, tied embeddings)
+  tests/fixtures/tiny-qwen2-F32.gguf       the same model as GGUF (arch qwen2, no q/k permutation)
+  tests/golden/tiny-llama.safetensors      token ids + logits (HF f32 model and each GGUF loaded back)
+  tests/golden/tiny-llama.json             names/shapes/dtypes of the above
+  tests/golden/smollm2-tokens.json         SmolLM2 tokenizer ids + decodes for awkward texts
+  tests/golden/smollm2-logprobs.json       SmolLM2 per-token log-probs + last-position top-5 logits
+  tests/golden/smollm2-chat.json           chat template renders + greedy answer
+  tests/golden/quant-blocks.safetensors    raw ggml blocks + gguf-py dequantization, per type
+
+How to run (from the repository root, CPU only, a few minutes):
+
+    python3 tests/golden/make_golden.py            # everything
+    python3 tests/golden/make_golden.py tiny quant # only some sets: tiny, qwen2, smollm2, quant
+
+The SmolLM2 part needs ~/.cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf (or $ANYTUNE_SMOLLM2_GGUF).
+CI never runs this script: it only reads the committed outputs. Re-run it by hand when a golden set
+must change, and commit the outputs together with the script.
+
+Made with: Python 3.11, torch 2.15.0 (CPU, float32), transformers 5.23.0, gguf (gguf-py) 0.19.0,
+numpy 2.4.6, safetensors 0.8.0. Everything is seeded; rerunning with these versions reproduces
+the files byte for byte (the .gguf and fixture files) and value for value (the logits).
+"""
+
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import gguf
+from gguf import GGMLQuantizationType as QT
+from safetensors.numpy import save_file as save_np
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+FIXTURES = ROOT / "tests" / "fixtures"
+SMOLLM2 = Path(
+    os.environ.get(
+        "ANYTUNE_SMOLLM2_GGUF",
+        Path.home() / ".cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+    )
+)
+
+# Fixed token sequences for the tiny models (vocab 320).
+IDS_A = [1, 17, 250, 3, 99, 318, 42, 42, 7, 160, 281]  # length 11
+IDS_B = [300, 5, 64, 127, 2]  # length 5
+
+TINY_COMMON = dict(
+    vocab_size=320,
+    hidden_size=64,
+    intermediate_size=160,  # 5 blocks of 32: an odd block count per row of ffn_down
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    rope_theta=10000.0,
+    rms_norm_eps=1e-5,
+    max_position_embeddings=128,
+    bos_token_id=1,
+    eos_token_id=2,
+)
+
+GGUF_VARIANTS = {"F32": QT.F32, "F16": QT.F16, "Q8_0": QT.Q8_0, "Q4_0": QT.Q4_0, "Q4_1": QT.Q4_1}
+
+
+# ----------------------------------------------------------------------------------------------
+# tiny random models
+# ----------------------------------------------------------------------------------------------
+
+
+def randomize_(model: torch.nn.Module, seed: int) -> None:
+    """Overwrite every parameter: N(0, 0.05) for weights/biases, 1 + N(0, 0.1) for norm weights."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
+            if "norm" in name:
+                p.copy_(1.0 + 0.1 * noise)
+            else:
+                p.copy_(0.05 * noise)
+
+
+def make_tiny_llama() -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(**TINY_COMMON, tie_word_embeddings=False, attention_bias=False)
+    model = LlamaForCausalLM(config).to(torch.float32).eval()
+    randomize_(model, seed=1234)
+    return model
+
+
+def make_tiny_qwen2() -> Qwen2ForCausalLM:
+    torch.manual_seed(0)
+    config = Qwen2Config(**TINY_COMMON, tie_word_embeddings=True, use_sliding_window=False)
+    model = Qwen2ForCausalLM(config).to(torch.float32).eval()
+    randomize_(model, seed=5678)
+    assert model.model.layers[0].self_attn.q_proj.bias is not None, "qwen2 must have q/k/v bias"
+    return model
+
+
+@torch.no_grad()
+def logits_of(model, ids: list[int]) -> np.ndarray:
+    out = model(input_ids=torch.tensor([ids], dtype=torch.long))
+    return out.logits[0].to(torch.float32).numpy().copy()
+
+
+def save_hf(model, folder: Path, dtype: torch.dtype, max_shard_size=None) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    m = copy.deepcopy(model).to(dtype)  # a copy: .to() is in place and would round `model`
+    kwargs = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
+    m.save_pretrained(folder, **kwargs)
+    # generation_config.json is noise for our purposes; keep config.json + weights only.
+    gc = folder / "generation_config.json"
+    if gc.exists():
+        gc.unlink()
+    # transformers 5 writes `rope_parameters`; published checkpoints (SmolLM2, Qwen2.5, Llama 3)
+    # carry a top-level `rope_theta`. Write both so loaders are tested on the common spelling.
+    cfg_path = folder / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["rope_theta"] = cfg["rope_parameters"]["rope_theta"]
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# GGUF writing (the way llama.cpp's convert_hf_to_gguf.py does it)
+# ----------------------------------------------------------------------------------------------
+
+
+def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+    """convert_hf_to_gguf.py LlamaModel.permute: HF rotate-half rows -> ggml interleaved pairs."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable unicode character map."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def tiny_gpt2_vocab(n_vocab: int) -> tuple[list[str], list[int], list[str]]:
+    """A 320-token byte-level BPE vocab: 256 byte tokens, 61 merges, 3 special tokens at the end.
+
+    Returns (tokens, token_types, merges). Token type 1 = normal, 3 = control (llama.cpp enum).
+    """
+    b2u = bytes_to_unicode()
+    tokens = [b2u[b] for b in range(256)]
+    sp = b2u[ord(" ")]  # 'Ġ'
+    merges = [f"{sp} {c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+    bigrams = "th he in er an re on at en nd or es is ou it al ar st to ed ng le ic co de ro me ha as ll ve ti se li ea"
+    merges += [f"{p[0]} {p[1]}" for p in bigrams.split()]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    merges = merges[: n_vocab - 256 - len(specials)]
+    tokens += [m.replace(" ", "") for m in merges]
+    assert len(set(tokens)) == len(tokens), "duplicate merged tokens"
+    tokens += specials
+    types = [1] * (len(tokens) - len(specials)) + [3] * len(specials)
+    assert len(tokens) == n_vocab
+    return tokens, types, merges
+
+
+def add_tokenizer(w: gguf.GGUFWriter, n_vocab: int) -> None:
+    tokens, types, merges = tiny_gpt2_vocab(n_vocab)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(n_vocab - 2)  # <|im_start|>
+    w.add_eos_token_id(n_vocab - 1)  # <|im_end|>
+    w.add_add_bos_token(False)
+
+
+def to_gguf_tensor(arr: np.ndarray, qtype: QT) -> tuple[np.ndarray, QT]:
+    """1-D tensors (norms, biases) stay F32; 2-D weights become `qtype`."""
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.ndim == 1 or qtype == QT.F32:
+        return arr, QT.F32
+    if qtype == QT.F16:
+        return arr.astype(np.float16), QT.F16
+    return gguf.quants.quantize(arr, qtype), qtype
+
+
+def gguf_tensors(model, arch: str) -> list[tuple[str, np.ndarray]]:
+    """HF state dict -> (gguf name, f32 array) in llama.cpp order, q/k permuted for llama."""
+    cfg = model.config
+    sd = {k: v.detach().to(torch.float32).numpy() for k, v in model.state_dict().items()}
+    out = [("token_embd.weight", sd["model.embed_tokens.weight"])]
+    for i in range(cfg.num_hidden_layers):
+        p = f"model.layers.{i}."
+        q = sd[p + "self_attn.q_proj.weight"]
+        k = sd[p + "self_attn.k_proj.weight"]
+        if arch == "llama":
+            q = permute_qk(q, cfg.num_attention_heads)
+            k = permute_qk(k, cfg.num_key_value_heads)
+        out += [
+            (f"blk.{i}.attn_norm.weight", sd[p + "input_layernorm.weight"]),
+            (f"blk.{i}.attn_q.weight", q),
+            (f"blk.{i}.attn_k.weight", k),
+            (f"blk.{i}.attn_v.weight", sd[p + "self_attn.v_proj.weight"]),
+        ]
+        if arch == "qwen2":
+            out += [
+                (f"blk.{i}.attn_q.bias", sd[p + "self_attn.q_proj.bias"]),
+                (f"blk.{i}.attn_k.bias", sd[p + "self_attn.k_proj.bias"]),
+                (f"blk.{i}.attn_v.bias", sd[p + "self_attn.v_proj.bias"]),
+            ]
+        out += [
+            (f"blk.{i}.attn_output.weight", sd[p + "self_attn.o_proj.weight"]),
+            (f"blk.{i}.ffn_norm.weight", sd[p + "post_attention_layernorm.weight"]),
+            (f"blk.{i}.ffn_gate.weight", sd[p + "mlp.gate_proj.weight"]),
+            (f"blk.{i}.ffn_up.weight", sd[p + "mlp.up_proj.weight"]),
+            (f"blk.{i}.ffn_down.weight", sd[p + "mlp.down_proj.weight"]),
+        ]
+    out.append(("output_norm.weight", sd["model.norm.weight"]))
+    if not cfg.tie_word_embeddings:
+        out.append(("output.weight", sd["lm_head.weight"]))
+    return out
+
+
+def write_gguf(model, arch: str, path: Path, qtype: QT, name: str) -> None:
+    cfg = model.config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    w = gguf.GGUFWriter(str(path), arch)  # writes general.architecture
+    w.add_name(name)
+    w.add_file_type(
+        {QT.F32: 0, QT.F16: 1, QT.Q4_0: 2, QT.Q4_1: 3, QT.Q8_0: 7}[qtype]  # LlamaFileType
+    )
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_rope_freq_base(float(TINY_COMMON["rope_theta"]))
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_rope_dimension_count(head_dim)
+    add_tokenizer(w, cfg.vocab_size)
+    for tname, arr in gguf_tensors(model, arch):
+        data, dtype = to_gguf_tensor(arr, qtype)
+        w.add_tensor(tname, data, raw_dtype=dtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def load_gguf_model(path: Path):
+    """Load a GGUF back with transformers (its own reader + gguf-py dequantization), f32 on CPU."""
+    return AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    ).eval()
+
+
+def save_golden(tensors: dict[str, np.ndarray], stem: str, description: str) -> None:
+    save_np(tensors, str(GOLDEN / f"{stem}.safetensors"))
+    rows = [
+        f'  {json.dumps(k)}: {{"dtype": "{v.dtype}", "shape": {list(v.shape)}}}' for k, v in sorted(tensors.items())
+    ]
+    text = '{\n "description": ' + json.dumps(description) + ',\n "tensors": {\n' + ",\n".join(rows) + "\n }\n}\n"
+    json.loads(text)  # stays valid JSON
+    (GOLDEN / f"{stem}.json").write_text(text)
+
+
+def golden_tiny_llama() -> None:
+    model = make_tiny_llama()
+    save_hf(model, FIXTURES / "tiny-llama", torch.float32)
+    save_hf(model, FIXTURES / "tiny-llama-bf16", torch.bfloat16)
+    save_hf(model, FIXTURES / "tiny-llama-sharded", torch.float16, max_shard_size="100KB")
+
+    t = {"ids_a": np.array(IDS_A, dtype=np.int32), "ids_b": np.array(IDS_B, dtype=np.int32)}
+    t["logits_a.hf_f32"] = logits_of(model, IDS_A)
+    reloaded = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    assert np.array_equal(logits_of(reloaded, IDS_A), t["logits_a.hf_f32"]), "saved HF folder != model"
+    t["logits_b.hf_f32"] = logits_of(model, IDS_B)
+    for vname, qtype in GGUF_VARIANTS.items():
+        path = FIXTURES / f"tiny-llama-{vname}.gguf"
+        write_gguf(model, "llama", path, qtype, "tiny-llama")
+        back = load_gguf_model(path)
+        t[f"logits_a.gguf_{vname}"] = logits_of(back, IDS_A)
+        t[f"logits_b.gguf_{vname}"] = logits_of(back, IDS_B)
+        d = np.abs(t[f"logits_a.gguf_{vname}"] - t["logits_a.hf_f32"]).max()
+        print(f"tiny-llama {vname}: max |logits - hf_f32| = {d:.3g}")
+
+    # The tied-free f32 GGUF must reproduce the HF model (checks the permutation round trip).
+    assert np.allclose(t["logits_a.gguf_F32"], t["logits_a.hf_f32"], atol=1e-5), "F32 GGUF != HF"
+    save_golden(
+        t,
+        "tiny-llama",
+        "Random tiny Llama (tests/fixtures/tiny-llama*). logits_<seq>.<source>: [T, 320] f32 logits "
+        "for ids_<seq>; hf_f32 = HF f32 model, gguf_<TYPE> = tests/fixtures/tiny-llama-<TYPE>.gguf "
+        "loaded back (dequantized) by transformers.",
+    )
+
+
+def golden_tiny_qwen2() -> None:
+    model = make_tiny_qwen2()
+    save_hf(model, FIXTURES / "tiny-qwen2", torch.float32)
+    path = FIXTURES / "tiny-qwen2-F32.gguf"
+    write_gguf(model, "qwen2", path, QT.F32, "tiny-qwen2")
+    t = {"ids_a": np.array(IDS_A, dtype=np.int32), "logits_a.hf_f32": logits_of(model, IDS_A)}
+    back = load_gguf_model(path)
+    t["logits_a.gguf_F32"] = logits_of(back, IDS_A)
+    d = np.abs(t["logits_a.gguf_F32"] - t["logits_a.hf_f32"]).max()
+    print(f"tiny-qwen2 F32: max |logits - hf_f32| = {d:.3g}")
+    assert d < 1e-5, "qwen2 F32 GGUF != HF"
+    save_golden(
+        t,
+        "tiny-qwen2",
+        "Random tiny Qwen2 (tests/fixtures/tiny-qwen2*). logits_a.hf_f32 / logits_a.gguf_F32: "
+        "[11, 320] f32 logits for ids_a.",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# SmolLM2-135M-Instruct (the default model): tokenizer, log-probs, chat template, greedy answer
+# ----------------------------------------------------------------------------------------------
+
+TOKEN_TEXTS = [
+    "Bonjour, ça va? L'élève a mangé une crème brûlée à l'hôtel.",
+    "Die Straße ist groß und heiß; Grüße aus Köln!",
+    "我们今天去公园散步吧。机器学习很有趣。",
+    "東京は日本の首都です。カタカナとひらがな。",
+    "Привет, как дела? Это тест токенизатора.",
+    "مرحبا بالعالم، هذا اختبار.",
+    "def add(a, b):\n    if a > b:\n\treturn a + b  # tab!\n    return [x**2 for x in range(10)]\n",
+    "Emoji: 😀👍🏽 👨‍👩‍👧‍👦 🇫🇷🇯🇵 ❤️‍🔥 ✨",
+    "a  b   c    d\n\ne\n\n\nf   \n  g\t\th   ",
+    "12345 3.14159 -0.5e10 1,000,000 2024-11-22",
+    "<|im_start|>user\nhi<|im_end|>",
+    "I'll don't we've they're she'd it's O'Neil's",
+]
+
+HELDOUT_TEXTS = [
+    "Ünïcödé façade naïve coöperate — “quotes” and ‘single’ … ellipsis",
+    "한국어 텍스트와 Ελληνικά και עברית",
+    "    indented\n\t\tmixed tabs\r\nwindows line\r\n",
+    "<|im_start|>assistant\nThe answer is 42.<|im_end|>\n<|endoftext|>",
+    "x=1;y=2;print(f\"{x+y:>10}\")  # 3 spaces   end",
+]
+
+LOGPROB_TEXTS = {
+    "english": (
+        "The quick brown fox jumps over the lazy dog. It was a sunny afternoon in the small village, "
+        "and the children were playing in the park while their parents talked about the weather."
+    ),
+    "code": "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n",
+}
+
+CHAT_A = [{"role": "user", "content": "What is the capital of France?"}]
+CHAT_B = [
+    {"role": "system", "content": "You are a terse assistant."},
+    {"role": "user", "content": "Name a primary color."},
+    {"role": "assistant", "content": "Red."},
+    {"role": "user", "content": "Another one?"},
+]
+
+
+def smollm2_pre_tokenizer():
+    """llama.cpp's `smollm` pre-tokenizer: split every digit (`\\p{N}`), then the GPT-2 regex.
+
+    Equivalent to SmolLM2's own tokenizer.json (Digits(individual_digits) + ByteLevel(use_regex)).
+    transformers' GGUF tokenizer builder does not know the `smollm` pre type and would otherwise use
+    the plain GPT-2 split, which groups digits ("12345" -> multi-digit pieces).
+    """
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+
+
+def load_smollm2(tmp: Path, with_model: bool):
+    link = tmp / SMOLLM2.name
+    if not link.exists():
+        link.symlink_to(SMOLLM2)
+    tok = AutoTokenizer.from_pretrained(str(tmp), gguf_file=link.name)
+    plain_pre = tok.backend_tokenizer.pre_tokenizer
+    tok.backend_tokenizer.pre_tokenizer = smollm2_pre_tokenizer()
+    model = None
+    if with_model:
+        model = AutoModelForCausalLM.from_pretrained(str(tmp), gguf_file=link.name, dtype=torch.float32).eval()
+    return tok, model, plain_pre
+
+
+def token_entries(tok, plain_pre, texts: list[str]) -> list[dict]:
+    out = []
+    for text in texts:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        decoded = tok.decode(ids)
+        assert decoded == text, f"decode does not round-trip: {text!r} -> {decoded!r}"
+        entry = {"text": text, "ids": ids, "decode": decoded}
+        # With special-token parsing off, "<|im_start|>" is spelled out as ordinary text.
+        split = tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        if split != ids:
+            assert tok.decode(split) == text, f"decode does not round-trip: {text!r}"
+            entry["ids_special_as_text"] = split
+        # Report where transformers' unpatched GGUF tokenizer (plain GPT-2 split) would disagree.
+        new_pre = tok.backend_tokenizer.pre_tokenizer
+        tok.backend_tokenizer.pre_tokenizer = plain_pre
+        plain = tok(text, add_special_tokens=False)["input_ids"]
+        tok.backend_tokenizer.pre_tokenizer = new_pre
+        if plain != ids:
+            print(f"  note: plain GPT-2 pre-tokenizer differs on {text[:30]!r}")
+        out.append(entry)
+    return out
+
+
+@torch.no_grad()
+def logprob_entry(tok, model, text: str) -> dict:
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    logits = model(input_ids=torch.tensor([ids])).logits[0].to(torch.float32)
+    lp = torch.log_softmax(logits, dim=-1)
+    per_token = [lp[i, ids[i + 1]].item() for i in range(len(ids) - 1)]
+    top = torch.topk(logits[-1], 5)
+    return {
+        "text": text,
+        "ids": ids,
+        "logprobs": per_token,
+        "mean_logprob": float(np.mean(per_token)),
+        "last_top5_ids": top.indices.tolist(),
+        "last_top5_logits": top.values.tolist(),
+    }
+
+
+def golden_smollm2() -> None:
+    if not SMOLLM2.exists():
+        print(f"skipping SmolLM2 goldens: {SMOLLM2} not found")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        tok, model, plain_pre = load_smollm2(Path(d), with_model=True)
+        tokens = {
+            "model": SMOLLM2.name,
+            "notes": "ids: tokenizer(text, add_special_tokens=False) with special tokens parsed in text; "
+            "ids_special_as_text (only where different): the same with special tokens spelled as text; "
+            "decode: tokenizer.decode(ids) (== text for every entry).",
+            "texts": token_entries(tok, plain_pre, TOKEN_TEXTS),
+            "heldout": token_entries(tok, plain_pre, HELDOUT_TEXTS),
+        }
+        (GOLDEN / "smollm2-tokens.json").write_text(json.dumps(tokens, indent=1, ensure_ascii=False) + "\n")
+
+        logprobs = {
+            "model": SMOLLM2.name,
+            "notes": "logprobs[i] = log p(ids[i+1] | ids[0..=i]) from float32 logits of the GGUF model "
+            "dequantized by transformers/gguf-py; last_top5_*: top-5 of the logits at the last position.",
+        }
+        for name, text in LOGPROB_TEXTS.items():
+            logprobs[name] = logprob_entry(tok, model, text)
+            print(f"smollm2 {name}: {len(logprobs[name]['ids'])} tokens, mean logprob {logprobs[name]['mean_logprob']:.3f}")
+        (GOLDEN / "smollm2-logprobs.json").write_text(json.dumps(logprobs, indent=1, ensure_ascii=False) + "\n")
+
+        render_a = tok.apply_chat_template(CHAT_A, tokenize=False, add_generation_prompt=True)
+        render_b = tok.apply_chat_template(CHAT_B, tokenize=False, add_generation_prompt=True)
+        prompt_ids = tok(render_a, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            gen = model.generate(
+                torch.tensor([prompt_ids]),
+                attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+                do_sample=False,
+                max_new_tokens=20,
+            )
+        new_ids = gen[0, len(prompt_ids):].tolist()
+        answer = tok.decode(new_ids, skip_special_tokens=True)
+        print(f"smollm2 greedy answer: {answer!r}")
+        chat = {
+            "model": SMOLLM2.name,
+            "messages_a": CHAT_A,
+            "rendered_a": render_a,
+            "prompt_ids_a": prompt_ids,
+            "messages_b": CHAT_B,
+            "rendered_b": render_b,
+            "prompt_ids_b": tok(render_b, add_special_tokens=False)["input_ids"],
+            "greedy_a": {
+                "max_new_tokens": 20,
+                "generated_ids": new_ids,
+                "text": answer,
+                "notes": "generate(do_sample=False); generated_ids excludes the prompt and includes the "
+                "stop token if one was produced; text = decode(generated_ids, skip_special_tokens=True).",
+            },
+        }
+        (GOLDEN / "smollm2-chat.json").write_text(json.dumps(chat, indent=1, ensure_ascii=False) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# quantization reference blocks
+# ----------------------------------------------------------------------------------------------
+
+
+def random_kquant_blocks(qtype: QT, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
+    """Random K-quant blocks with sane f16 super-block scales (gguf-py cannot quantize K-quants).
+
+    Q4_K (144 B): d f16 | dmin f16 | scales[12] (6-bit packed) | qs[128]
+    Q6_K (210 B): ql[128] | qh[64] | scales[16] (int8) | d f16
+    """
+    _, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
+    if qtype == QT.Q4_K:
+        blocks[:, 0:2] = rng.uniform(0.001, 0.02, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
+        blocks[:, 2:4] = rng.uniform(0.001, 0.02, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
+    elif qtype == QT.Q6_K:
+        blocks[:, 208:210] = rng.uniform(0.0005, 0.005, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
+    else:
+        raise ValueError(qtype)
+    return blocks
+
+
+def golden_quant() -> None:
+    rng = np.random.default_rng(2024)
+    t = {}
+    for qtype in (QT.Q4_0, QT.Q4_1, QT.Q8_0, QT.Q4_K, QT.Q6_K):
+        block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+        if qtype in (QT.Q4_K, QT.Q6_K):
+            raw = random_kquant_blocks(qtype, 4, rng).reshape(-1)
+        else:
+            x = rng.standard_normal(4 * block_size).astype(np.float32)
+            x[:block_size] *= 0.01  # one block with a tiny scale
+            x[block_size + 3] = 7.5  # one block with an outlier
+            raw = gguf.quants.quantize(x, qtype).reshape(-1)
+        assert raw.size == 4 * type_size
+        values = gguf.quants.dequantize(raw, qtype).astype(np.float32).reshape(-1)
+        assert values.size == 4 * block_size and np.all(np.isfinite(values))
+        t[f"{qtype.name}.bytes"] = np.ascontiguousarray(raw, dtype=np.uint8)
+        t[f"{qtype.name}.values"] = np.ascontiguousarray(values)
+    save_np(t, str(GOLDEN / "quant-blocks.safetensors"))
+
+
+SETS = {"tiny": golden_tiny_llama, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant}
+
+
+def main(argv: list[str]) -> None:
+    torch.set_grad_enabled(False)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)  # one thread: the same summation order on every run
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    names = argv or list(SETS)
+    for name in names:
+        if name not in SETS:
+            sys.exit(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+        print(f"== {name}")
+        SETS[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
