@@ -9,6 +9,8 @@ pub mod formats;
 pub mod gpu;
 pub mod ops;
 pub mod quant;
+pub mod rng;
+pub mod sample;
 pub mod testing;
 pub mod weights;
 

@@ -1,1 +1,179 @@
-fn main() {}
+//! `anytune`: fine-tuning small language models on any GPU. This binary is a thin shell over
+//! anytune-core; every command calls the same core functions the web page uses.
+
+use anyhow::{Context, Result, bail};
+use anytune::load::{load_model, model_path, open_gpu};
+use anytune_core::generate::{GenerateOptions, generate};
+use anytune_core::sample::SamplingConfig;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+mod bench;
+
+/// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
+#[derive(Parser)]
+#[command(name = "anytune", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the GPU adapter (backend, limits, features) and a model's architecture, parameter
+    /// count, tensor types and GPU memory.
+    Info(ModelArg),
+    /// Generate text from a prompt (raw) or a chat message (rendered with the model's template).
+    Generate(GenerateArgs),
+    /// Print the token ids of a text as JSON: {"ids": [...]}.
+    Tokenize {
+        #[command(flatten)]
+        model: ModelArg,
+        /// The text to tokenize (special tokens such as <|im_start|> are recognised).
+        #[arg(long)]
+        text: String,
+    },
+    /// Score a text: per-token log-probabilities, their sum, perplexity and the top-5 next tokens, as JSON.
+    Score {
+        #[command(flatten)]
+        model: ModelArg,
+        /// The text to score.
+        #[arg(long)]
+        text: String,
+    },
+    /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct ModelArg {
+    /// A .gguf file, a .safetensors file next to its config.json, or a Hugging Face folder.
+    /// Default: SmolLM2-135M-Instruct (Q4_1 GGUF), fetched into the cache on first use.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Raw prompt, continued as is.
+    #[arg(long, conflicts_with = "chat", required_unless_present = "chat")]
+    prompt: Option<String>,
+    /// A user message, wrapped in the model's chat template.
+    #[arg(long)]
+    chat: Option<String>,
+    /// System message for --chat (default: the template's own).
+    #[arg(long, requires = "chat")]
+    system: Option<String>,
+    /// Maximum number of new tokens.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 = greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Keep only the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Nucleus sampling: keep the most likely tokens up to this total probability.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Random seed for sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info(m) => info(m),
+        Command::Generate(args) => run_generate(args),
+        Command::Tokenize { model, text } => {
+            let gpu = open_gpu()?;
+            let model = load_model(&gpu, &model_path(model.model.as_deref())?)?;
+            let ids = model.tokenizer.encode(&text, true)?;
+            println!("{}", serde_json::json!({ "ids": ids }));
+            Ok(())
+        }
+        Command::Score { model, text } => {
+            let gpu = open_gpu()?;
+            let model = load_model(&gpu, &model_path(model.model.as_deref())?)?;
+            let ids = model.tokenizer.encode(&text, true)?;
+            let score = pollster::block_on(anytune_core::score::score(&gpu, &model, &ids))?;
+            println!("{}", serde_json::to_string(&score)?);
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn info(m: ModelArg) -> Result<()> {
+    let gpu = open_gpu()?;
+    println!("{}", gpu.report);
+    let path = model_path(m.model.as_deref())?;
+    let model = load_model(&gpu, &path)?;
+    let c = &model.config;
+    println!("model: {}", path.display());
+    println!(
+        "architecture: {} — {} layers, dim {}, {} heads / {} KV heads (head dim {}), ffn {}, vocab {}, rope theta {}, context {}{}{}",
+        c.arch.name(),
+        c.n_layers,
+        c.dim,
+        c.n_heads,
+        c.n_kv_heads,
+        c.head_dim,
+        c.ffn_dim,
+        c.vocab_size,
+        c.rope_theta,
+        c.max_seq_len,
+        if c.tied_embeddings { ", tied embeddings" } else { "" },
+        if c.qkv_bias { ", q/k/v bias" } else { "" },
+    );
+    println!("parameters: {:.1} M", c.parameter_count() as f64 / 1e6);
+    let types: Vec<String> = model.tensor_types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+    println!("tensor types: {}", types.join(", "));
+    println!("GPU memory for weights: {:.1} MiB", model.weights.gpu_bytes() as f64 / (1024.0 * 1024.0));
+    Ok(())
+}
+
+fn run_generate(args: GenerateArgs) -> Result<()> {
+    let gpu = open_gpu()?;
+    let model = load_model(&gpu, &model_path(args.model.model.as_deref())?)?;
+    let prompt = match (&args.prompt, &args.chat) {
+        (Some(p), _) => p.clone(),
+        (None, Some(message)) => {
+            let template = model.chat_template.as_ref().context("this model has no chat template; use --prompt")?;
+            let mut messages = Vec::new();
+            if let Some(system) = &args.system {
+                messages.push(anytune_core::chat::Message::new("system", system));
+            }
+            messages.push(anytune_core::chat::Message::new("user", message));
+            template.render(&messages, true, &model.tokenizer)?
+        }
+        (None, None) => bail!("give --prompt or --chat"),
+    };
+    let ids = model.tokenizer.encode(&prompt, true)?;
+    let options = GenerateOptions {
+        max_tokens: args.max_tokens,
+        sampling: SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed },
+        stop_at_eos: true,
+    };
+    let start = Instant::now();
+    let mut stdout = std::io::stdout();
+    let out = pollster::block_on(generate(&gpu, &model, &ids, &options, |piece| {
+        let _ = stdout.write_all(piece.as_bytes());
+        let _ = stdout.flush();
+    }))?;
+    println!();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "anytune: {} prompt tokens, {} new tokens in {:.1} s ({:.1} tokens/s)",
+        ids.len(),
+        out.ids.len(),
+        secs,
+        out.ids.len() as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}

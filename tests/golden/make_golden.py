@@ -302,6 +302,10 @@ def golden_tiny_llama() -> None:
     reloaded = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
     assert np.array_equal(logits_of(reloaded, IDS_A), t["logits_a.hf_f32"]), "saved HF folder != model"
     t["logits_b.hf_f32"] = logits_of(model, IDS_B)
+    # The bf16 and f16 (sharded) folders hold rounded weights: their own references, computed in f32.
+    for folder, key in [("tiny-llama-bf16", "hf_bf16"), ("tiny-llama-sharded", "hf_f16_sharded")]:
+        back = AutoModelForCausalLM.from_pretrained(str(FIXTURES / folder), dtype=torch.float32).eval()
+        t[f"logits_a.{key}"] = logits_of(back, IDS_A)
     for vname, qtype in GGUF_VARIANTS.items():
         path = FIXTURES / f"tiny-llama-{vname}.gguf"
         write_gguf(model, "llama", path, qtype, "tiny-llama")

@@ -1,1 +1,83 @@
+//! Shared helpers of the integration tests: paths of fixtures and golden files, reading golden
+//! tensors, and running a whole model to logits.
 
+use anytune_core::formats::TensorInfo;
+use anytune_core::gpu::{Gpu, Recorder};
+use anytune_core::model::{KvCache, Model};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `tests/<rel>` inside the repository.
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The tensors of a golden safetensors file, as raw bytes by name.
+pub struct Golden {
+    bytes: Vec<u8>,
+    tensors: HashMap<String, TensorInfo>,
+}
+
+impl Golden {
+    pub fn open(rel: &str) -> Golden {
+        let path = repo_path(rel);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file = anytune_core::formats::safetensors::SafetensorsFile::parse(&bytes, rel).unwrap();
+        let tensors = file.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
+        Golden { bytes, tensors }
+    }
+
+    fn raw(&self, name: &str) -> &[u8] {
+        let t = self.tensors.get(name).unwrap_or_else(|| panic!("golden tensor {name} missing"));
+        t.bytes(&self.bytes)
+    }
+
+    pub fn f32(&self, name: &str) -> Vec<f32> {
+        self.raw(name).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+
+    pub fn i32_as_u32(&self, name: &str) -> Vec<u32> {
+        self.raw(name).chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u32).collect()
+    }
+
+    pub fn u8(&self, name: &str) -> Vec<u8> {
+        self.raw(name).to_vec()
+    }
+}
+
+/// Logits of every position of `ids` (T × V, row-major), one forward pass.
+pub fn all_logits(gpu: &Gpu, model: &Model, ids: &[u32]) -> Vec<f32> {
+    let mut cache = KvCache::new(gpu, &model.config, ids.len()).unwrap();
+    let mut rec = Recorder::new(gpu);
+    let hidden = model.forward(&mut rec, ids, &mut cache).unwrap();
+    let logits = model.logits(&mut rec, &hidden, 0, ids.len());
+    pollster::block_on(logits.read(rec)).unwrap()
+}
+
+/// The shared GPU, or `None` with a printed reason (the test then returns early).
+pub use anytune_core::testing::test_gpu;
+
+/// The default model (SmolLM2-135M-Instruct Q4_1), loaded once per test binary. Fetched into
+/// the cache on first use (CI does that before the tests); `None` only without a GPU adapter.
+pub fn smollm2() -> Option<&'static Model> {
+    static MODEL: std::sync::OnceLock<Option<Model>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let gpu = test_gpu()?;
+            let path = anytune::default_model::default_model_path().unwrap();
+            Some(anytune::load::load_model(gpu, &path).unwrap())
+        })
+        .as_ref()
+}
+
+/// A golden JSON file.
+pub fn golden_json(rel: &str) -> serde_json::Value {
+    let path = repo_path(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A JSON array of numbers as u32s.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}

@@ -1,0 +1,68 @@
+//! Text generation with a KV cache: one prefill pass over the prompt, then one decode pass per
+//! token. Each step submits its work once and reads back only the last row of logits.
+
+use crate::error::Result;
+use crate::gpu::{Gpu, Recorder};
+use crate::model::{KvCache, Model};
+use crate::sample::{Sampler, SamplingConfig};
+
+/// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    pub sampling: SamplingConfig,
+    /// Stop at the tokenizer's EOS / end-of-turn tokens.
+    pub stop_at_eos: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { max_tokens: 128, sampling: SamplingConfig::greedy(), stop_at_eos: true }
+    }
+}
+
+/// What a generation produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    /// New token ids (without the prompt; a final stop token is not included).
+    pub ids: Vec<u32>,
+    pub text: String,
+    /// Whether it ended on a stop token (rather than `max_tokens` or the context length).
+    pub stopped: bool,
+}
+
+/// Generates after `prompt_ids`, calling `on_text` with each piece of text as soon as it is
+/// complete (multi-byte characters split across tokens are held back until whole).
+pub async fn generate(
+    gpu: &Gpu,
+    model: &Model,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    mut on_text: impl FnMut(&str),
+) -> Result<Generation> {
+    model.check_ids(prompt_ids)?;
+    let capacity = (prompt_ids.len() + options.max_tokens).min(model.config.max_seq_len.max(prompt_ids.len() + 1));
+    let mut cache = KvCache::new(gpu, &model.config, capacity)?;
+    let mut sampler = Sampler::new(options.sampling.clone());
+    let mut decoder = model.tokenizer.stream_decoder();
+    let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
+    let mut input: Vec<u32> = prompt_ids.to_vec();
+    while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
+        let mut rec = Recorder::new(gpu);
+        let hidden = model.forward(&mut rec, &input, &mut cache)?;
+        let logits = model.logits(&mut rec, &hidden, input.len() - 1, 1);
+        let row = logits.read(rec).await?;
+        let next = sampler.sample(&row);
+        if options.stop_at_eos && model.tokenizer.is_stop(next) {
+            out.stopped = true;
+            break;
+        }
+        out.ids.push(next);
+        if let Some(piece) = decoder.step(next)? {
+            on_text(&piece);
+            out.text.push_str(&piece);
+        }
+        input = vec![next];
+    }
+    Ok(out)
+}

@@ -1,0 +1,143 @@
+//! [`ModelConfig`]: the hyperparameters of a Llama-family model, from GGUF metadata
+//! (`llama.*`, `qwen2.*`) or from a Hugging Face `config.json`.
+
+use crate::error::{Error, Result};
+use crate::formats::GgufFile;
+use crate::ops::rope::RopeScaling;
+
+/// Which member of the Llama family (they differ only in biases and tensor naming).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// Llama 2/3, SmolLM, TinyLlama, Mistral-style: no biases.
+    Llama,
+    /// Qwen2 / Qwen2.5: biases on q, k, v.
+    Qwen2,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Qwen2 => "qwen2",
+        }
+    }
+}
+
+/// Model hyperparameters. Shapes elsewhere use C = `dim`, H = `n_heads`, KVH = `n_kv_heads`,
+/// D = `head_dim`, F = `ffn_dim`, V = `vocab_size`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub vocab_size: usize,
+    pub dim: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn_dim: usize,
+    pub rope_theta: f32,
+    pub rope_scaling: Option<RopeScaling>,
+    pub norm_eps: f32,
+    /// The output projection is the token embedding (`lm_head` tied to `embed_tokens`).
+    pub tied_embeddings: bool,
+    /// Biases on the q/k/v projections (Qwen2).
+    pub qkv_bias: bool,
+    /// Context length the model was trained for.
+    pub max_seq_len: usize,
+}
+
+impl ModelConfig {
+    /// Reads `{arch}.*` metadata of a GGUF file. Tied embeddings are detected from the absence
+    /// of `output.weight`.
+    pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
+        let arch_name = gguf
+            .require("general.architecture")?
+            .as_str()
+            .ok_or_else(|| Error::format(&gguf.file, "general.architecture is not a string"))?;
+        let arch = match arch_name {
+            "llama" => Arch::Llama,
+            "qwen2" => Arch::Qwen2,
+            other => {
+                return Err(Error::format(
+                    &gguf.file,
+                    format!("architecture \"{other}\" is not supported (supported: llama, qwen2)"),
+                ));
+            }
+        };
+        let key = |k: &str| format!("{arch_name}.{k}");
+        let u = |k: &str| gguf.require_u64(&key(k)).map(|v| v as usize);
+        let dim = u("embedding_length")?;
+        let n_heads = u("attention.head_count")?;
+        let n_kv_heads = gguf.get(&key("attention.head_count_kv")).and_then(|v| v.as_u64()).map_or(n_heads, |v| v as usize);
+        let head_dim = match gguf.get(&key("attention.key_length")).and_then(|v| v.as_u64()) {
+            Some(d) => d as usize,
+            None => dim / n_heads.max(1),
+        };
+        let vocab_size = match gguf.get(&key("vocab_size")).and_then(|v| v.as_u64()) {
+            Some(v) => v as usize,
+            None => gguf
+                .tensor("token_embd.weight")
+                .map(|t| t.shape[0])
+                .ok_or_else(|| Error::format(&gguf.file, "no vocab size: neither vocab_size metadata nor token_embd.weight"))?,
+        };
+        let rope_scaling = match gguf.get(&key("rope.scaling.type")).and_then(|v| v.as_str()) {
+            Some("llama3") => Some(RopeScaling {
+                factor: gguf.get_f64(&key("rope.scaling.factor")).unwrap_or(8.0) as f32,
+                low_freq_factor: gguf.get_f64(&key("rope.scaling.low_freq_factor")).unwrap_or(1.0) as f32,
+                high_freq_factor: gguf.get_f64(&key("rope.scaling.high_freq_factor")).unwrap_or(4.0) as f32,
+                original_max_position_embeddings: gguf
+                    .get_f64(&key("rope.scaling.original_context_length"))
+                    .unwrap_or(8192.0) as usize,
+            }),
+            Some("none") | None => None,
+            Some(other) => {
+                return Err(Error::format(&gguf.file, format!("rope scaling type \"{other}\" is not supported")));
+            }
+        };
+        let config = ModelConfig {
+            arch,
+            vocab_size,
+            dim,
+            n_layers: u("block_count")?,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            ffn_dim: u("feed_forward_length")?,
+            rope_theta: gguf.get_f64(&key("rope.freq_base")).unwrap_or(10000.0) as f32,
+            rope_scaling,
+            norm_eps: gguf.get_f64(&key("attention.layer_norm_rms_epsilon")).unwrap_or(1e-5) as f32,
+            tied_embeddings: gguf.tensor("output.weight").is_none(),
+            qkv_bias: arch == Arch::Qwen2,
+            max_seq_len: gguf.get(&key("context_length")).and_then(|v| v.as_u64()).unwrap_or(2048) as usize,
+        };
+        config.validate(&gguf.file)?;
+        Ok(config)
+    }
+
+    /// Checks the divisibility rules the kernels rely on.
+    pub fn validate(&self, file: &str) -> Result<()> {
+        let bad = |what: String| Err(Error::format(file, what));
+        if self.n_heads == 0 || self.n_kv_heads == 0 || self.n_layers == 0 || self.dim == 0 || self.vocab_size == 0 {
+            return bad(format!("degenerate model dimensions: {self:?}"));
+        }
+        if self.n_heads % self.n_kv_heads != 0 {
+            return bad(format!("{} attention heads are not a multiple of {} key/value heads", self.n_heads, self.n_kv_heads));
+        }
+        if self.head_dim % 2 != 0 {
+            return bad(format!("head dimension {} is odd; RoPE needs it even", self.head_dim));
+        }
+        Ok(())
+    }
+
+    /// Number of parameters (weights of every matrix, norms and biases).
+    pub fn parameter_count(&self) -> usize {
+        let (c, f, d) = (self.dim, self.ffn_dim, self.head_dim);
+        let q = self.n_heads * d;
+        let kv = self.n_kv_heads * d;
+        let attn = c * q + 2 * c * kv + q * c + if self.qkv_bias { q + 2 * kv } else { 0 };
+        let mlp = 3 * c * f;
+        let layer = attn + mlp + 2 * c;
+        let embed = self.vocab_size * c * if self.tied_embeddings { 1 } else { 2 };
+        self.n_layers * layer + embed + c
+    }
+}

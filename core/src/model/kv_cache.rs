@@ -1,0 +1,38 @@
+//! The key/value cache of generation: per layer, keys and values of every position so far,
+//! laid out `(S, KVH, D)` (S = capacity) so one decode step appends with a buffer copy.
+
+use super::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuTensor};
+
+pub struct KvCache {
+    pub k: Vec<GpuTensor>, // per layer (1, S, KVH, D)
+    pub v: Vec<GpuTensor>, // per layer (1, S, KVH, D)
+    pub capacity: usize,
+    /// Positions filled so far.
+    pub len: usize,
+}
+
+impl KvCache {
+    /// A cache for `capacity` positions; fails with a clear error when one layer's cache would
+    /// exceed the adapter's storage-binding limit.
+    pub fn new(gpu: &Gpu, cfg: &ModelConfig, capacity: usize) -> Result<KvCache> {
+        let row = cfg.n_kv_heads * cfg.head_dim;
+        let bytes = (capacity * row * 4) as u64;
+        if bytes > gpu.max_binding() {
+            return Err(Error::TooLarge {
+                what: format!("a KV cache of {capacity} positions takes {bytes} bytes per layer"),
+                limit: format!("{} bytes per storage binding", gpu.max_binding()),
+            });
+        }
+        let shape = [1, capacity, cfg.n_kv_heads, cfg.head_dim];
+        let k = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
+        let v = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
+        Ok(KvCache { k, v, capacity, len: 0 })
+    }
+
+    /// Forgets every position (the buffers are reused).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}

@@ -1,0 +1,121 @@
+//! The frozen base model on the GPU: matrices in their stored type ([`Weight`]), norms and
+//! biases as f32. Loaded from a [`Checkpoint`] after checking every shape against the config.
+
+use super::checkpoint::Checkpoint;
+use super::config::ModelConfig;
+use super::names::{LayerTensor, ModelTensor, unpermute_rows};
+use crate::error::Result;
+use crate::gpu::{Gpu, GpuTensor};
+use crate::quant::dequant::dequantize;
+use crate::weights::Weight;
+
+/// One transformer block.
+pub struct LayerWeights {
+    pub attn_norm: GpuTensor, // (C)
+    pub wq: Weight,           // (H*D, C)
+    pub wk: Weight,           // (KVH*D, C)
+    pub wv: Weight,           // (KVH*D, C)
+    pub bq: Option<GpuTensor>, // (H*D)
+    pub bk: Option<GpuTensor>, // (KVH*D)
+    pub bv: Option<GpuTensor>, // (KVH*D)
+    pub wo: Weight,           // (C, H*D)
+    pub ffn_norm: GpuTensor,  // (C)
+    pub w_gate: Weight,       // (F, C)
+    pub w_up: Weight,         // (F, C)
+    pub w_down: Weight,       // (C, F)
+}
+
+/// The whole model.
+pub struct ModelWeights {
+    pub token_embd: Weight,     // (V, C)
+    pub layers: Vec<LayerWeights>,
+    pub output_norm: GpuTensor, // (C)
+    /// `None` when tied to `token_embd`.
+    pub output: Option<Weight>, // (V, C)
+}
+
+impl ModelWeights {
+    /// Uploads every tensor of `ckpt`, checking shapes against `cfg`.
+    pub fn load(gpu: &Gpu, cfg: &ModelConfig, ckpt: &Checkpoint) -> Result<ModelWeights> {
+        let (c, f, v) = (cfg.dim, cfg.ffn_dim, cfg.vocab_size);
+        let q = cfg.n_heads * cfg.head_dim;
+        let kv = cfg.n_kv_heads * cfg.head_dim;
+        let naming = ckpt.naming;
+        let matrix = |name: &str, rows: usize, cols: usize, permuted_heads: Option<usize>| -> Result<Weight> {
+            let (ty, bytes) = ckpt.get_shaped(name, &[rows, cols])?;
+            match permuted_heads {
+                Some(heads) if ckpt.qk_permuted => {
+                    let row_bytes = ty.row_bytes(cols);
+                    let mut reordered = Vec::with_capacity(bytes.len());
+                    for src in unpermute_rows(heads, cfg.head_dim) {
+                        reordered.extend_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
+                    }
+                    Weight::upload(gpu, name, ty, rows, cols, &reordered)
+                }
+                _ => Weight::upload(gpu, name, ty, rows, cols, bytes),
+            }
+        };
+        let vector = |name: &str, len: usize| -> Result<GpuTensor> {
+            let (ty, bytes) = ckpt.get_shaped(name, &[len])?;
+            Ok(GpuTensor::from_slice(gpu, &[len], &dequantize(ty, bytes, len)?))
+        };
+        let bias = |name: &str, len: usize| -> Result<Option<GpuTensor>> {
+            if cfg.qkv_bias { vector(name, len).map(Some) } else { Ok(None) }
+        };
+
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let name = |t: LayerTensor| naming.layer(i, t);
+            layers.push(LayerWeights {
+                attn_norm: vector(&name(LayerTensor::AttnNorm), c)?,
+                wq: matrix(&name(LayerTensor::Q), q, c, Some(cfg.n_heads))?,
+                wk: matrix(&name(LayerTensor::K), kv, c, Some(cfg.n_kv_heads))?,
+                wv: matrix(&name(LayerTensor::V), kv, c, None)?,
+                bq: bias(&name(LayerTensor::QBias), q)?,
+                bk: bias(&name(LayerTensor::KBias), kv)?,
+                bv: bias(&name(LayerTensor::VBias), kv)?,
+                wo: matrix(&name(LayerTensor::O), c, q, None)?,
+                ffn_norm: vector(&name(LayerTensor::FfnNorm), c)?,
+                w_gate: matrix(&name(LayerTensor::Gate), f, c, None)?,
+                w_up: matrix(&name(LayerTensor::Up), f, c, None)?,
+                w_down: matrix(&name(LayerTensor::Down), c, f, None)?,
+            });
+        }
+        let output_name = naming.model(ModelTensor::Output);
+        let output = if cfg.tied_embeddings && !ckpt.contains(output_name) {
+            None
+        } else {
+            Some(matrix(output_name, v, c, None)?)
+        };
+        Ok(ModelWeights {
+            token_embd: matrix(naming.model(ModelTensor::Embedding), v, c, None)?,
+            layers,
+            output_norm: vector(naming.model(ModelTensor::OutputNorm), c)?,
+            output,
+        })
+    }
+
+    /// The logits projection: `output`, or the embedding when tied.
+    pub fn lm_head(&self) -> &Weight {
+        self.output.as_ref().unwrap_or(&self.token_embd)
+    }
+
+    /// Bytes the weights take on the GPU.
+    pub fn gpu_bytes(&self) -> u64 {
+        let t = |t: &GpuTensor| t.buffer.size();
+        let o = |t: &Option<GpuTensor>| t.as_ref().map_or(0, |t| t.buffer.size());
+        let layers: u64 = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down].iter().map(|w| w.gpu_bytes()).sum::<u64>()
+                    + t(&l.attn_norm)
+                    + t(&l.ffn_norm)
+                    + o(&l.bq)
+                    + o(&l.bk)
+                    + o(&l.bv)
+            })
+            .sum();
+        layers + self.token_embd.gpu_bytes() + t(&self.output_norm) + self.output.as_ref().map_or(0, |w| w.gpu_bytes())
+    }
+}

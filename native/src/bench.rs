@@ -1,0 +1,93 @@
+//! `anytune bench`: speed on the current adapter, measured (never asserted in tests).
+//! `--op matmul` prints GFLOP/s of the default model's GEMM shapes for f32 and each weight
+//! type; `--forward` prints prefill tokens/s of the model at `--tokens` tokens.
+
+use anyhow::{Result, bail};
+use anytune::load::{load_model, model_path, open_gpu};
+use anytune_core::bench::bench_matmul;
+use anytune_core::gpu::Recorder;
+use anytune_core::model::KvCache;
+use anytune_core::quant::GgmlType;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Benchmark one op: `matmul`.
+    #[arg(long)]
+    op: Option<String>,
+    /// Benchmark the model's forward pass (prefill).
+    #[arg(long)]
+    forward: bool,
+    /// Model for --forward (default: the default model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Prompt length for --forward, and M (rows) for the model-shape GEMMs of --op matmul.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Timed repetitions (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    match (args.op.as_deref(), args.forward) {
+        (Some("matmul"), false) => matmul(&args),
+        (None, true) => forward(&args),
+        (Some(other), false) => bail!("unknown op {other:?} (known: matmul)"),
+        _ => bail!("give exactly one of --op matmul or --forward"),
+    }
+}
+
+fn matmul(args: &BenchArgs) -> Result<()> {
+    let gpu = open_gpu()?;
+    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    let m = args.tokens;
+    // Default model (SmolLM2-135M): q/o, k/v, gate/up, down projections, plus two square-ish peers.
+    let model_shapes = [(m, 576, 576), (m, 192, 576), (m, 1536, 576), (m, 576, 1536)];
+    println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>9}", "type", "M", "N", "K", "GFLOP/s", "ms");
+    let mut row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
+        let r = bench_matmul(&gpu, m, n, k, ty, args.iters)?;
+        let name = ty.map_or("f32", |t| t.name());
+        println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>9.2}", r.gflops, r.ms_per_iter);
+        Ok(())
+    };
+    for shape in [(512, 1536, 576), (512, 512, 512)] {
+        row(None, shape)?;
+    }
+    for ty in [None].into_iter().chain(GgmlType::ALL.into_iter().map(Some)) {
+        for shape in model_shapes {
+            let k_ok = ty.is_none_or(|t| shape.2 % t.block_size() == 0);
+            if k_ok {
+                row(ty, shape)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn forward(args: &BenchArgs) -> Result<()> {
+    let gpu = open_gpu()?;
+    let model = load_model(&gpu, &model_path(args.model.as_deref())?)?;
+    let t = args.tokens;
+    let ids: Vec<u32> = (0..t).map(|i| (i * 7919 % model.config.vocab_size) as u32).collect();
+    let run_once = || -> Result<f64> {
+        let mut cache = KvCache::new(&gpu, &model.config, t)?;
+        let start = Instant::now();
+        let mut rec = Recorder::new(&gpu);
+        let hidden = model.forward(&mut rec, &ids, &mut cache)?;
+        let logits = model.logits(&mut rec, &hidden, t - 1, 1);
+        pollster::block_on(logits.read(rec))?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    run_once()?; // warm-up: compiles pipelines
+    let mut best = f64::MAX;
+    for _ in 0..args.iters {
+        best = best.min(run_once()?);
+    }
+    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
+    println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
+    Ok(())
+}
