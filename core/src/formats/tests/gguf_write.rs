@@ -99,3 +99,16 @@ fn gguf_writer_rejects_bad_input() {
     w.add_meta("k", MetaValue::Bool(true)).unwrap();
     expect_err(w.add_meta("k", MetaValue::Bool(false)), &["k", "twice"]);
 }
+
+/// Writes a file for a manual cross-check with gguf-py (`ANYTUNE_WRITE_GGUF=path`).
+#[test]
+fn gguf_write_sample_for_gguf_py() {
+    let Some(path) = std::env::var_os("ANYTUNE_WRITE_GGUF") else { return };
+    let mut w = GgufWriter::new();
+    for (k, v) in every_value() {
+        w.add_meta(k, v).unwrap();
+    }
+    w.add_tensor("mat.f32", GgmlType::F32, &[2, 3], f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])).unwrap();
+    w.add_tensor("mat.q8_0", GgmlType::Q8_0, &[3, 64], pattern(3 * 2 * 34)).unwrap();
+    std::fs::write(path, w.to_bytes()).unwrap();
+}

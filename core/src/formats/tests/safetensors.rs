@@ -83,3 +83,18 @@ fn safetensors_index_weight_map() {
     expect_err(parse_index(r#"{"weight_map": {"a": "../x.safetensors"}}"#, f), &[f, "weight_map.a", "plain file name"]);
     expect_err(parse_index(r#"{"weight_map": {}}"#, f), &[f, "empty"]);
 }
+
+/// Manual cross-check with a file written by Python's safetensors (`ANYTUNE_READ_SAFETENSORS=path`
+/// to a file holding `w` = arange(6) f32 (2, 3), `b` = ones(5) bf16, `p` = arange(4) i64).
+#[test]
+fn safetensors_read_python_sample() {
+    let Some(path) = std::env::var_os("ANYTUNE_READ_SAFETENSORS") else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let f = SafetensorsFile::parse(&bytes, F).unwrap();
+    let w = f.tensor("w").unwrap();
+    assert_eq!((w.ty(F).unwrap(), w.shape.clone()), (GgmlType::F32, vec![2, 3]));
+    assert_eq!(w.bytes(&bytes), &f32_bytes(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])[..]);
+    let b = f.tensor("b").unwrap();
+    assert_eq!((b.ty(F).unwrap(), b.bytes(&bytes)), (GgmlType::BF16, &[0x80, 0x3f].repeat(5)[..]));
+    expect_err(f.tensor("p").unwrap().ty(F), &["p", "I64"]);
+}
