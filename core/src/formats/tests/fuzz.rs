@@ -46,7 +46,6 @@ fn fuzz(file: &str, good: &[u8], parse: &dyn Fn(&[u8]) -> Result<(), crate::Erro
 fn parse_gguf(bytes: &[u8]) -> crate::Result<()> {
     let f = GgufFile::parse(bytes, "f.gguf")?;
     for t in &f.tensors {
-        let _ = t.ty("f.gguf");
         if t.ty("f.gguf").is_ok() {
             let _ = t.bytes(bytes);
         }
@@ -83,10 +82,6 @@ fn fuzz_detect_hf_folder() {
         let mut files = ModelFiles::new();
         files.add("model.safetensors", bytes.to_vec());
         files.add("config.json", SMOLLM2.as_bytes().to_vec());
-        match ModelFormat::detect(&files) {
-            Ok(_) => Ok(()),
-            // Mutations can make a GGUF-less folder "have no safetensors": still names the file.
-            Err(e) => Err(e),
-        }
+        ModelFormat::detect(&files).map(|_| ())
     });
 }
