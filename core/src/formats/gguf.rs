@@ -12,6 +12,9 @@ use crate::quant::{GgmlType, ggml_type_name};
 
 const MAGIC: &[u8; 4] = b"GGUF";
 const DEFAULT_ALIGNMENT: usize = 32;
+/// Metadata arrays nested deeper than this are refused (a crafted file could otherwise
+/// overflow the stack).
+const MAX_ARRAY_DEPTH: usize = 8;
 
 /// A parsed GGUF file (the tensor data stays in the caller's bytes).
 #[derive(Clone, Debug)]
@@ -34,19 +37,19 @@ impl GgufFile {
         if !(2..=3).contains(&version) {
             return Err(Error::format(file, format!("GGUF version {version} is not supported (2 and 3 are)")));
         }
-        let n_tensors = r.u64()? as usize;
-        let n_kv = r.u64()? as usize;
+        let n_tensors = r.len()?;
+        let n_kv = r.len()?;
         let mut metadata = Metadata::new();
         for _ in 0..n_kv {
             let key = r.string()?;
             let ty = r.u32()?;
-            let value = r.value(ty, &key)?;
+            let value = r.value(ty, &key, 0)?;
             metadata.insert(key, value);
         }
         let alignment = match metadata.get("general.alignment") {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
-                Some(a) if a > 0 && a.is_power_of_two() => a as usize,
+                Some(a) if a > 0 && a.is_power_of_two() && usize::try_from(a).is_ok() => a as usize,
                 _ => return Err(Error::format(file, format!("general.alignment {v:?} is not a power of two"))),
             },
         };
@@ -59,10 +62,10 @@ impl GgufFile {
             }
             let mut ne = Vec::with_capacity(n_dims);
             for _ in 0..n_dims {
-                ne.push(r.u64()? as usize);
+                ne.push(r.len()?);
             }
             let ty_id = r.u32()?;
-            let offset = r.u64()? as usize;
+            let offset = r.len()?;
             raw.push((name, ne, ty_id, offset));
         }
         let data_start = r.pos.div_ceil(alignment) * alignment;
@@ -77,7 +80,10 @@ impl GgufFile {
                             format!("tensor {name}: rows of {} values are not whole {} blocks", ne[0], ty.name()),
                         ));
                     }
-                    n / ty.block_size() * ty.block_bytes()
+                    match (n / ty.block_size()).checked_mul(ty.block_bytes()) {
+                        Some(size) => size,
+                        None => return Err(Error::format(file, format!("tensor {name}: shape {ne:?} overflows"))),
+                    }
                 }
                 // Unsupported types are kept (size unknown) and refused only if a model uses them.
                 (Err(_), Some(_)) => 0,
@@ -161,15 +167,21 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
+    /// A u64 count, size or offset; saturated where usize is 32 bits (wasm32), so a value too
+    /// large fails the later bounds checks instead of wrapping.
+    fn len(&mut self) -> Result<usize> {
+        Ok(usize::try_from(self.u64()?).unwrap_or(usize::MAX))
+    }
+
     fn string(&mut self) -> Result<String> {
         let at = self.pos;
-        let len = self.u64()? as usize;
+        let len = self.len()?;
         let s = self.take(len)?;
         String::from_utf8(s.to_vec())
             .map_err(|_| Error::format(self.file, format!("string at offset {at} is not valid UTF-8")))
     }
 
-    fn value(&mut self, ty: u32, key: &str) -> Result<MetaValue> {
+    fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<MetaValue> {
         Ok(match ty {
             0 => MetaValue::U8(u8::from_le_bytes(self.array()?)),
             1 => MetaValue::I8(i8::from_le_bytes(self.array()?)),
@@ -182,14 +194,18 @@ impl Reader<'_> {
             8 => MetaValue::String(self.string()?),
             9 => {
                 let elem = self.u32()?;
-                let n = self.u64()? as usize;
+                if depth >= MAX_ARRAY_DEPTH {
+                    let what = format!("metadata {key}: arrays nested deeper than {MAX_ARRAY_DEPTH}");
+                    return Err(Error::format(self.file, what));
+                }
+                let n = self.len()?;
                 // Each element takes at least one byte: a count beyond the file is corrupt.
                 if n > self.bytes.len() - self.pos {
                     return Err(Error::format(self.file, format!("metadata {key}: array of {n} values is longer than the file")));
                 }
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
-                    items.push(self.value(elem, key)?);
+                    items.push(self.value(elem, key, depth + 1)?);
                 }
                 MetaValue::Array(items)
             }

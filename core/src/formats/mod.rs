@@ -8,3 +8,18 @@ pub mod tensor_info;
 pub use gguf::GgufFile;
 pub use meta::{MetaValue, Metadata};
 pub use tensor_info::TensorInfo;
+pub mod gguf_write;
+pub mod hf_config;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod path;
+pub mod safetensors;
+pub mod source;
+#[cfg(test)]
+mod tests;
+
+pub use gguf_write::GgufWriter;
+pub use hf_config::{HfConfig, RopeScaling};
+#[cfg(not(target_arch = "wasm32"))]
+pub use path::read_model_path;
+pub use safetensors::{SafetensorsFile, parse_index};
+pub use source::{HfModel, ModelFiles, ModelFormat};

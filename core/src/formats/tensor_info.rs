@@ -1,13 +1,15 @@
 //! [`TensorInfo`]: where one tensor's bytes are in a model file, shared by GGUF and safetensors.
 
-use crate::error::Result;
+use super::safetensors::unsupported_dtype_name;
+use crate::error::{Error, Result};
 use crate::quant::GgmlType;
 
 /// A tensor in a file: name, type, shape and absolute byte range.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorInfo {
     pub name: String,
-    /// ggml type id (GGUF id numbering; safetensors F32/F16/BF16 are mapped onto it).
+    /// ggml type id (GGUF id numbering; safetensors F32/F16/BF16 are mapped onto it, other
+    /// safetensors dtypes get ids from [`super::safetensors::UNSUPPORTED_DTYPE_BASE`] up).
     pub ty_id: u32,
     /// Shape in PyTorch order, outermost first: a linear layer is `[out, in]`.
     /// (GGUF stores `ne` innermost first; the reader reverses it.)
@@ -21,7 +23,14 @@ pub struct TensorInfo {
 impl TensorInfo {
     /// The type, or an error naming the tensor and `file` when anytune cannot use it.
     pub fn ty(&self, file: &str) -> Result<GgmlType> {
-        GgmlType::from_id(self.ty_id, &format!("{file}: tensor {}", self.name))
+        let what = format!("{file}: tensor {}", self.name);
+        if let Some(dtype) = unsupported_dtype_name(self.ty_id) {
+            return Err(Error::invalid(
+                what,
+                format!("safetensors dtype {dtype} is not supported (anytune reads F32, F16 and BF16 from safetensors)"),
+            ));
+        }
+        GgmlType::from_id(self.ty_id, &what)
     }
 
     /// Number of elements.
