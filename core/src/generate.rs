@@ -44,7 +44,7 @@ pub async fn generate(
     let capacity = (prompt_ids.len() + options.max_tokens).min(model.config.max_seq_len.max(prompt_ids.len() + 1));
     let mut cache = KvCache::new(gpu, &model.config, capacity)?;
     let mut sampler = Sampler::new(options.sampling.clone());
-    let mut decoder = model.tokenizer.stream_decoder();
+    let mut decoder = model.tokenizer.stream_decoder(true);
     let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
     let mut input: Vec<u32> = prompt_ids.to_vec();
     while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
@@ -58,7 +58,8 @@ pub async fn generate(
             break;
         }
         out.ids.push(next);
-        if let Some(piece) = decoder.step(next)? {
+        let piece = decoder.step(next)?;
+        if !piece.is_empty() {
             on_text(&piece);
             out.text.push_str(&piece);
         }

@@ -1,8 +1,9 @@
 //! `anytune`: fine-tuning small language models on any GPU. This binary is a thin shell over
 //! anytune-core; every command calls the same core functions the web page uses.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
+use anytune_core::chat::Message;
 use anytune_core::generate::{GenerateOptions, generate};
 use anytune_core::sample::SamplingConfig;
 use clap::{Args, Parser, Subcommand};
@@ -144,13 +145,12 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     let prompt = match (&args.prompt, &args.chat) {
         (Some(p), _) => p.clone(),
         (None, Some(message)) => {
-            let template = model.chat_template.as_ref().context("this model has no chat template; use --prompt")?;
             let mut messages = Vec::new();
             if let Some(system) = &args.system {
-                messages.push(anytune_core::chat::Message::new("system", system));
+                messages.push(Message::system(system));
             }
-            messages.push(anytune_core::chat::Message::new("user", message));
-            template.render(&messages, true, &model.tokenizer)?
+            messages.push(Message::user(message));
+            model.render_chat(&messages, true)?
         }
         (None, None) => bail!("give --prompt or --chat"),
     };

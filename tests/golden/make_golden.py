@@ -291,6 +291,14 @@ def save_golden(tensors: dict[str, np.ndarray], stem: str, description: str) -> 
     (GOLDEN / f"{stem}.json").write_text(text)
 
 
+def add_hf_tokenizer(gguf_name: str, folders: list[str]) -> None:
+    tok = AutoTokenizer.from_pretrained(str(FIXTURES), gguf_file=gguf_name)
+    for folder in folders:
+        tok.save_pretrained(FIXTURES / folder)
+        for extra in ["special_tokens_map.json", "chat_template.jinja"]:
+            (FIXTURES / folder / extra).unlink(missing_ok=True)
+
+
 def golden_tiny_llama() -> None:
     model = make_tiny_llama()
     save_hf(model, FIXTURES / "tiny-llama", torch.float32)
@@ -315,6 +323,10 @@ def golden_tiny_llama() -> None:
         d = np.abs(t[f"logits_a.gguf_{vname}"] - t["logits_a.hf_f32"]).max()
         print(f"tiny-llama {vname}: max |logits - hf_f32| = {d:.3g}")
 
+    # A Hugging Face folder carries its tokenizer: the tiny GGUF's 320-token BPE, as transformers
+    # converts it (tokenizer.json + tokenizer_config.json).
+    add_hf_tokenizer("tiny-llama-F32.gguf", ["tiny-llama", "tiny-llama-bf16", "tiny-llama-sharded"])
+
     # The tied-free f32 GGUF must reproduce the HF model (checks the permutation round trip).
     assert np.allclose(t["logits_a.gguf_F32"], t["logits_a.hf_f32"], atol=1e-5), "F32 GGUF != HF"
     save_golden(
@@ -331,6 +343,7 @@ def golden_tiny_qwen2() -> None:
     save_hf(model, FIXTURES / "tiny-qwen2", torch.float32)
     path = FIXTURES / "tiny-qwen2-F32.gguf"
     write_gguf(model, "qwen2", path, QT.F32, "tiny-qwen2")
+    add_hf_tokenizer("tiny-qwen2-F32.gguf", ["tiny-qwen2"])
     t = {"ids_a": np.array(IDS_A, dtype=np.int32), "logits_a.hf_f32": logits_of(model, IDS_A)}
     back = load_gguf_model(path)
     t["logits_a.gguf_F32"] = logits_of(back, IDS_A)

@@ -108,6 +108,23 @@ impl HfConfig {
             }
             Some(v) => vec![u32::deserialize(&v).map_err(|e| f.err("eos_token_id", &e.to_string()))?],
         };
+        // transformers ≥ 5 writes `rope_parameters {rope_type, rope_theta, factor, …}`; published
+        // checkpoints carry a top-level `rope_theta` and `rope_scaling`. Accept both.
+        let rope_parameters: Option<Map<String, Value>> = f.opt("rope_parameters")?;
+        let rope_theta = match f.opt::<f64>("rope_theta")? {
+            Some(theta) => theta,
+            None => rope_parameters.as_ref().and_then(|p| p.get("rope_theta")).and_then(Value::as_f64).unwrap_or(10000.0),
+        };
+        let rope_scaling = match f.opt::<RopeScaling>("rope_scaling")? {
+            Some(s) => Some(s),
+            None => match &rope_parameters {
+                Some(p) if p.get("rope_type").and_then(Value::as_str).is_some_and(|t| t != "default") => Some(
+                    RopeScaling::deserialize(Value::Object(p.clone()))
+                        .map_err(|e| f.err("rope_parameters", &e.to_string()))?,
+                ),
+                _ => None,
+            },
+        };
         Ok(HfConfig {
             architectures: f.opt("architectures")?.unwrap_or_default(),
             attention_bias: f.opt("attention_bias")?.unwrap_or(model_type == "qwen2"),
@@ -119,11 +136,11 @@ impl HfConfig {
             num_attention_heads,
             num_key_value_heads,
             head_dim,
-            rope_theta: f.opt("rope_theta")?.unwrap_or(10000.0),
+            rope_theta,
             rms_norm_eps: f.opt("rms_norm_eps")?.unwrap_or(1e-6),
             max_position_embeddings: f.opt("max_position_embeddings")?.unwrap_or(2048),
             tie_word_embeddings: f.opt("tie_word_embeddings")?.unwrap_or(false),
-            rope_scaling: f.opt("rope_scaling")?,
+            rope_scaling,
             bos_token_id: f.opt("bos_token_id")?,
             eos_token_ids,
             torch_dtype: f.opt("torch_dtype")?,

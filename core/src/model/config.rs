@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::formats::GgufFile;
-use crate::ops::rope::RopeScaling;
+use crate::formats::hf_config::HfConfig;
+use crate::ops::rope::{RopeScaling, RopeType};
 
 /// Which member of the Llama family (they differ only in biases and tensor naming).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,14 +81,15 @@ impl ModelConfig {
                 .map(|t| t.shape[0])
                 .ok_or_else(|| Error::format(&gguf.file, "no vocab size: neither vocab_size metadata nor token_embd.weight"))?,
         };
+        // Llama 3.1+ GGUFs carry the scaled frequencies as a `rope_freqs.weight` tensor instead
+        // (applied by the loader); linear scaling is metadata.
         let rope_scaling = match gguf.get(&key("rope.scaling.type")).and_then(|v| v.as_str()) {
-            Some("llama3") => Some(RopeScaling {
-                factor: gguf.get_f64(&key("rope.scaling.factor")).unwrap_or(8.0) as f32,
-                low_freq_factor: gguf.get_f64(&key("rope.scaling.low_freq_factor")).unwrap_or(1.0) as f32,
-                high_freq_factor: gguf.get_f64(&key("rope.scaling.high_freq_factor")).unwrap_or(4.0) as f32,
-                original_max_position_embeddings: gguf
-                    .get_f64(&key("rope.scaling.original_context_length"))
-                    .unwrap_or(8192.0) as usize,
+            Some("linear") => Some(RopeScaling {
+                rope_type: RopeType::Linear,
+                factor: gguf.get_f64(&key("rope.scaling.factor")).unwrap_or(1.0) as f32,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192,
             }),
             Some("none") | None => None,
             Some(other) => {
@@ -111,6 +113,61 @@ impl ModelConfig {
             max_seq_len: gguf.get(&key("context_length")).and_then(|v| v.as_u64()).unwrap_or(2048) as usize,
         };
         config.validate(&gguf.file)?;
+        Ok(config)
+    }
+
+    /// Converts a Hugging Face `config.json` (`file` names it in errors).
+    pub fn from_hf(hf: &HfConfig, file: &str) -> Result<ModelConfig> {
+        let arch = match hf.model_type.as_str() {
+            "llama" | "mistral" => Arch::Llama,
+            "qwen2" => Arch::Qwen2,
+            other => {
+                return Err(Error::format(
+                    file,
+                    format!("model_type \"{other}\" is not supported (supported: llama, mistral, qwen2)"),
+                ));
+            }
+        };
+        let rope_scaling = match &hf.rope_scaling {
+            None => None,
+            Some(s) => {
+                let rope_type = match s.rope_type.as_str() {
+                    "default" => None,
+                    "linear" => Some(RopeType::Linear),
+                    "llama3" => Some(RopeType::Llama3),
+                    other => {
+                        return Err(Error::format(
+                            file,
+                            format!("rope_scaling type \"{other}\" is not supported (supported: linear, llama3)"),
+                        ));
+                    }
+                };
+                rope_type.map(|rope_type| RopeScaling {
+                    rope_type,
+                    factor: s.factor as f32,
+                    low_freq_factor: s.low_freq_factor.unwrap_or(1.0) as f32,
+                    high_freq_factor: s.high_freq_factor.unwrap_or(4.0) as f32,
+                    original_max_position_embeddings: s.original_max_position_embeddings.unwrap_or(8192),
+                })
+            }
+        };
+        let config = ModelConfig {
+            arch,
+            vocab_size: hf.vocab_size,
+            dim: hf.hidden_size,
+            n_layers: hf.num_hidden_layers,
+            n_heads: hf.num_attention_heads,
+            n_kv_heads: hf.num_key_value_heads,
+            head_dim: hf.head_dim,
+            ffn_dim: hf.intermediate_size,
+            rope_theta: hf.rope_theta as f32,
+            rope_scaling,
+            norm_eps: hf.rms_norm_eps as f32,
+            tied_embeddings: hf.tie_word_embeddings,
+            qkv_bias: hf.attention_bias,
+            max_seq_len: hf.max_position_embeddings,
+        };
+        config.validate(file)?;
         Ok(config)
     }
 

@@ -5,10 +5,11 @@ pub mod checkpoint;
 pub mod config;
 mod forward;
 pub mod kv_cache;
+mod load;
 pub mod names;
 pub mod weights;
 
-use crate::chat::ChatTemplate;
+use crate::chat::{ChatTemplate, Message};
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor};
 use crate::ops::rope::rope_inv_freq;
@@ -33,7 +34,8 @@ pub struct Model {
 }
 
 impl Model {
-    /// Builds the model from a parsed config, a checkpoint and a tokenizer.
+    /// Builds the model from a parsed config, a checkpoint and a tokenizer; `rope_factors`
+    /// divide the RoPE frequencies (GGUF `rope_freqs.weight`).
     pub fn from_parts(
         gpu: &Gpu,
         name: String,
@@ -41,11 +43,34 @@ impl Model {
         ckpt: &Checkpoint,
         tokenizer: Tokenizer,
         chat_template: Option<ChatTemplate>,
+        rope_factors: Option<Vec<f32>>,
     ) -> Result<Model> {
         let weights = ModelWeights::load(gpu, &config, ckpt)?;
-        let freqs = rope_inv_freq(config.head_dim, config.rope_theta, config.rope_scaling.as_ref());
+        let mut freqs = rope_inv_freq(config.head_dim, config.rope_theta, config.rope_scaling.as_ref());
+        // Llama 3.1+ GGUFs store the scaling as per-frequency divisors (`rope_freqs.weight`).
+        if let Some(factors) = rope_factors {
+            if factors.len() != freqs.len() {
+                return Err(crate::Error::format(
+                    &name,
+                    format!("rope_freqs.weight has {} values, expected head_dim / 2 = {}", factors.len(), freqs.len()),
+                ));
+            }
+            freqs.iter_mut().zip(&factors).for_each(|(f, d)| *f /= d);
+        }
         let inv_freq = GpuTensor::from_slice(gpu, &[freqs.len()], &freqs);
         let tensor_types = ckpt.type_counts();
         Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, tensor_types })
+    }
+}
+
+impl Model {
+    /// Renders `messages` with the model's chat template (as transformers'
+    /// `apply_chat_template(..., tokenize=False)`), or an error if the model has none.
+    pub fn render_chat(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        let template = self.chat_template.as_ref().ok_or_else(|| {
+            crate::Error::invalid("chat", format!("{} has no chat template; use a raw prompt instead", self.name))
+        })?;
+        let text = |t: &Option<crate::tokenizer::SpecialToken>| t.as_ref().map_or(String::new(), |t| t.text.clone());
+        template.render(messages, add_generation_prompt, &text(&self.tokenizer.bos), &text(&self.tokenizer.eos))
     }
 }

@@ -1,0 +1,72 @@
+//! [`Model::load`]: from the bytes of a model's files (one GGUF, or a Hugging Face folder) to a
+//! model on the GPU with its tokenizer and chat template.
+
+use super::checkpoint::Checkpoint;
+use super::config::{Arch, ModelConfig};
+use super::names::Naming;
+use super::Model;
+use crate::chat::ChatTemplate;
+use crate::error::{Error, Result};
+use crate::formats::source::{ModelFiles, ModelFormat};
+use crate::gpu::Gpu;
+use crate::tokenizer::Tokenizer;
+
+impl Model {
+    /// Loads a GGUF file or a Hugging Face folder held in `files`.
+    pub fn load(gpu: &Gpu, files: &ModelFiles) -> Result<Model> {
+        match ModelFormat::detect(files)? {
+            ModelFormat::Gguf { file, gguf } => {
+                let name = files.name(file).to_string();
+                let bytes = files.bytes(file);
+                let config = ModelConfig::from_gguf(&gguf)?;
+                // llama.cpp's converter permutes Llama q/k rows; not Qwen2's.
+                let mut ckpt = Checkpoint::new(&name, Naming::Gguf, config.arch == Arch::Llama);
+                for t in &gguf.tensors {
+                    ckpt.insert(t, bytes);
+                }
+                let tokenizer = Tokenizer::from_gguf(&gguf.metadata, &name)?;
+                let rope_factors = match gguf.tensor("rope_freqs.weight") {
+                    Some(t) => Some(crate::quant::dequant::dequantize(t.ty(&name)?, t.bytes(bytes), t.numel())?),
+                    None => None,
+                };
+                Model::assemble(gpu, name, config, &ckpt, tokenizer, rope_factors)
+            }
+            ModelFormat::HuggingFace(hf) => {
+                let name = "Hugging Face folder".to_string();
+                let config = ModelConfig::from_hf(&hf.config, "config.json")?;
+                let mut ckpt = Checkpoint::new(&name, Naming::HuggingFace, false);
+                for (file, info) in hf.tensors.values() {
+                    ckpt.insert(info, files.bytes(*file));
+                }
+                let tokenizer_json = hf.tokenizer_json.as_ref().ok_or_else(|| {
+                    Error::format(&name, "tokenizer.json is missing (it must sit next to config.json)")
+                })?;
+                let tokenizer =
+                    Tokenizer::from_json(tokenizer_json.as_bytes(), hf.tokenizer_config_json.as_deref().map(str::as_bytes))?;
+                Model::assemble(gpu, name, config, &ckpt, tokenizer, None)
+            }
+        }
+    }
+
+    fn assemble(
+        gpu: &Gpu,
+        name: String,
+        config: ModelConfig,
+        ckpt: &Checkpoint,
+        tokenizer: Tokenizer,
+        rope_factors: Option<Vec<f32>>,
+    ) -> Result<Model> {
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(Error::format(
+                &name,
+                format!(
+                    "the tokenizer has {} tokens but the model only {} embeddings",
+                    tokenizer.vocab_size(),
+                    config.vocab_size
+                ),
+            ));
+        }
+        let chat_template = tokenizer.chat_template.as_ref().map(ChatTemplate::from_source).transpose()?;
+        Model::from_parts(gpu, name, config, ckpt, tokenizer, chat_template, rope_factors)
+    }
+}
