@@ -27,6 +27,19 @@ macro_rules! shader {
 /// Residual add: `out = a + b`.
 pub const ADD_FORWARD: Kernel = Kernel { entry: "add_forward", sources: &[shader!("add_forward.wgsl")] };
 
+/// RMSNorm, one invocation per row (no barriers): `y = x * rstd * w`, saves `rstd`.
+pub const RMSNORM_FORWARD: Kernel =
+    Kernel { entry: "rmsnorm_forward", sources: &[shader!("rmsnorm_forward.wgsl")] };
+/// RMSNorm, one workgroup per row (shared-memory reduction).
+pub const RMSNORM_FORWARD_WG: Kernel =
+    Kernel { entry: "rmsnorm_forward_wg", sources: &[shader!("rmsnorm_forward.wgsl")] };
+/// RMSNorm backward (dx only; the norm weight is frozen), one invocation per row.
+pub const RMSNORM_BACKWARD: Kernel =
+    Kernel { entry: "rmsnorm_backward", sources: &[shader!("rmsnorm_backward.wgsl")] };
+/// RMSNorm backward, one workgroup per row.
+pub const RMSNORM_BACKWARD_WG: Kernel =
+    Kernel { entry: "rmsnorm_backward_wg", sources: &[shader!("rmsnorm_backward.wgsl")] };
+
 /// Compiled pipelines, keyed by entry point and override constants.
 #[derive(Default)]
 pub(crate) struct PipelineCache {

@@ -3,3 +3,6 @@
 //! CPU reference, and GPU tests against that reference on odd shapes.
 
 pub mod add;
+pub mod rmsnorm;
+#[cfg(test)]
+mod gradcheck;
