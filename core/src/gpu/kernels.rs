@@ -39,6 +39,12 @@ pub const RMSNORM_BACKWARD: Kernel =
 /// RMSNorm backward, one workgroup per row.
 pub const RMSNORM_BACKWARD_WG: Kernel =
     Kernel { entry: "rmsnorm_backward_wg", sources: &[shader!("rmsnorm_backward.wgsl")] };
+/// Rotary position embedding (rotate_half layout), in place on queries or keys.
+pub const ROPE_FORWARD: Kernel =
+    Kernel { entry: "rope_forward", sources: &[shader!("rope_common.wgsl"), shader!("rope_forward.wgsl")] };
+/// RoPE backward: rotation by -angle, in place on dq or dk.
+pub const ROPE_BACKWARD: Kernel =
+    Kernel { entry: "rope_backward", sources: &[shader!("rope_common.wgsl"), shader!("rope_backward.wgsl")] };
 
 /// Compiled pipelines, keyed by entry point and override constants.
 #[derive(Default)]

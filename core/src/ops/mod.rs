@@ -6,3 +6,4 @@ pub mod add;
 pub mod rmsnorm;
 #[cfg(test)]
 mod gradcheck;
+pub mod rope;
