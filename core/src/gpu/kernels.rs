@@ -45,6 +45,9 @@ pub const ROPE_FORWARD: Kernel =
 /// RoPE backward: rotation by -angle, in place on dq or dk.
 pub const ROPE_BACKWARD: Kernel =
     Kernel { entry: "rope_backward", sources: &[shader!("rope_common.wgsl"), shader!("rope_backward.wgsl")] };
+/// Causal GQA attention over a KV cache, one invocation per (b, h, t), saves logsumexp.
+pub const ATTENTION_FORWARD: Kernel =
+    Kernel { entry: "attention_forward", sources: &[shader!("attention_forward.wgsl")] };
 
 /// Compiled pipelines, keyed by entry point and override constants.
 #[derive(Default)]

@@ -7,3 +7,4 @@ pub mod rmsnorm;
 #[cfg(test)]
 mod gradcheck;
 pub mod rope;
+pub mod attention;
