@@ -48,6 +48,12 @@ pub const ROPE_BACKWARD: Kernel =
 /// Causal GQA attention over a KV cache, one invocation per (b, h, t), saves logsumexp.
 pub const ATTENTION_FORWARD: Kernel =
     Kernel { entry: "attention_forward", sources: &[shader!("attention_forward.wgsl")] };
+/// SwiGLU: `h = silu(gate) * up`.
+pub const SWIGLU_FORWARD: Kernel =
+    Kernel { entry: "swiglu_forward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_forward.wgsl")] };
+/// SwiGLU backward: `dgate`, `dup`.
+pub const SWIGLU_BACKWARD: Kernel =
+    Kernel { entry: "swiglu_backward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_backward.wgsl")] };
 
 /// Compiled pipelines, keyed by entry point and override constants.
 #[derive(Default)]

@@ -8,3 +8,4 @@ pub mod rmsnorm;
 mod gradcheck;
 pub mod rope;
 pub mod attention;
+pub mod swiglu;
