@@ -10,19 +10,7 @@
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 out (B, T, H, D) write, 5 lse (B, H, T) write.
 // Shapes: S = cache capacity (S >= pos0 + T; training passes S = T, pos0 = 0), D <= MAX_D.
-
-const MAX_D: u32 = 256u;
-
-struct Params {
-    b: u32,
-    t: u32,
-    h: u32,
-    kvh: u32,
-    d: u32,
-    s: u32,
-    pos0: u32,
-    scale: f32,
-}
+// Params and MAX_D come from attention_common.wgsl, concatenated before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;

@@ -47,7 +47,17 @@ pub const ROPE_BACKWARD: Kernel =
     Kernel { entry: "rope_backward", sources: &[shader!("rope_common.wgsl"), shader!("rope_backward.wgsl")] };
 /// Causal GQA attention over a KV cache, one invocation per (b, h, t), saves logsumexp.
 pub const ATTENTION_FORWARD: Kernel =
-    Kernel { entry: "attention_forward", sources: &[shader!("attention_forward.wgsl")] };
+    Kernel { entry: "attention_forward", sources: &[shader!("attention_common.wgsl"), shader!("attention_forward.wgsl")] };
+/// Attention backward, pass 1: `dq` and `delta = dout . out`, one invocation per (b, h, t).
+pub const ATTENTION_BACKWARD_DQ: Kernel = Kernel {
+    entry: "attention_backward_dq",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dq.wgsl")],
+};
+/// Attention backward, pass 2: `dk`, `dv`, one invocation per (b, kv head, cache row).
+pub const ATTENTION_BACKWARD_DKV: Kernel = Kernel {
+    entry: "attention_backward_dkv",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv.wgsl")],
+};
 /// SwiGLU: `h = silu(gate) * up`.
 pub const SWIGLU_FORWARD: Kernel =
     Kernel { entry: "swiglu_forward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_forward.wgsl")] };

@@ -9,3 +9,4 @@ mod gradcheck;
 pub mod rope;
 pub mod attention;
 pub mod swiglu;
+pub mod attention_backward;
