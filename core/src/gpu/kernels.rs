@@ -28,14 +28,12 @@ macro_rules! shader {
 pub const ADD_FORWARD: Kernel = Kernel { entry: "add_forward", sources: &[shader!("add_forward.wgsl")] };
 
 /// RMSNorm, one invocation per row (no barriers): `y = x * rstd * w`, saves `rstd`.
-pub const RMSNORM_FORWARD: Kernel =
-    Kernel { entry: "rmsnorm_forward", sources: &[shader!("rmsnorm_forward.wgsl")] };
+pub const RMSNORM_FORWARD: Kernel = Kernel { entry: "rmsnorm_forward", sources: &[shader!("rmsnorm_forward.wgsl")] };
 /// RMSNorm, one workgroup per row (shared-memory reduction).
 pub const RMSNORM_FORWARD_WG: Kernel =
     Kernel { entry: "rmsnorm_forward_wg", sources: &[shader!("rmsnorm_forward.wgsl")] };
 /// RMSNorm backward (dx only; the norm weight is frozen), one invocation per row.
-pub const RMSNORM_BACKWARD: Kernel =
-    Kernel { entry: "rmsnorm_backward", sources: &[shader!("rmsnorm_backward.wgsl")] };
+pub const RMSNORM_BACKWARD: Kernel = Kernel { entry: "rmsnorm_backward", sources: &[shader!("rmsnorm_backward.wgsl")] };
 /// RMSNorm backward, one workgroup per row.
 pub const RMSNORM_BACKWARD_WG: Kernel =
     Kernel { entry: "rmsnorm_backward_wg", sources: &[shader!("rmsnorm_backward.wgsl")] };
@@ -46,8 +44,10 @@ pub const ROPE_FORWARD: Kernel =
 pub const ROPE_BACKWARD: Kernel =
     Kernel { entry: "rope_backward", sources: &[shader!("rope_common.wgsl"), shader!("rope_backward.wgsl")] };
 /// Causal GQA attention over a KV cache, one invocation per (b, h, t), saves logsumexp.
-pub const ATTENTION_FORWARD: Kernel =
-    Kernel { entry: "attention_forward", sources: &[shader!("attention_common.wgsl"), shader!("attention_forward.wgsl")] };
+pub const ATTENTION_FORWARD: Kernel = Kernel {
+    entry: "attention_forward",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_forward.wgsl")],
+};
 /// Attention backward, pass 1: `dq` and `delta = dout . out`, one invocation per (b, h, t).
 pub const ATTENTION_BACKWARD_DQ: Kernel = Kernel {
     entry: "attention_backward_dq",

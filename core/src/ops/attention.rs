@@ -50,7 +50,10 @@ impl AttentionDims {
             return Err(Error::invalid("attention k", format!("shape {:?} does not match q {:?}", k.shape, q.shape)));
         }
         if kvh == 0 || h % kvh != 0 {
-            return Err(Error::invalid("attention heads", format!("{h} query heads are not a multiple of {kvh} kv heads")));
+            return Err(Error::invalid(
+                "attention heads",
+                format!("{h} query heads are not a multiple of {kvh} kv heads"),
+            ));
         }
         if d == 0 || d > MAX_HEAD_DIM {
             return Err(Error::invalid("attention head dim", format!("{d} is outside 1..={MAX_HEAD_DIM}")));
@@ -78,7 +81,10 @@ impl AttentionDims {
 /// Checks that `tensor` has `want` elements.
 pub(crate) fn check_len(name: &str, tensor: &GpuTensor, want: usize) -> Result<()> {
     if tensor.len() != want {
-        return Err(Error::invalid(name, format!("shape {:?} has {} elements, expected {want}", tensor.shape, tensor.len())));
+        return Err(Error::invalid(
+            name,
+            format!("shape {:?} has {} elements, expected {want}", tensor.shape, tensor.len()),
+        ));
     }
     Ok(())
 }
@@ -100,7 +106,16 @@ pub(crate) struct AttentionParams {
 impl From<AttentionDims> for AttentionParams {
     fn from(a: AttentionDims) -> Self {
         let u = |x: usize| x as u32;
-        AttentionParams { b: u(a.b), t: u(a.t), h: u(a.h), kvh: u(a.kvh), d: u(a.d), s: u(a.s), pos0: u(a.pos0), scale: a.scale() }
+        AttentionParams {
+            b: u(a.b),
+            t: u(a.t),
+            h: u(a.h),
+            kvh: u(a.kvh),
+            d: u(a.d),
+            s: u(a.s),
+            pos0: u(a.pos0),
+            scale: a.scale(),
+        }
     }
 }
 

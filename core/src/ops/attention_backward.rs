@@ -47,9 +47,27 @@ pub fn attention_backward(
     // delta (B, H, T): scratch passed from the first pass to the second; wgpu keeps it alive
     // until the recorded work has run.
     let delta = GpuTensor::zeros(rec.gpu, &[dims.b, dims.h, dims.t]);
-    let pass1 = [q.binding(), k.binding(), v.binding(), out.binding(), dout.binding(), lse.binding(), dq.binding(), delta.binding()];
+    let pass1 = [
+        q.binding(),
+        k.binding(),
+        v.binding(),
+        out.binding(),
+        dout.binding(),
+        lse.binding(),
+        dq.binding(),
+        delta.binding(),
+    ];
     rec.dispatch(&kernels::ATTENTION_BACKWARD_DQ, &params, &pass1, grid_1d(rows, 64));
-    let pass2 = [q.binding(), k.binding(), v.binding(), dout.binding(), lse.binding(), delta.binding(), dk.binding(), dv.binding()];
+    let pass2 = [
+        q.binding(),
+        k.binding(),
+        v.binding(),
+        dout.binding(),
+        lse.binding(),
+        delta.binding(),
+        dk.binding(),
+        dv.binding(),
+    ];
     rec.dispatch(&kernels::ATTENTION_BACKWARD_DKV, &params, &pass2, grid_1d(dims.b * dims.kvh * dims.s, 64));
     Ok(())
 }
@@ -132,14 +150,20 @@ mod tests {
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = c.dims;
         let qs = [b, t, h, d];
         let ks = [b, s, kvh, d];
-        let (gq, gk, gv) =
-            (GpuTensor::from_slice(gpu, &qs, &c.q), GpuTensor::from_slice(gpu, &ks, &c.k), GpuTensor::from_slice(gpu, &ks, &c.v));
+        let (gq, gk, gv) = (
+            GpuTensor::from_slice(gpu, &qs, &c.q),
+            GpuTensor::from_slice(gpu, &ks, &c.k),
+            GpuTensor::from_slice(gpu, &ks, &c.v),
+        );
         let gr = GpuTensor::from_slice(gpu, &qs, &c.r);
         let (gout, glse) = (GpuTensor::zeros(gpu, &qs), GpuTensor::zeros(gpu, &[b, h, t]));
         // dk, dv start as garbage: every element must be written, including unused cache rows.
         let garbage = vec![7.0f32; b * s * kvh * d];
-        let (gdq, gdk, gdv) =
-            (GpuTensor::zeros(gpu, &qs), GpuTensor::from_slice(gpu, &ks, &garbage), GpuTensor::from_slice(gpu, &ks, &garbage));
+        let (gdq, gdk, gdv) = (
+            GpuTensor::zeros(gpu, &qs),
+            GpuTensor::from_slice(gpu, &ks, &garbage),
+            GpuTensor::from_slice(gpu, &ks, &garbage),
+        );
         let mut rec = Recorder::new(gpu);
         attention_forward(&mut rec, &gq, &gk, &gv, pos0, &gout, &glse).unwrap();
         attention_backward(&mut rec, &gq, &gk, &gv, &gout, &glse, &gr, pos0, &gdq, &gdk, &gdv).unwrap();

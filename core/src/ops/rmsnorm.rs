@@ -229,7 +229,12 @@ mod tests {
                 for _ in 0..6 {
                     let mut rec = Recorder::new(gpu);
                     for _ in 0..10 {
-                        rec.dispatch(kernel, &params, &[gx.binding(), gw.binding(), gy.binding(), grstd.binding()], grid);
+                        rec.dispatch(
+                            kernel,
+                            &params,
+                            &[gx.binding(), gw.binding(), gy.binding(), grstd.binding()],
+                            grid,
+                        );
                     }
                     let t0 = std::time::Instant::now();
                     pollster::block_on(grstd.read(rec)).unwrap();

@@ -167,6 +167,8 @@ mod tests {
 
     /// transformers 5.23 `_compute_default_rope_parameters`, head_dim 64, theta 100000
     /// (SmolLM2), every fourth value.
+    #[rustfmt::skip]
+    #[allow(clippy::excessive_precision)]
     const HF_DEFAULT: [f32; 8] = [
         1.000000000e+00, 2.371373624e-01, 5.623412877e-02, 1.333521493e-02,
         3.162277862e-03, 7.498941850e-04, 1.778279402e-04, 4.216965317e-05,
@@ -174,6 +176,8 @@ mod tests {
 
     /// transformers 5.23 `_compute_llama3_parameters`, head_dim 64, theta 500000, factor 32,
     /// low 1, high 4, original 8192 (Llama 3.2 1B), all 32 values.
+    #[rustfmt::skip]
+    #[allow(clippy::excessive_precision)]
     const HF_LLAMA3: [f32; 32] = [
         1.000000000e+00, 6.636012793e-01, 4.403666258e-01, 2.922278345e-01, 1.939227581e-01,
         1.286873817e-01, 8.539710194e-02, 5.666961893e-02, 3.760603070e-02, 2.495540865e-02,
