@@ -214,4 +214,36 @@ mod tests {
             assert_close(&dv, &num_dv, 2e-3, 2e-3, &format!("attention dv vs finite differences {dims:?}"));
         }
     }
+
+    /// Times forward and backward at SmolLM2 sizes (H 9, KVH 3, D 64):
+    /// `cargo test -p anytune-core attention_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn attention_timing() {
+        let Some(gpu) = test_gpu() else { return };
+        let (h, kvh, d) = (9, 3, 64);
+        // (B, T, S, pos0): a training/prefill step and a decode step.
+        for (b, t, s, pos0) in [(1usize, 128usize, 128usize, 0usize), (1, 256, 256, 0), (1, 1, 512, 511)] {
+            let z = |shape: &[usize]| GpuTensor::zeros(gpu, shape);
+            let (q, out, dout, dq) = (z(&[b, t, h, d]), z(&[b, t, h, d]), z(&[b, t, h, d]), z(&[b, t, h, d]));
+            let (k, v, dk, dv) = (z(&[b, s, kvh, d]), z(&[b, s, kvh, d]), z(&[b, s, kvh, d]), z(&[b, s, kvh, d]));
+            let lse = z(&[b, h, t]);
+            let time = |backward: bool| {
+                let mut best = f64::MAX;
+                for _ in 0..3 {
+                    let mut rec = Recorder::new(gpu);
+                    if backward {
+                        attention_backward(&mut rec, &q, &k, &v, &out, &lse, &dout, pos0, &dq, &dk, &dv).unwrap();
+                    } else {
+                        attention_forward(&mut rec, &q, &k, &v, pos0, &out, &lse).unwrap();
+                    }
+                    let t0 = std::time::Instant::now();
+                    pollster::block_on(lse.read(rec)).unwrap();
+                    best = best.min(t0.elapsed().as_secs_f64());
+                }
+                best * 1e3
+            };
+            eprintln!("B={b} T={t} S={s}: forward {:.2} ms, backward {:.2} ms", time(false), time(true));
+        }
+    }
 }
