@@ -48,6 +48,11 @@ pub const ATTENTION_FORWARD: Kernel = Kernel {
     entry: "attention_forward",
     sources: &[shader!("attention_common.wgsl"), shader!("attention_forward.wgsl")],
 };
+/// Causal GQA attention for head dims divisible by 4 (vec4 loads and accumulators).
+pub const ATTENTION_FORWARD_VEC4: Kernel = Kernel {
+    entry: "attention_forward_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_forward_vec4.wgsl")],
+};
 /// Attention backward, pass 1: `dq` and `delta = dout . out`, one invocation per (b, h, t).
 pub const ATTENTION_BACKWARD_DQ: Kernel = Kernel {
     entry: "attention_backward_dq",
@@ -57,6 +62,16 @@ pub const ATTENTION_BACKWARD_DQ: Kernel = Kernel {
 pub const ATTENTION_BACKWARD_DKV: Kernel = Kernel {
     entry: "attention_backward_dkv",
     sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv.wgsl")],
+};
+/// Attention backward pass 1 for head dims divisible by 4 (vec4).
+pub const ATTENTION_BACKWARD_DQ_VEC4: Kernel = Kernel {
+    entry: "attention_backward_dq_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dq_vec4.wgsl")],
+};
+/// Attention backward pass 2 for head dims divisible by 4 (vec4).
+pub const ATTENTION_BACKWARD_DKV_VEC4: Kernel = Kernel {
+    entry: "attention_backward_dkv_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv_vec4.wgsl")],
 };
 /// SwiGLU: `h = silu(gate) * up`.
 pub const SWIGLU_FORWARD: Kernel =

@@ -7,6 +7,10 @@
 //! (`T = 1`, `pos0` = tokens already cached). The forward pass saves the per-row logsumexp
 //! `lse (B, H, T)`, which is all the backward pass ([`super::attention_backward`]) needs to
 //! rebuild the softmax without storing the `(T, S)` probabilities.
+//!
+//! Kernels: `attention_forward` (any head dim up to [`MAX_HEAD_DIM`]) and
+//! `attention_forward_vec4` (the same with vec4 loads, for head dims divisible by 4, about 2x
+//! faster on lavapipe); both run one invocation per `(b, h, t)` with an online softmax.
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
@@ -138,7 +142,10 @@ pub fn attention_forward(
     check_len("attention lse", lse, dims.b * dims.h * dims.t)?;
     let params = AttentionParams::from(dims);
     let bindings = [q.binding(), k.binding(), v.binding(), out.binding(), lse.binding()];
-    rec.dispatch(&kernels::ATTENTION_FORWARD, &params, &bindings, grid_1d(dims.b * dims.h * dims.t, 64));
+    // Head dims divisible by 4 (all Llama-family models) take the vec4 kernel (about 2x faster
+    // on lavapipe); the scalar kernel handles any D and is what the D = 6 tests exercise.
+    let kernel = if dims.d % 4 == 0 { &kernels::ATTENTION_FORWARD_VEC4 } else { &kernels::ATTENTION_FORWARD };
+    rec.dispatch(kernel, &params, &bindings, grid_1d(dims.b * dims.h * dims.t, 64));
     Ok(())
 }
 
