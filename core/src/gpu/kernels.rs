@@ -27,6 +27,59 @@ macro_rules! shader {
 /// Residual add: `out = a + b`.
 pub const ADD_FORWARD: Kernel = Kernel { entry: "add_forward", sources: &[shader!("add_forward.wgsl")] };
 
+/// RMSNorm, one invocation per row (no barriers): `y = x * rstd * w`, saves `rstd`.
+pub const RMSNORM_FORWARD: Kernel = Kernel { entry: "rmsnorm_forward", sources: &[shader!("rmsnorm_forward.wgsl")] };
+/// RMSNorm, one workgroup per row (shared-memory reduction).
+pub const RMSNORM_FORWARD_WG: Kernel =
+    Kernel { entry: "rmsnorm_forward_wg", sources: &[shader!("rmsnorm_forward.wgsl")] };
+/// RMSNorm backward (dx only; the norm weight is frozen), one invocation per row.
+pub const RMSNORM_BACKWARD: Kernel = Kernel { entry: "rmsnorm_backward", sources: &[shader!("rmsnorm_backward.wgsl")] };
+/// RMSNorm backward, one workgroup per row.
+pub const RMSNORM_BACKWARD_WG: Kernel =
+    Kernel { entry: "rmsnorm_backward_wg", sources: &[shader!("rmsnorm_backward.wgsl")] };
+/// Rotary position embedding (rotate_half layout), in place on queries or keys.
+pub const ROPE_FORWARD: Kernel =
+    Kernel { entry: "rope_forward", sources: &[shader!("rope_common.wgsl"), shader!("rope_forward.wgsl")] };
+/// RoPE backward: rotation by -angle, in place on dq or dk.
+pub const ROPE_BACKWARD: Kernel =
+    Kernel { entry: "rope_backward", sources: &[shader!("rope_common.wgsl"), shader!("rope_backward.wgsl")] };
+/// Causal GQA attention over a KV cache, one invocation per (b, h, t), saves logsumexp.
+pub const ATTENTION_FORWARD: Kernel = Kernel {
+    entry: "attention_forward",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_forward.wgsl")],
+};
+/// Causal GQA attention for head dims divisible by 4 (vec4 loads and accumulators).
+pub const ATTENTION_FORWARD_VEC4: Kernel = Kernel {
+    entry: "attention_forward_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_forward_vec4.wgsl")],
+};
+/// Attention backward, pass 1: `dq` and `delta = dout . out`, one invocation per (b, h, t).
+pub const ATTENTION_BACKWARD_DQ: Kernel = Kernel {
+    entry: "attention_backward_dq",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dq.wgsl")],
+};
+/// Attention backward, pass 2: `dk`, `dv`, one invocation per (b, kv head, cache row).
+pub const ATTENTION_BACKWARD_DKV: Kernel = Kernel {
+    entry: "attention_backward_dkv",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv.wgsl")],
+};
+/// Attention backward pass 1 for head dims divisible by 4 (vec4).
+pub const ATTENTION_BACKWARD_DQ_VEC4: Kernel = Kernel {
+    entry: "attention_backward_dq_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dq_vec4.wgsl")],
+};
+/// Attention backward pass 2 for head dims divisible by 4 (vec4).
+pub const ATTENTION_BACKWARD_DKV_VEC4: Kernel = Kernel {
+    entry: "attention_backward_dkv_vec4",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv_vec4.wgsl")],
+};
+/// SwiGLU: `h = silu(gate) * up`.
+pub const SWIGLU_FORWARD: Kernel =
+    Kernel { entry: "swiglu_forward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_forward.wgsl")] };
+/// SwiGLU backward: `dgate`, `dup`.
+pub const SWIGLU_BACKWARD: Kernel =
+    Kernel { entry: "swiglu_backward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_backward.wgsl")] };
+
 /// Compiled pipelines, keyed by entry point and override constants.
 #[derive(Default)]
 pub(crate) struct PipelineCache {

@@ -3,3 +3,10 @@
 //! CPU reference, and GPU tests against that reference on odd shapes.
 
 pub mod add;
+pub mod rmsnorm;
+#[cfg(test)]
+mod gradcheck;
+pub mod rope;
+pub mod attention;
+pub mod swiglu;
+pub mod attention_backward;
