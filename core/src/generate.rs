@@ -50,7 +50,7 @@ pub async fn generate(
     while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
         let mut rec = Recorder::new(gpu);
         let hidden = model.forward(&mut rec, &input, &mut cache)?;
-        let logits = model.logits(&mut rec, &hidden, input.len() - 1, 1);
+        let logits = model.logits(&mut rec, &hidden, input.len() - 1, 1)?;
         let row = logits.read(rec).await?;
         let next = sampler.sample(&row);
         if options.stop_at_eos && model.tokenizer.is_stop(next) {

@@ -34,7 +34,7 @@ pub async fn score(gpu: &Gpu, model: &Model, ids: &[u32]) -> Result<Score> {
     let mut start = 0;
     while start < ids.len() {
         let n = block.min(ids.len() - start);
-        let part = model.logits(&mut rec, &hidden, start, n);
+        let part = model.logits(&mut rec, &hidden, start, n)?;
         logits.extend(part.read(rec).await?);
         rec = Recorder::new(gpu);
         start += n;

@@ -77,7 +77,7 @@ fn forward(args: &BenchArgs) -> Result<()> {
         let start = Instant::now();
         let mut rec = Recorder::new(&gpu);
         let hidden = model.forward(&mut rec, &ids, &mut cache)?;
-        let logits = model.logits(&mut rec, &hidden, t - 1, 1);
+        let logits = model.logits(&mut rec, &hidden, t - 1, 1)?;
         pollster::block_on(logits.read(rec))?;
         Ok(start.elapsed().as_secs_f64())
     };

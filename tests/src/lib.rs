@@ -50,7 +50,7 @@ pub fn all_logits(gpu: &Gpu, model: &Model, ids: &[u32]) -> Vec<f32> {
     let mut cache = KvCache::new(gpu, &model.config, ids.len()).unwrap();
     let mut rec = Recorder::new(gpu);
     let hidden = model.forward(&mut rec, ids, &mut cache).unwrap();
-    let logits = model.logits(&mut rec, &hidden, 0, ids.len());
+    let logits = model.logits(&mut rec, &hidden, 0, ids.len()).unwrap();
     pollster::block_on(logits.read(rec)).unwrap()
 }
 

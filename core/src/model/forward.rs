@@ -73,42 +73,40 @@ impl Model {
         };
         let ids_buf = GpuTensor::from_u32(gpu, &[t], ids);
         let w = &self.weights;
-        embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &s.x);
-        let kv_row_bytes = (kvh * d * 4) as u64;
+        embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &s.x)?;
         for (layer, lw) in w.layers.iter().enumerate() {
-            rmsnorm::rmsnorm_forward(rec, &s.x, &lw.attn_norm, &s.xn, &s.rstd, cfg.norm_eps);
-            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wq, lw.bq.as_ref(), &s.q);
-            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wk, lw.bk.as_ref(), &s.k);
-            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wv, lw.bv.as_ref(), &s.v);
-            rope::rope_forward(rec, &s.q, &self.inv_freq, pos0);
-            rope::rope_forward(rec, &s.k, &self.inv_freq, pos0);
-            let at = pos0 as u64 * kv_row_bytes;
-            rec.copy(&s.k.buffer, 0, &cache.k[layer].buffer, at, t as u64 * kv_row_bytes);
-            rec.copy(&s.v.buffer, 0, &cache.v[layer].buffer, at, t as u64 * kv_row_bytes);
-            attention::attention_forward(rec, &s.q, &cache.k[layer], &cache.v[layer], &s.att, &s.lse, pos0);
-            qmatmul::qmatmul_forward(rec, &s.att, &lw.wo, None, &s.proj);
+            rmsnorm::rmsnorm_forward(rec, &s.x, &lw.attn_norm, cfg.norm_eps, &s.xn, &s.rstd)?;
+            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wq, lw.bq.as_ref(), &s.q)?;
+            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wk, lw.bk.as_ref(), &s.k)?;
+            qmatmul::qmatmul_forward(rec, &s.xn, &lw.wv, lw.bv.as_ref(), &s.v)?;
+            rope::rope_forward(rec, &s.q, &self.inv_freq, pos0)?;
+            rope::rope_forward(rec, &s.k, &self.inv_freq, pos0)?;
+            attention::kv_write(rec, &s.k, &cache.k[layer], pos0)?;
+            attention::kv_write(rec, &s.v, &cache.v[layer], pos0)?;
+            attention::attention_forward(rec, &s.q, &cache.k[layer], &cache.v[layer], pos0, &s.att, &s.lse)?;
+            qmatmul::qmatmul_forward(rec, &s.att, &lw.wo, None, &s.proj)?;
             add::add_forward(rec, &s.x, &s.proj);
-            rmsnorm::rmsnorm_forward(rec, &s.x, &lw.ffn_norm, &s.xn, &s.rstd, cfg.norm_eps);
-            qmatmul::qmatmul_forward(rec, &s.xn, &lw.w_gate, None, &s.gate);
-            qmatmul::qmatmul_forward(rec, &s.xn, &lw.w_up, None, &s.up);
-            swiglu::swiglu_forward(rec, &s.gate, &s.up, &s.h);
-            qmatmul::qmatmul_forward(rec, &s.h, &lw.w_down, None, &s.proj);
+            rmsnorm::rmsnorm_forward(rec, &s.x, &lw.ffn_norm, cfg.norm_eps, &s.xn, &s.rstd)?;
+            qmatmul::qmatmul_forward(rec, &s.xn, &lw.w_gate, None, &s.gate)?;
+            qmatmul::qmatmul_forward(rec, &s.xn, &lw.w_up, None, &s.up)?;
+            swiglu::swiglu_forward(rec, &s.gate, &s.up, &s.h)?;
+            qmatmul::qmatmul_forward(rec, &s.h, &lw.w_down, None, &s.proj)?;
             add::add_forward(rec, &s.x, &s.proj);
         }
-        rmsnorm::rmsnorm_forward(rec, &s.x, &w.output_norm, &s.xn, &s.rstd, cfg.norm_eps);
+        rmsnorm::rmsnorm_forward(rec, &s.x, &w.output_norm, cfg.norm_eps, &s.xn, &s.rstd)?;
         cache.len += t;
         Ok(s.xn)
     }
 
     /// Records the logits `(n, V)` of rows `start .. start + n` of the hidden states `hidden` (T, C).
-    pub fn logits(&self, rec: &mut Recorder, hidden: &GpuTensor, start: usize, n: usize) -> GpuTensor {
+    pub fn logits(&self, rec: &mut Recorder, hidden: &GpuTensor, start: usize, n: usize) -> Result<GpuTensor> {
         let c = self.config.dim;
         let gpu = rec.gpu;
         let rows = GpuTensor::zeros(gpu, &[n, c]);
         rec.copy(&hidden.buffer, (start * c * 4) as u64, &rows.buffer, 0, (n * c * 4) as u64);
         let logits = GpuTensor::zeros(gpu, &[n, self.config.vocab_size]);
-        qmatmul::qmatmul_forward(rec, &rows, self.weights.lm_head(), None, &logits);
-        logits
+        qmatmul::qmatmul_forward(rec, &rows, self.weights.lm_head(), None, &logits)?;
+        Ok(logits)
     }
 
     /// Refuses token ids outside the vocabulary with a clear error.
