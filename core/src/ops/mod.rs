@@ -3,3 +3,6 @@
 //! CPU reference, and GPU tests against that reference on odd shapes.
 
 pub mod add;
+pub mod embedding;
+pub mod matmul;
+pub mod qmatmul;
