@@ -15,3 +15,5 @@ pub mod testing;
 pub mod weights;
 
 pub use error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;

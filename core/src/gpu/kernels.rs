@@ -121,3 +121,21 @@ impl PipelineCache {
             .clone()
     }
 }
+
+/// Batched f32 matmul `C = alpha·op(A)·op(B) (+ C)` (overrides TRANS_A, TRANS_B, TM).
+pub const MATMUL_FORWARD: Kernel = Kernel { entry: "matmul_forward", sources: &[shader!("matmul_forward.wgsl")] };
+/// `y = x·Wᵀ + bias` against a GGUF weight (overrides WTYPE, TM).
+pub const QMATMUL_FORWARD: Kernel = Kernel {
+    entry: "qmatmul_forward",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward.wgsl")],
+};
+/// `dx (+)= dy·W` against a GGUF weight (override WTYPE).
+pub const QMATMUL_BACKWARD: Kernel = Kernel {
+    entry: "qmatmul_backward",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward.wgsl")],
+};
+/// Token embedding gather from a GGUF table (override WTYPE).
+pub const EMBEDDING_FORWARD: Kernel = Kernel {
+    entry: "embedding_forward",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("embedding_forward.wgsl")],
+};

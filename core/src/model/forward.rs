@@ -71,7 +71,7 @@ impl Model {
             up: GpuTensor::zeros(gpu, &[t, f]),
             h: GpuTensor::zeros(gpu, &[t, f]),
         };
-        let ids_buf = GpuTensor::from_u32(gpu, &[t], ids);
+        let ids_buf = embedding::GpuIds::from_slice(gpu, ids);
         let w = &self.weights;
         embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &s.x)?;
         for (layer, lw) in w.layers.iter().enumerate() {
@@ -111,10 +111,6 @@ impl Model {
 
     /// Refuses token ids outside the vocabulary with a clear error.
     pub fn check_ids(&self, ids: &[u32]) -> Result<()> {
-        let v = self.config.vocab_size;
-        match ids.iter().position(|&id| id as usize >= v) {
-            Some(i) => Err(Error::invalid("token id", format!("id {} at position {i} is outside the vocabulary of {v} tokens", ids[i]))),
-            None => Ok(()),
-        }
+        embedding::check_ids(ids, self.config.vocab_size)
     }
 }

@@ -3,10 +3,13 @@
 //! CPU reference, and GPU tests against that reference on odd shapes.
 
 pub mod add;
-pub mod rmsnorm;
+pub mod attention;
+pub mod attention_backward;
+pub mod embedding;
 #[cfg(test)]
 mod gradcheck;
+pub mod matmul;
+pub mod qmatmul;
+pub mod rmsnorm;
 pub mod rope;
-pub mod attention;
 pub mod swiglu;
-pub mod attention_backward;

@@ -77,3 +77,6 @@ pub fn ggml_type_name(id: u32) -> &'static str {
     ];
     NAMES.get(id as usize).copied().unwrap_or("unknown")
 }
+
+pub mod dequant;
+pub mod quantize;

@@ -1,0 +1,86 @@
+//! Matmul micro-benchmarks (native only): GFLOP/s of the f32 [`matmul`] and of
+//! [`qmatmul_forward`] against a weight of any GGUF type. Run in release mode, e.g.
+//! `cargo test --release -p anytune-core bench -- --ignored --nocapture`.
+
+use crate::error::Result;
+use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::ops::matmul::{MatmulShape, matmul};
+use crate::ops::qmatmul::qmatmul_forward;
+use crate::quant::GgmlType;
+use crate::quant::quantize::random_blocks;
+use crate::testing::Rng;
+use crate::weights::Weight;
+use std::time::Instant;
+
+/// One measurement.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchResult {
+    /// 2·m·n·k / seconds per product, in 10⁹.
+    pub gflops: f64,
+    pub ms_per_iter: f64,
+}
+
+/// Times `(m, k) · (k, n)`: `ty = None` for the f32 matmul (`x · B`, B stored `(k, n)`), or
+/// `qmatmul_forward` with an `(n, k)` weight of type `ty`. One warm-up run (compiles the
+/// pipeline), then `iters` dispatches in one submission, waited for with one readback.
+pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType>, iters: usize) -> Result<BenchResult> {
+    let mut rng = Rng::new(1);
+    let x = GpuTensor::from_slice(gpu, &[m, k], &rng.normal_vec(m * k, 1.0));
+    let y = GpuTensor::zeros(gpu, &[m, n]);
+    let weight = match ty {
+        Some(ty) => {
+            let bytes = random_blocks(ty, n * k / ty.block_size(), 0.1, &mut rng);
+            Some(Weight::upload(gpu, "bench.weight", ty, n, k, &bytes)?)
+        }
+        None => None,
+    };
+    let b = GpuTensor::from_slice(gpu, &[k, n], &rng.normal_vec(if ty.is_none() { k * n } else { 1 }, 1.0));
+    let record = |rec: &mut Recorder| -> Result<()> {
+        match &weight {
+            Some(w) => qmatmul_forward(rec, &x, w, None, &y),
+            None => matmul(rec, &x, &b, &y, MatmulShape::new(m, n, k)),
+        }
+    };
+    let mut rec = Recorder::new(gpu);
+    record(&mut rec)?;
+    pollster::block_on(crate::gpu::readback::read_f32(rec, &y.buffer, 0, 1))?;
+    let start = Instant::now();
+    let mut rec = Recorder::new(gpu);
+    for _ in 0..iters {
+        record(&mut rec)?;
+    }
+    pollster::block_on(crate::gpu::readback::read_f32(rec, &y.buffer, 0, 1))?;
+    let secs = start.elapsed().as_secs_f64() / iters.max(1) as f64;
+    Ok(BenchResult { gflops: 2.0 * (m * n * k) as f64 / secs / 1e9, ms_per_iter: secs * 1e3 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test_gpu;
+
+    /// Prints GFLOP/s; never asserts on speed.
+    #[test]
+    #[ignore = "benchmark: run in release with --ignored --nocapture"]
+    fn bench_matmul_shapes() {
+        let Some(gpu) = test_gpu() else { return };
+        let only = std::env::var("ANYTUNE_BENCH").unwrap_or_default();
+        let mut cases: Vec<(usize, usize, usize, Option<GgmlType>)> = vec![(512, 1536, 576, None), (512, 512, 512, None)];
+        for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+            for (m, k, n) in [(128, 576, 576), (128, 576, 192), (128, 576, 1536), (128, 1536, 576), (128, 576, 49152)] {
+                cases.push((m, n, k, Some(ty)));
+            }
+            cases.push((1, 1536, 576, Some(ty)));
+            cases.push((1, 49152, 576, Some(ty)));
+        }
+        for (m, n, k, ty) in cases {
+            let name = format!("{}", ty.map_or("f32", |t| t.name()));
+            if !only.is_empty() && !only.split(',').any(|o| o == name) {
+                continue;
+            }
+            let iters = ((4e9 / (2.0 * (m * n * k) as f64)) as usize).clamp(2, 50);
+            let r = bench_matmul(gpu, m, n, k, ty, iters).unwrap();
+            println!("{name:>5} m={m:<4} k={k:<5} n={n:<6} {:>7.2} GFLOP/s {:>9.3} ms/iter", r.gflops, r.ms_per_iter);
+        }
+    }
+}

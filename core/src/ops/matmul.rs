@@ -1,0 +1,226 @@
+//! Batched f32 matrix product `C[b] = alpha · op(A[b]) · op(B[b])`, optionally accumulated
+//! into `C` (`C += ...`, for gradient accumulation), with transpose flags and batch strides
+//! (stride 0 broadcasts one matrix over the batch). Used for the LoRA products and their
+//! gradients; frozen weights in GGUF types go through [`super::qmatmul`] instead.
+//!
+//! The kernel (`shaders/matmul_forward.wgsl`) is register-blocked: each invocation computes a
+//! 4×4 tile of `C` (1×4 when `M < 4`: the matrix-vector case of generation).
+
+use crate::error::{Error, Result};
+use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+
+/// The problem of one [`matmul`] call. `op(A)` is `(m, k)` and `op(B)` is `(k, n)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatmulShape {
+    /// Number of products in the batch (≥ 1).
+    pub batch: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// `A` is stored `(k, m)` and used transposed (default false: stored `(m, k)`).
+    pub trans_a: bool,
+    /// `B` is stored `(n, k)` and used transposed (default false: stored `(k, n)`).
+    /// `x · Wᵀ` with a PyTorch-layout weight is `trans_b = true`.
+    pub trans_b: bool,
+    /// Add the product to the existing `C` instead of overwriting it (default false).
+    pub accumulate: bool,
+    /// Scale of the product (default 1.0; e.g. the LoRA scale `alpha / r`).
+    pub alpha: f32,
+    /// Elements between consecutive batch items of `A`; 0 = the same `A` for every item.
+    /// Default (from [`MatmulShape::new`]): `m * k`.
+    pub stride_a: usize,
+    /// As `stride_a` for `B`; default `k * n`.
+    pub stride_b: usize,
+    /// As `stride_a` for `C` (never 0); default `m * n`.
+    pub stride_c: usize,
+}
+
+impl MatmulShape {
+    /// A plain `(m, k) · (k, n)` product: batch 1, no transposes, overwrite, alpha 1, dense strides.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        MatmulShape {
+            batch: 1,
+            m,
+            n,
+            k,
+            trans_a: false,
+            trans_b: false,
+            accumulate: false,
+            alpha: 1.0,
+            stride_a: m * k,
+            stride_b: k * n,
+            stride_c: m * n,
+        }
+    }
+
+    /// `batch` products with dense strides.
+    pub fn batched(self, batch: usize) -> Self {
+        MatmulShape { batch, ..self }
+    }
+
+    pub fn trans_a(self) -> Self {
+        MatmulShape { trans_a: true, ..self }
+    }
+
+    pub fn trans_b(self) -> Self {
+        MatmulShape { trans_b: true, ..self }
+    }
+
+    pub fn accumulate(self) -> Self {
+        MatmulShape { accumulate: true, ..self }
+    }
+
+    /// Floating-point operations of the product (2·batch·m·n·k).
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.batch * self.m * self.n * self.k) as f64
+    }
+}
+
+/// Mirrors `Params` in `shaders/matmul_forward.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MatmulParams {
+    batch: u32,
+    m: u32,
+    n: u32,
+    k: u32,
+    stride_a: u32,
+    stride_b: u32,
+    stride_c: u32,
+    accumulate: u32,
+    alpha: f32,
+    m_tiles: u32,
+    n_tiles: u32,
+    _pad: u32,
+}
+
+/// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+= ` with `shape.accumulate`).
+///
+/// # Shapes
+/// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
+/// `b`: `(batch, k, n)` or `(batch, n, k)` with `trans_b`; `c`: `(batch, m, n)`.
+/// Errors if a buffer is too small for the shape and strides.
+pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape) -> Result<()> {
+    let s = shape;
+    let need = |stride: usize, len: usize| (s.batch.max(1) - 1) * stride + len;
+    for (name, t, n) in [
+        ("A", a, need(s.stride_a, s.m * s.k)),
+        ("B", b, need(s.stride_b, s.k * s.n)),
+        ("C", c, need(s.stride_c, s.m * s.n)),
+    ] {
+        if t.len() < n {
+            return Err(Error::invalid(
+                format!("matmul {name}"),
+                format!("{:?} holds {} values, the shape {s:?} needs {n}", t.shape, t.len()),
+            ));
+        }
+    }
+    if s.batch == 0 || s.m == 0 || s.n == 0 {
+        return Ok(());
+    }
+    let tm = if s.m < 4 { 1 } else { 4 };
+    let (m_tiles, n_tiles) = (s.m.div_ceil(tm), s.n.div_ceil(4));
+    let params = MatmulParams {
+        batch: s.batch as u32,
+        m: s.m as u32,
+        n: s.n as u32,
+        k: s.k as u32,
+        stride_a: s.stride_a as u32,
+        stride_b: s.stride_b as u32,
+        stride_c: s.stride_c as u32,
+        accumulate: s.accumulate as u32,
+        alpha: s.alpha,
+        m_tiles: m_tiles as u32,
+        n_tiles: n_tiles as u32,
+        _pad: 0,
+    };
+    let constants = [("TRANS_A", s.trans_a as u32 as f64), ("TRANS_B", s.trans_b as u32 as f64), ("TM", tm as f64)];
+    let grid = grid_1d(s.batch * m_tiles * n_tiles, 64);
+    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &[a.binding(), b.binding(), c.binding()], grid);
+    Ok(())
+}
+
+/// CPU reference of [`matmul`]: returns the new `C` (`c` is the old one, read when accumulating).
+pub fn matmul_cpu(a: &[f32], b: &[f32], c: &[f32], s: MatmulShape) -> Vec<f32> {
+    let mut out = c.to_vec();
+    for bi in 0..s.batch {
+        let (ab, bb, cb) = (bi * s.stride_a, bi * s.stride_b, bi * s.stride_c);
+        for i in 0..s.m {
+            for j in 0..s.n {
+                let mut acc = 0f64;
+                for k in 0..s.k {
+                    let av = if s.trans_a { a[ab + k * s.m + i] } else { a[ab + i * s.k + k] };
+                    let bv = if s.trans_b { b[bb + j * s.k + k] } else { b[bb + k * s.n + j] };
+                    acc += av as f64 * bv as f64;
+                }
+                let o = &mut out[cb + i * s.n + j];
+                *o = s.alpha * acc as f32 + if s.accumulate { *o } else { 0.0 };
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Rng, assert_close, test_gpu};
+
+    fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
+        let gpu = test_gpu().unwrap();
+        let c_len = shape.batch * shape.stride_c;
+        let (a, b, c0) = (rng.normal_vec(a_len, 1.0), rng.normal_vec(b_len, 1.0), rng.normal_vec(c_len, 1.0));
+        let (ga, gb, gc) = (
+            GpuTensor::from_slice(gpu, &[a_len], &a),
+            GpuTensor::from_slice(gpu, &[b_len], &b),
+            GpuTensor::from_slice(gpu, &[c_len], &c0),
+        );
+        let mut rec = Recorder::new(gpu);
+        matmul(&mut rec, &ga, &gb, &gc, shape).unwrap();
+        let got = pollster::block_on(gc.read(rec)).unwrap();
+        // Sums of k products of unit normals: |C| ~ sqrt(k); f32 rounding ~1e-6 relative.
+        let atol = 1e-5 * (shape.k as f32).sqrt().max(1.0);
+        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul {shape:?}"));
+    }
+
+    #[test]
+    fn matmul_all_transposes_odd_shapes() {
+        if test_gpu().is_none() {
+            return;
+        }
+        let mut rng = Rng::new(11);
+        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut s = MatmulShape::new(m, n, k);
+                s.trans_a = ta;
+                s.trans_b = tb;
+                check(s, m * k, k * n, &mut rng);
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_batched_broadcast_accumulate_alpha() {
+        if test_gpu().is_none() {
+            return;
+        }
+        let mut rng = Rng::new(12);
+        let (m, n, k) = (13, 17, 19);
+        // Batch 2, B broadcast (stride 0), accumulate with alpha 0.5, both transposes.
+        let s = MatmulShape { stride_b: 0, alpha: 0.5, ..MatmulShape::new(m, n, k).batched(2).accumulate().trans_a() };
+        check(s, 2 * m * k, k * n, &mut rng);
+        // A broadcast, B batched and transposed, plain overwrite.
+        let s = MatmulShape { stride_a: 0, ..MatmulShape::new(5, 7, 8).batched(3).trans_b() };
+        check(s, 5 * 8, 3 * 7 * 8, &mut rng);
+        // M = 1 (matrix-vector path), batch 2, accumulate.
+        check(MatmulShape::new(1, 33, 20).batched(2).accumulate(), 2 * 20, 2 * 20 * 33, &mut rng);
+    }
+
+    #[test]
+    fn matmul_rejects_small_buffers() {
+        let Some(gpu) = test_gpu() else { return };
+        let t = GpuTensor::zeros(gpu, &[4, 4]);
+        let mut rec = Recorder::new(gpu);
+        assert!(matmul(&mut rec, &t, &t, &t, MatmulShape::new(4, 5, 4)).is_err());
+    }
+}

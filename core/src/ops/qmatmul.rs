@@ -1,0 +1,252 @@
+//! Linear layers against frozen base weights kept in their GGUF type (F32, F16, BF16, Q8_0,
+//! Q4_0, Q4_1, Q4_K, Q6_K), dequantized inside the kernels (`shaders/gguf_dequant.wgsl`):
+//! forward `y = x · Wᵀ + bias` and the input gradient `dx (+)= dy · W`. The base is frozen,
+//! so there is no weight gradient here; LoRA's dA, dB go through [`super::matmul`].
+//!
+//! The weight type is the kernel's override constant `WTYPE` (one pipeline per type); a weight
+//! split into row chunks is dispatched once per chunk.
+
+use crate::error::{Error, Result};
+use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::quant::dequant::dequantize;
+use crate::weights::Weight;
+
+/// Mirrors `Params` in `shaders/qmatmul_forward.wgsl` and `shaders/qmatmul_backward.wgsl`
+/// (`extra` = has_bias / accumulate, `tiles` = n_tiles / k_tiles).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct QmatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    row_bytes: u32,
+    row_start: u32,
+    rows: u32,
+    extra: u32,
+    tiles: u32,
+}
+
+/// Rows of `x` per invocation: 1 (matrix-vector, generation) below 4 tokens, else 4.
+fn rows_per_invocation(m: usize) -> usize {
+    if m < 4 { 1 } else { 4 }
+}
+
+fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
+    if t.len() != len {
+        return Err(Error::invalid(
+            what,
+            format!("{:?} does not fit weight {} ({} x {}): expected {len} values", t.shape, w.name, w.rows, w.cols),
+        ));
+    }
+    Ok(())
+}
+
+/// Records `y = x · Wᵀ + bias`.
+///
+/// # Shapes
+/// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
+/// `M` is taken from `y.len() / N`.
+pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
+    let (n, k) = (w.rows, w.cols);
+    let m = if n == 0 { 0 } else { y.len() / n };
+    check("qmatmul_forward y", y, m * n, w)?;
+    check("qmatmul_forward x", x, m * k, w)?;
+    if let Some(b) = bias {
+        check("qmatmul_forward bias", b, n, w)?;
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let tm = rows_per_invocation(m);
+    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", tm as f64)];
+    for chunk in &w.chunks {
+        let n_tiles = chunk.rows.div_ceil(4);
+        let params = QmatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            row_bytes: w.ty.row_bytes(k) as u32,
+            row_start: chunk.row_start as u32,
+            rows: chunk.rows as u32,
+            extra: bias.is_some() as u32,
+            tiles: n_tiles as u32,
+        };
+        let bias = bias.unwrap_or(x).binding();
+        let grid = grid_1d(m.div_ceil(tm) * n_tiles, 64);
+        let bindings = [x.binding(), chunk.buffer.as_entire_binding(), bias, y.binding()];
+        rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
+    }
+    Ok(())
+}
+
+/// Records the input gradient `dx = dy · W` (`dx += dy · W` with `accumulate`).
+///
+/// # Shapes
+/// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
+pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
+    let (n, k) = (w.rows, w.cols);
+    let m = if k == 0 { 0 } else { dx.len() / k };
+    check("qmatmul_backward_input dx", dx, m * k, w)?;
+    check("qmatmul_backward_input dy", dy, m * n, w)?;
+    if m == 0 || k == 0 {
+        return Ok(());
+    }
+    let k_tiles = k.div_ceil(4);
+    let constants = [("WTYPE", w.ty as u32 as f64)];
+    for (i, chunk) in w.chunks.iter().enumerate() {
+        let params = QmatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            row_bytes: w.ty.row_bytes(k) as u32,
+            row_start: chunk.row_start as u32,
+            rows: chunk.rows as u32,
+            extra: (accumulate || i > 0) as u32,
+            tiles: k_tiles as u32,
+        };
+        let grid = grid_1d(m.div_ceil(4) * k_tiles, 64);
+        let bindings = [dy.binding(), chunk.buffer.as_entire_binding(), dx.binding()];
+        rec.dispatch_with(&kernels::QMATMUL_BACKWARD, &constants, &params, &bindings, grid);
+    }
+    Ok(())
+}
+
+/// CPU reference of [`qmatmul_forward`]; `w_bytes` are the weight's GGUF bytes.
+pub fn qmatmul_forward_cpu(x: &[f32], w: &Weight, w_bytes: &[u8], bias: Option<&[f32]>) -> Result<Vec<f32>> {
+    let (n, k) = (w.rows, w.cols);
+    let wf = dequantize(w.ty, w_bytes, n * k)?;
+    let m = x.len() / k.max(1);
+    let mut y = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k).map(|c| x[i * k + c] as f64 * wf[j * k + c] as f64).sum();
+            y[i * n + j] = dot as f32 + bias.map_or(0.0, |b| b[j]);
+        }
+    }
+    Ok(y)
+}
+
+/// CPU reference of [`qmatmul_backward_input`] (without accumulation).
+pub fn qmatmul_backward_input_cpu(dy: &[f32], w: &Weight, w_bytes: &[u8]) -> Result<Vec<f32>> {
+    let (n, k) = (w.rows, w.cols);
+    let wf = dequantize(w.ty, w_bytes, n * k)?;
+    let m = dy.len() / n.max(1);
+    let mut dx = vec![0f32; m * k];
+    for i in 0..m {
+        for c in 0..k {
+            let s: f64 = (0..n).map(|j| dy[i * n + j] as f64 * wf[j * k + c] as f64).sum();
+            dx[i * k + c] = s as f32;
+        }
+    }
+    Ok(dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::GgmlType;
+    use crate::quant::quantize::random_blocks;
+    use crate::testing::{Rng, assert_close, test_gpu};
+
+    /// Random weight bytes of `ty`, uploaded with a binding limit that gives `chunks` chunks.
+    fn weight(ty: GgmlType, n: usize, k: usize, chunks: usize, rng: &mut Rng) -> (Weight, Vec<u8>) {
+        let gpu = test_gpu().unwrap();
+        let bytes = random_blocks(ty, n * k / ty.block_size(), 1.0, rng);
+        let limit = (n.div_ceil(chunks) * ty.row_bytes(k)) as u64;
+        let w = Weight::upload_with_limit(gpu, "test.weight", ty, n, k, &bytes, limit).unwrap();
+        assert_eq!(w.chunks.len(), chunks);
+        (w, bytes)
+    }
+
+    /// Tolerance: products of values ~1 summed over K; 1e-4 relative to the typical magnitude
+    /// sqrt(K) (the CPU reference accumulates in f64).
+    fn atol(k: usize) -> f32 {
+        1e-4 * (k as f32).sqrt()
+    }
+
+    #[test]
+    fn qmatmul_forward_every_type_matches_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(21);
+        for ty in GgmlType::ALL {
+            let k = if ty.block_size() == 256 { 256 } else { 64 };
+            for (m, n, chunks, with_bias) in [(3, 37, 1, false), (6, 37, 3, true), (1, 9, 1, true)] {
+                let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+                let x = rng.normal_vec(m * k, 1.0);
+                let b = rng.normal_vec(n, 1.0);
+                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+                let gb = GpuTensor::from_slice(gpu, &[n], &b);
+                let gy = GpuTensor::zeros(gpu, &[m, n]);
+                let mut rec = Recorder::new(gpu);
+                qmatmul_forward(&mut rec, &gx, &w, with_bias.then_some(&gb), &gy).unwrap();
+                let got = pollster::block_on(gy.read(rec)).unwrap();
+                let want = qmatmul_forward_cpu(&x, &w, &bytes, with_bias.then_some(&b[..])).unwrap();
+                let what = format!("qmatmul {ty:?} m={m} n={n} k={k} chunks={chunks} bias={with_bias}");
+                assert_close(&got, &want, atol(k), 1e-4, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn qmatmul_float_types_with_odd_k() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(22);
+        for ty in [GgmlType::F32, GgmlType::F16, GgmlType::BF16] {
+            let (m, n, k) = (5, 13, 19);
+            let (w, bytes) = weight(ty, n, k, 3, &mut rng);
+            let x = rng.normal_vec(m * k, 1.0);
+            let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+            let gy = GpuTensor::zeros(gpu, &[m, n]);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_forward(&mut rec, &gx, &w, None, &gy).unwrap();
+            let got = pollster::block_on(gy.read(rec)).unwrap();
+            let want = qmatmul_forward_cpu(&x, &w, &bytes, None).unwrap();
+            assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul {ty:?} k={k}"));
+            // Backward with the odd K too (accumulating onto ones).
+            let dy = rng.normal_vec(m * n, 1.0);
+            let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+            let gdx = GpuTensor::from_slice(gpu, &[m, k], &vec![1.0; m * k]);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, true).unwrap();
+            let got = pollster::block_on(gdx.read(rec)).unwrap();
+            let want: Vec<f32> = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap().iter().map(|v| v + 1.0).collect();
+            assert_close(&got, &want, atol(n), 1e-4, &format!("qmatmul_backward {ty:?} k={k}"));
+        }
+    }
+
+    #[test]
+    fn qmatmul_backward_input_every_type_matches_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(23);
+        for ty in GgmlType::ALL {
+            let k = if ty.block_size() == 256 { 256 } else { 64 };
+            for (m, n, chunks, accumulate) in [(3, 37, 1, false), (6, 37, 3, true)] {
+                let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+                let dy = rng.normal_vec(m * n, 1.0);
+                let dx0 = rng.normal_vec(m * k, 1.0);
+                let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+                let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
+                let mut rec = Recorder::new(gpu);
+                qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
+                let got = pollster::block_on(gdx.read(rec)).unwrap();
+                let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
+                if accumulate {
+                    want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
+                }
+                let what = format!("qmatmul_backward {ty:?} m={m} n={n} chunks={chunks} acc={accumulate}");
+                assert_close(&got, &want, atol(n), 1e-4, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn qmatmul_rejects_mismatched_shapes() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(24);
+        let (w, _) = weight(GgmlType::Q8_0, 8, 32, 1, &mut rng);
+        let x = GpuTensor::zeros(gpu, &[2, 31]);
+        let y = GpuTensor::zeros(gpu, &[2, 8]);
+        let mut rec = Recorder::new(gpu);
+        assert!(qmatmul_forward(&mut rec, &x, &w, None, &y).is_err());
+    }
+}

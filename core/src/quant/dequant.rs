@@ -1,0 +1,213 @@
+//! CPU dequantization of GGUF tensor data, exactly as ggml's reference `dequantize_row_*`
+//! (`ggml-quants.c`). The CPU reference for every kernel that reads weights in their stored
+//! format (`shaders/gguf_dequant.wgsl` mirrors it), and the loader's fallback.
+//!
+//! ```
+//! use anytune_core::quant::{GgmlType, dequant::dequantize};
+//! // One Q8_0 block: f16 scale 0.5, then 32 int8 quants.
+//! let mut block = half::f16::from_f32(0.5).to_le_bytes().to_vec();
+//! block.extend((0..32).map(|i| (i as i8 - 16) as u8));
+//! let x = dequantize(GgmlType::Q8_0, &block, 32).unwrap();
+//! assert_eq!(x[0], -8.0);
+//! assert_eq!(x[31], 7.5);
+//! ```
+
+use super::GgmlType;
+use crate::error::{Error, Result};
+use half::{bf16, f16};
+
+/// Dequantizes the first `n` values of `bytes` (a whole number of blocks of type `ty`).
+pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
+    if n % ty.block_size() != 0 {
+        return Err(Error::invalid(
+            "dequantize",
+            format!("{n} values are not a whole number of {}-value {} blocks", ty.block_size(), ty.name()),
+        ));
+    }
+    let need = n / ty.block_size() * ty.block_bytes();
+    if bytes.len() < need {
+        return Err(Error::invalid(
+            "dequantize",
+            format!("{n} {} values need {need} bytes, found {}", ty.name(), bytes.len()),
+        ));
+    }
+    let blocks = bytes[..need].chunks_exact(ty.block_bytes());
+    let mut out = Vec::with_capacity(n);
+    match ty {
+        GgmlType::F32 => out.extend(blocks.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        GgmlType::F16 => out.extend(blocks.map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())),
+        GgmlType::BF16 => out.extend(blocks.map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())),
+        GgmlType::Q8_0 => blocks.for_each(|b| q8_0(b, &mut out)),
+        GgmlType::Q4_0 => blocks.for_each(|b| q4_0(b, &mut out)),
+        GgmlType::Q4_1 => blocks.for_each(|b| q4_1(b, &mut out)),
+        GgmlType::Q4K => blocks.for_each(|b| q4_k(b, &mut out)),
+        GgmlType::Q6K => blocks.for_each(|b| q6_k(b, &mut out)),
+    }
+    Ok(out)
+}
+
+fn half_at(b: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+/// `{ f16 d; i8 qs[32] }`: `x = d * q`.
+fn q8_0(b: &[u8], out: &mut Vec<f32>) {
+    let d = half_at(b, 0);
+    out.extend(b[2..34].iter().map(|&q| d * (q as i8) as f32));
+}
+
+/// `{ f16 d; u8 qs[16] }`: value j < 16 is the low nibble of `qs[j]`, j >= 16 the high
+/// nibble of `qs[j - 16]`; `x = d * (q - 8)`.
+fn q4_0(b: &[u8], out: &mut Vec<f32>) {
+    let d = half_at(b, 0);
+    let qs = &b[2..18];
+    out.extend(qs.iter().map(|&q| d * ((q & 0xF) as i32 - 8) as f32));
+    out.extend(qs.iter().map(|&q| d * ((q >> 4) as i32 - 8) as f32));
+}
+
+/// `{ f16 d; f16 m; u8 qs[16] }`: nibbles as Q4_0; `x = d * q + m`.
+fn q4_1(b: &[u8], out: &mut Vec<f32>) {
+    let (d, m) = (half_at(b, 0), half_at(b, 2));
+    let qs = &b[4..20];
+    out.extend(qs.iter().map(|&q| d * (q & 0xF) as f32 + m));
+    out.extend(qs.iter().map(|&q| d * (q >> 4) as f32 + m));
+}
+
+/// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` (0..8) of a Q4_K block.
+pub fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }`, 256 values in 8 sub-blocks of 32:
+/// each 64 values use 32 quant bytes (low nibbles first, then high nibbles);
+/// `x = d * sc * q - dmin * m`.
+fn q4_k(b: &[u8], out: &mut Vec<f32>) {
+    let (d, dmin) = (half_at(b, 0), half_at(b, 2));
+    let scales = &b[4..16];
+    for g in 0..4 {
+        let q = &b[16 + 32 * g..16 + 32 * (g + 1)];
+        let (sc1, m1) = scale_min_k4(2 * g, scales);
+        let (sc2, m2) = scale_min_k4(2 * g + 1, scales);
+        let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
+        let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
+        out.extend(q.iter().map(|&v| d1 * (v & 0xF) as f32 - m1));
+        out.extend(q.iter().map(|&v| d2 * (v >> 4) as f32 - m2));
+    }
+}
+
+/// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }`, 256 values of 6 bits (4 low bits in
+/// `ql`, 2 high bits in `qh`), one int8 scale per 16 values; `x = d * sc * (q - 32)`.
+fn q6_k(b: &[u8], out: &mut Vec<f32>) {
+    let d = half_at(b, 208);
+    let start = out.len();
+    out.resize(start + 256, 0.0);
+    let y = &mut out[start..];
+    for half in 0..2 {
+        let ql = &b[64 * half..];
+        let qh = &b[128 + 32 * half..];
+        let sc = |i: usize| b[192 + 8 * half + i] as i8 as f32;
+        let y = &mut y[128 * half..];
+        for l in 0..32 {
+            let is = l / 16;
+            let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+            let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+            y[l] = d * sc(is) * q1 as f32;
+            y[l + 32] = d * sc(is + 2) * q2 as f32;
+            y[l + 64] = d * sc(is + 4) * q3 as f32;
+            y[l + 96] = d * sc(is + 6) * q4 as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(x: f32) -> [u8; 2] {
+        f16::from_f32(x).to_le_bytes()
+    }
+
+    #[test]
+    fn float_types_decode() {
+        let f: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(dequantize(GgmlType::F32, &f, 2).unwrap(), vec![1.5, -2.0]);
+        let f: Vec<u8> = [h(0.25), h(-3.0)].concat();
+        assert_eq!(dequantize(GgmlType::F16, &f, 2).unwrap(), vec![0.25, -3.0]);
+        let f: Vec<u8> = [bf16::from_f32(-0.5).to_le_bytes(), bf16::from_f32(96.0).to_le_bytes()].concat();
+        assert_eq!(dequantize(GgmlType::BF16, &f, 2).unwrap(), vec![-0.5, 96.0]);
+    }
+
+    #[test]
+    fn q4_0_and_q4_1_nibble_order() {
+        // qs[0] = 0x2F: value 0 = low nibble 15, value 16 = high nibble 2.
+        let mut b = h(2.0).to_vec();
+        b.push(0x2F);
+        b.extend([0x88u8; 15]);
+        let x = dequantize(GgmlType::Q4_0, &b, 32).unwrap();
+        assert_eq!((x[0], x[16], x[1], x[17]), (14.0, -12.0, 0.0, 0.0));
+        let mut b = [h(0.5), h(-1.0)].concat();
+        b.push(0xA3);
+        b.extend([0u8; 15]);
+        let x = dequantize(GgmlType::Q4_1, &b, 32).unwrap();
+        assert_eq!((x[0], x[16], x[1]), (0.5, 4.0, -1.0));
+    }
+
+    #[test]
+    fn q4_k_scales_and_mins() {
+        let mut b = [h(1.0), h(0.5)].concat();
+        // Sub-block 0: scale 3, min 2. Sub-block 5: scale 0x1_4 = 20 ((q[9] & 0xF) | (q[1] >> 6) << 4),
+        // min 0x2_1 = 33 ((q[9] >> 4) | (q[5] >> 6) << 4).
+        let mut scales = [0u8; 12];
+        scales[0] = 3;
+        scales[4] = 2;
+        scales[1] = 1 << 6;
+        scales[5] = 2 << 6;
+        scales[9] = 0x14;
+        b.extend(scales);
+        let mut qs = [0u8; 128];
+        qs[0] = 0x07; // value 0 (sub-block 0, low nibble) = 7
+        qs[32] = 0x90; // value 64+32 (sub-block 3, high nibble) = 9
+        qs[64] = 0x50; // value 160 (sub-block 5, high nibble of byte 64) = 5
+        b.extend(qs);
+        assert_eq!(scale_min_k4(5, &scales), (20, 33));
+        let x = dequantize(GgmlType::Q4K, &b, 256).unwrap();
+        assert_eq!(x[0], 3.0 * 7.0 - 0.5 * 2.0);
+        assert_eq!(x[160], 20.0 * 5.0 - 0.5 * 33.0);
+        assert_eq!(x[1], -1.0);
+    }
+
+    #[test]
+    fn q6_k_layout() {
+        let mut b = vec![0u8; 210];
+        b[208..210].copy_from_slice(&h(0.5));
+        for i in 0..16 {
+            b[192 + i] = (i as i8 - 4) as u8;
+        }
+        b[0] = 0x21; // ql[0]: value 0 low bits 1, value 64 low bits 2
+        b[128] = 0b11_10_01_00; // qh[0]: value 0 hi 0, value 32 hi 1, value 64 hi 2, value 96 hi 3
+        b[64 + 5] = 0x0F; // second half, ql[5]: value 128 + 5 low bits 15
+        let x = dequantize(GgmlType::Q6K, &b, 256).unwrap();
+        // value 0: scale index 0 (-4); q = 1 - 32
+        assert_eq!(x[0], 0.5 * -4.0 * (1 - 32) as f32);
+        // value 32: scale index 2 (-2); q = (1 << 4) - 32
+        assert_eq!(x[32], 0.5 * -2.0 * (16 - 32) as f32);
+        // value 64: scale index 4 (0)
+        assert_eq!(x[64], 0.0);
+        // value 96: scale index 6 (2); q = (3 << 4) - 32
+        assert_eq!(x[96], 0.5 * 2.0 * (48 - 32) as f32);
+        // value 133: scale index 8 (4); q = 15 - 32
+        assert_eq!(x[133], 0.5 * 4.0 * (15 - 32) as f32);
+    }
+
+    #[test]
+    fn rejects_short_or_partial_input() {
+        assert!(dequantize(GgmlType::Q8_0, &[0; 34], 16).is_err());
+        assert!(dequantize(GgmlType::Q8_0, &[0; 33], 32).is_err());
+    }
+}
