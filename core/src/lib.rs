@@ -11,5 +11,7 @@ pub mod ops;
 pub mod quant;
 pub mod testing;
 pub mod weights;
+pub mod tokenizer;
+pub mod chat;
 
 pub use error::{Error, Result};
