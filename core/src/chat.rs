@@ -92,7 +92,8 @@ impl ChatTemplate {
         bos_token: &str,
         eos_token: &str,
     ) -> Result<String> {
-        let fail = |e: minijinja::Error| Error::Tokenizer(format!("{}: rendering failed: {}", self.origin, describe(&e)));
+        let fail =
+            |e: minijinja::Error| Error::Tokenizer(format!("{}: rendering failed: {}", self.origin, describe(&e)));
         let tmpl = self.env.get_template("chat").map_err(fail)?;
         tmpl.render(context! {
             messages => messages,
@@ -140,8 +141,20 @@ fn unix_now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 /// Python-`strftime` subset: %Y %y %m %d %e %-d %-m %H %I %M %S %p %b %B %a %A %j %%.
@@ -230,7 +243,13 @@ fn tojson(v: Value, kwargs: Kwargs) -> std::result::Result<Value, minijinja::Err
     Ok(Value::from_safe_string(out))
 }
 
-fn py_json(v: &Value, indent: Option<usize>, sort: bool, level: usize, out: &mut String) -> std::result::Result<(), minijinja::Error> {
+fn py_json(
+    v: &Value,
+    indent: Option<usize>,
+    sort: bool,
+    level: usize,
+    out: &mut String,
+) -> std::result::Result<(), minijinja::Error> {
     let json_err = |e: serde_json::Error| minijinja::Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}"));
     let newline = |out: &mut String, level: usize| {
         if let Some(n) = indent {
@@ -287,4 +306,62 @@ fn py_json(v: &Value, indent: Option<usize>, sort: bool, level: usize, out: &mut
         _ => out.push_str(&serde_json::to_string(v).map_err(json_err)?),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exercises trim/lstrip blocks, raise_exception, pycompat methods, loop.first/last, tojson.
+    /// (The map literal's keys are in sorted order: without minijinja's `preserve_order` feature
+    /// template map literals iterate sorted, where Python keeps insertion order.)
+    const TEMPLATE: &str = r#"{{ bos_token }}
+{%- for m in messages %}
+    {%- if m.role not in ['system', 'user', 'assistant'] %}
+        {{- raise_exception('unknown role ' + m.role) }}
+    {%- endif %}
+    {%- set text = m['content'].strip() %}
+    {%- if text.startswith('/') %}{% set text = text.split(' ')[1:] | join('_') %}{% endif %}
+<{{ m.role.upper() }}>{{ text }}{% if loop.last %}[last]{% endif %}{% if loop.first %}[first]{% endif %}
+    {%- if m.role == 'assistant' %}{{ eos_token }}{% endif %}
+{% endfor %}
+{{ {'a': 'é"\n', 'b': [1, 2.5, none, true]} | tojson }}
+{{ messages[0] | tojson(indent=2) }}
+{% if tools is not none %}TOOLS{% endif %}
+{%- if add_generation_prompt %}<ASSISTANT>{% endif %}"#;
+
+    #[test]
+    fn render_matches_transformers() {
+        // tok.apply_chat_template(messages, chat_template=TEMPLATE, tokenize=False,
+        //                         add_generation_prompt=True)  with bos/eos of SmolLM2.
+        let msgs = [Message::system("  Be brief. "), Message::user("/cmd a b c"), Message::assistant("ok")];
+        let got = ChatTemplate::new(TEMPLATE).unwrap().render(&msgs, true, "<|im_start|>", "<|im_end|>").unwrap();
+        let want = "<|im_start|><SYSTEM>Be brief.[first]<USER>a_b_c<ASSISTANT>ok[last]<|im_end|>\
+                    {\"a\": \"é\\\"\\n\", \"b\": [1, 2.5, null, true]}\n\
+                    {\n  \"role\": \"system\",\n  \"content\": \"  Be brief. \"\n}\n<ASSISTANT>";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn raise_exception_and_syntax_errors_name_the_origin() {
+        let t = ChatTemplate::with_origin(TEMPLATE, "model.gguf: tokenizer.chat_template").unwrap();
+        let err = t.render(&[Message::new("tool", "x")], false, "", "").unwrap_err().to_string();
+        assert!(err.contains("model.gguf: tokenizer.chat_template") && err.contains("unknown role tool"), "{err}");
+        let err = ChatTemplate::with_origin("{% for m in messages %}", "tokenizer_config.json: chat_template")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tokenizer_config.json: chat_template") && err.contains("does not compile"), "{err}");
+    }
+
+    #[test]
+    fn strftime_formats_like_python() {
+        // datetime.fromtimestamp(1722470400 + 13*3600 + 5*60 + 9, timezone.utc).strftime(...)
+        let t = 1722470400 + 13 * 3600 + 5 * 60 + 9; // 2024-08-01 13:05:09 UTC, a Thursday
+        assert_eq!(strftime("%d %b %Y", t), "01 Aug 2024");
+        assert_eq!(strftime("%A %B %-d, %y %H:%M:%S %I%p %j %%", t), "Thursday August 1, 24 13:05:09 01PM 214 %");
+        assert_eq!(strftime("%Y-%m-%d", 951782400), "2000-02-29");
+        assert_eq!(strftime("%Y-%m-%d", -86400), "1969-12-31");
+        let now = ChatTemplate::new("{{ strftime_now('%Y') }}").unwrap().render(&[], false, "", "").unwrap();
+        assert!(now.parse::<i32>().unwrap() >= 2025, "{now}");
+    }
 }

@@ -31,15 +31,8 @@ use crate::error::{Error, Result};
 
 /// Token texts that end a turn or the text in the model families anytune supports. Those present
 /// in the vocabulary are stop tokens, besides EOS.
-pub const STOP_TOKEN_TEXTS: &[&str] = &[
-    "<|im_end|>",
-    "<|eot_id|>",
-    "<|eom_id|>",
-    "<|end_of_text|>",
-    "<|endoftext|>",
-    "</s>",
-    "<end_of_turn>",
-];
+pub const STOP_TOKEN_TEXTS: &[&str] =
+    &["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<end_of_turn>"];
 
 /// A special token: its id and its text (as the chat template's `bos_token` / `eos_token`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use tokenizers::DecoderWrapper;
 use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::decoders::sequence::Sequence as DecoderSequence;
@@ -18,7 +19,6 @@ use tokenizers::decoders::strip::Strip;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::normalizers::replace::Replace;
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
-use tokenizers::DecoderWrapper;
 
 use crate::error::{Error, Result};
 
@@ -62,11 +62,7 @@ pub(super) fn sentencepiece_bpe(
 /// transformers' `generate_merges(vocab, vocab_scores)`: for each token (in vocabulary order) its
 /// splits `(left, right)` with both halves in the vocabulary, sorted by the halves' ids; then all
 /// of them sorted, stably, by `(score, len(left), len(right))` descending (lengths in characters).
-pub(super) fn merges_from_scores(
-    tokens: &[String],
-    scores: &[f32],
-    vocab: &Vocab,
-) -> Vec<(String, String)> {
+pub(super) fn merges_from_scores(tokens: &[String], scores: &[f32], vocab: &Vocab) -> Vec<(String, String)> {
     // A Python dict keeps a repeated key at its first position, with its last value.
     let mut last_score: HashMap<&str, f32> = HashMap::new();
     for (t, &s) in tokens.iter().zip(scores) {
@@ -90,8 +86,6 @@ pub(super) fn merges_from_scores(
         local.sort_by_key(|&(_, _, il, ir)| (il, ir));
         merges.extend(local.into_iter().map(|(l, r, _, _)| (l, r, score, l.chars().count(), r.chars().count())));
     }
-    merges.sort_by(|a, b| {
-        b.2.partial_cmp(&a.2).unwrap_or(Ordering::Equal).then(b.3.cmp(&a.3)).then(b.4.cmp(&a.4))
-    });
+    merges.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap_or(Ordering::Equal).then(b.3.cmp(&a.3)).then(b.4.cmp(&a.4)));
     merges.into_iter().map(|(l, r, ..)| (l.to_string(), r.to_string())).collect()
 }

@@ -30,7 +30,8 @@ const TOKEN_TYPE_USER_DEFINED: u64 = 4;
 /// Llama 3's split regex (llama.cpp `LLAMA_VOCAB_PRE_TYPE_LLAMA3`, HF Llama-3 tokenizer.json).
 pub const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// Qwen2's split regex: as Llama 3 but one digit per piece.
-pub const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// What [`build`] returns: the tokenizer and the facts `Tokenizer` keeps.
 pub struct GgufVocab {
@@ -45,8 +46,9 @@ pub struct GgufVocab {
 /// Builds the tokenizer described by `meta`; `file` names the GGUF in errors.
 pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
     let get_str = |key: &str| meta.get(key).and_then(MetaValue::as_str);
-    let model = get_str("tokenizer.ggml.model")
-        .ok_or_else(|| Error::format(file, "metadata key tokenizer.ggml.model is missing (the file has no tokenizer)"))?;
+    let model = get_str("tokenizer.ggml.model").ok_or_else(|| {
+        Error::format(file, "metadata key tokenizer.ggml.model is missing (the file has no tokenizer)")
+    })?;
     let tokens = string_array(meta, "tokenizer.ggml.tokens", file)?
         .ok_or_else(|| Error::format(file, "metadata key tokenizer.ggml.tokens is missing"))?;
     let types = int_array(meta, "tokenizer.ggml.token_type", file)?.unwrap_or_default();
@@ -74,8 +76,9 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
             (byte_level_bpe(&tokens, &merges, pre, file)?, true, false)
         }
         "llama" => {
-            let scores = float_array(meta, "tokenizer.ggml.scores", file)?
-                .ok_or_else(|| Error::format(file, "tokenizer.ggml.scores is missing (needed by a llama vocabulary)"))?;
+            let scores = float_array(meta, "tokenizer.ggml.scores", file)?.ok_or_else(|| {
+                Error::format(file, "tokenizer.ggml.scores is missing (needed by a llama vocabulary)")
+            })?;
             let unk = unk_id.map(|id| tokens[id as usize].clone());
             let prefix = flag("tokenizer.ggml.add_space_prefix").unwrap_or(true);
             (super::gguf_spm::sentencepiece_bpe(&tokens, &scores, unk, prefix, file)?, false, true)
@@ -96,7 +99,9 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
     for (i, t) in tokens.iter().enumerate() {
         match types.get(i).copied() {
             Some(TOKEN_TYPE_CONTROL) if spelled(t) => special.push(AddedToken::from(t.clone(), true).normalized(false)),
-            Some(TOKEN_TYPE_USER_DEFINED) if spelled(t) => user.push(AddedToken::from(t.clone(), false).normalized(false)),
+            Some(TOKEN_TYPE_USER_DEFINED) if spelled(t) => {
+                user.push(AddedToken::from(t.clone(), false).normalized(false))
+            }
             _ => {}
         }
     }

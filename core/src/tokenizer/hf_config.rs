@@ -29,7 +29,9 @@ impl TokenizerConfig {
         let add_bos_token = match v.get("add_bos_token") {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
-            Some(other) => return Err(Error::format(FILE, format!("add_bos_token is {other}, expected true or false"))),
+            Some(other) => {
+                return Err(Error::format(FILE, format!("add_bos_token is {other}, expected true or false")));
+            }
         };
         Ok(TokenizerConfig {
             bos: token_text(&v, "bos_token")?,

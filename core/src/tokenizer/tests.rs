@@ -29,34 +29,44 @@ fn smollm() -> Option<&'static Tokenizer> {
 //   t.encode(text, add_special_tokens=True); assert t.decode(ids) == text
 // They agree with SmolLM2's own tokenizer.json (Digits + ByteLevel pre-tokenizer) on all cases.
 const SMOLLM_CASES: &[(&str, &str, &[u32])] = &[
-    ("ascii", "The quick brown fox jumps over the lazy dog.", &[504, 2365, 6354, 16438, 27003, 690, 260, 23790, 2767, 30]),
+    (
+        "ascii",
+        "The quick brown fox jumps over the lazy dog.",
+        &[504, 2365, 6354, 16438, 27003, 690, 260, 23790, 2767, 30],
+    ),
     ("digits", "12345 3.14159", &[33, 34, 35, 36, 37, 216, 35, 30, 33, 36, 33, 37, 41]),
     ("spaces", "a  b   c\n\n  d\t\te \n", &[81, 216, 278, 256, 265, 8866, 287, 197, 197, 85, 3717]),
     (
         "french",
         "Voilà, déjà l'été à Noël : où est-ce ?",
-        &[70, 11458, 16739, 28, 32564, 90, 16739, 303, 23, 19380, 2756, 25782, 2838, 26547, 92, 1577, 263, 45586, 1264, 29, 319, 9148],
+        &[
+            70, 11458, 16739, 28, 32564, 90, 16739, 303, 23, 19380, 2756, 25782, 2838, 26547, 92, 1577, 263, 45586,
+            1264, 29, 319, 9148,
+        ],
     ),
     (
         "chinese",
         "你好，世界！今天天气很好。",
         &[
-            18645, 250, 48392, 138, 12831, 7906, 240, 178, 239, 230, 8083, 219, 15076, 228, 18614, 119, 18614, 119, 177,
-            125, 238, 29157, 226, 48392, 138, 19076,
+            18645, 250, 48392, 138, 12831, 7906, 240, 178, 239, 230, 8083, 219, 15076, 228, 18614, 119, 18614, 119,
+            177, 125, 238, 29157, 226, 48392, 138, 19076,
         ],
     ),
     (
         "emoji",
         "Family: 👨‍👩‍👧‍👦 and 👍🏽!",
         &[
-            22842, 42, 15107, 235, 118, 321, 231, 10813, 235, 119, 321, 231, 10813, 235, 117, 321, 231, 10813, 235, 116,
-            284, 15107, 235, 231, 10813, 233, 138, 17,
+            22842, 42, 15107, 235, 118, 321, 231, 10813, 235, 119, 321, 231, 10813, 235, 117, 321, 231, 10813, 235,
+            116, 284, 15107, 235, 231, 10813, 233, 138, 17,
         ],
     ),
     (
         "code",
         "def f(x):\n    if x > 0:\n        return x * 2\n    return None\n",
-        &[1604, 275, 24, 104, 727, 472, 585, 1792, 2986, 216, 32, 42, 448, 1003, 1792, 1672, 216, 34, 472, 1003, 1943, 198],
+        &[
+            1604, 275, 24, 104, 727, 472, 585, 1792, 2986, 216, 32, 42, 448, 1003, 1792, 1672, 216, 34, 472, 1003,
+            1943, 198,
+        ],
     ),
     ("special", "<|im_start|>user\nhi<|im_end|>", &[1, 4093, 198, 6004, 2]),
 ];
@@ -173,8 +183,11 @@ fn from_json_tiny_tokenizer() {
     assert!(err.contains("token id 16") && err.contains("16 tokens"), "{err}");
 
     // add_bos_token: false in the config overrides the post-processor, as transformers does.
-    let no_bos = Tokenizer::from_json(TINY_JSON.as_bytes(), Some(br#"{"bos_token": "<|begin_of_text|>", "add_bos_token": false}"#))
-        .unwrap();
+    let no_bos = Tokenizer::from_json(
+        TINY_JSON.as_bytes(),
+        Some(br#"{"bos_token": "<|begin_of_text|>", "add_bos_token": false}"#),
+    )
+    .unwrap();
     assert!(!no_bos.add_bos);
     assert_eq!(no_bos.encode("hello", true).unwrap(), [12]);
 
@@ -195,7 +208,8 @@ fn tiny_spm_meta() -> Metadata {
     let mut tokens: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
     tokens.extend((0..256).map(|b| format!("<0x{b:02X}>")));
     tokens.extend(pieces.iter().map(|p| p.to_string()));
-    let types: Vec<i32> = [2, 3, 3].into_iter().chain(std::iter::repeat_n(6, 256)).chain(pieces.iter().map(|_| 1)).collect();
+    let types: Vec<i32> =
+        [2, 3, 3].into_iter().chain(std::iter::repeat_n(6, 256)).chain(pieces.iter().map(|_| 1)).collect();
     let scores: Vec<f32> = std::iter::repeat_n(0.0, 259).chain((0..pieces.len()).map(|i| -(i as f32))).collect();
     let mut meta = Metadata::new();
     let s = |v: &str| MetaValue::String(v.into());
@@ -261,4 +275,32 @@ fn merges_from_scores_follow_generate_merges() {
     let merges = gguf_spm::merges_from_scores(&tokens, &scores, &vocab);
     let want = [("ab", "a"), ("a", "ba"), ("a", "b"), ("b", "a")];
     assert_eq!(merges, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
+#[test]
+fn byte_level_pre_tokenizers_split_like_hf() {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer};
+    // From Python tokenizers: Sequence([Split(Regex(<transformers' GGUF split for name>),
+    // "isolated"), ByteLevel(False, use_regex=False)]).pre_tokenize_str(TEXT); smollm:
+    // Sequence([Digits(True), ByteLevel(False)]); gpt2: ByteLevel(False).
+    const TEXT: &str = "Hello world's 12345 ÉTÉ\n\n  x!!  ";
+    let head = ["Hello", "Ġworld", "'s"];
+    let cases: &[(&str, &[&str])] = &[
+        ("llama-bpe", &["Ġ", "123", "45", "ĠÃīTÃī", "ĊĊ", "Ġ", "Ġx", "!!", "ĠĠ"]),
+        ("qwen2", &["Ġ", "1", "2", "3", "4", "5", "ĠÃīTÃī", "ĊĊ", "Ġ", "Ġx", "!!", "ĠĠ"]),
+        ("smollm", &["Ġ", "1", "2", "3", "4", "5", "ĠÃīTÃī", "ĊĊĠ", "Ġx", "!!", "ĠĠ"]),
+        ("gpt2", &["Ġ12345", "ĠÃīTÃī", "ĊĊĠ", "Ġx", "!!", "ĠĠ"]),
+    ];
+    for (name, tail) in cases {
+        let pre = gguf_vocab::byte_level_pre_tokenizer(name, "x.gguf").unwrap();
+        let mut s = PreTokenizedString::from(TEXT);
+        pre.pre_tokenize(&mut s).unwrap();
+        let got: Vec<String> = s
+            .get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(w, ..)| w.to_string())
+            .collect();
+        let want: Vec<&str> = head.iter().chain(tail.iter()).copied().collect();
+        assert_eq!(got, want, "pre-tokenizer {name}");
+    }
 }
