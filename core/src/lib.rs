@@ -13,6 +13,8 @@ pub mod rng;
 pub mod sample;
 pub mod testing;
 pub mod weights;
+pub mod tokenizer;
+pub mod chat;
 
 pub use error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
