@@ -2,20 +2,25 @@
 //! wasm32-unknown-unknown; the CLI (`native/`) and the web page (`web/`) are thin shells over it.
 //!
 //! Layers (see ARCHITECTURE.md): [`gpu`] (device, tensors, kernels, recording, readback) →
-//! [`ops`] (one forward/backward pair per layer, each with a CPU reference) → model.
+//! [`ops`] (one forward/backward pair per layer, each with a CPU reference) → [`model`]
+//! (config, weights, forward pass) → [`generate`] / [`score`]. [`formats`] reads model files
+//! from bytes; [`tokenizer`] and [`chat`] turn text into ids.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
+pub mod chat;
 pub mod error;
 pub mod formats;
+pub mod generate;
 pub mod gpu;
+pub mod model;
 pub mod ops;
 pub mod quant;
 pub mod rng;
 pub mod sample;
+pub mod score;
 pub mod testing;
-pub mod weights;
 pub mod tokenizer;
-pub mod chat;
+pub mod weights;
 
 pub use error::{Error, Result};
-#[cfg(not(target_arch = "wasm32"))]
-pub mod bench;

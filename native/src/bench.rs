@@ -47,7 +47,7 @@ fn matmul(args: &BenchArgs) -> Result<()> {
     // Default model (SmolLM2-135M): q/o, k/v, gate/up, down projections, plus two square-ish peers.
     let model_shapes = [(m, 576, 576), (m, 192, 576), (m, 1536, 576), (m, 576, 1536)];
     println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>9}", "type", "M", "N", "K", "GFLOP/s", "ms");
-    let mut row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
+    let row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
         let r = bench_matmul(&gpu, m, n, k, ty, args.iters)?;
         let name = ty.map_or("f32", |t| t.name());
         println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>9.2}", r.gflops, r.ms_per_iter);

@@ -20,6 +20,6 @@ pub fn open_gpu() -> Result<Gpu> {
 
 /// Loads a `.gguf` file, a `.safetensors` file with its `config.json`, or a Hugging Face folder.
 pub fn load_model(gpu: &Gpu, path: &Path) -> Result<Model> {
-    let files = anytune_core::formats::source::read_model_path(path)?;
+    let files = anytune_core::formats::read_model_path(path)?;
     Model::load(gpu, &files).with_context(|| format!("loading the model {}", path.display()))
 }
