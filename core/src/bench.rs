@@ -75,7 +75,7 @@ mod tests {
             cases.push((1, 49152, 576, Some(ty)));
         }
         for (m, n, k, ty) in cases {
-            let name = format!("{}", ty.map_or("f32", |t| t.name()));
+            let name = ty.map_or("f32", |t| t.name()).to_string();
             if !only.is_empty() && !only.split(',').any(|o| o == name) {
                 continue;
             }

@@ -148,7 +148,7 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     let total = slices * batch_a * s.m * ks;
     if (total * 4) as u64 > gpu.max_binding() {
         return Err(Error::TooLarge {
-            what: format!("matmul {s:?} stages {} MiB of op(A)", total * 4 >> 20),
+            what: format!("matmul {s:?} stages {} MiB of op(A)", (total * 4) >> 20),
             limit: format!("{} bytes per storage binding", gpu.max_binding()),
         });
     }
@@ -178,14 +178,14 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
 
     // B is read as vec4s: pad a copy when its length is not a multiple of 4.
     let padded;
-    let b = if b.len() % 4 == 0 {
+    let b = if b.len().is_multiple_of(4) {
         b
     } else {
         padded = GpuTensor::zeros(gpu, &[b.len().div_ceil(4) * 4]);
         rec.copy(&b.buffer, 0, &padded.buffer, 0, (b.len() * 4) as u64);
         &padded
     };
-    let vec_b = (if s.trans_b { s.k % 4 == 0 } else { s.n % 4 == 0 }) && s.stride_b % 4 == 0;
+    let vec_b = (if s.trans_b { s.k.is_multiple_of(4) } else { s.n.is_multiple_of(4) }) && s.stride_b.is_multiple_of(4);
     let block_rows = BLOCK_FLOATS / ks;
     let tm = if s.m < 8 || block_rows < 8 { 1 } else { 8 };
     let block_rows = block_rows / tm * tm;

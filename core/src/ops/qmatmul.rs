@@ -103,7 +103,7 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
-    let m = if n == 0 { 0 } else { y.len() / n };
+    let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
     check("qmatmul_forward x", x, m * k, w)?;
     if let Some(b) = bias {
@@ -157,7 +157,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
-    let m = if k == 0 { 0 } else { dx.len() / k };
+    let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
     check("qmatmul_backward_input dy", dy, m * n, w)?;
     if m == 0 || k == 0 {
