@@ -1,57 +1,75 @@
 // matmul_forward — batched f32 matrix product with optional transposes and accumulation:
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
-// op(A) is (M, K): A stored (M, K), or (K, M) when TRANS_A; op(B) is (K, N): B stored (K, N),
-// or (N, K) when TRANS_B. Batch b starts at b * stride_{a,b,c} (stride 0 = broadcast).
+// op(A) is (M, K) and op(B) is (K, N): B stored (K, N), or (N, K) when TRANS_B.
+// op(A) arrives staged by matmul_stage (row-major, rows padded to ks, zero beyond K) in a
+// uniform buffer; one dispatch covers one batch item, one K slice [k0, k0 + klen) and a block
+// of mb rows starting at row m0 (later K slices accumulate).
 //
-// Bindings: 0 params, 1 a, 2 b, 3 c (batch, M, N).
-// Shapes: e.g. LoRA x·Aᵀ: a = x (B*T, C), b = A (r, C) with TRANS_B, c = (B*T, r).
-// Register blocking: each invocation computes a TM x 4 tile of C (TM = 4, or 1 for the
-// matrix-vector case M < 4), reading 4 consecutive k of each row/column per step.
+// Bindings: 0 params, 1 xs (mb, ks) f32 uniform, 2 b (batch, K, N) or (batch, N, K) f32 as
+//           vec4, 3 c (batch, M, N) f32.
+// Shapes: e.g. LoRA x·Aᵀ: op(A) = x (B*T, C), B = A_lora (r, C) with TRANS_B, C = (B*T, r).
+// Each lane owns 4 columns of C; a workgroup shares TM rows (8, or 1 for the matrix-vector
+// case), so op(A) reads are workgroup-uniform. VEC_B: B rows along the vec4 axis are aligned
+// (N % 4 == 0 without TRANS_B, K % 4 == 0 with it), so B is read as whole vec4s.
 
 struct Params {
-    batch: u32,
+    m0: u32,
+    mb: u32,
     m: u32,
     n: u32,
     k: u32,
-    stride_a: u32,
-    stride_b: u32,
-    stride_c: u32,
+    k0: u32,
+    klen: u32,
+    ks: u32,
+    b_off: u32,
+    c_off: u32,
     accumulate: u32,
     alpha: f32,
-    m_tiles: u32,
-    n_tiles: u32,
-    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override TM: u32 = 4u;
+override VEC_B: bool = false;
+override TM: u32 = 8u;
 
-// op(A)[i, k..k+4] with base = batch offset + row offset of i.
-fn a4(base: u32, k: u32) -> vec4<f32> {
-    let s = select(1u, params.m, TRANS_A);
-    let i = base + k * s;
-    return vec4<f32>(a[i], a[i + s], a[i + 2u * s], a[i + 3u * s]);
+fn bs(i: u32) -> f32 {
+    return b[i >> 2u][i & 3u];
 }
 
-fn b4(base: u32, k: u32) -> vec4<f32> {
-    let s = select(params.n, 1u, TRANS_B);
-    let i = base + k * s;
-    return vec4<f32>(b[i], b[i + s], b[i + 2u * s], b[i + 3u * s]);
+// op(B)[k..k+4, j] (k clamped to K - 1: the staged op(A) is zero there).
+fn bcol(j: u32, k: u32) -> vec4<f32> {
+    let K = params.k;
+    if (TRANS_B && VEC_B) {
+        return b[(params.b_off + j * K + k) >> 2u];
+    }
+    let k1 = min(k + 1u, K - 1u);
+    let k2 = min(k + 2u, K - 1u);
+    let k3 = min(k + 3u, K - 1u);
+    if (TRANS_B) {
+        let r = params.b_off + j * K;
+        return vec4<f32>(bs(r + min(k, K - 1u)), bs(r + k1), bs(r + k2), bs(r + k3));
+    }
+    let o = params.b_off + j;
+    let N = params.n;
+    return vec4<f32>(bs(o + min(k, K - 1u) * N), bs(o + k1 * N), bs(o + k2 * N), bs(o + k3 * N));
 }
 
-fn store_row(cb: u32, i: u32, j0: u32, acc: vec4<f32>) {
-    if (i >= params.m) {
+// op(B)[k, j0..j0+4] as one aligned vec4 (VEC_B without TRANS_B).
+fn brow(k: u32, j0: u32) -> vec4<f32> {
+    return b[(params.b_off + min(k, params.k - 1u) * params.n + j0) >> 2u];
+}
+
+fn store_row(i: u32, j0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
         if (j0 + j < params.n) {
-            let idx = cb + i * params.n + j0 + j;
+            let idx = params.c_off + (params.m0 + i) * params.n + j0 + j;
             var v = params.alpha * acc[j];
             if (params.accumulate != 0u) {
                 v += c[idx];
@@ -61,70 +79,66 @@ fn store_row(cb: u32, i: u32, j0: u32, acc: vec4<f32>) {
     }
 }
 
+fn xrow(i: u32) -> u32 {
+    return min(i, params.mb - 1u) * (params.ks / 4u);
+}
+
+// acc += a (1 x 4 over k) times the 4 x 4 block of op(B) given as 4 columns or 4 rows.
+fn fma_cols(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
+    return acc + vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+}
+
+fn fma_rows(acc: vec4<f32>, a: vec4<f32>, r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>) -> vec4<f32> {
+    return acc + a.x * r0 + a.y * r1 + a.z * r2 + a.w * r3;
+}
+
 @compute @workgroup_size(64)
-fn matmul_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let tile = gid.x + gid.y * nwg.x * 64u;
-    let per_batch = params.m_tiles * params.n_tiles;
-    if (tile >= params.batch * per_batch) {
-        return;
+fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let j0 = (wid.x * 64u + lid) * 4u;
+    let i0 = wid.y * TM;
+    let last = params.n - 1u;
+    let jc0 = min(j0, last);
+    let jc1 = min(j0 + 1u, last);
+    let jc2 = min(j0 + 2u, last);
+    let jc3 = min(j0 + 3u, last);
+    let jr = min(j0, max(params.n, 4u) - 4u); // VEC_B rows (N % 4 == 0): aligned start
+    var x: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        x[i] = xrow(i0 + i);
     }
-    let bi = tile / per_batch;
-    let t = tile % per_batch;
-    let j0 = (t % params.n_tiles) * 4u;
-    let i0 = (t / params.n_tiles) * TM;
-    let K = params.k;
-    // Row offsets of op(A) rows i0.. and op(B) columns j0.. (clamped; skipped at the store).
-    let sa = select(K, 1u, TRANS_A);
-    let sb = select(1u, K, TRANS_B);
-    let ab = bi * params.stride_a;
-    let bb = bi * params.stride_b;
-    let last_i = params.m - 1u;
-    let last_j = params.n - 1u;
-    let ar0 = ab + min(i0, last_i) * sa;
-    let ar1 = ab + min(i0 + 1u, last_i) * sa;
-    let ar2 = ab + min(i0 + 2u, last_i) * sa;
-    let ar3 = ab + min(i0 + 3u, last_i) * sa;
-    let bc0 = bb + min(j0, last_j) * sb;
-    let bc1 = bb + min(j0 + 1u, last_j) * sb;
-    let bc2 = bb + min(j0 + 2u, last_j) * sb;
-    let bc3 = bb + min(j0 + 3u, last_j) * sb;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    let k4 = K & ~3u;
-    for (var k = 0u; k < k4; k += 4u) {
-        let w0 = b4(bc0, k);
-        let w1 = b4(bc1, k);
-        let w2 = b4(bc2, k);
-        let w3 = b4(bc3, k);
-        let x0 = a4(ar0, k);
-        acc0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-        if (TM > 1u) {
-            let x1 = a4(ar1, k);
-            acc1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-            let x2 = a4(ar2, k);
-            acc2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-            let x3 = a4(ar3, k);
-            acc3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+    var acc: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    let rows_vec = !TRANS_B && VEC_B;
+    for (var k = 0u; k < params.klen; k += 4u) {
+        let kb = params.k0 + k;
+        var w0: vec4<f32>;
+        var w1: vec4<f32>;
+        var w2: vec4<f32>;
+        var w3: vec4<f32>;
+        if (rows_vec) {
+            w0 = brow(kb, jr);
+            w1 = brow(kb + 1u, jr);
+            w2 = brow(kb + 2u, jr);
+            w3 = brow(kb + 3u, jr);
+        } else {
+            w0 = bcol(jc0, kb);
+            w1 = bcol(jc1, kb);
+            w2 = bcol(jc2, kb);
+            w3 = bcol(jc3, kb);
+        }
+        let kv = k / 4u;
+        for (var i = 0u; i < TM; i++) {
+            let a = xs[x[i] + kv];
+            if (rows_vec) {
+                acc[i] = fma_rows(acc[i], a, w0, w1, w2, w3);
+            } else {
+                acc[i] = fma_cols(acc[i], a, w0, w1, w2, w3);
+            }
         }
     }
-    let sak = select(1u, params.m, TRANS_A);
-    let sbk = select(params.n, 1u, TRANS_B);
-    for (var k = k4; k < K; k++) {
-        let wk = vec4<f32>(b[bc0 + k * sbk], b[bc1 + k * sbk], b[bc2 + k * sbk], b[bc3 + k * sbk]);
-        acc0 += a[ar0 + k * sak] * wk;
-        if (TM > 1u) {
-            acc1 += a[ar1 + k * sak] * wk;
-            acc2 += a[ar2 + k * sak] * wk;
-            acc3 += a[ar3 + k * sak] * wk;
-        }
-    }
-    let cb = bi * params.stride_c;
-    store_row(cb, i0, j0, acc0);
-    if (TM > 1u) {
-        store_row(cb, i0 + 1u, j0, acc1);
-        store_row(cb, i0 + 2u, j0, acc2);
-        store_row(cb, i0 + 3u, j0, acc3);
+    for (var i = 0u; i < TM; i++) {
+        store_row(i0 + i, j0, acc[i]);
     }
 }

@@ -1,117 +1,149 @@
 // qmatmul_forward — y = x · Wᵀ + bias against a frozen weight W kept in its GGUF type and
-// dequantized in the kernel (helpers in gguf_dequant.wgsl, type = override WTYPE).
-//   y[m, row_start + r] = Σ_k x[m, k] · W[r, k] + bias[row_start + r]
-// for the rows r of one weight chunk (a matrix larger than the binding limit is dispatched
-// once per row chunk; y's row stride is the full N).
+// dequantized in the kernel (helpers in gguf_dequant.wgsl, type = override WTYPE):
+//   y[m0 + i, row_start + r] (+)= Σ_{k < klen} xs[i, k] · W[r, k0 + k]  (+ bias[row_start + r])
+// One dispatch covers a block of x rows (copied into a uniform buffer, row stride ks) times
+// one row chunk of W times one slice of K; the caller loops over blocks, chunks and slices
+// (later K slices accumulate, the first adds the bias). y's row stride is the full N.
 //
-// Bindings: 0 params, 1 x (M, K) f32, 2 w (chunk rows, K) raw GGUF bytes as u32,
-//           3 bias (N) f32 (ignored unless has_bias), 4 y (M, N) f32.
+// Bindings: 0 params, 1 xs (block rows, ks) f32 uniform, 2 w (chunk rows, K) raw GGUF bytes
+//           as u32, 3 bias (N) f32 (read only if has_bias), 4 y (M, N) f32.
 // Shapes: M = B*T tokens, K = C in features, N out features.
-// Register blocking: each invocation computes TM (1 or 4) rows of x times 4 weight rows,
-// reading 4 consecutive k at a time; the dequantized weights are reused across the TM rows.
-// TM = 1 is the decode (matrix-vector) variant.
+// Each lane owns 4 weight rows; a workgroup shares TM x rows (8, or 1 for decode), so x reads
+// are workgroup-uniform (one broadcast load on CPU adapters) and each dequantized weight is
+// reused TM times.
 
 struct Params {
-    m: u32,
+    m0: u32,
+    mb: u32,
     n: u32,
-    k: u32,
+    ks: u32,
+    k0: u32,
+    klen: u32,
     row_bytes: u32,
     row_start: u32,
     rows: u32,
     has_bias: u32,
-    n_tiles: u32,
+    accumulate: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-override TM: u32 = 4u;
+override TM: u32 = 8u;
 
-fn x4(i: u32) -> vec4<f32> {
-    return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
-}
-
-fn store_row(m: u32, n0: u32, acc: vec4<f32>) {
-    if (m >= params.m) {
+fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
-        let n = n0 + j;
-        if (n < params.rows) {
-            let col = params.row_start + n;
+        let r = n0 + j;
+        if (r < params.rows) {
+            let col = params.row_start + r;
+            let idx = (params.m0 + i) * params.n + col;
             var v = acc[j];
             if (params.has_bias != 0u) {
                 v += bias[col];
             }
-            y[m * params.n + col] = v;
+            if (params.accumulate != 0u) {
+                v += y[idx];
+            }
+            y[idx] = v;
         }
     }
 }
 
+// Row i of the x block (clamped), as a vec4 index base.
+fn xrow(i: u32) -> u32 {
+    return min(i, params.mb - 1u) * (params.ks / 4u);
+}
+
 @compute @workgroup_size(64)
-fn qmatmul_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let tile = gid.x + gid.y * nwg.x * 64u;
-    let m_tiles = (params.m + TM - 1u) / TM;
-    if (tile >= m_tiles * params.n_tiles) {
-        return;
-    }
-    let K = params.k;
-    let n0 = (tile % params.n_tiles) * 4u;
-    let m0 = (tile / params.n_tiles) * TM;
-    // Out-of-range rows are clamped for the reads and skipped at the store.
-    let last_n = params.rows - 1u;
-    let rb0 = min(n0, last_n) * params.row_bytes;
-    let rb1 = min(n0 + 1u, last_n) * params.row_bytes;
-    let rb2 = min(n0 + 2u, last_n) * params.row_bytes;
-    let rb3 = min(n0 + 3u, last_n) * params.row_bytes;
-    let last_m = params.m - 1u;
-    let xb0 = min(m0, last_m) * K;
-    let xb1 = min(m0 + 1u, last_m) * K;
-    let xb2 = min(m0 + 2u, last_m) * K;
-    let xb3 = min(m0 + 3u, last_m) * K;
+fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n0 = (wid.x * 64u + lid) * 4u;
+    let i0 = wid.y * TM;
+    let last = params.rows - 1u;
+    let rb0 = min(n0, last) * params.row_bytes;
+    let rb1 = min(n0 + 1u, last) * params.row_bytes;
+    let rb2 = min(n0 + 2u, last) * params.row_bytes;
+    let rb3 = min(n0 + 3u, last) * params.row_bytes;
+    let x0 = xrow(i0);
+    let x1 = xrow(i0 + 1u);
+    let x2 = xrow(i0 + 2u);
+    let x3 = xrow(i0 + 3u);
+    let x4 = xrow(i0 + 4u);
+    let x5 = xrow(i0 + 5u);
+    let x6 = xrow(i0 + 6u);
+    let x7 = xrow(i0 + 7u);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    let k16 = K & ~15u; // quantized types always have K % 32 == 0
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
+    let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
-        let s0 = wscale16(rb0, g);
-        let s1 = wscale16(rb1, g);
-        let s2 = wscale16(rb2, g);
-        let s3 = wscale16(rb3, g);
-        for (var k = g * 16u; k < g * 16u + 16u; k += 4u) {
-            let w0 = wquant4(rb0, k) * s0.x + s0.y;
-            let w1 = wquant4(rb1, k) * s1.x + s1.y;
-            let w2 = wquant4(rb2, k) * s2.x + s2.y;
-            let w3 = wquant4(rb3, k) * s3.x + s3.y;
-            let a0 = x4(xb0 + k);
-            acc0 += vec4<f32>(dot(a0, w0), dot(a0, w1), dot(a0, w2), dot(a0, w3));
+        let s0 = wscale16(rb0, g0 + g);
+        let s1 = wscale16(rb1, g0 + g);
+        let s2 = wscale16(rb2, g0 + g);
+        let s3 = wscale16(rb3, g0 + g);
+        for (var q = 0u; q < 4u; q++) {
+            let k = g * 16u + q * 4u;
+            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
+            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
+            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
+            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
+            let kv = k / 4u;
+            var a = xs[x0 + kv];
+            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
             if (TM > 1u) {
-                let a1 = x4(xb1 + k);
-                acc1 += vec4<f32>(dot(a1, w0), dot(a1, w1), dot(a1, w2), dot(a1, w3));
-                let a2 = x4(xb2 + k);
-                acc2 += vec4<f32>(dot(a2, w0), dot(a2, w1), dot(a2, w2), dot(a2, w3));
-                let a3 = x4(xb3 + k);
-                acc3 += vec4<f32>(dot(a3, w0), dot(a3, w1), dot(a3, w2), dot(a3, w3));
+                a = xs[x1 + kv];
+                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x2 + kv];
+                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x3 + kv];
+                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x4 + kv];
+                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x5 + kv];
+                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x6 + kv];
+                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x7 + kv];
+                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
             }
         }
     }
-    for (var k = k16; k < K; k++) { // float types with K % 16 != 0
-        let wk = vec4<f32>(wdeq1(rb0, k), wdeq1(rb1, k), wdeq1(rb2, k), wdeq1(rb3, k));
-        acc0 += x[xb0 + k] * wk;
+    for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
+        let kk = params.k0 + k;
+        let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
+        let kv = k / 4u;
+        let c = k % 4u;
+        acc0 += xs[x0 + kv][c] * wk;
         if (TM > 1u) {
-            acc1 += x[xb1 + k] * wk;
-            acc2 += x[xb2 + k] * wk;
-            acc3 += x[xb3 + k] * wk;
+            acc1 += xs[x1 + kv][c] * wk;
+            acc2 += xs[x2 + kv][c] * wk;
+            acc3 += xs[x3 + kv][c] * wk;
+            acc4 += xs[x4 + kv][c] * wk;
+            acc5 += xs[x5 + kv][c] * wk;
+            acc6 += xs[x6 + kv][c] * wk;
+            acc7 += xs[x7 + kv][c] * wk;
         }
     }
-    store_row(m0, n0, acc0);
+    store_row(i0, n0, acc0);
     if (TM > 1u) {
-        store_row(m0 + 1u, n0, acc1);
-        store_row(m0 + 2u, n0, acc2);
-        store_row(m0 + 3u, n0, acc3);
+        store_row(i0 + 1u, n0, acc1);
+        store_row(i0 + 2u, n0, acc2);
+        store_row(i0 + 3u, n0, acc3);
+        store_row(i0 + 4u, n0, acc4);
+        store_row(i0 + 5u, n0, acc5);
+        store_row(i0 + 6u, n0, acc6);
+        store_row(i0 + 7u, n0, acc7);
     }
 }

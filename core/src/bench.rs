@@ -65,7 +65,8 @@ mod tests {
     fn bench_matmul_shapes() {
         let Some(gpu) = test_gpu() else { return };
         let only = std::env::var("ANYTUNE_BENCH").unwrap_or_default();
-        let mut cases: Vec<(usize, usize, usize, Option<GgmlType>)> = vec![(512, 1536, 576, None), (512, 512, 512, None)];
+        let mut cases: Vec<(usize, usize, usize, Option<GgmlType>)> =
+            vec![(512, 1536, 576, None), (512, 512, 512, None), (512, 1536, 576, Some(GgmlType::F32))];
         for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
             for (m, k, n) in [(128, 576, 576), (128, 576, 192), (128, 576, 1536), (128, 1536, 576), (128, 576, 49152)] {
                 cases.push((m, n, k, Some(ty)));
@@ -74,7 +75,7 @@ mod tests {
             cases.push((1, 49152, 576, Some(ty)));
         }
         for (m, n, k, ty) in cases {
-            let name = format!("{}", ty.map_or("f32", |t| t.name()));
+            let name = ty.map_or("f32", |t| t.name()).to_string();
             if !only.is_empty() && !only.split(',').any(|o| o == name) {
                 continue;
             }

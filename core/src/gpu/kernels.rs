@@ -139,3 +139,5 @@ pub const EMBEDDING_FORWARD: Kernel = Kernel {
     entry: "embedding_forward",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("embedding_forward.wgsl")],
 };
+/// Stages op(A) of a matmul into a padded uniform block (override TRANS_A).
+pub const MATMUL_STAGE: Kernel = Kernel { entry: "matmul_stage", sources: &[shader!("matmul_stage.wgsl")] };

@@ -3,10 +3,12 @@
 //! (stride 0 broadcasts one matrix over the batch). Used for the LoRA products and their
 //! gradients; frozen weights in GGUF types go through [`super::qmatmul`] instead.
 //!
-//! The kernel (`shaders/matmul_forward.wgsl`) is register-blocked: each invocation computes a
-//! 4×4 tile of `C` (1×4 when `M < 4`: the matrix-vector case of generation).
+//! `shaders/matmul_stage.wgsl` copies op(A) into a uniform buffer; `shaders/matmul_forward.wgsl`
+//! is register-blocked: each invocation computes 8 rows × 4 columns of `C` (1 × 4 when `M < 8`:
+//! the matrix-vector case of generation), the 8 rows shared by the workgroup (uniform reads).
 
 use crate::error::{Error, Result};
+use super::qmatmul::BLOCK_FLOATS;
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 
 /// The problem of one [`matmul`] call. `op(A)` is `(m, k)` and `op(B)` is `(k, n)`.
@@ -76,25 +78,43 @@ impl MatmulShape {
     }
 }
 
+/// Mirrors `Params` in `shaders/matmul_stage.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct StageParams {
+    batch_a: u32,
+    m: u32,
+    k: u32,
+    stride_a: u32,
+    kslice: u32,
+    ks: u32,
+    total: u32,
+    _pad: u32,
+}
+
 /// Mirrors `Params` in `shaders/matmul_forward.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct MatmulParams {
-    batch: u32,
+    m0: u32,
+    mb: u32,
     m: u32,
     n: u32,
     k: u32,
-    stride_a: u32,
-    stride_b: u32,
-    stride_c: u32,
+    k0: u32,
+    klen: u32,
+    ks: u32,
+    b_off: u32,
+    c_off: u32,
     accumulate: u32,
     alpha: f32,
-    m_tiles: u32,
-    n_tiles: u32,
-    _pad: u32,
 }
 
 /// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+= ` with `shape.accumulate`).
+///
+/// op(A) is first staged (transposed if needed, zero-padded) into a uniform buffer by
+/// `matmul_stage`; then one `matmul_forward` dispatch per batch item, K slice (16384 columns)
+/// and block of rows (64 KiB of op(A)).
 ///
 /// # Shapes
 /// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
@@ -118,25 +138,87 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     if s.batch == 0 || s.m == 0 || s.n == 0 {
         return Ok(());
     }
-    let tm = if s.m < 4 { 1 } else { 4 };
-    let (m_tiles, n_tiles) = (s.m.div_ceil(tm), s.n.div_ceil(4));
-    let params = MatmulParams {
-        batch: s.batch as u32,
+    let gpu = rec.gpu;
+    // Stage op(A): (slices, batch_a, m, ks), rows aligned to the uniform offset alignment.
+    let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
+    let kslice = s.k.clamp(1, BLOCK_FLOATS);
+    let slices = s.k.div_ceil(kslice).max(1);
+    let align = (gpu.limits.min_uniform_buffer_offset_alignment as usize / 4).max(4);
+    let ks = kslice.div_ceil(align) * align;
+    let total = slices * batch_a * s.m * ks;
+    if (total * 4) as u64 > gpu.max_binding() {
+        return Err(Error::TooLarge {
+            what: format!("matmul {s:?} stages {} MiB of op(A)", (total * 4) >> 20),
+            limit: format!("{} bytes per storage binding", gpu.max_binding()),
+        });
+    }
+    let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("matmul op(A) block"),
+        size: ((total + BLOCK_FLOATS) * 4) as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let stage = StageParams {
+        batch_a: batch_a as u32,
         m: s.m as u32,
-        n: s.n as u32,
         k: s.k as u32,
         stride_a: s.stride_a as u32,
-        stride_b: s.stride_b as u32,
-        stride_c: s.stride_c as u32,
-        accumulate: s.accumulate as u32,
-        alpha: s.alpha,
-        m_tiles: m_tiles as u32,
-        n_tiles: n_tiles as u32,
+        kslice: kslice as u32,
+        ks: ks as u32,
+        total: total as u32,
         _pad: 0,
     };
-    let constants = [("TRANS_A", s.trans_a as u32 as f64), ("TRANS_B", s.trans_b as u32 as f64), ("TM", tm as f64)];
-    let grid = grid_1d(s.batch * m_tiles * n_tiles, 64);
-    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &[a.binding(), b.binding(), c.binding()], grid);
+    let staged_out = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: &staged,
+        offset: 0,
+        size: std::num::NonZeroU64::new((total * 4) as u64),
+    });
+    let constants = [("TRANS_A", s.trans_a as u32 as f64)];
+    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &stage, &[a.binding(), staged_out], grid_1d(total, 64));
+
+    // B is read as vec4s: pad a copy when its length is not a multiple of 4.
+    let padded;
+    let b = if b.len().is_multiple_of(4) {
+        b
+    } else {
+        padded = GpuTensor::zeros(gpu, &[b.len().div_ceil(4) * 4]);
+        rec.copy(&b.buffer, 0, &padded.buffer, 0, (b.len() * 4) as u64);
+        &padded
+    };
+    let vec_b = (if s.trans_b { s.k.is_multiple_of(4) } else { s.n.is_multiple_of(4) }) && s.stride_b.is_multiple_of(4);
+    let block_rows = BLOCK_FLOATS / ks;
+    let tm = if s.m < 8 || block_rows < 8 { 1 } else { 8 };
+    let block_rows = block_rows / tm * tm;
+    let constants = [("TRANS_B", s.trans_b as u32 as f64), ("VEC_B", vec_b as u32 as f64), ("TM", tm as f64)];
+    for bi in 0..s.batch {
+        for (si, k0) in (0..s.k.max(1)).step_by(kslice).enumerate() {
+            for m0 in (0..s.m).step_by(block_rows) {
+                let mb = block_rows.min(s.m - m0);
+                let params = MatmulParams {
+                    m0: m0 as u32,
+                    mb: mb as u32,
+                    m: s.m as u32,
+                    n: s.n as u32,
+                    k: s.k as u32,
+                    k0: k0 as u32,
+                    klen: kslice.min(s.k - k0) as u32,
+                    ks: ks as u32,
+                    b_off: (bi * s.stride_b) as u32,
+                    c_off: (bi * s.stride_c) as u32,
+                    accumulate: (s.accumulate || si > 0) as u32,
+                    alpha: s.alpha,
+                };
+                let row = (si * batch_a + bi.min(batch_a - 1)) * s.m + m0;
+                let xs = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &staged,
+                    offset: (row * ks * 4) as u64,
+                    size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
+                });
+                let grid = [s.n.div_ceil(256) as u32, mb.div_ceil(tm) as u32, 1];
+                rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &[xs, b.binding(), c.binding()], grid);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -189,7 +271,7 @@ mod tests {
             return;
         }
         let mut rng = Rng::new(11);
-        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33)] {
+        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let mut s = MatmulShape::new(m, n, k);
                 s.trans_a = ta;
@@ -214,6 +296,20 @@ mod tests {
         check(s, 5 * 8, 3 * 7 * 8, &mut rng);
         // M = 1 (matrix-vector path), batch 2, accumulate.
         check(MatmulShape::new(1, 33, 20).batched(2).accumulate(), 2 * 20, 2 * 20 * 33, &mut rng);
+        // M >= 8 (8-row blocks), batch 3, N % 4 == 0 (vec4 rows of B).
+        check(MatmulShape::new(17, 12, 10).batched(3), 3 * 17 * 10, 3 * 10 * 12, &mut rng);
+    }
+
+    /// K beyond one 16384-column slice: later slices accumulate.
+    #[test]
+    fn matmul_k_slices() {
+        if test_gpu().is_none() {
+            return;
+        }
+        let mut rng = Rng::new(13);
+        let (m, n, k) = (9, 6, 16384 + 6);
+        check(MatmulShape::new(m, n, k).trans_b(), m * k, k * n, &mut rng);
+        check(MatmulShape::new(m, n, k).trans_a().accumulate(), m * k, k * n, &mut rng);
     }
 
     #[test]

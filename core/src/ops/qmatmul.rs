@@ -11,24 +11,76 @@ use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 use crate::quant::dequant::dequantize;
 use crate::weights::Weight;
 
-/// Mirrors `Params` in `shaders/qmatmul_forward.wgsl` and `shaders/qmatmul_backward.wgsl`
-/// (`extra` = has_bias / accumulate, `tiles` = n_tiles / k_tiles).
+/// Mirrors `Params` in `shaders/qmatmul_forward.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct QmatmulParams {
+struct ForwardParams {
+    m0: u32,
+    mb: u32,
+    n: u32,
+    ks: u32,
+    k0: u32,
+    klen: u32,
+    row_bytes: u32,
+    row_start: u32,
+    rows: u32,
+    has_bias: u32,
+    accumulate: u32,
+    _pad: u32,
+}
+
+/// Mirrors `Params` in `shaders/qmatmul_backward.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackwardParams {
     m: u32,
     n: u32,
     k: u32,
     row_bytes: u32,
     row_start: u32,
     rows: u32,
-    extra: u32,
-    tiles: u32,
+    accumulate: u32,
+    k_tiles: u32,
 }
 
-/// Rows of `x` per invocation: 1 (matrix-vector, generation) below 4 tokens, else 4.
-fn rows_per_invocation(m: usize) -> usize {
-    if m < 4 { 1 } else { 4 }
+/// Floats in the uniform binding that holds a block of x (`array<vec4<f32>, 4096>`: 64 KiB,
+/// the WebGPU minimum for `maxUniformBufferBindingSize`).
+pub(crate) const BLOCK_FLOATS: usize = 4096 * 4;
+
+/// x copied into a uniform-usage buffer as `slices` slices of ≤ [`BLOCK_FLOATS`] columns, each
+/// `(M, ks)` (rows padded so that every row starts at a valid uniform binding offset), plus
+/// 64 KiB of slack so every binding of [`BLOCK_FLOATS`] floats is in bounds.
+pub(crate) struct StagedX {
+    pub(crate) buffer: wgpu::Buffer,
+    /// Columns per slice (the last may be shorter); a multiple of 256 when there are several.
+    pub(crate) kslice: usize,
+    /// Row stride in floats.
+    pub(crate) ks: usize,
+}
+
+/// Copies `x` `(m, k)` into a [`StagedX`] inside `rec`.
+pub(crate) fn stage_x(rec: &mut Recorder, x: &GpuTensor, m: usize, k: usize) -> StagedX {
+    let kslice = if k <= BLOCK_FLOATS { k } else { BLOCK_FLOATS };
+    let align = (rec.gpu.limits.min_uniform_buffer_offset_alignment as usize / 4).max(4);
+    let ks = kslice.div_ceil(align) * align;
+    let slices = k.div_ceil(kslice);
+    let buffer = rec.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("qmatmul x block"),
+        size: ((slices * m * ks + BLOCK_FLOATS) * 4) as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    if ks == k {
+        rec.copy(&x.buffer, 0, &buffer, 0, (m * k * 4) as u64);
+    } else {
+        for s in 0..slices {
+            let (k0, len) = (s * kslice, kslice.min(k - s * kslice));
+            for i in 0..m {
+                rec.copy(&x.buffer, ((i * k + k0) * 4) as u64, &buffer, (((s * m + i) * ks) * 4) as u64, (len * 4) as u64);
+            }
+        }
+    }
+    StagedX { buffer, kslice, ks }
 }
 
 fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
@@ -43,38 +95,58 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 
 /// Records `y = x · Wᵀ + bias`.
 ///
+/// x is first copied into a uniform buffer; one dispatch then covers up to 64 KiB of x rows
+/// times one weight chunk (times one 16384-column slice of K when K is larger).
+///
 /// # Shapes
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
-    let m = if n == 0 { 0 } else { y.len() / n };
+    let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
     check("qmatmul_forward x", x, m * k, w)?;
     if let Some(b) = bias {
         check("qmatmul_forward bias", b, n, w)?;
     }
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    let tm = rows_per_invocation(m);
+    let staged = stage_x(rec, x, m, k);
+    let block_rows = BLOCK_FLOATS / staged.ks;
+    // Rows of x per workgroup: 8, or 1 for decode (M < 8) and very wide K.
+    let tm = if m < 8 || block_rows < 8 { 1 } else { 8 };
+    let block_rows = block_rows / tm * tm;
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", tm as f64)];
-    for chunk in &w.chunks {
-        let n_tiles = chunk.rows.div_ceil(4);
-        let params = QmatmulParams {
-            m: m as u32,
-            n: n as u32,
-            k: k as u32,
-            row_bytes: w.ty.row_bytes(k) as u32,
-            row_start: chunk.row_start as u32,
-            rows: chunk.rows as u32,
-            extra: bias.is_some() as u32,
-            tiles: n_tiles as u32,
-        };
-        let bias = bias.unwrap_or(x).binding();
-        let grid = grid_1d(m.div_ceil(tm) * n_tiles, 64);
-        let bindings = [x.binding(), chunk.buffer.as_entire_binding(), bias, y.binding()];
-        rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
+    let bias_binding = bias.unwrap_or(x);
+    for (s, k0) in (0..k).step_by(staged.kslice).enumerate() {
+        for chunk in &w.chunks {
+            for m0 in (0..m).step_by(block_rows) {
+                let mb = block_rows.min(m - m0);
+                let params = ForwardParams {
+                    m0: m0 as u32,
+                    mb: mb as u32,
+                    n: n as u32,
+                    ks: staged.ks as u32,
+                    k0: k0 as u32,
+                    klen: staged.kslice.min(k - k0) as u32,
+                    row_bytes: w.ty.row_bytes(k) as u32,
+                    row_start: chunk.row_start as u32,
+                    rows: chunk.rows as u32,
+                    has_bias: (bias.is_some() && s == 0) as u32,
+                    accumulate: (s > 0) as u32,
+                    _pad: 0,
+                };
+                let xs = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &staged.buffer,
+                    offset: ((s * m + m0) * staged.ks * 4) as u64,
+                    size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
+                });
+                let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(tm) as u32, 1];
+                let bindings = [xs, chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
+                rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
+            }
+        }
     }
     Ok(())
 }
@@ -85,7 +157,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
-    let m = if k == 0 { 0 } else { dx.len() / k };
+    let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
     check("qmatmul_backward_input dy", dy, m * n, w)?;
     if m == 0 || k == 0 {
@@ -94,15 +166,15 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
     let k_tiles = k.div_ceil(4);
     let constants = [("WTYPE", w.ty as u32 as f64)];
     for (i, chunk) in w.chunks.iter().enumerate() {
-        let params = QmatmulParams {
+        let params = BackwardParams {
             m: m as u32,
             n: n as u32,
             k: k as u32,
             row_bytes: w.ty.row_bytes(k) as u32,
             row_start: chunk.row_start as u32,
             rows: chunk.rows as u32,
-            extra: (accumulate || i > 0) as u32,
-            tiles: k_tiles as u32,
+            accumulate: (accumulate || i > 0) as u32,
+            k_tiles: k_tiles as u32,
         };
         let grid = grid_1d(m.div_ceil(4) * k_tiles, 64);
         let bindings = [dy.binding(), chunk.buffer.as_entire_binding(), dx.binding()];
@@ -170,7 +242,7 @@ mod tests {
         let mut rng = Rng::new(21);
         for ty in GgmlType::ALL {
             let k = if ty.block_size() == 256 { 256 } else { 64 };
-            for (m, n, chunks, with_bias) in [(3, 37, 1, false), (6, 37, 3, true), (1, 9, 1, true)] {
+            for (m, n, chunks, with_bias) in [(3, 37, 1, false), (6, 37, 3, true), (1, 9, 1, true), (19, 37, 3, true)] {
                 let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
                 let x = rng.normal_vec(m * k, 1.0);
                 let b = rng.normal_vec(n, 1.0);
@@ -184,6 +256,26 @@ mod tests {
                 let what = format!("qmatmul {ty:?} m={m} n={n} k={k} chunks={chunks} bias={with_bias}");
                 assert_close(&got, &want, atol(k), 1e-4, &what);
             }
+        }
+    }
+
+    /// Several x row blocks (K = 1536: 8 rows per 64 KiB block) and two K slices (K > 16384).
+    #[test]
+    fn qmatmul_forward_row_blocks_and_k_slices() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(25);
+        for (ty, m, n, k) in [(GgmlType::Q8_0, 19, 37, 1536), (GgmlType::Q4_1, 9, 5, 16384 + 256), (GgmlType::F16, 3, 6, 16384 + 4)] {
+            let (w, bytes) = weight(ty, n, k, 1, &mut rng);
+            let x = rng.normal_vec(m * k, 1.0);
+            let b = rng.normal_vec(n, 1.0);
+            let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+            let gb = GpuTensor::from_slice(gpu, &[n], &b);
+            let gy = GpuTensor::zeros(gpu, &[m, n]);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_forward(&mut rec, &gx, &w, Some(&gb), &gy).unwrap();
+            let got = pollster::block_on(gy.read(rec)).unwrap();
+            let want = qmatmul_forward_cpu(&x, &w, &bytes, Some(&b)).unwrap();
+            assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul {ty:?} m={m} n={n} k={k}"));
         }
     }
 

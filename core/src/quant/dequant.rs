@@ -18,7 +18,7 @@ use half::{bf16, f16};
 
 /// Dequantizes the first `n` values of `bytes` (a whole number of blocks of type `ty`).
 pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
-    if n % ty.block_size() != 0 {
+    if !n.is_multiple_of(ty.block_size()) {
         return Err(Error::invalid(
             "dequantize",
             format!("{n} values are not a whole number of {}-value {} blocks", ty.block_size(), ty.name()),
