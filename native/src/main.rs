@@ -9,6 +9,7 @@ use anytune_core::sample::SamplingConfig;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
@@ -86,8 +87,19 @@ struct GenerateArgs {
     seed: u64,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with every cause: "loading the model m.gguf: m.gguf: tensor … is missing".
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(m) => info(m),
         Command::Generate(args) => run_generate(args),
@@ -161,19 +173,23 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         stop_at_eos: true,
     };
     let start = Instant::now();
+    let mut first_token: Option<Instant> = None;
     let mut stdout = std::io::stdout();
     let out = pollster::block_on(generate(&gpu, &model, &ids, &options, |piece| {
+        first_token.get_or_insert_with(Instant::now);
         let _ = stdout.write_all(piece.as_bytes());
         let _ = stdout.flush();
     }))?;
     println!();
-    let secs = start.elapsed().as_secs_f64();
+    let end = Instant::now();
+    let first = first_token.unwrap_or(end);
+    let prefill = (first - start).as_secs_f64();
+    let decode = (end - first).as_secs_f64();
+    let decoded = out.ids.len().saturating_sub(1);
     eprintln!(
-        "anytune: {} prompt tokens, {} new tokens in {:.1} s ({:.1} tokens/s)",
+        "anytune: prompt {} tokens + first token in {prefill:.2} s; {decoded} more tokens in {decode:.2} s ({:.1} tokens/s)",
         ids.len(),
-        out.ids.len(),
-        secs,
-        out.ids.len() as f64 / secs.max(1e-9)
+        decoded as f64 / decode.max(1e-9)
     );
     Ok(())
 }
