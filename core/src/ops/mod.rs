@@ -8,6 +8,7 @@ pub mod attention_backward;
 pub mod embedding;
 #[cfg(test)]
 mod gradcheck;
+pub mod lora;
 pub mod matmul;
 pub mod qmatmul;
 pub mod rmsnorm;
