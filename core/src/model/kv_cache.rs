@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 
 pub struct KvCache {
-    pub k: Vec<GpuTensor>, // per layer (1, S, KVH, D)
-    pub v: Vec<GpuTensor>, // per layer (1, S, KVH, D)
+    pub k: Vec<GpuTensor>, // per layer (B, S, KVH, D)
+    pub v: Vec<GpuTensor>, // per layer (B, S, KVH, D)
     pub capacity: usize,
     /// Positions filled so far.
     pub len: usize,
@@ -17,15 +17,21 @@ impl KvCache {
     /// A cache for `capacity` positions; fails with a clear error when one layer's cache would
     /// exceed the adapter's storage-binding limit.
     pub fn new(gpu: &Gpu, cfg: &ModelConfig, capacity: usize) -> Result<KvCache> {
+        Self::batched(gpu, cfg, 1, capacity)
+    }
+
+    /// A cache for `batch` sequences of `capacity` positions each (training uses one of
+    /// capacity T: after the forward pass it holds the keys and values backward needs).
+    pub fn batched(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize) -> Result<KvCache> {
         let row = cfg.n_kv_heads * cfg.head_dim;
-        let bytes = (capacity * row * 4) as u64;
+        let bytes = (batch * capacity * row * 4) as u64;
         if bytes > gpu.max_binding() {
             return Err(Error::TooLarge {
                 what: format!("a KV cache of {capacity} positions takes {bytes} bytes per layer"),
                 limit: format!("{} bytes per storage binding", gpu.max_binding()),
             });
         }
-        let shape = [1, capacity, cfg.n_kv_heads, cfg.head_dim];
+        let shape = [batch, capacity, cfg.n_kv_heads, cfg.head_dim];
         let k = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
         let v = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
         Ok(KvCache { k, v, capacity, len: 0 })

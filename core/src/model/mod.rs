@@ -1,9 +1,10 @@
 //! A loaded Llama-family model: configuration, frozen weights on the GPU, tokenizer and chat
 //! template. [`Model::load`] accepts a GGUF file or a Hugging Face folder (as [`ModelFiles`]).
 
+pub mod adapter;
 pub mod checkpoint;
 pub mod config;
-mod forward;
+pub mod forward;
 pub mod kv_cache;
 mod load;
 pub mod names;
@@ -14,8 +15,10 @@ use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor};
 use crate::ops::rope::rope_inv_freq;
 use crate::tokenizer::Tokenizer;
+pub use adapter::{LoraParams, LoraSlot};
 pub use checkpoint::Checkpoint;
 pub use config::{Arch, ModelConfig};
+pub use forward::{Activations, BlockActs};
 pub use kv_cache::KvCache;
 pub use weights::ModelWeights;
 
@@ -31,6 +34,8 @@ pub struct Model {
     pub inv_freq: GpuTensor,
     /// ggml type names of the matrices and how many of each (for `anytune info`).
     pub tensor_types: Vec<(String, usize)>,
+    /// A LoRA adapter applied by [`Model::forward`] (generation and scoring with `--adapter`).
+    pub adapter: Option<LoraParams>,
 }
 
 impl Model {
@@ -59,7 +64,7 @@ impl Model {
         }
         let inv_freq = GpuTensor::from_slice(gpu, &[freqs.len()], &freqs);
         let tensor_types = ckpt.type_counts();
-        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, tensor_types })
+        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, tensor_types, adapter: None })
     }
 }
 

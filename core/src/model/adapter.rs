@@ -1,0 +1,91 @@
+//! [`LoraParams`]: the trainable LoRA weights of a model on the GPU, with their gradients. One
+//! optional slot per (layer, linear); A is `(r, in)`, B `(out, r)` (PEFT's layout), f32.
+
+use super::config::ModelConfig;
+use super::names::Linear;
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuTensor};
+use crate::ops::lora::LoraDims;
+
+/// LoRA weights and gradients of one adapted linear layer.
+pub struct LoraSlot {
+    pub d_in: usize,
+    pub d_out: usize,
+    pub a: GpuTensor,      // (r, in)
+    pub b: GpuTensor,      // (out, r)
+    pub grad_a: GpuTensor, // (r, in), accumulated by backward
+    pub grad_b: GpuTensor, // (out, r), accumulated by backward
+}
+
+/// All adapted layers of a model.
+pub struct LoraParams {
+    pub rank: usize,
+    /// `alpha / r`, or `alpha / √r` with rsLoRA.
+    pub scale: f32,
+    /// Per layer, indexed by [`Linear::index`].
+    pub slots: Vec<[Option<LoraSlot>; 7]>,
+}
+
+impl LoraParams {
+    /// Uploads `(layer, linear, A, B)` host weights (A `(r, in)`, B `(out, r)`, row-major).
+    pub fn upload<'a>(
+        gpu: &Gpu,
+        cfg: &ModelConfig,
+        rank: usize,
+        scale: f32,
+        modules: impl IntoIterator<Item = (usize, Linear, &'a [f32], &'a [f32])>,
+    ) -> Result<LoraParams> {
+        if rank == 0 {
+            return Err(Error::invalid("LoRA rank", "r must be at least 1"));
+        }
+        let mut slots: Vec<[Option<LoraSlot>; 7]> = (0..cfg.n_layers).map(|_| Default::default()).collect();
+        for (layer, linear, a, b) in modules {
+            let (d_in, d_out) = linear.dims(cfg);
+            let name = format!("layer {layer} {}", linear.peft_name());
+            if layer >= cfg.n_layers {
+                return Err(Error::invalid(name, format!("the model has {} layers", cfg.n_layers)));
+            }
+            if a.len() != rank * d_in || b.len() != d_out * rank {
+                return Err(Error::invalid(
+                    name,
+                    format!(
+                        "LoRA A has {} values and B {}, expected ({rank}, {d_in}) and ({d_out}, {rank})",
+                        a.len(),
+                        b.len()
+                    ),
+                ));
+            }
+            slots[layer][linear.index()] = Some(LoraSlot {
+                d_in,
+                d_out,
+                a: GpuTensor::from_slice(gpu, &[rank, d_in], a),
+                b: GpuTensor::from_slice(gpu, &[d_out, rank], b),
+                grad_a: GpuTensor::zeros(gpu, &[rank, d_in]),
+                grad_b: GpuTensor::zeros(gpu, &[d_out, rank]),
+            });
+        }
+        Ok(LoraParams { rank, scale, slots })
+    }
+
+    /// The slot of `linear` in `layer`, if adapted.
+    pub fn slot(&self, layer: usize, linear: Linear) -> Option<&LoraSlot> {
+        self.slots.get(layer).and_then(|s| s[linear.index()].as_ref())
+    }
+
+    /// Dimensions of the LoRA product for `rows` tokens through `slot`.
+    pub fn dims(&self, slot: &LoraSlot, rows: usize) -> LoraDims {
+        LoraDims { m: rows, d_in: slot.d_in, d_out: slot.d_out, r: self.rank, scale: self.scale }
+    }
+
+    /// Every adapted slot with its position.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Linear, &LoraSlot)> {
+        self.slots.iter().enumerate().flat_map(|(layer, s)| {
+            Linear::ALL.into_iter().filter_map(move |l| s[l.index()].as_ref().map(|slot| (layer, l, slot)))
+        })
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.iter().map(|(_, _, s)| s.a.len() + s.b.len()).sum()
+    }
+}
