@@ -207,3 +207,29 @@ fn write_tiny_llama_adapters_for_the_python_check() {
         eprintln!("wrote {}", out.display());
     }
 }
+
+/// Reads a PEFT directory written by Python (`ANYTUNE_READ_PEFT=/dir cargo test -p anytune-core
+/// lora::tests::peft::read_a_peft_directory -- --nocapture`) and prints what it holds.
+#[test]
+fn read_a_peft_directory() {
+    let Ok(dir) = std::env::var("ANYTUNE_READ_PEFT") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    let json = std::fs::read_to_string(dir.join(PEFT_CONFIG_FILE)).unwrap();
+    let st = std::fs::read(dir.join(PEFT_WEIGHTS_FILE)).unwrap();
+    let w = LoraWeights::from_peft(&json, &st).unwrap();
+    eprintln!("{:?}", w.config);
+    for m in &w.modules {
+        let sum: f32 = m.b.iter().map(|x| x.abs()).sum();
+        eprintln!(
+            "layer {} {}: A {}x{}, B {}x{}, sum|B| {sum}",
+            m.layer,
+            m.target.peft_name(),
+            m.rank(),
+            m.in_features,
+            m.out_features,
+            m.rank()
+        );
+    }
+}
