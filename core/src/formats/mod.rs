@@ -23,3 +23,4 @@ pub use hf_config::{HfConfig, RopeScaling};
 pub use path::read_model_path;
 pub use safetensors::{SafetensorsFile, parse_index};
 pub use source::{HfModel, ModelFiles, ModelFormat};
+pub mod safetensors_write;
