@@ -141,3 +141,12 @@ pub const EMBEDDING_FORWARD: Kernel = Kernel {
 };
 /// Stages op(A) of a matmul into a padded uniform block (override TRANS_A).
 pub const MATMUL_STAGE: Kernel = Kernel { entry: "matmul_stage", sources: &[shader!("matmul_stage.wgsl")] };
+/// Softmax cross-entropy forward, one invocation per row: per-row loss and logsumexp.
+pub const CROSS_ENTROPY_FORWARD: Kernel =
+    Kernel { entry: "cross_entropy_forward", sources: &[shader!("cross_entropy_forward.wgsl")] };
+/// Softmax cross-entropy forward, one workgroup per row (shared-memory reductions).
+pub const CROSS_ENTROPY_FORWARD_WG: Kernel =
+    Kernel { entry: "cross_entropy_forward_wg", sources: &[shader!("cross_entropy_forward.wgsl")] };
+/// Cross-entropy backward, in place: `logits <- (softmax - onehot) * scale`.
+pub const CROSS_ENTROPY_BACKWARD: Kernel =
+    Kernel { entry: "cross_entropy_backward", sources: &[shader!("cross_entropy_backward.wgsl")] };

@@ -13,3 +13,4 @@ pub mod qmatmul;
 pub mod rmsnorm;
 pub mod rope;
 pub mod swiglu;
+pub mod cross_entropy;
