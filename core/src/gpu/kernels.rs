@@ -150,3 +150,7 @@ pub const CROSS_ENTROPY_FORWARD_WG: Kernel =
 /// Cross-entropy backward, in place: `logits <- (softmax - onehot) * scale`.
 pub const CROSS_ENTROPY_BACKWARD: Kernel =
     Kernel { entry: "cross_entropy_backward", sources: &[shader!("cross_entropy_backward.wgsl")] };
+/// One AdamW step (PyTorch semantics), in place on param, m, v.
+pub const ADAMW_UPDATE: Kernel = Kernel { entry: "adamw_update", sources: &[shader!("adamw_update.wgsl")] };
+/// One SGD step with momentum / Nesterov / weight decay (PyTorch semantics), in place.
+pub const SGD_UPDATE: Kernel = Kernel { entry: "sgd_update", sources: &[shader!("sgd_update.wgsl")] };

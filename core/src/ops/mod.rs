@@ -14,3 +14,4 @@ pub mod rmsnorm;
 pub mod rope;
 pub mod swiglu;
 pub mod cross_entropy;
+pub mod adamw;
