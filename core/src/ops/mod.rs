@@ -15,3 +15,4 @@ pub mod rope;
 pub mod swiglu;
 pub mod cross_entropy;
 pub mod adamw;
+pub mod sgd;
