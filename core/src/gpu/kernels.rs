@@ -154,3 +154,7 @@ pub const CROSS_ENTROPY_BACKWARD: Kernel =
 pub const ADAMW_UPDATE: Kernel = Kernel { entry: "adamw_update", sources: &[shader!("adamw_update.wgsl")] };
 /// One SGD step with momentum / Nesterov / weight decay (PyTorch semantics), in place.
 pub const SGD_UPDATE: Kernel = Kernel { entry: "sgd_update", sources: &[shader!("sgd_update.wgsl")] };
+/// Global gradient norm, pass 1: per-workgroup sums of squares of one tensor.
+pub const GRAD_NORM_PARTIAL: Kernel = Kernel { entry: "grad_norm_partial", sources: &[shader!("grad_norm.wgsl")] };
+/// Global gradient norm, pass 2: `[norm, clip scale]` from the partial sums.
+pub const GRAD_NORM_FINISH: Kernel = Kernel { entry: "grad_norm_finish", sources: &[shader!("grad_norm.wgsl")] };

@@ -16,3 +16,4 @@ pub mod swiglu;
 pub mod cross_entropy;
 pub mod adamw;
 pub mod sgd;
+pub mod grad_norm;
