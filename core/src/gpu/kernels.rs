@@ -158,3 +158,9 @@ pub const SGD_UPDATE: Kernel = Kernel { entry: "sgd_update", sources: &[shader!(
 pub const GRAD_NORM_PARTIAL: Kernel = Kernel { entry: "grad_norm_partial", sources: &[shader!("grad_norm.wgsl")] };
 /// Global gradient norm, pass 2: `[norm, clip scale]` from the partial sums.
 pub const GRAD_NORM_FINISH: Kernel = Kernel { entry: "grad_norm_finish", sources: &[shader!("grad_norm.wgsl")] };
+/// Dropout with a counter-based hash mask: `y = x * keep / (1 - p)`.
+pub const DROPOUT_FORWARD: Kernel =
+    Kernel { entry: "dropout_forward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_forward.wgsl")] };
+/// Dropout backward with the regenerated mask: `dx (+)= dy * keep / (1 - p)`.
+pub const DROPOUT_BACKWARD: Kernel =
+    Kernel { entry: "dropout_backward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_backward.wgsl")] };

@@ -68,10 +68,18 @@ impl CrossEntropyKernel {
 }
 
 /// Checks shapes; returns `(R, V)`.
-fn check(logits: &GpuTensor, targets: &GpuIds, offset: usize, per_row: &[(&str, &GpuTensor)]) -> Result<(usize, usize)> {
+fn check(
+    logits: &GpuTensor,
+    targets: &GpuIds,
+    offset: usize,
+    per_row: &[(&str, &GpuTensor)],
+) -> Result<(usize, usize)> {
     let v = *logits.shape.last().unwrap_or(&0);
     if logits.shape.len() < 2 || v == 0 {
-        return Err(Error::invalid("cross_entropy logits", format!("shape {:?}: expected (R, V) with V > 0", logits.shape)));
+        return Err(Error::invalid(
+            "cross_entropy logits",
+            format!("shape {:?}: expected (R, V) with V > 0", logits.shape),
+        ));
     }
     let rows = logits.len() / v;
     if offset + rows > targets.len {

@@ -78,7 +78,12 @@ impl GradNorm {
             let n = g.len();
             let params = GradNormParams { n: n as u32, offset: offset as u32, max_norm, _pad: 0 };
             let wg = groups(n);
-            rec.dispatch(&kernels::GRAD_NORM_PARTIAL, &params, &[g.binding(), self.partials.binding()], [wg as u32, 1, 1]);
+            rec.dispatch(
+                &kernels::GRAD_NORM_PARTIAL,
+                &params,
+                &[g.binding(), self.partials.binding()],
+                [wg as u32, 1, 1],
+            );
             offset += wg;
         }
         let params = GradNormParams { n: offset as u32, offset: 0, max_norm, _pad: 0 };
@@ -115,7 +120,8 @@ mod tests {
         // One tiny, several not multiples of 256, one that hits the workgroup cap (> 256*8*256).
         let lens = [1usize, 255, 4609, 3 * 577, 600_001];
         let data: Vec<Vec<f32>> = lens.iter().map(|&n| rng.normal_vec(n, 0.01)).collect();
-        let tensors: Vec<GpuTensor> = data.iter().zip(&lens).map(|(d, &n)| GpuTensor::from_slice(gpu, &[n], d)).collect();
+        let tensors: Vec<GpuTensor> =
+            data.iter().zip(&lens).map(|(d, &n)| GpuTensor::from_slice(gpu, &[n], d)).collect();
         let grads: Vec<&GpuTensor> = tensors.iter().collect();
         let gn = GradNorm::new(gpu, &lens);
         let slices: Vec<&[f32]> = data.iter().map(|d| d.as_slice()).collect();
@@ -139,6 +145,15 @@ mod tests {
         assert_eq!(clip_scale(4.0, 1.0), 1.0 / (4.0 + 1e-6));
         assert_eq!(clip_scale(4.0, 0.0), 1.0);
         assert_eq!(clip_scale(0.0, 1.0), 1.0);
+    }
+
+    #[test]
+    fn recorder_clear_zeroes_a_gradient_buffer() {
+        let Some(gpu) = test_gpu() else { return };
+        let t = GpuTensor::from_slice(gpu, &[5], &[1.0, -2.0, 3.0, 4.0, 5.0]);
+        let mut rec = Recorder::new(gpu);
+        rec.clear(&t);
+        assert_eq!(pollster::block_on(t.read(rec)).unwrap(), vec![0.0; 5]);
     }
 
     /// The whole chain without readback in between: norm → scale buffer → AdamW.

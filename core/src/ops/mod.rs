@@ -17,3 +17,4 @@ pub mod cross_entropy;
 pub mod adamw;
 pub mod sgd;
 pub mod grad_norm;
+pub mod dropout;

@@ -126,6 +126,7 @@ mod tests {
     /// Expected values printed by PyTorch 2.x: `p = Parameter(P0)`, five `torch.optim.SGD`
     /// steps with `p.grad = grads(s)`.
     #[test]
+    #[allow(clippy::excessive_precision)] // the values as PyTorch printed them
     fn sgd_cpu_matches_pytorch() {
         let cases = [
             (
@@ -160,7 +161,8 @@ mod tests {
             for n in [1usize, 257, 3 * 577 + 1] {
                 let mut p = rng.normal_vec(n, 1.0);
                 let mut b = vec![0f32; n];
-                let (gp, gb, gg) = (GpuTensor::from_slice(gpu, &[n], &p), GpuTensor::zeros(gpu, &[n]), GpuTensor::zeros(gpu, &[n]));
+                let (gp, gb, gg) =
+                    (GpuTensor::from_slice(gpu, &[n], &p), GpuTensor::zeros(gpu, &[n]), GpuTensor::zeros(gpu, &[n]));
                 let clip = GpuTensor::from_slice(gpu, &[2], &[9.0, 0.25]);
                 for step in 1..=5u32 {
                     let g = rng.normal_vec(n, 1.0);
