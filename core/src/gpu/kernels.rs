@@ -141,3 +141,26 @@ pub const EMBEDDING_FORWARD: Kernel = Kernel {
 };
 /// Stages op(A) of a matmul into a padded uniform block (override TRANS_A).
 pub const MATMUL_STAGE: Kernel = Kernel { entry: "matmul_stage", sources: &[shader!("matmul_stage.wgsl")] };
+/// Softmax cross-entropy forward, one invocation per row: per-row loss and logsumexp.
+pub const CROSS_ENTROPY_FORWARD: Kernel =
+    Kernel { entry: "cross_entropy_forward", sources: &[shader!("cross_entropy_forward.wgsl")] };
+/// Softmax cross-entropy forward, one workgroup per row (shared-memory reductions).
+pub const CROSS_ENTROPY_FORWARD_WG: Kernel =
+    Kernel { entry: "cross_entropy_forward_wg", sources: &[shader!("cross_entropy_forward.wgsl")] };
+/// Cross-entropy backward, in place: `logits <- (softmax - onehot) * scale`.
+pub const CROSS_ENTROPY_BACKWARD: Kernel =
+    Kernel { entry: "cross_entropy_backward", sources: &[shader!("cross_entropy_backward.wgsl")] };
+/// One AdamW step (PyTorch semantics), in place on param, m, v.
+pub const ADAMW_UPDATE: Kernel = Kernel { entry: "adamw_update", sources: &[shader!("adamw_update.wgsl")] };
+/// One SGD step with momentum / Nesterov / weight decay (PyTorch semantics), in place.
+pub const SGD_UPDATE: Kernel = Kernel { entry: "sgd_update", sources: &[shader!("sgd_update.wgsl")] };
+/// Global gradient norm, pass 1: per-workgroup sums of squares of one tensor.
+pub const GRAD_NORM_PARTIAL: Kernel = Kernel { entry: "grad_norm_partial", sources: &[shader!("grad_norm.wgsl")] };
+/// Global gradient norm, pass 2: `[norm, clip scale]` from the partial sums.
+pub const GRAD_NORM_FINISH: Kernel = Kernel { entry: "grad_norm_finish", sources: &[shader!("grad_norm.wgsl")] };
+/// Dropout with a counter-based hash mask: `y = x * keep / (1 - p)`.
+pub const DROPOUT_FORWARD: Kernel =
+    Kernel { entry: "dropout_forward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_forward.wgsl")] };
+/// Dropout backward with the regenerated mask: `dx (+)= dy * keep / (1 - p)`.
+pub const DROPOUT_BACKWARD: Kernel =
+    Kernel { entry: "dropout_backward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_backward.wgsl")] };

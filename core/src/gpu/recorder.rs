@@ -77,6 +77,12 @@ impl<'g> Recorder<'g> {
         self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }
 
+    /// Zero-fills `tensor` inside the same submission (`CommandEncoder::clear_buffer`, no
+    /// kernel): for gradient buffers that accumulate with `+=`.
+    pub fn clear(&mut self, tensor: &super::GpuTensor) {
+        self.encoder.clear_buffer(&tensor.buffer, 0, None);
+    }
+
     /// The encoder, for readback copies.
     pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         &mut self.encoder

@@ -14,3 +14,8 @@ pub mod qmatmul;
 pub mod rmsnorm;
 pub mod rope;
 pub mod swiglu;
+pub mod cross_entropy;
+pub mod adamw;
+pub mod sgd;
+pub mod grad_norm;
+pub mod dropout;
