@@ -24,3 +24,4 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub mod data;
