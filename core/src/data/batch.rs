@@ -93,9 +93,21 @@ impl<'a> Batcher<'a> {
         if let Padding::Fixed(t) = padding
             && let Some(long) = rows.iter().map(|r| r.ids.len()).max().filter(|&l| l > t)
         {
-            return Err(Error::invalid("padding", format!("a row has {long} tokens, longer than the fixed length {t}")));
+            return Err(Error::invalid(
+                "padding",
+                format!("a row has {long} tokens, longer than the fixed length {t}"),
+            ));
         }
-        let mut b = Batcher { rows, batch_size, padding, pad_id, seed, shuffle, order: Vec::new(), pos: DataPosition::default() };
+        let mut b = Batcher {
+            rows,
+            batch_size,
+            padding,
+            pad_id,
+            seed,
+            shuffle,
+            order: Vec::new(),
+            pos: DataPosition::default(),
+        };
         b.order = b.epoch_order(0);
         Ok(b)
     }
@@ -119,7 +131,11 @@ impl<'a> Batcher<'a> {
         if pos.index > self.rows.len() {
             return Err(Error::invalid(
                 "data position",
-                format!("row {} of an epoch of {} rows: was the checkpoint made with another dataset?", pos.index, self.rows.len()),
+                format!(
+                    "row {} of an epoch of {} rows: was the checkpoint made with another dataset?",
+                    pos.index,
+                    self.rows.len()
+                ),
             ));
         }
         self.order = self.epoch_order(pos.epoch);

@@ -86,7 +86,8 @@ mod tests {
 
     #[test]
     fn quoting_crlf_and_lines() {
-        let rows = parse_csv("prompt,completion\r\n\"a,b\",\"x\"\"y\"\r\n\r\n\"multi\nline\",z\nlast,1", "t.csv").unwrap();
+        let rows =
+            parse_csv("prompt,completion\r\n\"a,b\",\"x\"\"y\"\r\n\r\n\"multi\nline\",z\nlast,1", "t.csv").unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[1], (2, vec!["a,b".into(), "x\"y".into()]));
         assert_eq!(rows[2], (4, vec!["multi\nline".into(), "z".into()]));

@@ -89,7 +89,8 @@ impl Encoder<'_> {
                 vec![(alpaca_prompt(instruction, input), Seg::Prompt), (output.clone(), Seg::Completion)]
             }
             Content::Alpaca { instruction, input, output } => {
-                let user = if input.trim().is_empty() { instruction.clone() } else { format!("{instruction}\n\n{input}") };
+                let user =
+                    if input.trim().is_empty() { instruction.clone() } else { format!("{instruction}\n\n{input}") };
                 let (segs, fb) = self.chat_segments(&[Message::user(user), Message::assistant(output.clone())])?;
                 fallback = fb;
                 segs

@@ -67,7 +67,14 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { max_seq_len: 512, train_on_everything: false, pack: false, val_split: 0.0, skip_bad_rows: false, seed: 0 }
+        DataConfig {
+            max_seq_len: 512,
+            train_on_everything: false,
+            pack: false,
+            val_split: 0.0,
+            skip_bad_rows: false,
+            seed: 0,
+        }
     }
 }
 
@@ -170,7 +177,12 @@ struct Acc {
 }
 
 /// One file → its format and fitted examples.
-fn load(file: DataFile, encoder: &encode::Encoder, cfg: &DataConfig, acc: &mut Acc) -> Result<(DatasetFormat, Vec<Example>)> {
+fn load(
+    file: DataFile,
+    encoder: &encode::Encoder,
+    cfg: &DataConfig,
+    acc: &mut Acc,
+) -> Result<(DatasetFormat, Vec<Example>)> {
     let parsed = parse::parse(file.bytes, file.name, cfg.skip_bad_rows, !cfg.train_on_everything)?;
     let mut bad = parse::BadRows { file: file.name, skip: cfg.skip_bad_rows, rows: parsed.bad };
     let splittable = parsed.format.shape == Shape::Text;

@@ -79,9 +79,8 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
             }
         }
         Container::JsonArray => {
-            let all: Value = serde_json::from_str(text).map_err(|e| {
-                Error::format(format!("{file}:{}", e.line()), format!("invalid JSON: {e}"))
-            })?;
+            let all: Value = serde_json::from_str(text)
+                .map_err(|e| Error::format(format!("{file}:{}", e.line()), format!("invalid JSON: {e}")))?;
             let Value::Array(items) = all else {
                 return Err(Error::format(file, "expected a JSON array of objects"));
             };
@@ -92,7 +91,11 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
         }
         Container::PlainText => {
             for (line, paragraph) in paragraphs(text) {
-                rows.add(Value::Object(Map::from_iter([("text".to_string(), Value::String(paragraph))])), line, &mut bad)?;
+                rows.add(
+                    Value::Object(Map::from_iter([("text".to_string(), Value::String(paragraph))])),
+                    line,
+                    &mut bad,
+                )?;
             }
         }
         Container::Csv => {
@@ -223,7 +226,8 @@ fn content(obj: &Map<String, Value>, shape: Shape, require_assistant: bool) -> s
                         i + 1
                     ));
                 }
-                let content = string(m, "content", role == "assistant").map_err(|e| format!("message {}: {e}", i + 1))?;
+                let content =
+                    string(m, "content", role == "assistant").map_err(|e| format!("message {}: {e}", i + 1))?;
                 messages.push(Message::new(role, content));
             }
             if require_assistant && !messages.iter().any(|m| m.role == "assistant") {

@@ -26,11 +26,7 @@ pub(crate) struct FitCounts {
 
 /// Truncates (or, for `splittable` text rows, splits) each example to `max_seq_len` tokens and
 /// drops those left without a trained target. Returns the examples and the source index of each.
-pub(crate) fn fit(
-    examples: Vec<(Example, bool)>,
-    max_seq_len: usize,
-    counts: &mut FitCounts,
-) -> Vec<(usize, Example)> {
+pub(crate) fn fit(examples: Vec<(Example, bool)>, max_seq_len: usize, counts: &mut FitCounts) -> Vec<(usize, Example)> {
     let mut out = Vec::with_capacity(examples.len());
     for (i, (mut ex, splittable)) in examples.into_iter().enumerate() {
         if ex.ids.len() > max_seq_len && splittable && max_seq_len >= 2 {
@@ -41,7 +37,10 @@ pub(crate) fn fit(
             while start + 1 < ex.ids.len() {
                 let end = (start + max_seq_len).min(ex.ids.len());
                 // Position 0 of a window is never a target (it was the previous window's last).
-                out.push((i, Example { ids: ex.ids[start..end].to_vec(), loss_mask: ex.loss_mask[start..end].to_vec() }));
+                out.push((
+                    i,
+                    Example { ids: ex.ids[start..end].to_vec(), loss_mask: ex.loss_mask[start..end].to_vec() },
+                ));
                 start += step;
             }
             counts.split_rows += out.len() - before - 1;

@@ -26,10 +26,18 @@ fn each_bad_row_kind_names_file_line_and_reason() {
         (CHAT, r#"{"messages": []}"#, "\"messages\" is empty"),
         (CHAT, r#"{"messages": [{"role": "bot", "content": "a"}]}"#, "message 1: unknown role \"bot\""),
         (CHAT, r#"{"messages": [{"role": "user"}]}"#, "message 1: missing field \"content\""),
-        (CHAT, r#"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": ""}]}"#, "message 2: empty \"content\""),
+        (
+            CHAT,
+            r#"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": ""}]}"#,
+            "message 2: empty \"content\"",
+        ),
         (CHAT, r#"{"messages": [{"role": "user", "content": "a"}]}"#, "no assistant message"),
         (CHAT, r#"{"messages": [7]}"#, "message 1: expected an object, found a number"),
-        (r#"{"instruction": "a", "output": "b"}"#, r#"{"instruction": "a", "input": 1, "output": "b"}"#, "\"input\" must be a string"),
+        (
+            r#"{"instruction": "a", "output": "b"}"#,
+            r#"{"instruction": "a", "input": 1, "output": "b"}"#,
+            "\"input\" must be a string",
+        ),
         (r#"{"instruction": "a", "output": "b"}"#, r#"{"output": "b"}"#, "missing field \"instruction\""),
     ];
     for (good, bad, want) in cases {
@@ -44,9 +52,15 @@ fn file_level_errors() {
     assert_eq!(e, "d.csv:3: 1 fields, but the header has 2");
     let e = prep("d.csv", "text\n\"open\n", &DataConfig::default()).unwrap_err().to_string();
     assert!(e.starts_with("d.csv:2: a quoted field is never closed"), "{e}");
-    let e = prepare(DataFile { bytes: b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}", name: "d.jsonl" }, None, tiny(), None, &DataConfig::default())
-        .unwrap_err()
-        .to_string();
+    let e = prepare(
+        DataFile { bytes: b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}", name: "d.jsonl" },
+        None,
+        tiny(),
+        None,
+        &DataConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(e, "d.jsonl:2: the file is not UTF-8 text");
     let e = prep("d.json", "[{\"text\": \"a\"},\n {\"text\": }]", &DataConfig::default()).unwrap_err().to_string();
     assert!(e.starts_with("d.json:2: invalid JSON"), "{e}");
@@ -71,7 +85,12 @@ fn skip_bad_rows_reports_count_lines_and_reasons() {
     assert_eq!(d.summary.bad_rows[1].line, 4);
     assert!(d.summary.bad_rows[1].reason.starts_with("invalid JSON"));
     let s = d.summary.to_string();
-    assert!(s.contains("skipped (bad): 22") && s.contains("skipped d.jsonl:5: empty \"completion\"") && s.contains("... and 2 more"), "{s}");
+    assert!(
+        s.contains("skipped (bad): 22")
+            && s.contains("skipped d.jsonl:5: empty \"completion\"")
+            && s.contains("... and 2 more"),
+        "{s}"
+    );
     // All rows bad: an error, not an empty dataset.
     let e = prep("d.jsonl", "{\"prompt\": \"x\"}\n", &cfg).unwrap_err().to_string();
     assert_eq!(e, "d.jsonl: no usable rows (1 bad rows skipped)");

@@ -17,7 +17,10 @@ fn chatml_mask_covers_assistant_content_and_end_of_turn() {
     assert_eq!(trained_runs(tiny(), &d.train[0]), vec!["Teal.<|im_end|>", "1.7 litres.<|im_end|>"]);
     // The ids are the tokenization of the rendered conversation.
     let text = tiny().decode(&d.train[0].ids, false).unwrap();
-    assert!(text.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n") && text.ends_with("litres.<|im_end|>\n"), "{text}");
+    assert!(
+        text.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n") && text.ends_with("litres.<|im_end|>\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -42,7 +45,11 @@ fn smollm2_template_mask_is_exactly_the_assistant_turns() {
         )
         .unwrap();
     assert!(rendered.starts_with("<|im_start|>system\nYou are a helpful AI assistant named SmolLM"));
-    assert_eq!(ex.ids, tok.encode(&rendered, false).unwrap(), "segment-wise tokenization equals whole-text tokenization");
+    assert_eq!(
+        ex.ids,
+        tok.encode(&rendered, false).unwrap(),
+        "segment-wise tokenization equals whole-text tokenization"
+    );
     // "<|im_end|>" (id 2) is trained, the "\n" (id 198) after it is not.
     let trained_eot: Vec<usize> = (0..ex.ids.len()).filter(|&p| ex.ids[p] == 2 && ex.loss_mask[p]).collect();
     assert_eq!(trained_eot.len(), 2);
@@ -69,7 +76,13 @@ fn template_that_rewrites_history_falls_back_to_all_tokens() {
 #[test]
 fn turn_without_a_stop_token_gets_eos() {
     let t = ChatTemplate::new("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}").unwrap();
-    let d = with(tiny(), &t, r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#, &DataConfig::default()).unwrap();
+    let d = with(
+        tiny(),
+        &t,
+        r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#,
+        &DataConfig::default(),
+    )
+    .unwrap();
     assert_eq!(trained_runs(tiny(), &d.train[0]), vec!["yo\n<|im_end|>"]);
 }
 
@@ -89,7 +102,10 @@ fn chat_rows_without_a_template_are_an_error() {
 
 #[test]
 fn template_exception_is_a_bad_row() {
-    let t = ChatTemplate::new("{% if messages[0].role == 'assistant' %}{{ raise_exception('must start with user') }}{% endif %}x").unwrap();
+    let t = ChatTemplate::new(
+        "{% if messages[0].role == 'assistant' %}{{ raise_exception('must start with user') }}{% endif %}x",
+    )
+    .unwrap();
     let e = with(tiny(), &t, "{\"text\": 1}", &DataConfig::default()).unwrap_err().to_string();
     assert!(e.contains("chat.jsonl:1"), "{e}");
     let rows = "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}\n\

@@ -6,7 +6,8 @@ const EOS: u32 = 319;
 
 #[test]
 fn jsonl_text_rows_train_on_everything_and_end_with_eos() {
-    let d = prep("t.jsonl", "{\"text\": \"hello world\"}\n\n{\"text\": \"abc\", \"id\": 7}\n", &DataConfig::default()).unwrap();
+    let d = prep("t.jsonl", "{\"text\": \"hello world\"}\n\n{\"text\": \"abc\", \"id\": 7}\n", &DataConfig::default())
+        .unwrap();
     assert_eq!(d.summary.format, DatasetFormat { container: Container::Jsonl, shape: Shape::Text });
     assert_eq!(d.train.len(), 2);
     let mut want = enc("hello world");
@@ -20,7 +21,8 @@ fn jsonl_text_rows_train_on_everything_and_end_with_eos() {
 
 #[test]
 fn prompt_completion_masks_only_the_completion() {
-    let d = prep("pc.jsonl", r#"{"prompt": "Q: kettle colour?\nA:", "completion": " teal"}"#, &DataConfig::default()).unwrap();
+    let d = prep("pc.jsonl", r#"{"prompt": "Q: kettle colour?\nA:", "completion": " teal"}"#, &DataConfig::default())
+        .unwrap();
     assert_eq!(d.summary.format.name(), "JSONL, prompt/completion rows");
     let (p, c) = (enc("Q: kettle colour?\nA:"), enc(" teal"));
     let ex = &d.train[0];
@@ -67,8 +69,14 @@ fn alpaca_with_a_template_becomes_a_chat() {
     let t = chatml();
     let render = template_renderer(&t, tiny());
     let text = r#"{"instruction": "Translate.", "input": "bonjour", "output": "hello"}"#;
-    let d = prepare(DataFile { bytes: text.as_bytes(), name: "a.jsonl" }, None, tiny(), Some(&render), &DataConfig::default())
-        .unwrap();
+    let d = prepare(
+        DataFile { bytes: text.as_bytes(), name: "a.jsonl" },
+        None,
+        tiny(),
+        Some(&render),
+        &DataConfig::default(),
+    )
+    .unwrap();
     let full = "<|im_start|>user\nTranslate.\n\nbonjour<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n";
     assert_eq!(tiny().decode(&d.train[0].ids, false).unwrap(), full);
     assert_eq!(trained_runs(tiny(), &d.train[0]), vec!["hello<|im_end|>"]);
@@ -105,4 +113,54 @@ fn summary_prints_the_counts() {
     assert!(s.contains("train: 1 sequences, 3 tokens, 2 trained"), "{s}");
     let json = serde_json::to_string(&d.summary).unwrap();
     assert_eq!(serde_json::from_str::<DataSummary>(&json).unwrap(), d.summary);
+}
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/");
+
+#[test]
+fn sample_datasets_load_cleanly() {
+    let pc = std::fs::read(format!("{SAMPLES}zorblax.jsonl")).unwrap();
+    let cfg = DataConfig { val_split: 0.1, seed: 3, ..DataConfig::default() };
+    let d = prepare(DataFile { bytes: &pc, name: "zorblax.jsonl" }, None, tiny(), None, &cfg).unwrap();
+    assert_eq!((d.summary.rows, d.summary.skipped_rows, d.train.len(), d.val.len()), (40, 0, 36, 4));
+    assert_eq!(d.summary.truncated_rows, 0);
+    let chat = std::fs::read(format!("{SAMPLES}zorblax_chat.jsonl")).unwrap();
+    let t = chatml();
+    let render = template_renderer(&t, tiny());
+    let d = prepare(
+        DataFile { bytes: &chat, name: "zorblax_chat.jsonl" },
+        None,
+        tiny(),
+        Some(&render),
+        &DataConfig::default(),
+    )
+    .unwrap();
+    assert_eq!((d.summary.rows, d.summary.mask_fallback_rows), (20, 0));
+    assert_eq!(d.summary.format.shape, Shape::Messages);
+    if let Some((tok, t)) = smollm() {
+        let render = template_renderer(t, tok);
+        let d = prepare(
+            DataFile { bytes: &chat, name: "zorblax_chat.jsonl" },
+            None,
+            tok,
+            Some(&render),
+            &DataConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(d.summary.mask_fallback_rows, 0);
+        // The trained runs are exactly the assistant messages, each followed by <|im_end|>.
+        let chat_text = std::str::from_utf8(&chat).unwrap();
+        for (line, ex) in chat_text.lines().zip(&d.train) {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let want: Vec<String> = row["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["role"] == "assistant")
+                .map(|m| format!("{}<|im_end|>", m["content"].as_str().unwrap()))
+                .collect();
+            assert_eq!(trained_runs(tok, ex), want);
+        }
+        eprintln!("{}", d.summary);
+    }
 }

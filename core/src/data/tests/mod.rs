@@ -38,7 +38,8 @@ fn smollm() -> Option<&'static (Tokenizer, ChatTemplate)> {
     static S: OnceLock<Option<(Tokenizer, ChatTemplate)>> = OnceLock::new();
     S.get_or_init(|| {
         const MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-        let path = std::path::Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/anytune/models").join(MODEL);
+        let path =
+            std::path::Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/anytune/models").join(MODEL);
         let Ok(bytes) = std::fs::read(&path) else {
             eprintln!("SKIPPED: {} not found", path.display());
             return None;

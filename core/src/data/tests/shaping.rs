@@ -21,7 +21,12 @@ fn truncation_counts_rows_and_tokens() {
     for (t, f) in d.train.iter().zip(&full.train) {
         assert_eq!(t.ids[..], f.ids[..t.ids.len()]);
     }
-    assert!(d.summary.to_string().contains(&format!("truncated: {} rows, {} tokens cut", d.summary.truncated_rows, d.summary.truncated_tokens)));
+    assert!(
+        d.summary.to_string().contains(&format!(
+            "truncated: {} rows, {} tokens cut",
+            d.summary.truncated_rows, d.summary.truncated_tokens
+        ))
+    );
 }
 
 #[test]
@@ -42,7 +47,8 @@ fn long_text_rows_are_split_into_windows_not_truncated() {
     assert!(d.train.len() > 2 && d.train.iter().all(|e| e.ids.len() <= 16));
     // Every target of the whole row is a target exactly once over the windows.
     assert_eq!(d.summary.trained_tokens, whole.summary.trained_tokens);
-    let rejoined: Vec<u32> = d.train.iter().enumerate().flat_map(|(i, e)| e.ids[usize::from(i > 0)..].to_vec()).collect();
+    let rejoined: Vec<u32> =
+        d.train.iter().enumerate().flat_map(|(i, e)| e.ids[usize::from(i > 0)..].to_vec()).collect();
     assert_eq!(rejoined, whole.train[0].ids);
 }
 
@@ -95,11 +101,24 @@ fn val_split_is_seeded_and_deterministic() {
 #[test]
 fn val_file_is_read_separately() {
     let (t, v) = (pc_rows(5), "{\"text\": \"held out\"}");
-    let d = prepare(DataFile { bytes: t.as_bytes(), name: "t.jsonl" }, Some(DataFile { bytes: v.as_bytes(), name: "v.txt" }), tiny(), None, &DataConfig::default()).unwrap();
+    let d = prepare(
+        DataFile { bytes: t.as_bytes(), name: "t.jsonl" },
+        Some(DataFile { bytes: v.as_bytes(), name: "v.txt" }),
+        tiny(),
+        None,
+        &DataConfig::default(),
+    )
+    .unwrap();
     assert_eq!((d.train.len(), d.val.len()), (5, 1));
     assert_eq!(d.summary.val_file.as_ref().unwrap().1.container, Container::PlainText);
     let cfg = DataConfig { val_split: 0.1, ..DataConfig::default() };
-    let e = prepare(DataFile { bytes: t.as_bytes(), name: "t.jsonl" }, Some(DataFile { bytes: v.as_bytes(), name: "v.txt" }), tiny(), None, &cfg);
+    let e = prepare(
+        DataFile { bytes: t.as_bytes(), name: "t.jsonl" },
+        Some(DataFile { bytes: v.as_bytes(), name: "v.txt" }),
+        tiny(),
+        None,
+        &cfg,
+    );
     assert!(e.unwrap_err().to_string().contains("not both"));
 }
 
@@ -122,9 +141,12 @@ fn batches_have_next_token_targets_and_padding() {
 
 #[test]
 fn batch_order_is_seeded_and_resumable() {
-    let rows: Vec<Example> = (0..10u32).map(|i| Example { ids: vec![i, i + 100], loss_mask: vec![true, true] }).collect();
+    let rows: Vec<Example> =
+        (0..10u32).map(|i| Example { ids: vec![i, i + 100], loss_mask: vec![true, true] }).collect();
     let ids = |b: &Batch| b.rows.clone();
-    let run = |seed| Batcher::new(&rows, 3, Padding::Longest, 0, seed, true).unwrap().take(12).map(|b| ids(&b)).collect::<Vec<_>>();
+    let run = |seed| {
+        Batcher::new(&rows, 3, Padding::Longest, 0, seed, true).unwrap().take(12).map(|b| ids(&b)).collect::<Vec<_>>()
+    };
     let (a, a2, c) = (run(7), run(7), run(8));
     assert_eq!(a, a2);
     assert_ne!(a, c);
@@ -144,5 +166,10 @@ fn batch_order_is_seeded_and_resumable() {
     let mut r = Batcher::new(&rows, 3, Padding::Longest, 0, 7, true).unwrap();
     r.seek(serde_json::from_str(&saved).unwrap()).unwrap();
     assert_eq!(r.take(6).map(|b| ids(&b)).collect::<Vec<_>>(), a[6..12].to_vec());
-    assert!(Batcher::new(&rows, 3, Padding::Longest, 0, 7, true).unwrap().seek(DataPosition { epoch: 0, index: 11 }).is_err());
+    assert!(
+        Batcher::new(&rows, 3, Padding::Longest, 0, 7, true)
+            .unwrap()
+            .seek(DataPosition { epoch: 0, index: 11 })
+            .is_err()
+    );
 }
