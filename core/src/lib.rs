@@ -3,16 +3,19 @@
 //!
 //! Layers (see ARCHITECTURE.md): [`gpu`] (device, tensors, kernels, recording, readback) →
 //! [`ops`] (one forward/backward pair per layer, each with a CPU reference) → [`model`]
-//! (config, weights, forward pass) → [`generate`] / [`score`]. [`formats`] reads model files
+//! (config, weights, forward pass, LoRA) → [`generate`] / [`score`]; [`data`] and [`lora`]
+//! prepare datasets and adapter files for training. [`formats`] reads model files
 //! from bytes; [`tokenizer`] and [`chat`] turn text into ids.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod chat;
+pub mod data;
 pub mod error;
 pub mod formats;
 pub mod generate;
 pub mod gpu;
+pub mod lora;
 pub mod model;
 pub mod ops;
 pub mod quant;
@@ -24,4 +27,3 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
-pub mod lora;

@@ -1,0 +1,106 @@
+//! Dataset formats: what a file holds ([`Container`]) and the shape of its rows ([`Shape`]),
+//! detected from the file name and the first non-empty rows, and reported as [`DatasetFormat`].
+
+use serde::{Deserialize, Serialize};
+
+/// How the rows are stored in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Container {
+    /// One JSON object per line (`.jsonl`, `.ndjson`, or a `.json` file whose first row is `{`).
+    Jsonl,
+    /// One JSON array of objects (a file whose first non-blank character is `[`).
+    JsonArray,
+    /// Plain text (`.txt`, `.md`): paragraphs separated by blank lines are the rows; a file
+    /// without blank lines is one document.
+    PlainText,
+    /// CSV (RFC 4180) with a header row naming the columns.
+    Csv,
+}
+
+/// The shape of one row, and so how it is turned into tokens and a loss mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shape {
+    /// `{"text": ...}`: trained on every token.
+    Text,
+    /// `{"prompt": ..., "completion": ...}`: the two strings are concatenated as they are (put
+    /// any separator, e.g. a trailing space or newline, in the prompt); loss on the completion.
+    PromptCompletion,
+    /// `{"messages": [{"role": ..., "content": ...}, ...]}`: rendered with the model's chat
+    /// template; loss on the assistant turns.
+    Messages,
+    /// Alpaca `{"instruction", "input" (optional), "output"}`: one user turn (instruction, then
+    /// the input after a blank line) and one assistant turn, through the chat template when the
+    /// model has one, else through the Alpaca prompt ([`super::encode::ALPACA_PROMPT`]).
+    Alpaca,
+}
+
+/// The detected format of a dataset file: container and row shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetFormat {
+    pub container: Container,
+    pub shape: Shape,
+}
+
+impl Container {
+    /// e.g. "JSONL".
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Jsonl => "JSONL",
+            Container::JsonArray => "JSON array",
+            Container::PlainText => "plain text",
+            Container::Csv => "CSV",
+        }
+    }
+}
+
+impl Shape {
+    /// e.g. "prompt/completion".
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Text => "text",
+            Shape::PromptCompletion => "prompt/completion",
+            Shape::Messages => "chat messages",
+            Shape::Alpaca => "alpaca instruction/input/output",
+        }
+    }
+
+    /// The fields that identify the shape, as the error messages list them.
+    pub fn fields(self) -> &'static str {
+        match self {
+            Shape::Text => "\"text\"",
+            Shape::PromptCompletion => "\"prompt\" and \"completion\"",
+            Shape::Messages => "\"messages\"",
+            Shape::Alpaca => "\"instruction\" and \"output\"",
+        }
+    }
+}
+
+impl DatasetFormat {
+    /// A human name, e.g. "JSONL, prompt/completion rows" or "plain text".
+    pub fn name(self) -> String {
+        match self.container {
+            Container::PlainText => "plain text (paragraphs separated by blank lines)".to_string(),
+            c => format!("{}, {} rows", c.name(), self.shape.name()),
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The container a file is in, from its name and its first non-blank character.
+pub(crate) fn detect_container(text: &str, file: &str) -> Option<Container> {
+    let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let first = text.trim_start().chars().next()?;
+    Some(match (ext.as_str(), first) {
+        ("csv", _) => Container::Csv,
+        ("txt" | "md" | "text", _) => Container::PlainText,
+        (_, '[') => Container::JsonArray,
+        (_, '{') => Container::Jsonl,
+        ("json" | "jsonl" | "ndjson", _) => Container::Jsonl, // rows will say what is wrong
+        _ => Container::PlainText,
+    })
+}
