@@ -48,6 +48,11 @@ impl Target {
         Target::Down,
     ];
 
+    /// Position in [`Target::ALL`] (slot index in per-layer arrays).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// PEFT / Hugging Face module name: `q_proj`, …, `down_proj`.
     pub fn peft_name(self) -> &'static str {
         match self {

@@ -2,7 +2,7 @@
 //! optional slot per (layer, linear); A is `(r, in)`, B `(out, r)` (PEFT's layout), f32.
 
 use super::config::ModelConfig;
-use super::names::Linear;
+use crate::lora::Target;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 use crate::ops::lora::LoraDims;
@@ -22,7 +22,7 @@ pub struct LoraParams {
     pub rank: usize,
     /// `alpha / r`, or `alpha / √r` with rsLoRA.
     pub scale: f32,
-    /// Per layer, indexed by [`Linear::index`].
+    /// Per layer, indexed by [`Target::index`].
     pub slots: Vec<[Option<LoraSlot>; 7]>,
 }
 
@@ -33,14 +33,14 @@ impl LoraParams {
         cfg: &ModelConfig,
         rank: usize,
         scale: f32,
-        modules: impl IntoIterator<Item = (usize, Linear, &'a [f32], &'a [f32])>,
+        modules: impl IntoIterator<Item = (usize, Target, &'a [f32], &'a [f32])>,
     ) -> Result<LoraParams> {
         if rank == 0 {
             return Err(Error::invalid("LoRA rank", "r must be at least 1"));
         }
         let mut slots: Vec<[Option<LoraSlot>; 7]> = (0..cfg.n_layers).map(|_| Default::default()).collect();
         for (layer, linear, a, b) in modules {
-            let (d_in, d_out) = linear.dims(cfg);
+            let (d_in, d_out) = linear.features(cfg);
             let name = format!("layer {layer} {}", linear.peft_name());
             if layer >= cfg.n_layers {
                 return Err(Error::invalid(name, format!("the model has {} layers", cfg.n_layers)));
@@ -68,7 +68,7 @@ impl LoraParams {
     }
 
     /// The slot of `linear` in `layer`, if adapted.
-    pub fn slot(&self, layer: usize, linear: Linear) -> Option<&LoraSlot> {
+    pub fn slot(&self, layer: usize, linear: Target) -> Option<&LoraSlot> {
         self.slots.get(layer).and_then(|s| s[linear.index()].as_ref())
     }
 
@@ -78,9 +78,9 @@ impl LoraParams {
     }
 
     /// Every adapted slot with its position.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, Linear, &LoraSlot)> {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Target, &LoraSlot)> {
         self.slots.iter().enumerate().flat_map(|(layer, s)| {
-            Linear::ALL.into_iter().filter_map(move |l| s[l.index()].as_ref().map(|slot| (layer, l, slot)))
+            Target::ALL.into_iter().filter_map(move |l| s[l.index()].as_ref().map(|slot| (layer, l, slot)))
         })
     }
 

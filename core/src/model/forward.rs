@@ -18,7 +18,7 @@
 use super::adapter::LoraParams;
 use super::config::ModelConfig;
 use super::kv_cache::KvCache;
-use super::names::Linear;
+use crate::lora::Target;
 use super::Model;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
@@ -43,7 +43,7 @@ pub struct BlockActs {
     pub gate: GpuTensor,          // (R, F)
     pub up: GpuTensor,            // (R, F)
     pub h: GpuTensor,             // (R, F)
-    /// `x·Aᵀ` of each adapted linear, by [`Linear::index`].
+    /// `x·Aᵀ` of each adapted linear, by [`Target::index`].
     pub lora_u: [Option<GpuTensor>; 7], // (R, r)
 }
 
@@ -86,7 +86,7 @@ impl Activations {
             gate: z(&[rows, f]),
             up: z(&[rows, f]),
             h: z(&[rows, f]),
-            lora_u: Linear::ALL.map(|l| {
+            lora_u: Target::ALL.map(|l| {
                 lora.and_then(|p| {
                     // Inference shares one block set: give it every linear any layer adapts.
                     let adapted = if training { p.slot(layer, l).is_some() } else { p.iter().any(|(_, pl, _)| pl == l) };
@@ -148,7 +148,7 @@ impl Model {
         let ids_buf = embedding::GpuIds::from_slice(rec.gpu, ids);
         embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &acts.x)?;
         // A frozen linear plus its LoRA path when adapted: y = x·Wᵀ (+b) + s·(x·Aᵀ)·Bᵀ.
-        let linear = |rec: &mut Recorder, layer: usize, which: Linear, b: &BlockActs, x: &GpuTensor, wt: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor| -> Result<()> {
+        let linear = |rec: &mut Recorder, layer: usize, which: Target, b: &BlockActs, x: &GpuTensor, wt: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor| -> Result<()> {
             qmatmul::qmatmul_forward(rec, x, wt, bias, y)?;
             if let (Some(p), Some(u)) = (lora, &b.lora_u[which.index()])
                 && let Some(slot) = p.slot(layer, which)
@@ -163,24 +163,24 @@ impl Model {
                 rec.copy(&acts.x.buffer, 0, &x_in.buffer, 0, acts.x.buffer.size());
             }
             rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.attn_norm, cfg.norm_eps, &b.xn1, &b.rstd1)?;
-            linear(rec, layer, Linear::Q, b, &b.xn1, &lw.wq, lw.bq.as_ref(), &b.q)?;
-            linear(rec, layer, Linear::K, b, &b.xn1, &lw.wk, lw.bk.as_ref(), &b.k)?;
-            linear(rec, layer, Linear::V, b, &b.xn1, &lw.wv, lw.bv.as_ref(), &b.v)?;
+            linear(rec, layer, Target::Q, b, &b.xn1, &lw.wq, lw.bq.as_ref(), &b.q)?;
+            linear(rec, layer, Target::K, b, &b.xn1, &lw.wk, lw.bk.as_ref(), &b.k)?;
+            linear(rec, layer, Target::V, b, &b.xn1, &lw.wv, lw.bv.as_ref(), &b.v)?;
             rope::rope_forward(rec, &b.q, &self.inv_freq, pos0)?;
             rope::rope_forward(rec, &b.k, &self.inv_freq, pos0)?;
             attention::kv_write(rec, &b.k, &cache.k[layer], pos0)?;
             attention::kv_write(rec, &b.v, &cache.v[layer], pos0)?;
             attention::attention_forward(rec, &b.q, &cache.k[layer], &cache.v[layer], pos0, &b.att, &b.lse)?;
-            linear(rec, layer, Linear::O, b, &b.att, &lw.wo, None, &acts.proj)?;
+            linear(rec, layer, Target::O, b, &b.att, &lw.wo, None, &acts.proj)?;
             add::add_forward(rec, &acts.x, &acts.proj);
             if let Some(x_mid) = &b.x_mid {
                 rec.copy(&acts.x.buffer, 0, &x_mid.buffer, 0, acts.x.buffer.size());
             }
             rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.ffn_norm, cfg.norm_eps, &b.xn2, &b.rstd2)?;
-            linear(rec, layer, Linear::Gate, b, &b.xn2, &lw.w_gate, None, &b.gate)?;
-            linear(rec, layer, Linear::Up, b, &b.xn2, &lw.w_up, None, &b.up)?;
+            linear(rec, layer, Target::Gate, b, &b.xn2, &lw.w_gate, None, &b.gate)?;
+            linear(rec, layer, Target::Up, b, &b.xn2, &lw.w_up, None, &b.up)?;
             swiglu::swiglu_forward(rec, &b.gate, &b.up, &b.h)?;
-            linear(rec, layer, Linear::Down, b, &b.h, &lw.w_down, None, &acts.proj)?;
+            linear(rec, layer, Target::Down, b, &b.h, &lw.w_down, None, &acts.proj)?;
             add::add_forward(rec, &acts.x, &acts.proj);
         }
         if let Some(x_final) = &acts.x_final {

@@ -87,53 +87,6 @@ impl Naming {
     }
 }
 
-/// The seven linear layers of a block that LoRA can adapt, in PEFT's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Linear {
-    Q,
-    K,
-    V,
-    O,
-    Gate,
-    Up,
-    Down,
-}
-
-impl Linear {
-    pub const ALL: [Linear; 7] = [Linear::Q, Linear::K, Linear::V, Linear::O, Linear::Gate, Linear::Up, Linear::Down];
-
-    /// PEFT's module name (`q_proj`, …, `down_proj`).
-    pub fn peft_name(self) -> &'static str {
-        match self {
-            Linear::Q => "q_proj",
-            Linear::K => "k_proj",
-            Linear::V => "v_proj",
-            Linear::O => "o_proj",
-            Linear::Gate => "gate_proj",
-            Linear::Up => "up_proj",
-            Linear::Down => "down_proj",
-        }
-    }
-
-    /// Position in [`Linear::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// `(in_features, out_features)` for a model with this configuration.
-    pub fn dims(self, cfg: &super::config::ModelConfig) -> (usize, usize) {
-        let (c, f) = (cfg.dim, cfg.ffn_dim);
-        let (q, kv) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
-        match self {
-            Linear::Q => (c, q),
-            Linear::K | Linear::V => (c, kv),
-            Linear::O => (q, c),
-            Linear::Gate | Linear::Up => (c, f),
-            Linear::Down => (f, c),
-        }
-    }
-}
-
 /// GGUF stores Llama's q/k rows permuted (llama.cpp's converter interleaves the two RoPE halves of
 /// each head). Returns, for each Hugging Face row `r` of a `(n_heads * head_dim, in)` matrix, the
 /// GGUF row that holds it: HF row `h*D + j*D/2 + i` is GGUF row `h*D + 2*i + j`.
