@@ -24,6 +24,7 @@ pub mod sample;
 pub mod score;
 pub mod testing;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -573,7 +573,75 @@ def golden_quant() -> None:
     save_np(t, str(GOLDEN / "quant-blocks.safetensors"))
 
 
-SETS = {"tiny": golden_tiny_llama, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant}
+# ----------------------------------------------------------------------------------------------
+# LoRA: loss, gradients and AdamW steps with PEFT (the training issue's golden values)
+# ----------------------------------------------------------------------------------------------
+
+LORA_R, LORA_ALPHA = 4, 8.0
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# Labels: ids_a with the first 3 positions ignored (-100), as a prompt would be.
+LORA_IGNORED = 3
+ADAMW = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+ADAMW_STEPS = 5
+
+
+def lora_golden_for(model, key: str, t: dict) -> None:
+    """PEFT LoRA on every linear of `model`: A, B (random, B non-zero so dA is too), the loss of
+    ids_a, every gradient, and the losses before each of 5 AdamW steps."""
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=LORA_TARGETS,
+                     task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, cfg)
+    gen = torch.Generator().manual_seed(7)
+    params = {}
+    for name, p in peft_model.named_parameters():
+        if "lora_" in name:
+            with torch.no_grad():
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            # base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.default.weight
+            parts = name.split(".")
+            layer, module, ab = parts[4], parts[6], parts[7][-1]
+            params[f"{layer}.{module}.{ab}"] = p
+    ids = torch.tensor([IDS_A])
+    labels = ids.clone()
+    labels[0, :LORA_IGNORED] = -100
+    opt = torch.optim.AdamW([p for p in params.values()], **ADAMW)
+    losses = []
+    with torch.enable_grad():
+        for step in range(ADAMW_STEPS + 1):
+            opt.zero_grad()
+            loss = peft_model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            losses.append(loss.item())
+            if step == 0:
+                for k, p in params.items():
+                    t[f"{key}.{k}"] = p.detach().numpy().copy()
+                    t[f"{key}.{k}.grad"] = p.grad.detach().numpy().copy()
+                t[f"{key}.loss"] = np.array([loss.item()], dtype=np.float32)
+            if step < ADAMW_STEPS:
+                opt.step()
+    t[f"{key}.adamw_losses"] = np.array(losses, dtype=np.float32)
+    print(f"lora {key}: loss {losses[0]:.6f} -> after {ADAMW_STEPS} AdamW steps {losses[-1]:.6f}")
+
+
+def golden_lora() -> None:
+    t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+    hf = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    lora_golden_for(hf, "hf_f32", t)
+    lora_golden_for(load_gguf_model(FIXTURES / "tiny-llama-Q4_1.gguf"), "gguf_Q4_1", t)
+    save_golden(
+        t,
+        "tiny-llama-lora",
+        f"PEFT LoRA (r {LORA_R}, alpha {LORA_ALPHA}, dropout 0, all 7 linears, A and B = 0.1·N(0,1) "
+        f"seeded 7) on tests/fixtures/tiny-llama (hf_f32) and tiny-llama-Q4_1.gguf (gguf_Q4_1): "
+        f"<key>.<layer>.<module>.<A|B>[.grad] (A (r, in), B (out, r)), <key>.loss (labels = ids with the "
+        f"first {LORA_IGNORED} ignored, mean over the rest), <key>.adamw_losses (loss before each of "
+        f"{ADAMW_STEPS} AdamW steps {ADAMW} and after the last).",
+    )
+
+
+SETS = {"tiny": golden_tiny_llama, "lora": golden_lora, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant}
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,8 @@
+//! LoRA fine-tuning: a training step (forward with saved activations → chunked cross-entropy →
+//! backward into the LoRA gradients) built from the per-op forward/backward kernels.
+//!
+//! The data flow: dataset → tokens ([`crate::data`]) → batches → [`step::record_step`] →
+//! optimizer ([`crate::ops::adamw`]) → adapter files ([`crate::lora`]).
+
+pub mod backward;
+pub mod step;

@@ -1,0 +1,78 @@
+//! One training step on a batch: forward with saved activations, the chunked cross-entropy
+//! head, backward into the LoRA gradients — all recorded into one [`Recorder`]. The only
+//! readback is the per-row loss (the caller reads it once, after the optimizer update).
+
+use super::backward::{Grads, backward};
+use crate::error::Result;
+use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::model::{Activations, KvCache, LoraParams, Model};
+use crate::ops::cross_entropy::{count_targets, cross_entropy_backward, cross_entropy_forward};
+use crate::ops::embedding::GpuIds;
+use crate::ops::qmatmul;
+
+/// Buffers of a training step for batches of `batch × t` tokens, allocated once.
+pub struct StepBuffers {
+    pub batch: usize,
+    pub t: usize,
+    pub acts: Activations,
+    pub cache: KvCache,
+    pub grads: Grads,
+    /// Per-token loss of the last step (0 at ignored positions).
+    pub loss: GpuTensor, // (R)
+    lse: GpuTensor,      // (R)
+    d_hidden: GpuTensor, // (R, C)
+}
+
+impl StepBuffers {
+    pub fn new(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize) -> Result<StepBuffers> {
+        let rows = batch * t;
+        Ok(StepBuffers {
+            batch,
+            t,
+            acts: Activations::new(gpu, &model.config, batch, t, Some(lora), true),
+            cache: KvCache::batched(gpu, &model.config, batch, t)?,
+            grads: Grads::new(gpu, model, batch, t, lora.rank),
+            loss: GpuTensor::zeros(gpu, &[rows]),
+            lse: GpuTensor::zeros(gpu, &[rows]),
+            d_hidden: GpuTensor::zeros(gpu, &[rows, model.config.dim]),
+        })
+    }
+}
+
+/// Records forward, loss and backward for `inputs` / `targets` (row-major `(B, T)`; targets
+/// `IGNORE` where no loss is taken). LoRA gradients are *accumulated* (zero them per optimizer
+/// step); with `grad_scale` the loss is averaged over `grad_scale`-weighted targets — pass
+/// `1 / n_targets` of the whole optimizer step so micro-batches add up to the mean.
+/// Returns the number of targets in this batch.
+pub fn record_step(
+    rec: &mut Recorder,
+    model: &Model,
+    lora: &LoraParams,
+    buf: &mut StepBuffers,
+    inputs: &[u32],
+    targets: &[u32],
+    grad_scale: f32,
+) -> Result<usize> {
+    let gpu = rec.gpu;
+    let v = model.config.vocab_size;
+    let c = model.config.dim;
+    let rows = buf.batch * buf.t;
+    buf.cache.clear();
+    model.forward_into(rec, inputs, &mut buf.cache, Some(lora), &buf.acts)?;
+    let target_ids = GpuIds::from_slice(gpu, targets);
+    // Logits in row chunks small enough for one storage binding; dlogits overwrite them.
+    let chunk = (gpu.max_binding() as usize / (v * 4)).clamp(1, rows);
+    let mut start = 0;
+    while start < rows {
+        let n = chunk.min(rows - start);
+        let logits = model.logits(rec, &buf.acts.hidden, start, n)?;
+        cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
+        cross_entropy_backward(rec, &target_ids, &buf.lse, start, grad_scale, &logits)?;
+        let dh = GpuTensor::zeros(gpu, &[n, c]);
+        qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &dh, false)?;
+        rec.copy(&dh.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
+        start += n;
+    }
+    backward(rec, model, lora, &buf.acts, &buf.cache, &buf.d_hidden, &buf.grads)?;
+    Ok(count_targets(targets, v))
+}
