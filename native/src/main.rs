@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod train;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
 #[derive(Parser)]
@@ -45,6 +46,8 @@ enum Command {
         #[arg(long)]
         text: String,
     },
+    /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
+    Train(Box<train::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
 }
@@ -118,6 +121,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&score)?);
             Ok(())
         }
+        Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -196,8 +196,8 @@ pub struct LoraConfig {
     /// lora_alpha. Default 16, i.e. scale 2 at r = 8 (PEFT's default is 8, scale 1; 2·r is
     /// the usual choice in fine-tuning recipes).
     pub alpha: f32,
-    /// Dropout on the adapter's input during training. Default 0.05 (PEFT's default is 0.0;
-    /// 0.05 is the usual choice for small data sets). Not used at inference.
+    /// Dropout on the adapter's input during training. Default 0.0 (PEFT's default). The
+    /// trainer does not apply LoRA dropout yet and refuses a non-zero value.
     pub dropout: f32,
     /// Adapted modules, in block order. Default `q_proj, v_proj` (PEFT's default for Llama).
     pub targets: Vec<Target>,
@@ -212,7 +212,7 @@ impl Default for LoraConfig {
         LoraConfig {
             r: 8,
             alpha: 16.0,
-            dropout: 0.05,
+            dropout: 0.0,
             targets: vec![Target::Q, Target::V],
             layers: Layers::All,
             use_rslora: false,

@@ -89,3 +89,28 @@ impl LoraParams {
         self.iter().map(|(_, _, s)| s.a.len() + s.b.len()).sum()
     }
 }
+
+impl LoraParams {
+    /// Uploads host adapter weights (fresh from [`crate::lora::LoraWeights::init`], or loaded
+    /// from PEFT / GGUF files).
+    pub fn from_weights(gpu: &Gpu, cfg: &ModelConfig, weights: &crate::lora::LoraWeights) -> Result<LoraParams> {
+        let modules = weights.modules.iter().map(|m| (m.layer, m.target, &m.a[..], &m.b[..]));
+        LoraParams::upload(gpu, cfg, weights.config.r, weights.scale(), modules)
+    }
+
+    /// Reads A and B back into host weights described by `config`.
+    pub async fn to_weights(&self, gpu: &Gpu, config: &crate::lora::LoraConfig) -> Result<crate::lora::LoraWeights> {
+        let mut modules = Vec::new();
+        for (layer, target, slot) in self.iter() {
+            modules.push(crate::lora::LoraModule {
+                layer,
+                target,
+                in_features: slot.d_in,
+                out_features: slot.d_out,
+                a: slot.a.to_vec(gpu).await?,
+                b: slot.b.to_vec(gpu).await?,
+            });
+        }
+        Ok(crate::lora::LoraWeights { config: config.clone(), modules })
+    }
+}

@@ -5,4 +5,9 @@
 //! optimizer ([`crate::ops::adamw`]) → adapter files ([`crate::lora`]).
 
 pub mod backward;
+pub mod schedule;
 pub mod step;
+pub mod trainer;
+
+pub use schedule::Schedule;
+pub use trainer::{EvalReport, StepReport, TrainConfig, Trainer};

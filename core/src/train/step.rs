@@ -76,3 +76,30 @@ pub fn record_step(
     backward(rec, model, lora, &buf.acts, &buf.cache, &buf.d_hidden, &buf.grads)?;
     Ok(count_targets(targets, v))
 }
+
+/// Records the forward pass and the per-token loss (no backward): validation and `eval`.
+/// `lora` may be `None` (the base model alone). Returns the number of targets.
+pub fn record_eval(
+    rec: &mut Recorder,
+    model: &Model,
+    lora: Option<&LoraParams>,
+    buf: &mut StepBuffers,
+    inputs: &[u32],
+    targets: &[u32],
+) -> Result<usize> {
+    let gpu = rec.gpu;
+    let v = model.config.vocab_size;
+    let rows = buf.batch * buf.t;
+    buf.cache.clear();
+    model.forward_into(rec, inputs, &mut buf.cache, lora, &buf.acts)?;
+    let target_ids = GpuIds::from_slice(gpu, targets);
+    let chunk = (gpu.max_binding() as usize / (v * 4)).clamp(1, rows);
+    let mut start = 0;
+    while start < rows {
+        let n = chunk.min(rows - start);
+        let logits = model.logits(rec, &buf.acts.hidden, start, n)?;
+        cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
+        start += n;
+    }
+    Ok(count_targets(targets, v))
+}

@@ -47,7 +47,7 @@ fn adapter_config_json_has_peft_keys_and_values() {
         (v["r"].as_u64(), v["lora_alpha"].as_u64()),
         (Some(8), Some(16))
     );
-    assert_eq!(v["lora_dropout"].as_f64(), Some(0.05));
+    assert_eq!(v["lora_dropout"].as_f64(), Some(0.0));
     assert_eq!(v["target_modules"], serde_json::json!(["q_proj", "o_proj"]));
     assert_eq!(v["layers_to_transform"], serde_json::json!([0, 1]));
     assert_eq!(

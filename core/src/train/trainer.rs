@@ -1,0 +1,164 @@
+//! [`Trainer`]: LoRA fine-tuning with AdamW, a learning-rate schedule, gradient accumulation and
+//! global-norm clipping. One optimizer step records every micro-batch's forward/backward, the
+//! gradient norm, the clip scale and the updates into one submission, and reads back one buffer:
+//! the per-token losses and the gradient norm.
+
+use super::schedule::Schedule;
+use super::step::{StepBuffers, record_eval, record_step};
+use crate::data::Batch;
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::model::{LoraParams, Model};
+use crate::ops::adamw::{AdamW, adamw_update};
+use crate::ops::grad_norm::GradNorm;
+
+/// Training options, with the defaults `anytune train` uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Peak learning rate (default 1e-3, a common LoRA choice for small models).
+    pub lr: f64,
+    /// Schedule after warmup (default cosine).
+    pub schedule: Schedule,
+    /// Linear warmup steps from 0 (default 0).
+    pub warmup_steps: usize,
+    /// AdamW decoupled weight decay (default 0.0, as PEFT recipes).
+    pub weight_decay: f64,
+    /// Global gradient-norm clipping; ≤ 0 turns it off (default 1.0).
+    pub max_grad_norm: f32,
+    /// Micro-batches per optimizer step (default 1).
+    pub grad_accum: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            lr: 1e-3,
+            schedule: Schedule::Cosine,
+            warmup_steps: 0,
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            grad_accum: 1,
+        }
+    }
+}
+
+/// What one optimizer step did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StepReport {
+    /// 1-based optimizer step.
+    pub step: usize,
+    /// Mean loss over the step's targets.
+    pub loss: f32,
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+    /// Tokens processed (padding included) and trained (targets).
+    pub tokens: usize,
+    pub targets: usize,
+}
+
+/// Mean loss and perplexity over a set of batches.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EvalReport {
+    pub loss: f32,
+    pub perplexity: f32,
+    pub targets: usize,
+}
+
+/// LoRA training state on the GPU.
+pub struct Trainer<'m> {
+    pub model: &'m Model,
+    pub lora: LoraParams,
+    pub config: TrainConfig,
+    /// AdamW moments `[m, v]` of each trained tensor, in [`Trainer::params`] order.
+    moments: Vec<[GpuTensor; 2]>,
+    bufs: StepBuffers,
+    norm: GradNorm,
+    /// Optimizer steps taken.
+    pub step: usize,
+}
+
+impl<'m> Trainer<'m> {
+    /// A trainer for batches of `batch × t` tokens.
+    pub fn new(gpu: &Gpu, model: &'m Model, lora: LoraParams, config: TrainConfig, batch: usize, t: usize) -> Result<Self> {
+        if config.grad_accum == 0 {
+            return Err(Error::invalid("grad_accum", "must be at least 1"));
+        }
+        let bufs = StepBuffers::new(gpu, model, &lora, batch, t)?;
+        let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
+        let moments = Self::params_of(&lora)
+            .iter()
+            .map(|(p, _)| [GpuTensor::zeros(gpu, &p.shape), GpuTensor::zeros(gpu, &p.shape)])
+            .collect();
+        let norm = GradNorm::new(gpu, &lens);
+        Ok(Trainer { model, lora, config, moments, bufs, norm, step: 0 })
+    }
+
+    /// Every trained tensor with its gradient: A then B of each adapted linear.
+    fn params_of(lora: &LoraParams) -> Vec<(&GpuTensor, &GpuTensor)> {
+        lora.iter().flat_map(|(_, _, s)| [(&s.a, &s.grad_a), (&s.b, &s.grad_b)]).collect()
+    }
+
+    /// One optimizer step over `micro` (up to `grad_accum` batches) at step `self.step` of
+    /// `total_steps` (for the schedule). Fails clearly on a non-finite loss or gradient.
+    pub async fn train_step(&mut self, gpu: &Gpu, micro: &[Batch], total_steps: usize) -> Result<StepReport> {
+        let v = self.model.config.vocab_size;
+        let targets: usize = micro.iter().map(|b| crate::ops::cross_entropy::count_targets(&b.targets, v)).sum();
+        let rows = self.bufs.batch * self.bufs.t;
+        // Per-token losses of every micro-batch, then [norm, clip scale]: one readback.
+        let report = GpuTensor::zeros(gpu, &[micro.len() * rows + 2]);
+        let mut rec = Recorder::new(gpu);
+        for (_, g) in Self::params_of(&self.lora) {
+            rec.clear(g);
+        }
+        let scale = 1.0 / targets.max(1) as f32;
+        for (i, batch) in micro.iter().enumerate() {
+            record_step(&mut rec, self.model, &self.lora, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
+            rec.copy(&self.bufs.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
+        }
+        let grads: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(_, g)| *g).collect();
+        self.norm.record(&mut rec, &grads, self.config.max_grad_norm)?;
+        let lr = self.config.lr * self.config.schedule.factor(self.step, self.config.warmup_steps, total_steps);
+        let opt = AdamW { lr, weight_decay: self.config.weight_decay, ..AdamW::default() };
+        for ((p, g), [m, v2]) in Self::params_of(&self.lora).into_iter().zip(&self.moments) {
+            adamw_update(&mut rec, &opt, self.step as u32 + 1, 1.0, Some(self.norm.clip_scale()), g, p, m, v2)?;
+        }
+        rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
+        let values = report.read(rec).await?;
+        let loss = values[..micro.len() * rows].iter().map(|&l| l as f64).sum::<f64>() / targets.max(1) as f64;
+        let grad_norm = values[micro.len() * rows];
+        self.step += 1;
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            return Err(Error::invalid(
+                "training",
+                format!(
+                    "diverged at step {}: loss {loss}, gradient norm {grad_norm}; lower the learning rate (now {lr:.2e})",
+                    self.step
+                ),
+            ));
+        }
+        Ok(StepReport { step: self.step, loss: loss as f32, lr, grad_norm, tokens: micro.len() * rows, targets })
+    }
+
+    /// The trained adapter (ends training).
+    pub fn into_lora(self) -> LoraParams {
+        self.lora
+    }
+
+    /// Mean loss and perplexity of `batches` with the current adapter (`with_adapter = false`:
+    /// the base model alone).
+    pub async fn evaluate(&mut self, gpu: &Gpu, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
+        let rows = self.bufs.batch * self.bufs.t;
+        let mut sum = 0f64;
+        let mut targets = 0;
+        for batch in batches {
+            let mut rec = Recorder::new(gpu);
+            let lora = with_adapter.then_some(&self.lora);
+            targets += record_eval(&mut rec, self.model, lora, &mut self.bufs, &batch.inputs, &batch.targets)?;
+            let losses = self.bufs.loss.read(rec).await?;
+            sum += losses[..rows].iter().map(|&l| l as f64).sum::<f64>();
+        }
+        let loss = (sum / targets.max(1) as f64) as f32;
+        Ok(EvalReport { loss, perplexity: loss.exp(), targets })
+    }
+}

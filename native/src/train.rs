@@ -1,0 +1,235 @@
+//! `anytune train`: LoRA fine-tuning of a model on a dataset, writing a PEFT adapter
+//! (`adapter_config.json` + `adapter_model.safetensors`) and a GGUF LoRA (`adapter.gguf`).
+
+use anyhow::{Context, Result, bail};
+use anytune::load::{load_model, model_path, open_gpu};
+use anytune_core::chat::Message;
+use anytune_core::data::{Batcher, DataConfig, DataFile, Padding, prepare, read_dataset_path};
+use anytune_core::generate::{GenerateOptions, generate};
+use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
+use anytune_core::model::{LoraParams, Model};
+use anytune_core::train::{Schedule, TrainConfig, Trainer};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Steps picked on a software (CPU) adapter when --steps is not given.
+const CPU_STEPS: usize = 24;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Base model (default: SmolLM2-135M-Instruct).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Training data: .jsonl / .json ({"text"}, {"prompt","completion"}, {"messages"}, alpaca), .txt or .csv.
+    #[arg(long)]
+    data: PathBuf,
+    /// Validation data in the same formats (or use --val-split).
+    #[arg(long)]
+    val_file: Option<PathBuf>,
+    /// Fraction of the training rows held out for validation.
+    #[arg(long, default_value_t = 0.0)]
+    val_split: f32,
+    /// Output folder for the adapter files and the log.
+    #[arg(long)]
+    out: PathBuf,
+    /// Optimizer steps (default: one epoch; on a software adapter a short schedule of 24 steps).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Epochs, when --steps is not given.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Sequences per micro-batch.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Learning-rate schedule: constant, linear or cosine.
+    #[arg(long, default_value = "cosine")]
+    schedule: String,
+    /// Linear warmup steps.
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Clip the global gradient norm to this (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f32,
+    /// LoRA rank r.
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// LoRA alpha (scale = alpha / r).
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f32,
+    /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.
+    #[arg(long, default_value = "q_proj,v_proj")]
+    targets: String,
+    /// Adapted layers: "all" or a list like "0-11,20".
+    #[arg(long, default_value = "all")]
+    layers: String,
+    /// Longest sequence in tokens; longer rows are truncated (and reported).
+    #[arg(long, default_value_t = 256)]
+    max_seq_len: usize,
+    /// Train on every token, not only completions / assistant turns.
+    #[arg(long)]
+    train_on_everything: bool,
+    /// Skip malformed rows (reported by line) instead of stopping.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Evaluate on the validation set every N steps (0 = only at the end).
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+    /// Seed of the adapter initialisation, data order and validation split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A question answered (greedy chat) before and after training.
+    #[arg(long)]
+    question: Option<String>,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let gpu = open_gpu()?;
+    let path = model_path(args.model.as_deref())?;
+    let mut model = load_model(&gpu, &path)?;
+    let data_cfg = DataConfig {
+        max_seq_len: args.max_seq_len,
+        train_on_everything: args.train_on_everything,
+        val_split: args.val_split,
+        skip_bad_rows: args.skip_bad_rows,
+        seed: args.seed,
+        ..DataConfig::default()
+    };
+    let (train_bytes, train_name) = read_dataset_path(&args.data)?;
+    let val = args.val_file.as_deref().map(read_dataset_path).transpose()?;
+    let dataset = {
+        let render = |m: &[Message], g: bool| model.render_chat(m, g);
+        let render = model.chat_template.as_ref().map(|_| &render as &dyn Fn(&[Message], bool) -> _);
+        let val = val.as_ref().map(|(bytes, name)| DataFile { bytes, name });
+        prepare(DataFile { bytes: &train_bytes, name: &train_name }, val, &model.tokenizer, render, &data_cfg)?
+    };
+    eprintln!("{}", dataset.summary);
+
+    let lora_cfg = LoraConfig {
+        r: args.rank,
+        alpha: args.alpha,
+        dropout: 0.0,
+        targets: Target::parse_list(&args.targets)?,
+        layers: Layers::parse(&args.layers)?,
+        use_rslora: false,
+    };
+    lora_cfg.validate()?;
+    let weights = LoraWeights::init(&lora_cfg, &model.config, args.seed)?;
+    let lora = LoraParams::from_weights(&gpu, &model.config, &weights)?;
+    eprintln!(
+        "LoRA: r {}, alpha {}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
+        lora_cfg.r,
+        lora_cfg.alpha,
+        args.targets,
+        args.layers,
+        lora.parameter_count(),
+        100.0 * lora.parameter_count() as f64 / model.config.parameter_count() as f64,
+        model.config.parameter_count() as f64 / 1e6
+    );
+
+    let t = dataset.summary.longest.min(args.max_seq_len).max(2);
+    let pad = model.tokenizer.eos.as_ref().map_or(0, |e| e.id);
+    let mut batcher = Batcher::new(&dataset.train, args.batch, Padding::Fixed(t), pad, args.seed, true)?;
+    let per_epoch = batcher.batches_per_epoch().div_ceil(args.grad_accum);
+    let software = gpu.report.device_type == "Cpu";
+    let total = match args.steps {
+        Some(s) => s,
+        None if software => {
+            let s = CPU_STEPS.min(per_epoch * args.epochs);
+            eprintln!("anytune: software GPU adapter ({}): a short schedule of {s} steps (use --steps to change)", gpu.report.name);
+            s
+        }
+        None => per_epoch * args.epochs,
+    };
+    if total == 0 {
+        bail!("nothing to train: {} has no training rows", train_name);
+    }
+    let val_batches: Vec<_> = if dataset.val.is_empty() {
+        Vec::new()
+    } else {
+        let mut vb = Batcher::new(&dataset.val, args.batch, Padding::Fixed(t), pad, args.seed, false)?;
+        (0..vb.batches_per_epoch()).map(|_| vb.next_batch()).collect()
+    };
+
+    if let Some(q) = &args.question {
+        println!("before: {}", answer(&gpu, &model, q)?);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut log = std::fs::File::create(args.out.join("log.jsonl"))?;
+    let config = TrainConfig {
+        lr: args.lr,
+        schedule: Schedule::parse(&args.schedule)?,
+        warmup_steps: args.warmup,
+        weight_decay: args.weight_decay,
+        max_grad_norm: args.max_grad_norm,
+        grad_accum: args.grad_accum,
+    };
+    let mut trainer = Trainer::new(&gpu, &model, lora, config, args.batch, t)?;
+    let start = Instant::now();
+    let mut tokens = 0usize;
+    for _ in 0..total {
+        let micro: Vec<_> = (0..args.grad_accum).map(|_| batcher.next_batch()).collect();
+        let r = pollster::block_on(trainer.train_step(&gpu, &micro, total))?;
+        tokens += r.tokens;
+        let secs = start.elapsed().as_secs_f64();
+        let eta = secs / r.step as f64 * (total - r.step) as f64;
+        eprintln!(
+            "step {:>4}/{total}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.0} tokens/s  ETA {}",
+            r.step,
+            r.loss,
+            r.lr,
+            r.grad_norm,
+            tokens as f64 / secs,
+            duration(eta)
+        );
+        writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))?;
+        if !val_batches.is_empty() && args.eval_every > 0 && r.step % args.eval_every == 0 && r.step < total {
+            let e = pollster::block_on(trainer.evaluate(&gpu, &val_batches, true))?;
+            eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity);
+            writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
+        }
+    }
+    if !val_batches.is_empty() {
+        let e = pollster::block_on(trainer.evaluate(&gpu, &val_batches, true))?;
+        eprintln!("validation loss {:.4}  perplexity {:.2}", e.loss, e.perplexity);
+        writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": total, "loss": e.loss, "perplexity": e.perplexity }))?;
+    }
+    let lora = trainer.into_lora();
+    let trained = pollster::block_on(lora.to_weights(&gpu, &lora_cfg))?;
+    let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    std::fs::write(args.out.join("adapter_config.json"), trained.peft_config_json(&base_name))?;
+    std::fs::write(args.out.join("adapter_model.safetensors"), trained.peft_safetensors()?)?;
+    std::fs::write(args.out.join("adapter.gguf"), trained.to_gguf(&model.config)?)?;
+    eprintln!(
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl)",
+        args.out.display()
+    );
+    model.adapter = Some(lora);
+    if let Some(q) = &args.question {
+        println!("after:  {}", answer(&gpu, &model, q)?);
+    }
+    Ok(())
+}
+
+/// The greedy chat answer of `model` (with its adapter, if set) to `question`.
+fn answer(gpu: &anytune_core::gpu::Gpu, model: &Model, question: &str) -> Result<String> {
+    let prompt = model.render_chat(&[Message::user(question)], true)?;
+    let ids = model.tokenizer.encode(&prompt, true)?;
+    let out = pollster::block_on(generate(gpu, model, &ids, &GenerateOptions { max_tokens: 48, ..Default::default() }, |_| {}))?;
+    Ok(out.text.trim().to_string())
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
+}
