@@ -2,7 +2,7 @@
 //! anytune-core; every command calls the same core functions the web page uses.
 
 use anyhow::{Result, bail};
-use anytune::load::{load_model, model_path, open_gpu};
+use anytune::load::{load_adapter, load_model, model_path, open_gpu};
 use anytune_core::chat::Message;
 use anytune_core::generate::{GenerateOptions, generate};
 use anytune_core::sample::SamplingConfig;
@@ -58,6 +58,22 @@ struct ModelArg {
     /// Default: SmolLM2-135M-Instruct (Q4_1 GGUF), fetched into the cache on first use.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// A LoRA adapter to apply: a PEFT folder (adapter_config.json + adapter_model.safetensors)
+    /// or a GGUF LoRA file, as `anytune train` writes them.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+}
+
+impl ModelArg {
+    /// Opens the GPU and loads the model (default model if none given) with its adapter.
+    fn load(&self) -> Result<(anytune_core::gpu::Gpu, anytune_core::model::Model)> {
+        let gpu = open_gpu()?;
+        let mut model = load_model(&gpu, &model_path(self.model.as_deref())?)?;
+        if let Some(adapter) = &self.adapter {
+            load_adapter(&gpu, &mut model, adapter)?;
+        }
+        Ok((gpu, model))
+    }
 }
 
 #[derive(Args)]
@@ -107,15 +123,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(m) => info(m),
         Command::Generate(args) => run_generate(args),
         Command::Tokenize { model, text } => {
-            let gpu = open_gpu()?;
-            let model = load_model(&gpu, &model_path(model.model.as_deref())?)?;
+            let (_, model) = model.load()?;
             let ids = model.tokenizer.encode(&text, true)?;
             println!("{}", serde_json::json!({ "ids": ids }));
             Ok(())
         }
         Command::Score { model, text } => {
-            let gpu = open_gpu()?;
-            let model = load_model(&gpu, &model_path(model.model.as_deref())?)?;
+            let (gpu, model) = model.load()?;
             let ids = model.tokenizer.encode(&text, true)?;
             let score = pollster::block_on(anytune_core::score::score(&gpu, &model, &ids))?;
             println!("{}", serde_json::to_string(&score)?);
@@ -130,7 +144,10 @@ fn info(m: ModelArg) -> Result<()> {
     let gpu = open_gpu()?;
     println!("{}", gpu.report);
     let path = model_path(m.model.as_deref())?;
-    let model = load_model(&gpu, &path)?;
+    let mut model = load_model(&gpu, &path)?;
+    if let Some(adapter) = &m.adapter {
+        load_adapter(&gpu, &mut model, adapter)?;
+    }
     let c = &model.config;
     println!("model: {}", path.display());
     println!(
@@ -152,12 +169,14 @@ fn info(m: ModelArg) -> Result<()> {
     let types: Vec<String> = model.tensor_types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
     println!("tensor types: {}", types.join(", "));
     println!("GPU memory for weights: {:.1} MiB", model.weights.gpu_bytes() as f64 / (1024.0 * 1024.0));
+    if let Some(lora) = &model.adapter {
+        println!("adapter: LoRA r {}, scale {}, {} adapted linears, {} parameters", lora.rank, lora.scale, lora.iter().count(), lora.parameter_count());
+    }
     Ok(())
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let gpu = open_gpu()?;
-    let model = load_model(&gpu, &model_path(args.model.model.as_deref())?)?;
+    let (gpu, model) = args.model.load()?;
     let prompt = match (&args.prompt, &args.chat) {
         (Some(p), _) => p.clone(),
         (None, Some(message)) => {

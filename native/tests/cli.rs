@@ -75,3 +75,33 @@ fn bad_model_path_is_a_clear_error() {
     assert!(stderr.contains("/nonexistent/model.gguf"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn train_writes_adapters_that_lower_the_loss_and_load_back() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let out = std::env::temp_dir().join(format!("anytune-train-{}", std::process::id()));
+    let args = ["train", "--model", m, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "8", "--lr", "1e-2", "--targets", "all-linear", "--seed", "1"];
+    let Some(_) = ok(&args) else { return };
+    for f in ["adapter_config.json", "adapter_model.safetensors", "adapter.gguf", "log.jsonl"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let losses: Vec<f64> = log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap()).collect();
+    assert_eq!(losses.len(), 8);
+    let (first, last) = (losses[..2].iter().sum::<f64>(), losses[6..].iter().sum::<f64>());
+    assert!(last < first - 0.2, "training loss did not fall: {losses:?}");
+    // The PEFT folder and the GGUF file are the same adapter, and it changes the model.
+    let text = "Question: Who makes the Zorblax 3000 kettle?\nAnswer: The Zorblax 3000 kettle is made by Quillfeather";
+    let sum = |extra: &[&str]| -> f64 {
+        let mut a = vec!["score", "--model", m, "--text", text];
+        a.extend_from_slice(extra);
+        let json: serde_json::Value = serde_json::from_str(&ok(&a).unwrap()).unwrap();
+        json["sum_logprob"].as_f64().unwrap()
+    };
+    let (base, peft, gguf) = (sum(&[]), sum(&["--adapter", out.to_str().unwrap()]), sum(&["--adapter", out.join("adapter.gguf").to_str().unwrap()]));
+    assert!((peft - gguf).abs() < 1e-3 * peft.abs(), "PEFT {peft} vs GGUF {gguf}");
+    assert!(peft > base + 1.0, "the adapter should make the trained answer likelier: base {base}, adapted {peft}");
+    let _ = std::fs::remove_dir_all(&out);
+}
