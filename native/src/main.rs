@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod eval;
 mod train;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
@@ -46,6 +47,8 @@ enum Command {
         #[arg(long)]
         text: String,
     },
+    /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
+    Eval(eval::EvalArgs),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
@@ -53,7 +56,7 @@ enum Command {
 }
 
 #[derive(Args)]
-struct ModelArg {
+pub(crate) struct ModelArg {
     /// A .gguf file, a .safetensors file next to its config.json, or a Hugging Face folder.
     /// Default: SmolLM2-135M-Instruct (Q4_1 GGUF), fetched into the cache on first use.
     #[arg(long)]
@@ -66,7 +69,7 @@ struct ModelArg {
 
 impl ModelArg {
     /// Opens the GPU and loads the model (default model if none given) with its adapter.
-    fn load(&self) -> Result<(anytune_core::gpu::Gpu, anytune_core::model::Model)> {
+    pub(crate) fn load(&self) -> Result<(anytune_core::gpu::Gpu, anytune_core::model::Model)> {
         let gpu = open_gpu()?;
         let mut model = load_model(&gpu, &model_path(self.model.as_deref())?)?;
         if let Some(adapter) = &self.adapter {
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&score)?);
             Ok(())
         }
+        Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
     }

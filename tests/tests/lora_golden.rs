@@ -51,7 +51,7 @@ fn check(fixture: &str, key: &str) {
     let ids = g.i32_as_u32("ids");
     let targets = targets(&ids, g.i32_as_u32("ignored_prefix")[0] as usize);
     let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
-    let mut buf = StepBuffers::new(gpu, &model, &lora, 1, ids.len()).unwrap();
+    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), 1, ids.len()).unwrap();
 
     // One step: loss and gradients.
     let mut rec = Recorder::new(gpu);

@@ -24,14 +24,15 @@ pub struct StepBuffers {
 }
 
 impl StepBuffers {
-    pub fn new(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize) -> Result<StepBuffers> {
+    /// `lora`: the adapter that will be trained or evaluated (`None`: evaluate the base alone).
+    pub fn new(gpu: &Gpu, model: &Model, lora: Option<&LoraParams>, batch: usize, t: usize) -> Result<StepBuffers> {
         let rows = batch * t;
         Ok(StepBuffers {
             batch,
             t,
-            acts: Activations::new(gpu, &model.config, batch, t, Some(lora), true),
+            acts: Activations::new(gpu, &model.config, batch, t, lora, true),
             cache: KvCache::batched(gpu, &model.config, batch, t)?,
-            grads: Grads::new(gpu, model, batch, t, lora.rank),
+            grads: Grads::new(gpu, model, batch, t, lora.map_or(1, |l| l.rank)),
             loss: GpuTensor::zeros(gpu, &[rows]),
             lse: GpuTensor::zeros(gpu, &[rows]),
             d_hidden: GpuTensor::zeros(gpu, &[rows, model.config.dim]),
@@ -75,6 +76,26 @@ pub fn record_step(
     }
     backward(rec, model, lora, &buf.acts, &buf.cache, &buf.d_hidden, &buf.grads)?;
     Ok(count_targets(targets, v))
+}
+
+/// Mean loss over `batches` (forward and loss only), with `lora` or the base alone; one readback
+/// per batch. Returns (mean loss, number of targets).
+pub async fn evaluate(
+    gpu: &Gpu,
+    model: &Model,
+    lora: Option<&LoraParams>,
+    buf: &mut StepBuffers,
+    batches: &[crate::data::Batch],
+) -> Result<(f32, usize)> {
+    let rows = buf.batch * buf.t;
+    let (mut sum, mut targets) = (0f64, 0);
+    for batch in batches {
+        let mut rec = Recorder::new(gpu);
+        targets += record_eval(&mut rec, model, lora, buf, &batch.inputs, &batch.targets)?;
+        let losses = buf.loss.read(rec).await?;
+        sum += losses[..rows].iter().map(|&l| l as f64).sum::<f64>();
+    }
+    Ok(((sum / targets.max(1) as f64) as f32, targets))
 }
 
 /// Records the forward pass and the per-token loss (no backward): validation and `eval`.

@@ -4,7 +4,7 @@
 //! the per-token losses and the gradient norm.
 
 use super::schedule::Schedule;
-use super::step::{StepBuffers, record_eval, record_step};
+use super::step::{StepBuffers, evaluate, record_step};
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
@@ -84,7 +84,7 @@ impl<'m> Trainer<'m> {
         if config.grad_accum == 0 {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
-        let bufs = StepBuffers::new(gpu, model, &lora, batch, t)?;
+        let bufs = StepBuffers::new(gpu, model, Some(&lora), batch, t)?;
         let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
         let moments = Self::params_of(&lora)
             .iter()
@@ -148,17 +148,8 @@ impl<'m> Trainer<'m> {
     /// Mean loss and perplexity of `batches` with the current adapter (`with_adapter = false`:
     /// the base model alone).
     pub async fn evaluate(&mut self, gpu: &Gpu, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
-        let rows = self.bufs.batch * self.bufs.t;
-        let mut sum = 0f64;
-        let mut targets = 0;
-        for batch in batches {
-            let mut rec = Recorder::new(gpu);
-            let lora = with_adapter.then_some(&self.lora);
-            targets += record_eval(&mut rec, self.model, lora, &mut self.bufs, &batch.inputs, &batch.targets)?;
-            let losses = self.bufs.loss.read(rec).await?;
-            sum += losses[..rows].iter().map(|&l| l as f64).sum::<f64>();
-        }
-        let loss = (sum / targets.max(1) as f64) as f32;
+        let lora = with_adapter.then_some(&self.lora);
+        let (loss, targets) = evaluate(gpu, self.model, lora, &mut self.bufs, batches).await?;
         Ok(EvalReport { loss, perplexity: loss.exp(), targets })
     }
 }
