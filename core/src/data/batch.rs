@@ -24,8 +24,9 @@ use super::shape::shuffle;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
-/// The target of positions that are not trained (prompt, last position, padding).
-pub const IGNORE: u32 = u32::MAX;
+/// The target of positions that are not trained (prompt, last position, padding): the
+/// cross-entropy kernel's ignore id.
+pub use crate::ops::cross_entropy::IGNORE;
 
 /// How long the rows of a batch are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
