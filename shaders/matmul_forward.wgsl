@@ -2,10 +2,12 @@
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
 // op(A) is (M, K) and op(B) is (K, N). Both arrive staged by matmul_stage in K slices of 64
 // (zero beyond K) in uniform buffers: xs = rows m0.. of op(A), 64 values each; bt = columns
-// n0..n0+256 of op(B), 64 values of k each (op(B)ᵀ rows). One dispatch covers one batch item,
-// one K slice, a block of mb ≤ 256 rows and one block of 256 columns; later K slices accumulate.
+// n0..n0+256 of op(B), 64 values of k each (op(B)ᵀ rows); xs1, bt1 the same for the next K
+// slice (all zeros past the last). One dispatch covers one batch item, two K slices, a block of
+// mb ≤ 256 rows and one block of 256 columns; later K slices accumulate.
 //
-// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 c (batch, M, N) f32.
+// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 xs1, 4 bt1 (as
+//           xs, bt), 5 c (batch, M, N) f32.
 // Shapes: e.g. LoRA x·Aᵀ: op(A) = x (B*T, C), B = A_lora (r, C) with TRANS_B, C = (B*T, r).
 // Each lane owns 4 columns of C and a workgroup TM rows (16, or 1 for the matrix-vector case).
 // On CPU adapters (llvmpipe) every lane-dependent load is a per-lane gather, and uniform-buffer
@@ -26,7 +28,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
 @group(0) @binding(2) var<uniform> bt: array<vec4<f32>, 4096>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> xs1: array<vec4<f32>, 4096>;
+@group(0) @binding(4) var<uniform> bt1: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
 
 override TM: u32 = 16u;
 
@@ -114,6 +118,30 @@ fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             acc13 = fma_cols(acc13, xs[x13 + kv], w0, w1, w2, w3);
             acc14 = fma_cols(acc14, xs[x14 + kv], w0, w1, w2, w3);
             acc15 = fma_cols(acc15, xs[x15 + kv], w0, w1, w2, w3);
+        }
+    }
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt1[jl * 16u + kv];
+        let w1 = bt1[jl * 16u + 16u + kv];
+        let w2 = bt1[jl * 16u + 32u + kv];
+        let w3 = bt1[jl * 16u + 48u + kv];
+        acc0 = fma_cols(acc0, xs1[x0 + kv], w0, w1, w2, w3);
+        if (TM > 1u) {
+            acc1 = fma_cols(acc1, xs1[x1 + kv], w0, w1, w2, w3);
+            acc2 = fma_cols(acc2, xs1[x2 + kv], w0, w1, w2, w3);
+            acc3 = fma_cols(acc3, xs1[x3 + kv], w0, w1, w2, w3);
+            acc4 = fma_cols(acc4, xs1[x4 + kv], w0, w1, w2, w3);
+            acc5 = fma_cols(acc5, xs1[x5 + kv], w0, w1, w2, w3);
+            acc6 = fma_cols(acc6, xs1[x6 + kv], w0, w1, w2, w3);
+            acc7 = fma_cols(acc7, xs1[x7 + kv], w0, w1, w2, w3);
+            acc8 = fma_cols(acc8, xs1[x8 + kv], w0, w1, w2, w3);
+            acc9 = fma_cols(acc9, xs1[x9 + kv], w0, w1, w2, w3);
+            acc10 = fma_cols(acc10, xs1[x10 + kv], w0, w1, w2, w3);
+            acc11 = fma_cols(acc11, xs1[x11 + kv], w0, w1, w2, w3);
+            acc12 = fma_cols(acc12, xs1[x12 + kv], w0, w1, w2, w3);
+            acc13 = fma_cols(acc13, xs1[x13 + kv], w0, w1, w2, w3);
+            acc14 = fma_cols(acc14, xs1[x14 + kv], w0, w1, w2, w3);
+            acc15 = fma_cols(acc15, xs1[x15 + kv], w0, w1, w2, w3);
         }
     }
     let j0 = params.n0 + jl;

@@ -113,11 +113,20 @@ const KSLICE: usize = 64;
 /// Rows of op(A) and columns of op(B) per `matmul_forward` dispatch (64 KiB of each).
 const BLOCK: usize = BLOCK_FLOATS / KSLICE;
 
-/// A staging buffer of `total` floats (plus one block of slack so that every 64 KiB uniform
-/// binding stays in bounds), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
+/// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
+/// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
 /// `op(X)[i, k] = x[b*stride + i*k_len + k]` (or `x[b*stride + k*rows + i]` with `trans`):
 /// layout (slices, batch, rows, KSLICE).
-fn stage(rec: &mut Recorder, x: &GpuTensor, batch: usize, rows: usize, k: usize, stride: usize, trans: bool, what: &str) -> Result<wgpu::Buffer> {
+fn stage(
+    rec: &mut Recorder,
+    x: &GpuTensor,
+    batch: usize,
+    rows: usize,
+    k: usize,
+    stride: usize,
+    trans: bool,
+    what: &str,
+) -> Result<(wgpu::Buffer, usize)> {
     let gpu = rec.gpu;
     let slices = k.div_ceil(KSLICE).max(1);
     let total = slices * batch * rows * KSLICE;
@@ -150,7 +159,7 @@ fn stage(rec: &mut Recorder, x: &GpuTensor, batch: usize, rows: usize, k: usize,
     });
     let constants = [("TRANS_A", trans as u32 as f64)];
     rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid_1d(total, 64));
-    Ok(staged)
+    Ok((staged, total / KSLICE))
 }
 
 fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
@@ -165,7 +174,7 @@ fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
 ///
 /// op(A) and op(B)ᵀ are first staged (transposed if needed, zero-padded, in K slices of 64)
 /// into uniform buffers by `matmul_stage`; then one `matmul_forward` dispatch per batch item,
-/// K slice, block of 256 rows and block of 256 columns.
+/// two K slices, block of 256 rows and block of 256 columns.
 ///
 /// # Shapes
 /// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
@@ -192,14 +201,14 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
     let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
     let batch_b = if s.stride_b == 0 { 1 } else { s.batch };
-    let xa = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a, "op(A)")?;
-    let xb = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b, "op(B)")?;
+    let (xa, zero_a) = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a, "op(A)")?;
+    let (xb, zero_b) = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b, "op(B)")?;
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
     for bi in 0..s.batch {
         let (ba, bb) = (bi.min(batch_a - 1), bi.min(batch_b - 1));
-        for si in 0..slices {
+        for si in (0..slices).step_by(2) {
             for n0 in (0..s.n).step_by(BLOCK) {
                 for m0 in (0..s.m).step_by(BLOCK) {
                     let mb = BLOCK.min(s.m - m0);
@@ -215,8 +224,15 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                     };
                     let xs = block(&xa, (si * batch_a + ba) * s.m + m0);
                     let bt = block(&xb, (si * batch_b + bb) * s.n + n0);
+                    // The second K slice, or the zero slack after the staged values.
+                    let (xs1, bt1) = if si + 1 < slices {
+                        (block(&xa, ((si + 1) * batch_a + ba) * s.m + m0), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
+                    } else {
+                        (block(&xa, zero_a), block(&xb, zero_b))
+                    };
                     let grid = [1, mb.div_ceil(tm) as u32, 1];
-                    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &[xs, bt, c.binding()], grid);
+                    let bindings = [xs, bt, xs1, bt1, c.binding()];
+                    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &bindings, grid);
                 }
             }
         }
