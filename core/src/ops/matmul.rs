@@ -5,7 +5,7 @@
 //!
 //! `shaders/matmul_stage.wgsl` copies op(A) and op(B)ᵀ into uniform buffers in K slices of 64;
 //! `shaders/matmul_forward.wgsl` is register-blocked: each invocation computes 16 rows × 4
-//! columns of `C` (1 × 4 when `M < 16`) over one K slice. On CPU adapters every per-lane load
+//! columns of `C` (1 × 4 when `M < 16`) over two K slices. On CPU adapters every per-lane load
 //! is a gather, and uniform-buffer gathers cost a fraction of storage-buffer ones.
 
 use crate::error::{Error, Result};
@@ -125,14 +125,13 @@ fn stage(
     k: usize,
     stride: usize,
     trans: bool,
-    what: &str,
 ) -> Result<(wgpu::Buffer, usize)> {
     let gpu = rec.gpu;
     let slices = k.div_ceil(KSLICE).max(1);
     let total = slices * batch * rows * KSLICE;
     if (total * 4) as u64 > gpu.max_binding() {
         return Err(Error::TooLarge {
-            what: format!("matmul stages {} MiB of {what}", (total * 4) >> 20),
+            what: format!("matmul stages {} MiB of one operand ({batch} x {rows} x {k})", (total * 4) >> 20),
             limit: format!("{} bytes per storage binding", gpu.max_binding()),
         });
     }
@@ -201,8 +200,8 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
     let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
     let batch_b = if s.stride_b == 0 { 1 } else { s.batch };
-    let (xa, zero_a) = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a, "op(A)")?;
-    let (xb, zero_b) = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b, "op(B)")?;
+    let (xa, zero_a) = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a)?;
+    let (xb, zero_b) = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b)?;
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
@@ -226,7 +225,8 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                     let bt = block(&xb, (si * batch_b + bb) * s.n + n0);
                     // The second K slice, or the zero slack after the staged values.
                     let (xs1, bt1) = if si + 1 < slices {
-                        (block(&xa, ((si + 1) * batch_a + ba) * s.m + m0), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
+                        let next_a = ((si + 1) * batch_a + ba) * s.m + m0;
+                        (block(&xa, next_a), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
                     } else {
                         (block(&xa, zero_a), block(&xb, zero_b))
                     };
