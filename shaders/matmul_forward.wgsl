@@ -1,67 +1,38 @@
 // matmul_forward — batched f32 matrix product with optional transposes and accumulation:
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
-// op(A) is (M, K) and op(B) is (K, N): B stored (K, N), or (N, K) when TRANS_B.
-// op(A) arrives staged by matmul_stage (row-major, rows padded to ks, zero beyond K) in a
-// uniform buffer; one dispatch covers one batch item, one K slice [k0, k0 + klen) and a block
-// of mb rows starting at row m0 (later K slices accumulate).
+// op(A) is (M, K) and op(B) is (K, N). Both arrive staged by matmul_stage in K slices of 64
+// (zero beyond K) in uniform buffers: xs = rows m0.. of op(A), 64 values each; bt = columns
+// n0..n0+256 of op(B), 64 values of k each (op(B)ᵀ rows); xs1, bt1 the same for the next K
+// slice (all zeros past the last). One dispatch covers one batch item, two K slices, a block of
+// mb ≤ 256 rows and one block of 256 columns; later K slices accumulate.
 //
-// Bindings: 0 params, 1 xs (mb, ks) f32 uniform, 2 b (batch, K, N) or (batch, N, K) f32 as
-//           vec4, 3 c (batch, M, N) f32.
+// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 xs1, 4 bt1 (as
+//           xs, bt), 5 c (batch, M, N) f32.
 // Shapes: e.g. LoRA x·Aᵀ: op(A) = x (B*T, C), B = A_lora (r, C) with TRANS_B, C = (B*T, r).
-// Each lane owns 4 columns of C; a workgroup shares TM rows (8, or 1 for the matrix-vector
-// case), so op(A) reads are workgroup-uniform. VEC_B: B rows along the vec4 axis are aligned
-// (N % 4 == 0 without TRANS_B, K % 4 == 0 with it), so B is read as whole vec4s.
+// Each lane owns 4 columns of C and a workgroup TM rows (16, or 1 for the matrix-vector case).
+// On CPU adapters (llvmpipe) every lane-dependent load is a per-lane gather, and uniform-buffer
+// gathers are far cheaper than storage ones: hence both operands in uniform buffers and TM
+// rows reusing each gathered column of op(B).
 
 struct Params {
     m0: u32,
     mb: u32,
-    m: u32,
+    n0: u32,
     n: u32,
-    k: u32,
-    k0: u32,
-    klen: u32,
-    ks: u32,
-    b_off: u32,
     c_off: u32,
     accumulate: u32,
     alpha: f32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var<uniform> bt: array<vec4<f32>, 4096>;
+@group(0) @binding(3) var<uniform> xs1: array<vec4<f32>, 4096>;
+@group(0) @binding(4) var<uniform> bt1: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
 
-override TRANS_B: bool = false;
-override VEC_B: bool = false;
-override TM: u32 = 8u;
-
-fn bs(i: u32) -> f32 {
-    return b[i >> 2u][i & 3u];
-}
-
-// op(B)[k..k+4, j] (k clamped to K - 1: the staged op(A) is zero there).
-fn bcol(j: u32, k: u32) -> vec4<f32> {
-    let K = params.k;
-    if (TRANS_B && VEC_B) {
-        return b[(params.b_off + j * K + k) >> 2u];
-    }
-    let k1 = min(k + 1u, K - 1u);
-    let k2 = min(k + 2u, K - 1u);
-    let k3 = min(k + 3u, K - 1u);
-    if (TRANS_B) {
-        let r = params.b_off + j * K;
-        return vec4<f32>(bs(r + min(k, K - 1u)), bs(r + k1), bs(r + k2), bs(r + k3));
-    }
-    let o = params.b_off + j;
-    let N = params.n;
-    return vec4<f32>(bs(o + min(k, K - 1u) * N), bs(o + k1 * N), bs(o + k2 * N), bs(o + k3 * N));
-}
-
-// op(B)[k, j0..j0+4] as one aligned vec4 (VEC_B without TRANS_B).
-fn brow(k: u32, j0: u32) -> vec4<f32> {
-    return b[(params.b_off + min(k, params.k - 1u) * params.n + j0) >> 2u];
-}
+override TM: u32 = 16u;
 
 fn store_row(i: u32, j0: u32, acc: vec4<f32>) {
     if (i >= params.mb) {
@@ -79,66 +50,117 @@ fn store_row(i: u32, j0: u32, acc: vec4<f32>) {
     }
 }
 
-fn xrow(i: u32) -> u32 {
-    return min(i, params.mb - 1u) * (params.ks / 4u);
-}
-
-// acc += a (1 x 4 over k) times the 4 x 4 block of op(B) given as 4 columns or 4 rows.
+// acc += a (1 x 4 over k) times the 4 columns w0..w3 (4 values of k each).
 fn fma_cols(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
     return acc + vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
 }
 
-fn fma_rows(acc: vec4<f32>, a: vec4<f32>, r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>) -> vec4<f32> {
-    return acc + a.x * r0 + a.y * r1 + a.z * r2 + a.w * r3;
+// Row i of the op(A) block (clamped), as a vec4 index base.
+fn xrow(i: u32) -> u32 {
+    return min(i, params.mb - 1u) * 16u;
 }
 
 @compute @workgroup_size(64)
 fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let j0 = (wid.x * 64u + lid) * 4u;
+    let jl = lid * 4u; // first of this lane's 4 columns within the 256-column block
     let i0 = wid.y * TM;
-    let last = params.n - 1u;
-    let jc0 = min(j0, last);
-    let jc1 = min(j0 + 1u, last);
-    let jc2 = min(j0 + 2u, last);
-    let jc3 = min(j0 + 3u, last);
-    let jr = min(j0, max(params.n, 4u) - 4u); // VEC_B rows (N % 4 == 0): aligned start
-    var x: array<u32, 8>;
-    for (var i = 0u; i < 8u; i++) {
-        x[i] = xrow(i0 + i);
-    }
-    var acc: array<vec4<f32>, 8>;
-    for (var i = 0u; i < 8u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
-    let rows_vec = !TRANS_B && VEC_B;
-    for (var k = 0u; k < params.klen; k += 4u) {
-        let kb = params.k0 + k;
-        var w0: vec4<f32>;
-        var w1: vec4<f32>;
-        var w2: vec4<f32>;
-        var w3: vec4<f32>;
-        if (rows_vec) {
-            w0 = brow(kb, jr);
-            w1 = brow(kb + 1u, jr);
-            w2 = brow(kb + 2u, jr);
-            w3 = brow(kb + 3u, jr);
-        } else {
-            w0 = bcol(jc0, kb);
-            w1 = bcol(jc1, kb);
-            w2 = bcol(jc2, kb);
-            w3 = bcol(jc3, kb);
+    let x0 = xrow(i0 + 0u);
+    let x1 = xrow(i0 + 1u);
+    let x2 = xrow(i0 + 2u);
+    let x3 = xrow(i0 + 3u);
+    let x4 = xrow(i0 + 4u);
+    let x5 = xrow(i0 + 5u);
+    let x6 = xrow(i0 + 6u);
+    let x7 = xrow(i0 + 7u);
+    let x8 = xrow(i0 + 8u);
+    let x9 = xrow(i0 + 9u);
+    let x10 = xrow(i0 + 10u);
+    let x11 = xrow(i0 + 11u);
+    let x12 = xrow(i0 + 12u);
+    let x13 = xrow(i0 + 13u);
+    let x14 = xrow(i0 + 14u);
+    let x15 = xrow(i0 + 15u);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt[jl * 16u + kv];
+        let w1 = bt[jl * 16u + 16u + kv];
+        let w2 = bt[jl * 16u + 32u + kv];
+        let w3 = bt[jl * 16u + 48u + kv];
+        acc0 = fma_cols(acc0, xs[x0 + kv], w0, w1, w2, w3);
+        if (TM > 1u) {
+            acc1 = fma_cols(acc1, xs[x1 + kv], w0, w1, w2, w3);
+            acc2 = fma_cols(acc2, xs[x2 + kv], w0, w1, w2, w3);
+            acc3 = fma_cols(acc3, xs[x3 + kv], w0, w1, w2, w3);
+            acc4 = fma_cols(acc4, xs[x4 + kv], w0, w1, w2, w3);
+            acc5 = fma_cols(acc5, xs[x5 + kv], w0, w1, w2, w3);
+            acc6 = fma_cols(acc6, xs[x6 + kv], w0, w1, w2, w3);
+            acc7 = fma_cols(acc7, xs[x7 + kv], w0, w1, w2, w3);
+            acc8 = fma_cols(acc8, xs[x8 + kv], w0, w1, w2, w3);
+            acc9 = fma_cols(acc9, xs[x9 + kv], w0, w1, w2, w3);
+            acc10 = fma_cols(acc10, xs[x10 + kv], w0, w1, w2, w3);
+            acc11 = fma_cols(acc11, xs[x11 + kv], w0, w1, w2, w3);
+            acc12 = fma_cols(acc12, xs[x12 + kv], w0, w1, w2, w3);
+            acc13 = fma_cols(acc13, xs[x13 + kv], w0, w1, w2, w3);
+            acc14 = fma_cols(acc14, xs[x14 + kv], w0, w1, w2, w3);
+            acc15 = fma_cols(acc15, xs[x15 + kv], w0, w1, w2, w3);
         }
-        let kv = k / 4u;
-        for (var i = 0u; i < TM; i++) {
-            let a = xs[x[i] + kv];
-            if (rows_vec) {
-                acc[i] = fma_rows(acc[i], a, w0, w1, w2, w3);
-            } else {
-                acc[i] = fma_cols(acc[i], a, w0, w1, w2, w3);
-            }
+    }
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt1[jl * 16u + kv];
+        let w1 = bt1[jl * 16u + 16u + kv];
+        let w2 = bt1[jl * 16u + 32u + kv];
+        let w3 = bt1[jl * 16u + 48u + kv];
+        acc0 = fma_cols(acc0, xs1[x0 + kv], w0, w1, w2, w3);
+        if (TM > 1u) {
+            acc1 = fma_cols(acc1, xs1[x1 + kv], w0, w1, w2, w3);
+            acc2 = fma_cols(acc2, xs1[x2 + kv], w0, w1, w2, w3);
+            acc3 = fma_cols(acc3, xs1[x3 + kv], w0, w1, w2, w3);
+            acc4 = fma_cols(acc4, xs1[x4 + kv], w0, w1, w2, w3);
+            acc5 = fma_cols(acc5, xs1[x5 + kv], w0, w1, w2, w3);
+            acc6 = fma_cols(acc6, xs1[x6 + kv], w0, w1, w2, w3);
+            acc7 = fma_cols(acc7, xs1[x7 + kv], w0, w1, w2, w3);
+            acc8 = fma_cols(acc8, xs1[x8 + kv], w0, w1, w2, w3);
+            acc9 = fma_cols(acc9, xs1[x9 + kv], w0, w1, w2, w3);
+            acc10 = fma_cols(acc10, xs1[x10 + kv], w0, w1, w2, w3);
+            acc11 = fma_cols(acc11, xs1[x11 + kv], w0, w1, w2, w3);
+            acc12 = fma_cols(acc12, xs1[x12 + kv], w0, w1, w2, w3);
+            acc13 = fma_cols(acc13, xs1[x13 + kv], w0, w1, w2, w3);
+            acc14 = fma_cols(acc14, xs1[x14 + kv], w0, w1, w2, w3);
+            acc15 = fma_cols(acc15, xs1[x15 + kv], w0, w1, w2, w3);
         }
     }
-    for (var i = 0u; i < TM; i++) {
-        store_row(i0 + i, j0, acc[i]);
+    let j0 = params.n0 + jl;
+    store_row(i0, j0, acc0);
+    if (TM > 1u) {
+        store_row(i0 + 1u, j0, acc1);
+        store_row(i0 + 2u, j0, acc2);
+        store_row(i0 + 3u, j0, acc3);
+        store_row(i0 + 4u, j0, acc4);
+        store_row(i0 + 5u, j0, acc5);
+        store_row(i0 + 6u, j0, acc6);
+        store_row(i0 + 7u, j0, acc7);
+        store_row(i0 + 8u, j0, acc8);
+        store_row(i0 + 9u, j0, acc9);
+        store_row(i0 + 10u, j0, acc10);
+        store_row(i0 + 11u, j0, acc11);
+        store_row(i0 + 12u, j0, acc12);
+        store_row(i0 + 13u, j0, acc13);
+        store_row(i0 + 14u, j0, acc14);
+        store_row(i0 + 15u, j0, acc15);
     }
 }

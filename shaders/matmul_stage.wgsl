@@ -1,5 +1,5 @@
-// matmul_stage — copies op(A) of a batched matmul into the row-major, zero-padded layout that
-// matmul_forward reads through a uniform buffer:
+// matmul_stage — copies op(A) (or op(B)ᵀ, with the transpose flag flipped) of a batched matmul
+// into the row-major, zero-padded layout that matmul_forward reads through uniform buffers:
 //   out[s, b, i, kk] = op(A[b])[i, s*kslice + kk]  for kk < min(kslice, K - s*kslice), else 0
 // op(A)[i, k] = A[b*stride_a + i*K + k], or A[b*stride_a + k*M + i] when TRANS_A.
 //

@@ -8,9 +8,8 @@
 // Bindings: 0 params, 1 xs (block rows, ks) f32 uniform, 2 w (chunk rows, K) raw GGUF bytes
 //           as u32, 3 bias (N) f32 (read only if has_bias), 4 y (M, N) f32.
 // Shapes: M = B*T tokens, K = C in features, N out features.
-// Each lane owns 4 weight rows; a workgroup shares TM x rows (8, or 1 for decode), so x reads
-// are workgroup-uniform (one broadcast load on CPU adapters) and each dequantized weight is
-// reused TM times.
+// Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
+// dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
 
 struct Params {
     m0: u32,
@@ -33,7 +32,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-override TM: u32 = 8u;
+override TM: u32 = 8u; // 1, 8 or 16
 
 fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
     if (i >= params.mb) {
@@ -78,6 +77,14 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let x5 = xrow(i0 + 5u);
     let x6 = xrow(i0 + 6u);
     let x7 = xrow(i0 + 7u);
+    let x8 = xrow(i0 + 8u);
+    let x9 = xrow(i0 + 9u);
+    let x10 = xrow(i0 + 10u);
+    let x11 = xrow(i0 + 11u);
+    let x12 = xrow(i0 + 12u);
+    let x13 = xrow(i0 + 13u);
+    let x14 = xrow(i0 + 14u);
+    let x15 = xrow(i0 + 15u);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -86,6 +93,14 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     var acc5 = vec4<f32>(0.0);
     var acc6 = vec4<f32>(0.0);
     var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
     let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
     let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
@@ -118,6 +133,24 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
                 a = xs[x7 + kv];
                 acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
             }
+            if (TM > 8u) {
+                a = xs[x8 + kv];
+                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x9 + kv];
+                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x10 + kv];
+                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x11 + kv];
+                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x12 + kv];
+                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x13 + kv];
+                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x14 + kv];
+                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = xs[x15 + kv];
+                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            }
         }
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
@@ -135,6 +168,16 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
             acc6 += xs[x6 + kv][c] * wk;
             acc7 += xs[x7 + kv][c] * wk;
         }
+        if (TM > 8u) {
+            acc8 += xs[x8 + kv][c] * wk;
+            acc9 += xs[x9 + kv][c] * wk;
+            acc10 += xs[x10 + kv][c] * wk;
+            acc11 += xs[x11 + kv][c] * wk;
+            acc12 += xs[x12 + kv][c] * wk;
+            acc13 += xs[x13 + kv][c] * wk;
+            acc14 += xs[x14 + kv][c] * wk;
+            acc15 += xs[x15 + kv][c] * wk;
+        }
     }
     store_row(i0, n0, acc0);
     if (TM > 1u) {
@@ -145,5 +188,15 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         store_row(i0 + 5u, n0, acc5);
         store_row(i0 + 6u, n0, acc6);
         store_row(i0 + 7u, n0, acc7);
+    }
+    if (TM > 8u) {
+        store_row(i0 + 8u, n0, acc8);
+        store_row(i0 + 9u, n0, acc9);
+        store_row(i0 + 10u, n0, acc10);
+        store_row(i0 + 11u, n0, acc11);
+        store_row(i0 + 12u, n0, acc12);
+        store_row(i0 + 13u, n0, acc13);
+        store_row(i0 + 14u, n0, acc14);
+        store_row(i0 + 15u, n0, acc15);
     }
 }

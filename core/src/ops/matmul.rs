@@ -3,9 +3,10 @@
 //! (stride 0 broadcasts one matrix over the batch). Used for the LoRA products and their
 //! gradients; frozen weights in GGUF types go through [`super::qmatmul`] instead.
 //!
-//! `shaders/matmul_stage.wgsl` copies op(A) into a uniform buffer; `shaders/matmul_forward.wgsl`
-//! is register-blocked: each invocation computes 8 rows × 4 columns of `C` (1 × 4 when `M < 8`:
-//! the matrix-vector case of generation), the 8 rows shared by the workgroup (uniform reads).
+//! `shaders/matmul_stage.wgsl` copies op(A) and op(B)ᵀ into uniform buffers in K slices of 64;
+//! `shaders/matmul_forward.wgsl` is register-blocked: each invocation computes 16 rows × 4
+//! columns of `C` (1 × 4 when `M < 16`) over two K slices. On CPU adapters every per-lane load
+//! is a gather, and uniform-buffer gathers cost a fraction of storage-buffer ones.
 
 use crate::error::{Error, Result};
 use super::qmatmul::BLOCK_FLOATS;
@@ -98,23 +99,81 @@ struct StageParams {
 struct MatmulParams {
     m0: u32,
     mb: u32,
-    m: u32,
+    n0: u32,
     n: u32,
-    k: u32,
-    k0: u32,
-    klen: u32,
-    ks: u32,
-    b_off: u32,
     c_off: u32,
     accumulate: u32,
     alpha: f32,
+    _pad: u32,
+}
+
+/// Values of K per staged slice (one uniform row of `matmul_forward`: 256 bytes, a valid
+/// uniform binding offset on every adapter).
+const KSLICE: usize = 64;
+/// Rows of op(A) and columns of op(B) per `matmul_forward` dispatch (64 KiB of each).
+const BLOCK: usize = BLOCK_FLOATS / KSLICE;
+
+/// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
+/// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
+/// `op(X)[i, k] = x[b*stride + i*k_len + k]` (or `x[b*stride + k*rows + i]` with `trans`):
+/// layout (slices, batch, rows, KSLICE).
+fn stage(
+    rec: &mut Recorder,
+    x: &GpuTensor,
+    batch: usize,
+    rows: usize,
+    k: usize,
+    stride: usize,
+    trans: bool,
+) -> Result<(wgpu::Buffer, usize)> {
+    let gpu = rec.gpu;
+    let slices = k.div_ceil(KSLICE).max(1);
+    let total = slices * batch * rows * KSLICE;
+    if (total * 4) as u64 > gpu.max_binding() {
+        return Err(Error::TooLarge {
+            what: format!("matmul stages {} MiB of one operand ({batch} x {rows} x {k})", (total * 4) >> 20),
+            limit: format!("{} bytes per storage binding", gpu.max_binding()),
+        });
+    }
+    let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("matmul staged operand"),
+        size: ((total + BLOCK_FLOATS) * 4) as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let params = StageParams {
+        batch_a: batch as u32,
+        m: rows as u32,
+        k: k as u32,
+        stride_a: stride as u32,
+        kslice: KSLICE as u32,
+        ks: KSLICE as u32,
+        total: total as u32,
+        _pad: 0,
+    };
+    let out = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: &staged,
+        offset: 0,
+        size: std::num::NonZeroU64::new((total * 4) as u64),
+    });
+    let constants = [("TRANS_A", trans as u32 as f64)];
+    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid_1d(total, 64));
+    Ok((staged, total / KSLICE))
+}
+
+fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: (first_row * KSLICE * 4) as u64,
+        size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
+    })
 }
 
 /// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+= ` with `shape.accumulate`).
 ///
-/// op(A) is first staged (transposed if needed, zero-padded) into a uniform buffer by
-/// `matmul_stage`; then one `matmul_forward` dispatch per batch item, K slice (16384 columns)
-/// and block of rows (64 KiB of op(A)).
+/// op(A) and op(B)ᵀ are first staged (transposed if needed, zero-padded, in K slices of 64)
+/// into uniform buffers by `matmul_stage`; then one `matmul_forward` dispatch per batch item,
+/// two K slices, block of 256 rows and block of 256 columns.
 ///
 /// # Shapes
 /// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
@@ -138,84 +197,43 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     if s.batch == 0 || s.m == 0 || s.n == 0 {
         return Ok(());
     }
-    let gpu = rec.gpu;
-    // Stage op(A): (slices, batch_a, m, ks), rows aligned to the uniform offset alignment.
+    // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
     let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
-    let kslice = s.k.clamp(1, BLOCK_FLOATS);
-    let slices = s.k.div_ceil(kslice).max(1);
-    let align = (gpu.limits.min_uniform_buffer_offset_alignment as usize / 4).max(4);
-    let ks = kslice.div_ceil(align) * align;
-    let total = slices * batch_a * s.m * ks;
-    if (total * 4) as u64 > gpu.max_binding() {
-        return Err(Error::TooLarge {
-            what: format!("matmul {s:?} stages {} MiB of op(A)", (total * 4) >> 20),
-            limit: format!("{} bytes per storage binding", gpu.max_binding()),
-        });
-    }
-    let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("matmul op(A) block"),
-        size: ((total + BLOCK_FLOATS) * 4) as u64,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let stage = StageParams {
-        batch_a: batch_a as u32,
-        m: s.m as u32,
-        k: s.k as u32,
-        stride_a: s.stride_a as u32,
-        kslice: kslice as u32,
-        ks: ks as u32,
-        total: total as u32,
-        _pad: 0,
-    };
-    let staged_out = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-        buffer: &staged,
-        offset: 0,
-        size: std::num::NonZeroU64::new((total * 4) as u64),
-    });
-    let constants = [("TRANS_A", s.trans_a as u32 as f64)];
-    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &stage, &[a.binding(), staged_out], grid_1d(total, 64));
-
-    // B is read as vec4s: pad a copy when its length is not a multiple of 4.
-    let padded;
-    let b = if b.len().is_multiple_of(4) {
-        b
-    } else {
-        padded = GpuTensor::zeros(gpu, &[b.len().div_ceil(4) * 4]);
-        rec.copy(&b.buffer, 0, &padded.buffer, 0, (b.len() * 4) as u64);
-        &padded
-    };
-    let vec_b = (if s.trans_b { s.k.is_multiple_of(4) } else { s.n.is_multiple_of(4) }) && s.stride_b.is_multiple_of(4);
-    let block_rows = BLOCK_FLOATS / ks;
-    let tm = if s.m < 8 || block_rows < 8 { 1 } else { 8 };
-    let block_rows = block_rows / tm * tm;
-    let constants = [("TRANS_B", s.trans_b as u32 as f64), ("VEC_B", vec_b as u32 as f64), ("TM", tm as f64)];
+    let batch_b = if s.stride_b == 0 { 1 } else { s.batch };
+    let (xa, zero_a) = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a)?;
+    let (xb, zero_b) = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b)?;
+    let slices = s.k.div_ceil(KSLICE).max(1);
+    let tm = if s.m < 16 { 1 } else { 16 };
+    let constants = [("TM", tm as f64)];
     for bi in 0..s.batch {
-        for (si, k0) in (0..s.k.max(1)).step_by(kslice).enumerate() {
-            for m0 in (0..s.m).step_by(block_rows) {
-                let mb = block_rows.min(s.m - m0);
-                let params = MatmulParams {
-                    m0: m0 as u32,
-                    mb: mb as u32,
-                    m: s.m as u32,
-                    n: s.n as u32,
-                    k: s.k as u32,
-                    k0: k0 as u32,
-                    klen: kslice.min(s.k - k0) as u32,
-                    ks: ks as u32,
-                    b_off: (bi * s.stride_b) as u32,
-                    c_off: (bi * s.stride_c) as u32,
-                    accumulate: (s.accumulate || si > 0) as u32,
-                    alpha: s.alpha,
-                };
-                let row = (si * batch_a + bi.min(batch_a - 1)) * s.m + m0;
-                let xs = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &staged,
-                    offset: (row * ks * 4) as u64,
-                    size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
-                });
-                let grid = [s.n.div_ceil(256) as u32, mb.div_ceil(tm) as u32, 1];
-                rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &[xs, b.binding(), c.binding()], grid);
+        let (ba, bb) = (bi.min(batch_a - 1), bi.min(batch_b - 1));
+        for si in (0..slices).step_by(2) {
+            for n0 in (0..s.n).step_by(BLOCK) {
+                for m0 in (0..s.m).step_by(BLOCK) {
+                    let mb = BLOCK.min(s.m - m0);
+                    let params = MatmulParams {
+                        m0: m0 as u32,
+                        mb: mb as u32,
+                        n0: n0 as u32,
+                        n: s.n as u32,
+                        c_off: (bi * s.stride_c) as u32,
+                        accumulate: (s.accumulate || si > 0) as u32,
+                        alpha: s.alpha,
+                        _pad: 0,
+                    };
+                    let xs = block(&xa, (si * batch_a + ba) * s.m + m0);
+                    let bt = block(&xb, (si * batch_b + bb) * s.n + n0);
+                    // The second K slice, or the zero slack after the staged values.
+                    let (xs1, bt1) = if si + 1 < slices {
+                        let next_a = ((si + 1) * batch_a + ba) * s.m + m0;
+                        (block(&xa, next_a), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
+                    } else {
+                        (block(&xa, zero_a), block(&xb, zero_b))
+                    };
+                    let grid = [1, mb.div_ceil(tm) as u32, 1];
+                    let bindings = [xs, bt, xs1, bt1, c.binding()];
+                    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &bindings, grid);
+                }
             }
         }
     }
@@ -271,7 +289,7 @@ mod tests {
             return;
         }
         let mut rng = Rng::new(11);
-        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030)] {
+        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030), (259, 261, 67)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let mut s = MatmulShape::new(m, n, k);
                 s.trans_a = ta;

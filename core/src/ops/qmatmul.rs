@@ -114,8 +114,14 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
     }
     let staged = stage_x(rec, x, m, k);
     let block_rows = BLOCK_FLOATS / staged.ks;
-    // Rows of x per workgroup: 8, or 1 for decode (M < 8) and very wide K.
-    let tm = if m < 8 || block_rows < 8 { 1 } else { 8 };
+    // Rows of x per workgroup: 16 or 8, or 1 for decode (M < 8) and very wide K.
+    let tm = if m >= 16 && block_rows >= 16 {
+        16
+    } else if m < 8 || block_rows < 8 {
+        1
+    } else {
+        8
+    };
     let block_rows = block_rows / tm * tm;
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", tm as f64)];
     let bias_binding = bias.unwrap_or(x);
