@@ -54,28 +54,11 @@ pub fn record_step(
     targets: &[u32],
     grad_scale: f32,
 ) -> Result<usize> {
-    let gpu = rec.gpu;
-    let v = model.config.vocab_size;
-    let c = model.config.dim;
-    let rows = buf.batch * buf.t;
     buf.cache.clear();
     model.forward_into(rec, inputs, &mut buf.cache, Some(lora), &buf.acts)?;
-    let target_ids = GpuIds::from_slice(gpu, targets);
-    // Logits in row chunks small enough for one storage binding; dlogits overwrite them.
-    let chunk = (gpu.max_binding() as usize / (v * 4)).clamp(1, rows);
-    let mut start = 0;
-    while start < rows {
-        let n = chunk.min(rows - start);
-        let logits = model.logits(rec, &buf.acts.hidden, start, n)?;
-        cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
-        cross_entropy_backward(rec, &target_ids, &buf.lse, start, grad_scale, &logits)?;
-        let dh = GpuTensor::zeros(gpu, &[n, c]);
-        qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &dh, false)?;
-        rec.copy(&dh.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
-        start += n;
-    }
+    record_loss_head(rec, model, buf, targets, Some(grad_scale))?;
     backward(rec, model, lora, &buf.acts, &buf.cache, &buf.d_hidden, &buf.grads)?;
-    Ok(count_targets(targets, v))
+    Ok(count_targets(targets, model.config.vocab_size))
 }
 
 /// Mean loss over `batches` (forward and loss only), with `lora` or the base alone; one readback
@@ -108,11 +91,25 @@ pub fn record_eval(
     inputs: &[u32],
     targets: &[u32],
 ) -> Result<usize> {
-    let gpu = rec.gpu;
-    let v = model.config.vocab_size;
-    let rows = buf.batch * buf.t;
     buf.cache.clear();
     model.forward_into(rec, inputs, &mut buf.cache, lora, &buf.acts)?;
+    record_loss_head(rec, model, buf, targets, None)?;
+    Ok(count_targets(targets, model.config.vocab_size))
+}
+
+/// The loss head over the hidden states of the last forward pass, in row chunks small enough
+/// for one storage binding: logits → per-token loss and logsumexp; with `grad_scale`, also
+/// dlogits (in place over the logits) → `d_hidden = dlogits · W_lm`.
+fn record_loss_head(
+    rec: &mut Recorder,
+    model: &Model,
+    buf: &mut StepBuffers,
+    targets: &[u32],
+    grad_scale: Option<f32>,
+) -> Result<()> {
+    let gpu = rec.gpu;
+    let (v, c) = (model.config.vocab_size, model.config.dim);
+    let rows = buf.batch * buf.t;
     let target_ids = GpuIds::from_slice(gpu, targets);
     let chunk = (gpu.max_binding() as usize / (v * 4)).clamp(1, rows);
     let mut start = 0;
@@ -120,7 +117,13 @@ pub fn record_eval(
         let n = chunk.min(rows - start);
         let logits = model.logits(rec, &buf.acts.hidden, start, n)?;
         cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
+        if let Some(scale) = grad_scale {
+            cross_entropy_backward(rec, &target_ids, &buf.lse, start, scale, &logits)?;
+            let dh = GpuTensor::zeros(gpu, &[n, c]);
+            qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &dh, false)?;
+            rec.copy(&dh.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
+        }
         start += n;
     }
-    Ok(count_targets(targets, v))
+    Ok(())
 }
