@@ -629,12 +629,13 @@ def golden_lora() -> None:
     t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
     hf = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
     lora_golden_for(hf, "hf_f32", t)
-    lora_golden_for(load_gguf_model(FIXTURES / "tiny-llama-Q4_1.gguf"), "gguf_Q4_1", t)
+    for vname in GGUF_VARIANTS:
+        lora_golden_for(load_gguf_model(FIXTURES / f"tiny-llama-{vname}.gguf"), f"gguf_{vname}", t)
     save_golden(
         t,
         "tiny-llama-lora",
         f"PEFT LoRA (r {LORA_R}, alpha {LORA_ALPHA}, dropout 0, all 7 linears, A and B = 0.1·N(0,1) "
-        f"seeded 7) on tests/fixtures/tiny-llama (hf_f32) and tiny-llama-Q4_1.gguf (gguf_Q4_1): "
+        f"seeded 7) on tests/fixtures/tiny-llama (hf_f32) and every tiny-llama-<TYPE>.gguf (gguf_<TYPE>): "
         f"<key>.<layer>.<module>.<A|B>[.grad] (A (r, in), B (out, r)), <key>.loss (labels = ids with the "
         f"first {LORA_IGNORED} ignored, mean over the rest), <key>.adamw_losses (loss before each of "
         f"{ADAMW_STEPS} AdamW steps {ADAMW} and after the last).",

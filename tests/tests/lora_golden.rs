@@ -1,5 +1,5 @@
 //! LoRA training numerics against PEFT (tests/golden/make_golden.py, set `lora`): on the tiny
-//! random Llama — HF f32 folder and Q4_1 GGUF — with r 4, alpha 8 on all seven linears of both
+//! random Llama — HF f32 folder and every GGUF type — with r 4, alpha 8 on all seven linears of both
 //! layers and A, B set from the golden file: the loss, every LoRA gradient, and the losses of
 //! five AdamW steps.
 //!
@@ -102,4 +102,11 @@ fn lora_loss_gradients_and_adamw_match_peft_on_f32_weights() {
 #[test]
 fn lora_loss_gradients_and_adamw_match_peft_on_q4_1_weights() {
     check("tiny-llama-Q4_1.gguf", "gguf_Q4_1");
+}
+
+#[test]
+fn lora_loss_gradients_and_adamw_match_peft_on_f32_f16_q8_0_q4_0_gguf() {
+    for ty in ["F32", "F16", "Q8_0", "Q4_0"] {
+        check(&format!("tiny-llama-{ty}.gguf"), &format!("gguf_{ty}"));
+    }
 }
