@@ -8,11 +8,14 @@ use anytune_core::data::{Batcher, DataConfig, DataFile, Padding, prepare, read_d
 use anytune_core::generate::{GenerateOptions, generate};
 use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
 use anytune_core::model::{LoraParams, Model};
-use anytune_core::train::{Schedule, TrainConfig, Trainer};
+use anytune_core::train::{CheckpointInfo, Schedule, TrainConfig, Trainer};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// The checkpoint file inside --out.
+const CHECKPOINT: &str = "checkpoint.safetensors";
 
 /// Steps picked on a software (CPU) adapter when --steps is not given.
 const CPU_STEPS: usize = 24;
@@ -88,6 +91,15 @@ pub struct TrainArgs {
     /// Seed of the adapter initialisation, data order and validation split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write a checkpoint (adapter, optimizer state, data position) every N steps (0 = only at the end).
+    #[arg(long, default_value_t = 10)]
+    checkpoint_every: usize,
+    /// Continue the run in --out from its last checkpoint (same data and options).
+    #[arg(long)]
+    resume: bool,
+    /// Stop when the validation loss has not improved for this many evaluations (0 = never).
+    #[arg(long, default_value_t = 0)]
+    patience: usize,
     /// A question answered (greedy chat) before and after training.
     #[arg(long)]
     question: Option<String>,
@@ -165,7 +177,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("before: {}", answer(&gpu, &model, q)?);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut log = std::fs::File::create(args.out.join("log.jsonl"))?;
     let config = TrainConfig {
         lr: args.lr,
         schedule: Schedule::parse(&args.schedule)?,
@@ -174,15 +185,32 @@ pub fn run(args: TrainArgs) -> Result<()> {
         max_grad_norm: args.max_grad_norm,
         grad_accum: args.grad_accum,
     };
+    let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let adapter_config = weights.peft_config_json(&base_name);
     let mut trainer = Trainer::new(&gpu, &model, lora, config, args.batch, t)?;
+    let checkpoint_path = args.out.join(CHECKPOINT);
+    let mut info = CheckpointInfo { step: 0, data: batcher.position(), best_val_loss: None, evals_since_best: 0, adapter_config };
+    if args.resume {
+        let bytes = std::fs::read(&checkpoint_path)
+            .with_context(|| format!("--resume: reading the checkpoint {}", checkpoint_path.display()))?;
+        let restored = trainer.restore_checkpoint(&gpu, &bytes, &checkpoint_path.display().to_string())?;
+        if restored.adapter_config != info.adapter_config {
+            bail!("{}: the checkpoint was made with other LoRA options or another base model", checkpoint_path.display());
+        }
+        batcher.seek(restored.data)?;
+        eprintln!("anytune: resuming from step {} of {total}", restored.step);
+        info = restored;
+    }
+    let mut log = std::fs::OpenOptions::new().create(true).append(args.resume).write(true).truncate(!args.resume).open(args.out.join("log.jsonl"))?;
     let start = Instant::now();
     let mut tokens = 0usize;
-    for _ in 0..total {
+    let first = trainer.step;
+    while trainer.step < total {
         let micro: Vec<_> = (0..args.grad_accum).map(|_| batcher.next_batch()).collect();
         let r = pollster::block_on(trainer.train_step(&gpu, &micro, total))?;
         tokens += r.tokens;
         let secs = start.elapsed().as_secs_f64();
-        let eta = secs / r.step as f64 * (total - r.step) as f64;
+        let eta = secs / (r.step - first) as f64 * (total - r.step) as f64;
         eprintln!(
             "step {:>4}/{total}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.0} tokens/s  ETA {}",
             r.step,
@@ -193,31 +221,63 @@ pub fn run(args: TrainArgs) -> Result<()> {
             duration(eta)
         );
         writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))?;
-        if !val_batches.is_empty() && args.eval_every > 0 && r.step % args.eval_every == 0 && r.step < total {
+        let last = r.step == total;
+        let mut stop = false;
+        if !val_batches.is_empty() && ((args.eval_every > 0 && r.step % args.eval_every == 0) || last) {
             let e = pollster::block_on(trainer.evaluate(&gpu, &val_batches, true))?;
             eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity);
             writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
+            if info.best_val_loss.is_none_or(|b| e.loss < b) {
+                info.best_val_loss = Some(e.loss);
+                info.evals_since_best = 0;
+                let best = pollster::block_on(trainer.lora.to_weights(&gpu, &lora_cfg))?;
+                write_adapter(&args.out.join("best"), &best, &base_name, &model)?;
+            } else {
+                info.evals_since_best += 1;
+                stop = args.patience > 0 && info.evals_since_best >= args.patience;
+            }
         }
-    }
-    if !val_batches.is_empty() {
-        let e = pollster::block_on(trainer.evaluate(&gpu, &val_batches, true))?;
-        eprintln!("validation loss {:.4}  perplexity {:.2}", e.loss, e.perplexity);
-        writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": total, "loss": e.loss, "perplexity": e.perplexity }))?;
+        if last || stop || (args.checkpoint_every > 0 && r.step % args.checkpoint_every == 0) {
+            info.data = batcher.position();
+            let bytes = pollster::block_on(trainer.checkpoint_bytes(&gpu, info.clone()))?;
+            write_atomically(&checkpoint_path, &bytes)?;
+        }
+        if stop {
+            eprintln!("anytune: early stop: no validation improvement in {} evaluations", args.patience);
+            break;
+        }
     }
     let lora = trainer.into_lora();
     let trained = pollster::block_on(lora.to_weights(&gpu, &lora_cfg))?;
-    let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    std::fs::write(args.out.join("adapter_config.json"), trained.peft_config_json(&base_name))?;
-    std::fs::write(args.out.join("adapter_model.safetensors"), trained.peft_safetensors()?)?;
-    std::fs::write(args.out.join("adapter.gguf"), trained.to_gguf(&model.config)?)?;
+    write_adapter(&args.out, &trained, &base_name, &model)?;
     eprintln!(
-        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl)",
-        args.out.display()
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl, {CHECKPOINT}{})",
+        args.out.display(),
+        if info.best_val_loss.is_some() { ", best/" } else { "" }
     );
     model.adapter = Some(lora);
     if let Some(q) = &args.question {
         println!("after:  {}", answer(&gpu, &model, q)?);
     }
+    Ok(())
+}
+
+/// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`.
+fn write_adapter(dir: &std::path::Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_atomically(&dir.join("adapter_config.json"), weights.peft_config_json(base_name).as_bytes())?;
+    write_atomically(&dir.join("adapter_model.safetensors"), &weights.peft_safetensors()?)?;
+    write_atomically(&dir.join("adapter.gguf"), &weights.to_gguf(&model.config)?)
+}
+
+/// Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over
+/// `path`: a reader (or a killed run) sees the old file or the new one, never a partial one.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 

@@ -105,3 +105,61 @@ fn train_writes_adapters_that_lower_the_loss_and_load_back() {
     assert!(peft > base + 1.0, "the adapter should make the trained answer likelier: base {base}, adapted {peft}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Reads every tensor of a safetensors file as f32 values, by name.
+fn tensors(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = anytune_core::formats::SafetensorsFile::parse(&bytes, "adapter").unwrap();
+    file.tensors.iter().map(|t| (t.name.clone(), bytemuck_f32(t.bytes(&bytes)))).collect()
+}
+
+fn bytemuck_f32(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+#[test]
+fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
+    let model = tiny();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let base = std::env::temp_dir().join(format!("anytune-resume-{}", std::process::id()));
+    let args = |out: &std::path::Path| -> Vec<String> {
+        ["train", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]
+            .into_iter()
+            .chain(["--steps", "10", "--lr", "5e-3", "--targets", "all-linear", "--checkpoint-every", "1", "--seed", "4", "--batch", "2"])
+            .map(String::from)
+            .collect()
+    };
+    let (straight, killed) = (base.join("straight"), base.join("killed"));
+    let straight_args = args(&straight);
+    let Some(_) = ok(&straight_args.iter().map(String::as_str).collect::<Vec<_>>()) else { return };
+
+    // SIGKILL the second run once it has logged a few steps, then resume it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anytune"))
+        .args(args(&killed))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = killed.join("log.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 4 {
+        assert!(std::time::Instant::now() < deadline, "the run did not reach step 4");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(killed.join("checkpoint.safetensors").exists(), "no checkpoint survived the kill");
+    assert!(!killed.join("adapter_model.safetensors").exists(), "the run was not killed before its end");
+    let mut resume = args(&killed);
+    resume.push("--resume".into());
+    ok(&resume.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+
+    let (a, b) = (tensors(&straight.join("adapter_model.safetensors")), tensors(&killed.join("adapter_model.safetensors")));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, va) in &a {
+        let vb = &b[name];
+        let diff = va.iter().zip(vb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-6, "{name}: resumed adapter differs by {diff}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -5,9 +5,11 @@
 //! optimizer ([`crate::ops::adamw`]) → adapter files ([`crate::lora`]).
 
 pub mod backward;
+pub mod checkpoint;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
 
+pub use checkpoint::CheckpointInfo;
 pub use schedule::Schedule;
 pub use trainer::{EvalReport, StepReport, TrainConfig, Trainer};

@@ -94,6 +94,17 @@ impl<'m> Trainer<'m> {
         Ok(Trainer { model, lora, config, moments, bufs, norm, step: 0 })
     }
 
+    /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
+    pub(crate) fn state_tensors(&self) -> Vec<(String, &GpuTensor)> {
+        let names = self.lora.iter().flat_map(|(layer, t, _)| ["A", "B"].map(|ab| format!("{layer}.{}.{ab}", t.peft_name())));
+        names
+            .zip(Self::params_of(&self.lora).into_iter().zip(&self.moments))
+            .flat_map(|(name, ((p, _), [m, v]))| {
+                [(format!("{name}.param"), p), (format!("{name}.m"), m), (format!("{name}.v"), v)]
+            })
+            .collect()
+    }
+
     /// Every trained tensor with its gradient: A then B of each adapted linear.
     fn params_of(lora: &LoraParams) -> Vec<(&GpuTensor, &GpuTensor)> {
         lora.iter().flat_map(|(_, _, s)| [(&s.a, &s.grad_a), (&s.b, &s.grad_b)]).collect()
