@@ -14,6 +14,7 @@ use std::time::Instant;
 
 mod bench;
 mod eval;
+mod plot;
 mod train;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).

@@ -247,11 +247,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
             break;
         }
     }
+    drop(log);
+    let log_text = std::fs::read_to_string(args.out.join("log.jsonl"))?;
+    let (train_points, val_points) = crate::plot::read_log(&log_text);
+    std::fs::write(args.out.join("loss.svg"), crate::plot::loss_svg(&train_points, &val_points))?;
     let lora = trainer.into_lora();
     let trained = pollster::block_on(lora.to_weights(&gpu, &lora_cfg))?;
     write_adapter(&args.out, &trained, &base_name, &model)?;
     eprintln!(
-        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl, {CHECKPOINT}{})",
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl, loss.svg, {CHECKPOINT}{})",
         args.out.display(),
         if info.best_val_loss.is_some() { ", best/" } else { "" }
     );
