@@ -100,6 +100,9 @@ pub struct TrainArgs {
     /// Stop when the validation loss has not improved for this many evaluations (0 = never).
     #[arg(long, default_value_t = 0)]
     patience: usize,
+    /// Print token counts, trainable parameters and the GPU memory needed, then stop.
+    #[arg(long)]
+    dry_run: bool,
     /// A question answered (greedy chat) before and after training.
     #[arg(long)]
     question: Option<String>,
@@ -165,6 +168,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     if total == 0 {
         bail!("nothing to train: {} has no training rows", train_name);
+    }
+    let memory = anytune_core::train::training_memory(&gpu, &model, &lora, args.batch, t);
+    eprintln!("{memory}; {total} steps of {} × {t} tokens", args.batch);
+    anytune_core::train::check_fits(&gpu, &memory)?;
+    if args.dry_run {
+        return Ok(());
     }
     let val_batches: Vec<_> = if dataset.val.is_empty() {
         Vec::new()

@@ -6,10 +6,12 @@
 
 pub mod backward;
 pub mod checkpoint;
+pub mod memory;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
+pub use memory::{MemoryEstimate, check_fits, training_memory};
 pub use schedule::Schedule;
 pub use trainer::{EvalReport, StepReport, TrainConfig, Trainer};

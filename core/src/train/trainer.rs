@@ -84,6 +84,7 @@ impl<'m> Trainer<'m> {
         if config.grad_accum == 0 {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
+        super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t))?;
         let bufs = StepBuffers::new(gpu, model, Some(&lora), batch, t)?;
         let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
         let moments = Self::params_of(&lora)

@@ -1,0 +1,77 @@
+//! GPU memory a training run needs, computed from the shapes the step allocates — for
+//! `--dry-run`, the web page's estimate, and a clear refusal before any buffer is too large for
+//! the adapter's storage-binding limit.
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::lora::Target;
+use crate::model::{LoraParams, Model};
+
+/// Bytes of each part of a training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MemoryEstimate {
+    /// The frozen base in its stored format.
+    pub weights: u64,
+    /// LoRA A, B, their gradients and the AdamW moments (4 f32 copies).
+    pub adapter: u64,
+    /// Saved activations of every layer, the KV cache and the gradient buffers.
+    pub activations: u64,
+    /// One chunk of logits (row chunks keep it within one storage binding).
+    pub logits: u64,
+    pub total: u64,
+    /// The largest single buffer (must fit one storage binding).
+    pub largest_buffer: u64,
+}
+
+impl std::fmt::Display for MemoryEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        write!(
+            f,
+            "GPU memory: {:.0} MiB = weights {:.0} + adapter and optimizer {:.1} + activations {:.0} + logits {:.0} (largest buffer {:.1} MiB)",
+            mib(self.total),
+            mib(self.weights),
+            mib(self.adapter),
+            mib(self.activations),
+            mib(self.logits),
+            mib(self.largest_buffer)
+        )
+    }
+}
+
+/// The memory a training step of `batch × t` tokens takes with `lora`.
+pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize) -> MemoryEstimate {
+    let cfg = &model.config;
+    let rows = (batch * t) as u64;
+    let (c, f) = (cfg.dim as u64, cfg.ffn_dim as u64);
+    let (q, kv) = ((cfg.n_heads * cfg.head_dim) as u64, (cfg.n_kv_heads * cfg.head_dim) as u64);
+    let lora_u = rows * lora.rank as u64 * Target::ALL.len() as u64; // at most one u per linear
+    // Per layer: x_in, xn1, x_mid, xn2 (C); q, att (H·D); k, v and their cache copies (KVH·D);
+    // gate, up, h (F); rstd ×2; lse; LoRA u.
+    let per_layer = rows * (4 * c + 2 * q + 4 * kv + 3 * f + 2) + batch as u64 * cfg.n_heads as u64 * t as u64 + lora_u;
+    // Gradients: dx, dxn (C), dh, dgate, dup (F), datt, dq (H·D), dk, dv (KVH·D), du; plus x,
+    // proj, hidden, d_hidden, final rstd, loss, lse.
+    let grads = rows * (2 * c + 3 * f + 2 * q + 2 * kv + lora.rank as u64) + rows * (4 * c + 3);
+    let activations = 4 * (per_layer * cfg.n_layers as u64 + grads);
+    let v = cfg.vocab_size as u64;
+    let chunk_rows = (gpu.max_binding() / (v * 4)).clamp(1, rows.max(1));
+    let logits = chunk_rows * v * 4;
+    let adapter = 16 * lora.parameter_count() as u64;
+    let weights = model.weights.gpu_bytes();
+    let largest_buffer = [rows * f, rows * c, rows * q, rows * kv].into_iter().max().unwrap_or(0) * 4;
+    MemoryEstimate { weights, adapter, activations, logits, total: weights + adapter + activations + logits, largest_buffer }
+}
+
+/// Refuses, with what to change, a batch whose buffers do not fit one storage binding.
+pub fn check_fits(gpu: &Gpu, estimate: &MemoryEstimate) -> Result<()> {
+    if estimate.largest_buffer > gpu.max_binding() {
+        return Err(Error::TooLarge {
+            what: format!(
+                "a training buffer of {:.0} MiB (batch × sequence length × ffn): lower --batch or --max-seq-len",
+                estimate.largest_buffer as f64 / (1024.0 * 1024.0)
+            ),
+            limit: format!("{} MiB per storage binding", gpu.max_binding() / (1024 * 1024)),
+        });
+    }
+    Ok(())
+}
