@@ -20,10 +20,22 @@ pub struct BenchArgs {
     /// Benchmark the model's forward pass (prefill).
     #[arg(long)]
     forward: bool,
+    /// Benchmark LoRA training steps (tokens/s, GFLOP/s, dispatches, memory).
+    #[arg(long)]
+    train: bool,
+    /// Sequences per step for --train.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// LoRA rank for --train.
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// Adapted modules for --train.
+    #[arg(long, default_value = "q_proj,v_proj")]
+    targets: String,
     /// Model for --forward (default: the default model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Prompt length for --forward, and M (rows) for the model-shape GEMMs of --op matmul.
+    /// Prompt length for --forward and --train, and M (rows) for the model-shape GEMMs of --op matmul.
     #[arg(long, default_value_t = 128)]
     tokens: usize,
     /// Timed repetitions (after one warm-up).
@@ -32,11 +44,12 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    match (args.op.as_deref(), args.forward) {
-        (Some("matmul"), false) => matmul(&args),
-        (None, true) => forward(&args),
-        (Some(other), false) => bail!("unknown op {other:?} (known: matmul)"),
-        _ => bail!("give exactly one of --op matmul or --forward"),
+    match (args.op.as_deref(), args.forward, args.train) {
+        (Some("matmul"), false, false) => matmul(&args),
+        (None, true, false) => forward(&args),
+        (None, false, true) => train(&args),
+        (Some(other), false, false) => bail!("unknown op {other:?} (known: matmul)"),
+        _ => bail!("give exactly one of --op matmul, --forward or --train"),
     }
 }
 
@@ -89,5 +102,39 @@ fn forward(args: &BenchArgs) -> Result<()> {
     println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
     println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
     println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
+    Ok(())
+}
+
+fn train(args: &BenchArgs) -> Result<()> {
+    use anytune_core::data::{Batch, DataPosition};
+    use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
+    use anytune_core::model::LoraParams;
+    use anytune_core::train::{TrainConfig, Trainer, training_flops_per_token, training_memory};
+    let gpu = open_gpu()?;
+    let model = load_model(&gpu, &model_path(args.model.as_deref())?)?;
+    let (b, t) = (args.batch, args.tokens);
+    let cfg = LoraConfig { r: args.rank, targets: Target::parse_list(&args.targets)?, layers: Layers::All, ..LoraConfig::default() };
+    let lora = LoraParams::from_weights(&gpu, &model.config, &LoraWeights::init(&cfg, &model.config, 0)?)?;
+    let memory = training_memory(&gpu, &model, &lora, b, t);
+    let flops_per_token = training_flops_per_token(&model, &lora, t);
+    let v = model.config.vocab_size as u32;
+    let inputs: Vec<u32> = (0..b * t).map(|i| (i as u32 * 7919) % v).collect();
+    let targets: Vec<u32> = (0..b * t).map(|i| (i as u32 * 104_729 + 13) % v).collect();
+    let batch = Batch { b, t, inputs, targets, n_targets: b * t, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: 0 } };
+    let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig::default(), b, t)?;
+    let total = args.iters + 1;
+    let first = pollster::block_on(trainer.train_step(&gpu, std::slice::from_ref(&batch), total))?; // warm-up
+    let mut best = f64::MAX;
+    for _ in 0..args.iters {
+        let start = Instant::now();
+        pollster::block_on(trainer.train_step(&gpu, std::slice::from_ref(&batch), total))?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    let tokens = (b * t) as f64;
+    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
+    println!("step: {best:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s", args.iters, tokens / best, flops_per_token * tokens / best / 1e9);
+    println!("FLOPs per token: {:.3} GFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e9, first.dispatches);
+    println!("{memory}");
     Ok(())
 }

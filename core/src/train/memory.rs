@@ -75,3 +75,17 @@ pub fn check_fits(gpu: &Gpu, estimate: &MemoryEstimate) -> Result<()> {
     }
     Ok(())
 }
+
+/// Floating-point operations of one training step per token: the frozen matmuls forward and
+/// their input gradients backward (no base weight gradients), the logits and their gradient,
+/// attention forward and backward (causal: on average T/2 keys), and the LoRA products.
+pub fn training_flops_per_token(model: &Model, lora: &LoraParams, t: usize) -> f64 {
+    let cfg = &model.config;
+    let (c, f, v) = (cfg.dim as f64, cfg.ffn_dim as f64, cfg.vocab_size as f64);
+    let (q, kv) = ((cfg.n_heads * cfg.head_dim) as f64, (cfg.n_kv_heads * cfg.head_dim) as f64);
+    let linears = c * q * 2.0 + c * kv * 2.0 + 3.0 * c * f;
+    let attention = 2.0 * 2.0 * (t as f64 / 2.0) * q; // q·k and p·v per token
+    let per_layer = 2.0 * linears * 2.0 + attention * 3.0; // forward + dX; attention fwd + 2× bwd
+    let lora_flops: f64 = lora.iter().map(|(_, _, s)| 2.0 * lora.rank as f64 * (s.d_in + s.d_out) as f64 * 3.0).sum();
+    per_layer * cfg.n_layers as f64 + 2.0 * c * v * 2.0 + lora_flops
+}

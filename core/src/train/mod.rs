@@ -12,6 +12,6 @@ pub mod step;
 pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
-pub use memory::{MemoryEstimate, check_fits, training_memory};
+pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
 pub use schedule::Schedule;
 pub use trainer::{EvalReport, StepReport, TrainConfig, Trainer};

@@ -55,6 +55,8 @@ pub struct StepReport {
     /// Tokens processed (padding included) and trained (targets).
     pub tokens: usize,
     pub targets: usize,
+    /// Kernel dispatches recorded for the step (one submission).
+    pub dispatches: u32,
 }
 
 /// Mean loss and perplexity over a set of batches.
@@ -136,6 +138,7 @@ impl<'m> Trainer<'m> {
             adamw_update(&mut rec, &opt, self.step as u32 + 1, 1.0, Some(self.norm.clip_scale()), g, p, m, v2)?;
         }
         rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
+        let dispatches = rec.dispatches;
         let values = report.read(rec).await?;
         let loss = values[..micro.len() * rows].iter().map(|&l| l as f64).sum::<f64>() / targets.max(1) as f64;
         let grad_norm = values[micro.len() * rows];
@@ -149,7 +152,7 @@ impl<'m> Trainer<'m> {
                 ),
             ));
         }
-        Ok(StepReport { step: self.step, loss: loss as f32, lr, grad_norm, tokens: micro.len() * rows, targets })
+        Ok(StepReport { step: self.step, loss: loss as f32, lr, grad_norm, tokens: micro.len() * rows, targets, dispatches })
     }
 
     /// The trained adapter (ends training).
