@@ -134,7 +134,7 @@ fn train(args: &BenchArgs) -> Result<()> {
     println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
     println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
     println!("step: {best:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s", args.iters, tokens / best, flops_per_token * tokens / best / 1e9);
-    println!("FLOPs per token: {:.3} GFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e9, first.dispatches);
+    println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e6, first.dispatches);
     println!("{memory}");
     Ok(())
 }
