@@ -1,85 +1,151 @@
-// qmatmul_backward — input gradient of y = x · Wᵀ against a frozen GGUF weight W:
-//   dx[m, k] (+)= Σ_r dy[m, row_start + r] · W[r, k]
-// over the rows r of one weight chunk (dispatched once per chunk; later chunks accumulate).
-// W is frozen, so there is no dW; dbias (if any) is a column sum done elsewhere.
+// qmatmul_backward — input gradient of y = x · Wᵀ against a frozen GGUF weight W (helpers in
+// gguf_dequant.wgsl, type = override WTYPE):
+//   dx[m0 + i, k] (+)= Σ_{c < nlen} dys[i, c] · W[r0 + c, k]
+// The forward's structure with N and K swapped: one dispatch covers a block of dy rows (one
+// slice of nlen columns, copied into a uniform buffer, row stride ks, zero padded) times the
+// matching rows r0.. of one weight row chunk; the caller loops over blocks and slices (all but
+// the first slice accumulate). W is frozen, so there is no dW.
 //
-// Bindings: 0 params, 1 dy (M, N) f32, 2 w (chunk rows, K) raw GGUF bytes as u32,
-//           3 dx (M, K) f32.
+// Bindings: 0 params, 1 dys (block rows, ks) f32 uniform, 2 w (chunk rows, K) raw GGUF bytes
+//           as u32, 3 dx (M, K) f32.
 // Shapes: M = B*T tokens, N out features, K = C in features.
-// Each invocation owns 4 consecutive k of 4 rows of dx (gather, no atomics); the dequantized
-// weights are reused across the 4 rows.
+// Each lane owns 4 consecutive k of dx (W rows are read 4 at a time at k..k+3, the same reads
+// as the forward's); a workgroup shares TM dy rows (16, 8 or 1), so each dequantized weight is
+// reused TM times.
 
 struct Params {
-    m: u32,
-    n: u32,
+    m0: u32,
+    mb: u32,
     k: u32,
+    ks: u32,
+    r0: u32,
+    nlen: u32,
     row_bytes: u32,
-    row_start: u32,
     rows: u32,
     accumulate: u32,
-    k_tiles: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-fn store_row(m: u32, k0: u32, acc: vec4<f32>) {
-    if (m >= params.m) {
+fn store_row(i: u32, k0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
         let k = k0 + j;
         if (k < params.k) {
-            let i = m * params.k + k;
+            let idx = (params.m0 + i) * params.k + k;
             var v = acc[j];
             if (params.accumulate != 0u) {
-                v += dx[i];
+                v += dx[idx];
             }
-            dx[i] = v;
+            dx[idx] = v;
         }
     }
 }
 
+// Weight rows r..r+3 (clamped to the chunk) at k..k+3, as the columns of a matrix.
+fn wrows4(r: u32, k: u32) -> mat4x4<f32> {
+    let last = params.rows - 1u;
+    let rb0 = min(r, last) * params.row_bytes;
+    let rb1 = min(r + 1u, last) * params.row_bytes;
+    let rb2 = min(r + 2u, last) * params.row_bytes;
+    let rb3 = min(r + 3u, last) * params.row_bytes;
+    let g = k >> 4u;
+    let s0 = wscale16(rb0, g);
+    let s1 = wscale16(rb1, g);
+    let s2 = wscale16(rb2, g);
+    let s3 = wscale16(rb3, g);
+    return mat4x4<f32>(wquant4(rb0, k) * s0.x + s0.y, wquant4(rb1, k) * s1.x + s1.y,
+                       wquant4(rb2, k) * s2.x + s2.y, wquant4(rb3, k) * s3.x + s3.y);
+}
+
 @compute @workgroup_size(64)
-fn qmatmul_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let tile = gid.x + gid.y * nwg.x * 64u;
-    let m_tiles = (params.m + 3u) / 4u;
-    if (tile >= m_tiles * params.k_tiles) {
-        return;
-    }
-    let K = params.k;
-    let k0 = (tile % params.k_tiles) * 4u;
-    let m0 = (tile / params.k_tiles) * 4u;
-    let last_m = params.m - 1u;
-    let d0 = min(m0, last_m) * params.n + params.row_start;
-    let d1 = min(m0 + 1u, last_m) * params.n + params.row_start;
-    let d2 = min(m0 + 2u, last_m) * params.n + params.row_start;
-    let d3 = min(m0 + 3u, last_m) * params.n + params.row_start;
-    let whole = k0 + 4u <= K; // else a float type with K % 4 != 0: read values one by one
-    let last_k = K - 1u;
+fn qmatmul_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let k0 = (wid.x * 64u + lid) * 4u;
+    // Read inside the row; values of k >= K (float types with K % 4 != 0) are never stored.
+    let kr = min(k0, (params.k - 1u) & ~3u);
+    let i0 = wid.y * TM;
+    let x0 = xrow(i0);
+    let x1 = xrow(i0 + 1u);
+    let x2 = xrow(i0 + 2u);
+    let x3 = xrow(i0 + 3u);
+    let x4 = xrow(i0 + 4u);
+    let x5 = xrow(i0 + 5u);
+    let x6 = xrow(i0 + 6u);
+    let x7 = xrow(i0 + 7u);
+    let x8 = xrow(i0 + 8u);
+    let x9 = xrow(i0 + 9u);
+    let x10 = xrow(i0 + 10u);
+    let x11 = xrow(i0 + 11u);
+    let x12 = xrow(i0 + 12u);
+    let x13 = xrow(i0 + 13u);
+    let x14 = xrow(i0 + 14u);
+    let x15 = xrow(i0 + 15u);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var r = 0u; r < params.rows; r++) {
-        let rb = r * params.row_bytes;
-        var wv: vec4<f32>;
-        if (whole) {
-            let s = wscale16(rb, k0 >> 4u);
-            wv = wquant4(rb, k0) * s.x + s.y;
-        } else {
-            wv = vec4<f32>(wdeq1(rb, k0), wdeq1(rb, min(k0 + 1u, last_k)),
-                           wdeq1(rb, min(k0 + 2u, last_k)), wdeq1(rb, min(k0 + 3u, last_k)));
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    // Groups of 4 dy columns; past nlen the staged dy is zero (and the rows are clamped).
+    for (var cv = 0u; cv < (params.nlen + 3u) / 4u; cv++) {
+        let wm = wrows4(params.r0 + cv * 4u, kr);
+        acc0 += wm * xs[x0 + cv];
+        if (TM > 1u) {
+            acc1 += wm * xs[x1 + cv];
+            acc2 += wm * xs[x2 + cv];
+            acc3 += wm * xs[x3 + cv];
+            acc4 += wm * xs[x4 + cv];
+            acc5 += wm * xs[x5 + cv];
+            acc6 += wm * xs[x6 + cv];
+            acc7 += wm * xs[x7 + cv];
         }
-        acc0 += dy[d0 + r] * wv;
-        acc1 += dy[d1 + r] * wv;
-        acc2 += dy[d2 + r] * wv;
-        acc3 += dy[d3 + r] * wv;
+        if (TM > 8u) {
+            acc8 += wm * xs[x8 + cv];
+            acc9 += wm * xs[x9 + cv];
+            acc10 += wm * xs[x10 + cv];
+            acc11 += wm * xs[x11 + cv];
+            acc12 += wm * xs[x12 + cv];
+            acc13 += wm * xs[x13 + cv];
+            acc14 += wm * xs[x14 + cv];
+            acc15 += wm * xs[x15 + cv];
+        }
     }
-    store_row(m0, k0, acc0);
-    store_row(m0 + 1u, k0, acc1);
-    store_row(m0 + 2u, k0, acc2);
-    store_row(m0 + 3u, k0, acc3);
+    store_row(i0, k0, acc0);
+    if (TM > 1u) {
+        store_row(i0 + 1u, k0, acc1);
+        store_row(i0 + 2u, k0, acc2);
+        store_row(i0 + 3u, k0, acc3);
+        store_row(i0 + 4u, k0, acc4);
+        store_row(i0 + 5u, k0, acc5);
+        store_row(i0 + 6u, k0, acc6);
+        store_row(i0 + 7u, k0, acc7);
+    }
+    if (TM > 8u) {
+        store_row(i0 + 8u, k0, acc8);
+        store_row(i0 + 9u, k0, acc9);
+        store_row(i0 + 10u, k0, acc10);
+        store_row(i0 + 11u, k0, acc11);
+        store_row(i0 + 12u, k0, acc12);
+        store_row(i0 + 13u, k0, acc13);
+        store_row(i0 + 14u, k0, acc14);
+        store_row(i0 + 15u, k0, acc15);
+    }
 }

@@ -32,8 +32,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-override TM: u32 = 8u; // 1, 8 or 16
-
 fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
     if (i >= params.mb) {
         return;
@@ -53,11 +51,6 @@ fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
             y[idx] = v;
         }
     }
-}
-
-// Row i of the x block (clamped), as a vec4 index base.
-fn xrow(i: u32) -> u32 {
-    return min(i, params.mb - 1u) * (params.ks / 4u);
 }
 
 @compute @workgroup_size(64)

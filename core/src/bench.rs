@@ -1,11 +1,11 @@
-//! Matmul micro-benchmarks (native only): GFLOP/s of the f32 [`matmul`] and of
-//! [`qmatmul_forward`] against a weight of any GGUF type. Run in release mode, e.g.
+//! Matmul micro-benchmarks (native only): GFLOP/s of the f32 [`matmul`], of
+//! [`qmatmul_forward`] and of [`qmatmul_backward_input`] against a weight of any GGUF type. Run in release mode, e.g.
 //! `cargo test --release -p anytune-core bench -- --ignored --nocapture`.
 
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::ops::matmul::{MatmulShape, matmul};
-use crate::ops::qmatmul::qmatmul_forward;
+use crate::ops::qmatmul::{qmatmul_backward_input, qmatmul_forward};
 use crate::quant::GgmlType;
 use crate::quant::quantize::random_blocks;
 use crate::testing::Rng;
@@ -41,17 +41,33 @@ pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType
             None => matmul(rec, &x, &b, &y, MatmulShape::new(m, n, k)),
         }
     };
+    time(gpu, &y, 2 * m * n * k, iters, record)
+}
+
+/// Times `dx = dy · W` ([`qmatmul_backward_input`]), dy `(m, n)`, W `(n, k)` of type `ty`, as
+/// [`bench_matmul`] does.
+pub fn bench_qmatmul_backward(gpu: &Gpu, m: usize, n: usize, k: usize, ty: GgmlType, iters: usize) -> Result<BenchResult> {
+    let mut rng = Rng::new(2);
+    let dy = GpuTensor::from_slice(gpu, &[m, n], &rng.normal_vec(m * n, 1.0));
+    let dx = GpuTensor::zeros(gpu, &[m, k]);
+    let bytes = random_blocks(ty, n * k / ty.block_size(), 0.1, &mut rng);
+    let w = Weight::upload(gpu, "bench.weight", ty, n, k, &bytes)?;
+    time(gpu, &dx, 2 * m * n * k, iters, |rec| qmatmul_backward_input(rec, &dy, &w, &dx, false))
+}
+
+/// One warm-up run of `record`, then `iters` in one submission, waited for by reading `out`.
+fn time(gpu: &Gpu, out: &GpuTensor, flops: usize, iters: usize, record: impl Fn(&mut Recorder) -> Result<()>) -> Result<BenchResult> {
     let mut rec = Recorder::new(gpu);
     record(&mut rec)?;
-    pollster::block_on(crate::gpu::readback::read_f32(rec, &y.buffer, 0, 1))?;
+    pollster::block_on(crate::gpu::readback::read_f32(rec, &out.buffer, 0, 1))?;
     let start = Instant::now();
     let mut rec = Recorder::new(gpu);
     for _ in 0..iters {
         record(&mut rec)?;
     }
-    pollster::block_on(crate::gpu::readback::read_f32(rec, &y.buffer, 0, 1))?;
+    pollster::block_on(crate::gpu::readback::read_f32(rec, &out.buffer, 0, 1))?;
     let secs = start.elapsed().as_secs_f64() / iters.max(1) as f64;
-    Ok(BenchResult { gflops: 2.0 * (m * n * k) as f64 / secs / 1e9, ms_per_iter: secs * 1e3 })
+    Ok(BenchResult { gflops: flops as f64 / secs / 1e9, ms_per_iter: secs * 1e3 })
 }
 
 #[cfg(test)]
@@ -82,6 +98,20 @@ mod tests {
             let iters = ((4e9 / (2.0 * (m * n * k) as f64)) as usize).clamp(2, 50);
             let r = bench_matmul(gpu, m, n, k, ty, iters).unwrap();
             println!("{name:>5} m={m:<4} k={k:<5} n={n:<6} {:>7.2} GFLOP/s {:>9.3} ms/iter", r.gflops, r.ms_per_iter);
+        }
+    }
+
+    /// Prints GFLOP/s of the backward-input product on SmolLM2's shapes (M = 256 tokens).
+    #[test]
+    #[ignore = "benchmark: run in release with --ignored --nocapture"]
+    fn bench_qmatmul_backward_shapes() {
+        let Some(gpu) = test_gpu() else { return };
+        let cases = [(576, 576, GgmlType::Q4_1), (192, 576, GgmlType::Q4_1), (1536, 576, GgmlType::Q4_1), (576, 1536, GgmlType::Q4_1), (49152, 576, GgmlType::Q8_0)];
+        for (n, k, ty) in cases {
+            let m = 256;
+            let iters = ((4e9 / (2.0 * (m * n * k) as f64)) as usize).clamp(2, 50);
+            let r = bench_qmatmul_backward(gpu, m, n, k, ty, iters).unwrap();
+            println!("bwd {:>5} m={m:<4} n={n:<6} k={k:<5} {:>7.2} GFLOP/s {:>9.3} ms/iter", ty.name(), r.gflops, r.ms_per_iter);
         }
     }
 }

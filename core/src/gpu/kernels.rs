@@ -127,12 +127,12 @@ pub const MATMUL_FORWARD: Kernel = Kernel { entry: "matmul_forward", sources: &[
 /// `y = x·Wᵀ + bias` against a GGUF weight (overrides WTYPE, TM).
 pub const QMATMUL_FORWARD: Kernel = Kernel {
     entry: "qmatmul_forward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward.wgsl"), shader!("qmatmul_common.wgsl")],
 };
 /// `dx (+)= dy·W` against a GGUF weight (override WTYPE).
 pub const QMATMUL_BACKWARD: Kernel = Kernel {
     entry: "qmatmul_backward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward.wgsl"), shader!("qmatmul_common.wgsl")],
 };
 /// Token embedding gather from a GGUF table (override WTYPE).
 pub const EMBEDDING_FORWARD: Kernel = Kernel {

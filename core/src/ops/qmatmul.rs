@@ -7,7 +7,7 @@
 //! split into row chunks is dispatched once per chunk.
 
 use crate::error::{Error, Result};
-use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::gpu::{GpuTensor, Recorder, kernels};
 use crate::quant::dequant::dequantize;
 use crate::weights::Weight;
 
@@ -33,54 +33,91 @@ struct ForwardParams {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct BackwardParams {
-    m: u32,
-    n: u32,
+    m0: u32,
+    mb: u32,
     k: u32,
+    ks: u32,
+    r0: u32,
+    nlen: u32,
     row_bytes: u32,
-    row_start: u32,
     rows: u32,
     accumulate: u32,
-    k_tiles: u32,
+    _pad: [u32; 3],
 }
 
-/// Floats in the uniform binding that holds a block of x (`array<vec4<f32>, 4096>`: 64 KiB,
-/// the WebGPU minimum for `maxUniformBufferBindingSize`).
+/// Floats in the uniform binding that holds a block of the shared operand
+/// (`array<vec4<f32>, 4096>`: 64 KiB, the WebGPU minimum for `maxUniformBufferBindingSize`).
 pub(crate) const BLOCK_FLOATS: usize = 4096 * 4;
 
-/// x copied into a uniform-usage buffer as `slices` slices of ≤ [`BLOCK_FLOATS`] columns, each
-/// `(M, ks)` (rows padded so that every row starts at a valid uniform binding offset), plus
-/// 64 KiB of slack so every binding of [`BLOCK_FLOATS`] floats is in bounds.
-pub(crate) struct StagedX {
-    pub(crate) buffer: wgpu::Buffer,
-    /// Columns per slice (the last may be shorter); a multiple of 256 when there are several.
-    pub(crate) kslice: usize,
+/// An `(M, cols)` operand (x for the forward, dy for the backward) copied into a uniform-usage
+/// buffer as column slices `(col0, len)` of ≤ [`BLOCK_FLOATS`] columns, each `(M, ks)` (rows
+/// padded with zeros so that every row starts at a valid uniform binding offset), plus 64 KiB
+/// of slack so every binding of [`BLOCK_FLOATS`] floats is in bounds.
+pub(crate) struct Staged {
+    buffer: wgpu::Buffer,
+    m: usize,
+    /// `(first column, columns)` of each slice.
+    slices: Vec<(usize, usize)>,
     /// Row stride in floats.
-    pub(crate) ks: usize,
+    ks: usize,
+    /// Rows of x per workgroup: 16 or 8, or 1 for decode (M < 8) and very wide slices.
+    tm: usize,
+    /// Rows per binding (a multiple of `tm`).
+    block_rows: usize,
 }
 
-/// Copies `x` `(m, k)` into a [`StagedX`] inside `rec`.
-pub(crate) fn stage_x(rec: &mut Recorder, x: &GpuTensor, m: usize, k: usize) -> StagedX {
-    let kslice = if k <= BLOCK_FLOATS { k } else { BLOCK_FLOATS };
-    let align = (rec.gpu.limits.min_uniform_buffer_offset_alignment as usize / 4).max(4);
-    let ks = kslice.div_ceil(align) * align;
-    let slices = k.div_ceil(kslice);
-    let buffer = rec.gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("qmatmul x block"),
-        size: ((slices * m * ks + BLOCK_FLOATS) * 4) as u64,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    if ks == k {
-        rec.copy(&x.buffer, 0, &buffer, 0, (m * k * 4) as u64);
-    } else {
-        for s in 0..slices {
-            let (k0, len) = (s * kslice, kslice.min(k - s * kslice));
-            for i in 0..m {
-                rec.copy(&x.buffer, ((i * k + k0) * 4) as u64, &buffer, (((s * m + i) * ks) * 4) as u64, (len * 4) as u64);
+impl Staged {
+    /// Copies the column `slices` of `x` `(m, cols)` inside `rec`.
+    fn new(rec: &mut Recorder, x: &GpuTensor, m: usize, cols: usize, slices: Vec<(usize, usize)>) -> Staged {
+        let widest = slices.iter().map(|s| s.1).max().unwrap_or(0);
+        let align = (rec.gpu.limits.min_uniform_buffer_offset_alignment as usize / 4).max(4);
+        let ks = widest.div_ceil(align) * align;
+        let buffer = rec.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("qmatmul staged operand"),
+            size: ((slices.len() * m * ks + BLOCK_FLOATS) * 4) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if slices.len() == 1 && ks == cols {
+            rec.copy(&x.buffer, 0, &buffer, 0, (m * cols * 4) as u64);
+        } else {
+            for (s, &(c0, len)) in slices.iter().enumerate() {
+                for i in 0..m {
+                    let dst = (((s * m + i) * ks) * 4) as u64;
+                    rec.copy(&x.buffer, ((i * cols + c0) * 4) as u64, &buffer, dst, (len * 4) as u64);
+                }
             }
         }
+        let block_rows = BLOCK_FLOATS / ks.max(1);
+        let tm = if m >= 16 && block_rows >= 16 {
+            16
+        } else if m < 8 || block_rows < 8 {
+            1
+        } else {
+            8
+        };
+        Staged { buffer, m, slices, ks, tm, block_rows: block_rows / tm * tm }
     }
-    StagedX { buffer, kslice, ks }
+
+    /// Row blocks `(m0, rows)` of one binding each.
+    fn row_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.m).step_by(self.block_rows.max(1)).map(|m0| (m0, self.block_rows.min(self.m - m0)))
+    }
+
+    /// The binding of rows `m0..` of slice `s`.
+    fn block(&self, s: usize, m0: usize) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: ((s * self.m + m0) * self.ks * 4) as u64,
+            size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
+        })
+    }
+}
+
+/// `len` split into about-equal slices of at most `max` (lengths multiples of 4 but the last).
+fn slices(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let step = len.div_ceil(len.div_ceil(max).max(1)).next_multiple_of(4).min(max);
+    (0..len).step_by(step.max(1)).map(move |c| (start + c, step.min(len - c)))
 }
 
 fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
@@ -112,30 +149,21 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    let staged = stage_x(rec, x, m, k);
-    let block_rows = BLOCK_FLOATS / staged.ks;
-    // Rows of x per workgroup: 16 or 8, or 1 for decode (M < 8) and very wide K.
-    let tm = if m >= 16 && block_rows >= 16 {
-        16
-    } else if m < 8 || block_rows < 8 {
-        1
-    } else {
-        8
-    };
-    let block_rows = block_rows / tm * tm;
-    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", tm as f64)];
+    // Slices of BLOCK_FLOATS columns (a multiple of 256: whole quant blocks).
+    let ranges = (0..k).step_by(BLOCK_FLOATS).map(|k0| (k0, BLOCK_FLOATS.min(k - k0))).collect();
+    let staged = Staged::new(rec, x, m, k, ranges);
+    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
     let bias_binding = bias.unwrap_or(x);
-    for (s, k0) in (0..k).step_by(staged.kslice).enumerate() {
+    for (s, &(k0, klen)) in staged.slices.iter().enumerate() {
         for chunk in &w.chunks {
-            for m0 in (0..m).step_by(block_rows) {
-                let mb = block_rows.min(m - m0);
+            for (m0, mb) in staged.row_blocks() {
                 let params = ForwardParams {
                     m0: m0 as u32,
                     mb: mb as u32,
                     n: n as u32,
                     ks: staged.ks as u32,
                     k0: k0 as u32,
-                    klen: staged.kslice.min(k - k0) as u32,
+                    klen: klen as u32,
                     row_bytes: w.ty.row_bytes(k) as u32,
                     row_start: chunk.row_start as u32,
                     rows: chunk.rows as u32,
@@ -143,13 +171,8 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
                     accumulate: (s > 0) as u32,
                     _pad: 0,
                 };
-                let xs = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &staged.buffer,
-                    offset: ((s * m + m0) * staged.ks * 4) as u64,
-                    size: std::num::NonZeroU64::new((BLOCK_FLOATS * 4) as u64),
-                });
-                let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(tm) as u32, 1];
-                let bindings = [xs, chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
+                let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
+                let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
                 rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
             }
         }
@@ -158,6 +181,10 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
 }
 
 /// Records the input gradient `dx = dy · W` (`dx += dy · W` with `accumulate`).
+///
+/// The forward's scheme with N and K swapped: dy is copied into a uniform buffer in slices of
+/// N (each within one weight chunk; ≤ 1024 columns so that 16 rows fit a 64 KiB binding);
+/// one dispatch covers a block of dy rows times one slice, later slices accumulate into dx.
 ///
 /// # Shapes
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
@@ -169,22 +196,43 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
     if m == 0 || k == 0 {
         return Ok(());
     }
-    let k_tiles = k.div_ceil(4);
-    let constants = [("WTYPE", w.ty as u32 as f64)];
-    for (i, chunk) in w.chunks.iter().enumerate() {
-        let params = BackwardParams {
-            m: m as u32,
-            n: n as u32,
-            k: k as u32,
-            row_bytes: w.ty.row_bytes(k) as u32,
-            row_start: chunk.row_start as u32,
-            rows: chunk.rows as u32,
-            accumulate: (accumulate || i > 0) as u32,
-            k_tiles: k_tiles as u32,
-        };
-        let grid = grid_1d(m.div_ceil(4) * k_tiles, 64);
-        let bindings = [dy.binding(), chunk.buffer.as_entire_binding(), dx.binding()];
-        rec.dispatch_with(&kernels::QMATMUL_BACKWARD, &constants, &params, &bindings, grid);
+    if n == 0 {
+        if !accumulate {
+            rec.clear(dx);
+        }
+        return Ok(());
+    }
+    // Widest slice that still gives 16 (8) rows per binding.
+    let max = BLOCK_FLOATS / if m >= 16 { 16 } else if m >= 8 { 8 } else { 1 };
+    let mut ranges = Vec::new();
+    let mut chunk_of = Vec::new();
+    for (c, chunk) in w.chunks.iter().enumerate() {
+        for r in slices(chunk.row_start, chunk.rows, max) {
+            ranges.push(r);
+            chunk_of.push(c);
+        }
+    }
+    let staged = Staged::new(rec, dy, m, n, ranges);
+    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
+    for (s, (&(n0, nlen), &c)) in staged.slices.iter().zip(&chunk_of).enumerate() {
+        let chunk = &w.chunks[c];
+        for (m0, mb) in staged.row_blocks() {
+            let params = BackwardParams {
+                m0: m0 as u32,
+                mb: mb as u32,
+                k: k as u32,
+                ks: staged.ks as u32,
+                r0: (n0 - chunk.row_start) as u32,
+                nlen: nlen as u32,
+                row_bytes: w.ty.row_bytes(k) as u32,
+                rows: chunk.rows as u32,
+                accumulate: (accumulate || s > 0) as u32,
+                _pad: [0; 3],
+            };
+            let grid = [k.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
+            let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), dx.binding()];
+            rec.dispatch_with(&kernels::QMATMUL_BACKWARD, &constants, &params, &bindings, grid);
+        }
     }
     Ok(())
 }
@@ -334,6 +382,37 @@ mod tests {
                 let what = format!("qmatmul_backward {ty:?} m={m} n={n} chunks={chunks} acc={accumulate}");
                 assert_close(&got, &want, atol(n), 1e-4, &what);
             }
+        }
+    }
+
+    /// Several N slices (N > 1024 with M >= 16, slices inside chunks), 16- and 8-row tiles
+    /// with partial row blocks (K = 1536 for Q8_0), and float K % 4 != 0.
+    #[test]
+    fn qmatmul_backward_input_slices_and_row_blocks() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(26);
+        let cases = [
+            (GgmlType::Q8_0, 19, 1100, 64, 1, false),
+            (GgmlType::Q4_1, 35, 2100, 64, 3, true),
+            (GgmlType::Q6K, 9, 1030, 256, 2, true),
+            (GgmlType::Q8_0, 21, 37, 1536, 1, false),
+            (GgmlType::F16, 17, 1029, 7, 1, true),
+        ];
+        for (ty, m, n, k, chunks, accumulate) in cases {
+            let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+            let dy = rng.normal_vec(m * n, 1.0);
+            let dx0 = rng.normal_vec(m * k, 1.0);
+            let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+            let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
+            let got = pollster::block_on(gdx.read(rec)).unwrap();
+            let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
+            if accumulate {
+                want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
+            }
+            let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            assert_close(&got, &want, atol(n), 1e-4, &what);
         }
     }
 
