@@ -8,7 +8,7 @@ use anytune_core::data::{Batcher, DataConfig, DataFile, Padding, prepare, read_d
 use anytune_core::generate::{GenerateOptions, generate};
 use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
 use anytune_core::model::{LoraParams, Model};
-use anytune_core::train::{CheckpointInfo, Schedule, TrainConfig, Trainer};
+use anytune_core::train::{CheckpointInfo, Optimizer, Schedule, TrainConfig, Trainer};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,7 +58,13 @@ pub struct TrainArgs {
     /// Linear warmup steps.
     #[arg(long, default_value_t = 0)]
     warmup: usize,
-    /// AdamW weight decay.
+    /// Optimizer: adamw or sgd.
+    #[arg(long, default_value = "adamw")]
+    optimizer: String,
+    /// Momentum for --optimizer sgd.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Weight decay (AdamW: decoupled; SGD: L2 on the gradient).
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
     /// Clip the global gradient norm to this (0 = off).
@@ -193,6 +199,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         weight_decay: args.weight_decay,
         max_grad_norm: args.max_grad_norm,
         grad_accum: args.grad_accum,
+        optimizer: Optimizer::parse(&args.optimizer, args.momentum)?,
     };
     let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let adapter_config = weights.peft_config_json(&base_name);

@@ -163,3 +163,16 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn sgd_training_lowers_the_loss() {
+    let model = tiny();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let out = std::env::temp_dir().join(format!("anytune-sgd-{}", std::process::id()));
+    let args = ["train", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "8", "--lr", "0.5", "--optimizer", "sgd", "--targets", "all-linear", "--schedule", "constant"];
+    let Some(_) = ok(&args) else { return };
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let losses: Vec<f64> = log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap()).collect();
+    assert!(losses[6..].iter().sum::<f64>() < losses[..2].iter().sum::<f64>() - 0.2, "SGD loss did not fall: {losses:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -1,4 +1,4 @@
-//! [`Trainer`]: LoRA fine-tuning with AdamW, a learning-rate schedule, gradient accumulation and
+//! [`Trainer`]: LoRA fine-tuning with AdamW (or SGD), a learning-rate schedule, gradient accumulation and
 //! global-norm clipping. One optimizer step records every micro-batch's forward/backward, the
 //! gradient norm, the clip scale and the updates into one submission, and reads back one buffer:
 //! the per-token losses and the gradient norm.
@@ -10,7 +10,28 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::model::{LoraParams, Model};
 use crate::ops::adamw::{AdamW, adamw_update};
+use crate::ops::sgd::{Sgd, sgd_update};
 use crate::ops::grad_norm::GradNorm;
+
+/// The optimizer of the LoRA weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `torch.optim.AdamW` (betas 0.9, 0.999, eps 1e-8).
+    AdamW,
+    /// `torch.optim.SGD` with this momentum (0 = plain SGD); weight decay as L2 on the gradient.
+    Sgd { momentum: f64 },
+}
+
+impl Optimizer {
+    /// `adamw` or `sgd` (momentum from `momentum`).
+    pub fn parse(name: &str, momentum: f64) -> Result<Optimizer> {
+        match name {
+            "adamw" => Ok(Optimizer::AdamW),
+            "sgd" => Ok(Optimizer::Sgd { momentum }),
+            other => Err(Error::invalid("optimizer", format!("{other:?} (choose adamw or sgd)"))),
+        }
+    }
+}
 
 /// Training options, with the defaults `anytune train` uses.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +48,8 @@ pub struct TrainConfig {
     pub max_grad_norm: f32,
     /// Micro-batches per optimizer step (default 1).
     pub grad_accum: usize,
+    /// Default AdamW.
+    pub optimizer: Optimizer,
 }
 
 impl Default for TrainConfig {
@@ -38,6 +61,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             max_grad_norm: 1.0,
             grad_accum: 1,
+            optimizer: Optimizer::AdamW,
         }
     }
 }
@@ -72,7 +96,8 @@ pub struct Trainer<'m> {
     pub model: &'m Model,
     pub lora: LoraParams,
     pub config: TrainConfig,
-    /// AdamW moments `[m, v]` of each trained tensor, in [`Trainer::params`] order.
+    /// AdamW moments `[m, v]` (SGD: `[momentum buffer, unused]`) of each trained tensor, in
+    /// [`Trainer::params_of`] order.
     moments: Vec<[GpuTensor; 2]>,
     bufs: StepBuffers,
     norm: GradNorm,
@@ -133,9 +158,18 @@ impl<'m> Trainer<'m> {
         let grads: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(_, g)| *g).collect();
         self.norm.record(&mut rec, &grads, self.config.max_grad_norm)?;
         let lr = self.config.lr * self.config.schedule.factor(self.step, self.config.warmup_steps, total_steps);
-        let opt = AdamW { lr, weight_decay: self.config.weight_decay, ..AdamW::default() };
+        let (step, clip) = (self.step as u32 + 1, Some(self.norm.clip_scale()));
         for ((p, g), [m, v2]) in Self::params_of(&self.lora).into_iter().zip(&self.moments) {
-            adamw_update(&mut rec, &opt, self.step as u32 + 1, 1.0, Some(self.norm.clip_scale()), g, p, m, v2)?;
+            match self.config.optimizer {
+                Optimizer::AdamW => {
+                    let opt = AdamW { lr, weight_decay: self.config.weight_decay, ..AdamW::default() };
+                    adamw_update(&mut rec, &opt, step, 1.0, clip, g, p, m, v2)?;
+                }
+                Optimizer::Sgd { momentum } => {
+                    let opt = Sgd { lr, momentum, dampening: 0.0, weight_decay: self.config.weight_decay, nesterov: false };
+                    sgd_update(&mut rec, &opt, step, 1.0, clip, g, p, m)?;
+                }
+            }
         }
         rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
         let dispatches = rec.dispatches;
