@@ -360,6 +360,25 @@ mod tests {
         }
     }
 
+    /// `dx (+)= dy · W` on the GPU against the CPU reference for one shape.
+    #[allow(clippy::too_many_arguments)]
+    fn check_backward(gpu: &crate::gpu::Gpu, rng: &mut Rng, ty: GgmlType, m: usize, n: usize, k: usize, chunks: usize, accumulate: bool) {
+        let (w, bytes) = weight(ty, n, k, chunks, rng);
+        let dy = rng.normal_vec(m * n, 1.0);
+        let dx0 = rng.normal_vec(m * k, 1.0);
+        let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+        let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
+        let mut rec = Recorder::new(gpu);
+        qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
+        let got = pollster::block_on(gdx.read(rec)).unwrap();
+        let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
+        if accumulate {
+            want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
+        }
+        let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+        assert_close(&got, &want, atol(n), 1e-4, &what);
+    }
+
     #[test]
     fn qmatmul_backward_input_every_type_matches_cpu() {
         let Some(gpu) = test_gpu() else { return };
@@ -367,20 +386,7 @@ mod tests {
         for ty in GgmlType::ALL {
             let k = if ty.block_size() == 256 { 256 } else { 64 };
             for (m, n, chunks, accumulate) in [(3, 37, 1, false), (6, 37, 3, true)] {
-                let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
-                let dy = rng.normal_vec(m * n, 1.0);
-                let dx0 = rng.normal_vec(m * k, 1.0);
-                let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
-                let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
-                let mut rec = Recorder::new(gpu);
-                qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
-                let got = pollster::block_on(gdx.read(rec)).unwrap();
-                let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
-                if accumulate {
-                    want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
-                }
-                let what = format!("qmatmul_backward {ty:?} m={m} n={n} chunks={chunks} acc={accumulate}");
-                assert_close(&got, &want, atol(n), 1e-4, &what);
+                check_backward(gpu, &mut rng, ty, m, n, k, chunks, accumulate);
             }
         }
     }
@@ -399,20 +405,7 @@ mod tests {
             (GgmlType::F16, 17, 1029, 7, 1, true),
         ];
         for (ty, m, n, k, chunks, accumulate) in cases {
-            let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
-            let dy = rng.normal_vec(m * n, 1.0);
-            let dx0 = rng.normal_vec(m * k, 1.0);
-            let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
-            let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
-            let mut rec = Recorder::new(gpu);
-            qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
-            let got = pollster::block_on(gdx.read(rec)).unwrap();
-            let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
-            if accumulate {
-                want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
-            }
-            let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
-            assert_close(&got, &want, atol(n), 1e-4, &what);
+            check_backward(gpu, &mut rng, ty, m, n, k, chunks, accumulate);
         }
     }
 
