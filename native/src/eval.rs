@@ -2,8 +2,8 @@
 //! the same data pipeline and loss masks as training.
 
 use anyhow::{Result, bail};
-use anytune_core::chat::Message;
-use anytune_core::data::{Batcher, DataConfig, DataFile, Padding, prepare, read_dataset_path};
+use crate::dataset::{all_batches, pad_id, prepare_files, sequence_len};
+use anytune_core::data::DataConfig;
 use anytune_core::train::step::{StepBuffers, evaluate};
 use clap::Args;
 use std::path::PathBuf;
@@ -30,20 +30,12 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let (gpu, model) = args.model.load()?;
     let cfg = DataConfig { max_seq_len: args.max_seq_len, train_on_everything: args.train_on_everything, ..DataConfig::default() };
-    let (bytes, name) = read_dataset_path(&args.data)?;
-    let dataset = {
-        let render = |m: &[Message], g: bool| model.render_chat(m, g);
-        let render = model.chat_template.as_ref().map(|_| &render as &dyn Fn(&[Message], bool) -> _);
-        prepare(DataFile { bytes: &bytes, name: &name }, None, &model.tokenizer, render, &cfg)?
-    };
-    eprintln!("{}", dataset.summary);
+    let dataset = prepare_files(&model, &args.data, None, &cfg)?;
     if dataset.train.is_empty() {
-        bail!("{name}: no rows to evaluate");
+        bail!("{}: no rows to evaluate", args.data.display());
     }
-    let t = dataset.summary.longest.min(args.max_seq_len).max(2);
-    let pad = model.tokenizer.eos.as_ref().map_or(0, |e| e.id);
-    let mut batcher = Batcher::new(&dataset.train, args.batch, Padding::Fixed(t), pad, 0, false)?;
-    let batches: Vec<_> = (0..batcher.batches_per_epoch()).map(|_| batcher.next_batch()).collect();
+    let t = sequence_len(&dataset, args.max_seq_len);
+    let batches = all_batches(&dataset.train, args.batch, t, pad_id(&model))?;
     let mut buf = StepBuffers::new(&gpu, &model, model.adapter.as_ref(), args.batch, t)?;
     let (loss, targets) = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_ref(), &mut buf, &batches))?;
     let out = serde_json::json!({ "loss": loss, "perplexity": loss.exp(), "targets": targets, "sequences": dataset.train.len() });

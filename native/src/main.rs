@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod dataset;
 mod eval;
 mod plot;
 mod train;

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
 use anytune_core::chat::Message;
-use anytune_core::data::{Batcher, DataConfig, DataFile, Padding, prepare, read_dataset_path};
+use crate::dataset::{all_batches, pad_id, prepare_files, sequence_len};
+use anytune_core::data::{Batcher, DataConfig, Padding};
 use anytune_core::generate::{GenerateOptions, generate};
 use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
 use anytune_core::model::{LoraParams, Model};
@@ -126,15 +127,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         ..DataConfig::default()
     };
-    let (train_bytes, train_name) = read_dataset_path(&args.data)?;
-    let val = args.val_file.as_deref().map(read_dataset_path).transpose()?;
-    let dataset = {
-        let render = |m: &[Message], g: bool| model.render_chat(m, g);
-        let render = model.chat_template.as_ref().map(|_| &render as &dyn Fn(&[Message], bool) -> _);
-        let val = val.as_ref().map(|(bytes, name)| DataFile { bytes, name });
-        prepare(DataFile { bytes: &train_bytes, name: &train_name }, val, &model.tokenizer, render, &data_cfg)?
-    };
-    eprintln!("{}", dataset.summary);
+    let dataset = prepare_files(&model, &args.data, args.val_file.as_deref(), &data_cfg)?;
 
     let lora_cfg = LoraConfig {
         r: args.rank,
@@ -158,8 +151,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         model.config.parameter_count() as f64 / 1e6
     );
 
-    let t = dataset.summary.longest.min(args.max_seq_len).max(2);
-    let pad = model.tokenizer.eos.as_ref().map_or(0, |e| e.id);
+    let t = sequence_len(&dataset, args.max_seq_len);
+    let pad = pad_id(&model);
     let mut batcher = Batcher::new(&dataset.train, args.batch, Padding::Fixed(t), pad, args.seed, true)?;
     let per_epoch = batcher.batches_per_epoch().div_ceil(args.grad_accum);
     let software = gpu.report.device_type == "Cpu";
@@ -173,7 +166,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => per_epoch * args.epochs,
     };
     if total == 0 {
-        bail!("nothing to train: {} has no training rows", train_name);
+        bail!("nothing to train: {} has no training rows", args.data.display());
     }
     let memory = anytune_core::train::training_memory(&gpu, &model, &lora, args.batch, t);
     eprintln!("{memory}; {total} steps of {} × {t} tokens", args.batch);
@@ -181,12 +174,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    let val_batches: Vec<_> = if dataset.val.is_empty() {
-        Vec::new()
-    } else {
-        let mut vb = Batcher::new(&dataset.val, args.batch, Padding::Fixed(t), pad, args.seed, false)?;
-        (0..vb.batches_per_epoch()).map(|_| vb.next_batch()).collect()
-    };
+    let val_batches = all_batches(&dataset.val, args.batch, t, pad)?;
 
     if let Some(q) = &args.question {
         println!("before: {}", answer(&gpu, &model, q)?);
