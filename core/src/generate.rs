@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Recorder};
-use crate::model::{KvCache, Model};
+use crate::model::{Activations, KvCache, Model};
 use crate::sample::{Sampler, SamplingConfig};
 
 /// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
@@ -46,11 +46,16 @@ pub async fn generate(
     let mut sampler = Sampler::new(options.sampling.clone());
     let mut decoder = model.tokenizer.stream_decoder(true);
     let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
+    // Buffers for the prefill pass and one set reused by every decode step.
+    let lora = model.adapter.as_ref();
+    let prefill = Activations::new(gpu, &model.config, 1, prompt_ids.len(), lora, false);
+    let decode = Activations::new(gpu, &model.config, 1, 1, lora, false);
     let mut input: Vec<u32> = prompt_ids.to_vec();
     while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
         let mut rec = Recorder::new(gpu);
-        let hidden = model.forward(&mut rec, &input, &mut cache)?;
-        let logits = model.logits(&mut rec, &hidden, input.len() - 1, 1)?;
+        let acts = if cache.len == 0 { &prefill } else { &decode };
+        model.forward_into(&mut rec, &input, &mut cache, lora, acts)?;
+        let logits = model.logits(&mut rec, &acts.hidden, input.len() - 1, 1)?;
         let row = logits.read(rec).await?;
         let next = sampler.sample(&row);
         if options.stop_at_eos && model.tokenizer.is_stop(next) {
