@@ -123,11 +123,11 @@ fn train(args: &BenchArgs) -> Result<()> {
     let batch = Batch { b, t, inputs, targets, n_targets: b * t, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: 0 } };
     let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig::default(), b, t)?;
     let total = args.iters + 1;
-    let first = pollster::block_on(trainer.train_step(&gpu, std::slice::from_ref(&batch), total))?; // warm-up
+    let first = pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?; // warm-up
     let mut best = f64::MAX;
     for _ in 0..args.iters {
         let start = Instant::now();
-        pollster::block_on(trainer.train_step(&gpu, std::slice::from_ref(&batch), total))?;
+        pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?;
         best = best.min(start.elapsed().as_secs_f64());
     }
     let tokens = (b * t) as f64;

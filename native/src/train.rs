@@ -211,7 +211,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let first = trainer.step;
     while trainer.step < total {
         let micro: Vec<_> = (0..args.grad_accum).map(|_| batcher.next_batch()).collect();
-        let r = pollster::block_on(trainer.train_step(&gpu, &micro, total))?;
+        let r = pollster::block_on(trainer.train_step(&gpu, &model, &micro, total))?;
         tokens += r.tokens;
         let secs = start.elapsed().as_secs_f64();
         let eta = secs / (r.step - first) as f64 * (total - r.step) as f64;
@@ -228,7 +228,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let last = r.step == total;
         let mut stop = false;
         if !val_batches.is_empty() && ((args.eval_every > 0 && r.step % args.eval_every == 0) || last) {
-            let e = pollster::block_on(trainer.evaluate(&gpu, &val_batches, true))?;
+            let e = pollster::block_on(trainer.evaluate(&gpu, &model, &val_batches, true))?;
             eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity);
             writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
             if info.best_val_loss.is_none_or(|b| e.loss < b) {

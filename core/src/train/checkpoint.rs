@@ -28,7 +28,7 @@ pub struct CheckpointInfo {
 
 const INFO_KEY: &str = "anytune_checkpoint";
 
-impl Trainer<'_> {
+impl Trainer {
     /// Serialises the trainer's state with `info` (its `step` is taken from the trainer).
     pub async fn checkpoint_bytes(&self, gpu: &Gpu, mut info: CheckpointInfo) -> Result<Vec<u8>> {
         info.step = self.step;

@@ -91,9 +91,9 @@ pub struct EvalReport {
     pub targets: usize,
 }
 
-/// LoRA training state on the GPU.
-pub struct Trainer<'m> {
-    pub model: &'m Model,
+/// LoRA training state on the GPU (the model is passed to each call, so a trainer can live
+/// next to the model it trains, as in the web worker).
+pub struct Trainer {
     pub lora: LoraParams,
     pub config: TrainConfig,
     /// AdamW moments `[m, v]` (SGD: `[momentum buffer, unused]`) of each trained tensor, in
@@ -105,9 +105,9 @@ pub struct Trainer<'m> {
     pub step: usize,
 }
 
-impl<'m> Trainer<'m> {
+impl Trainer {
     /// A trainer for batches of `batch × t` tokens.
-    pub fn new(gpu: &Gpu, model: &'m Model, lora: LoraParams, config: TrainConfig, batch: usize, t: usize) -> Result<Self> {
+    pub fn new(gpu: &Gpu, model: &Model, lora: LoraParams, config: TrainConfig, batch: usize, t: usize) -> Result<Self> {
         if config.grad_accum == 0 {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
@@ -119,7 +119,7 @@ impl<'m> Trainer<'m> {
             .map(|(p, _)| [GpuTensor::zeros(gpu, &p.shape), GpuTensor::zeros(gpu, &p.shape)])
             .collect();
         let norm = GradNorm::new(gpu, &lens);
-        Ok(Trainer { model, lora, config, moments, bufs, norm, step: 0 })
+        Ok(Trainer { lora, config, moments, bufs, norm, step: 0 })
     }
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
@@ -140,8 +140,8 @@ impl<'m> Trainer<'m> {
 
     /// One optimizer step over `micro` (up to `grad_accum` batches) at step `self.step` of
     /// `total_steps` (for the schedule). Fails clearly on a non-finite loss or gradient.
-    pub async fn train_step(&mut self, gpu: &Gpu, micro: &[Batch], total_steps: usize) -> Result<StepReport> {
-        let v = self.model.config.vocab_size;
+    pub async fn train_step(&mut self, gpu: &Gpu, model: &Model, micro: &[Batch], total_steps: usize) -> Result<StepReport> {
+        let v = model.config.vocab_size;
         let targets: usize = micro.iter().map(|b| crate::ops::cross_entropy::count_targets(&b.targets, v)).sum();
         let rows = self.bufs.batch * self.bufs.t;
         // Per-token losses of every micro-batch, then [norm, clip scale]: one readback.
@@ -152,7 +152,7 @@ impl<'m> Trainer<'m> {
         }
         let scale = 1.0 / targets.max(1) as f32;
         for (i, batch) in micro.iter().enumerate() {
-            record_step(&mut rec, self.model, &self.lora, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
+            record_step(&mut rec, model, &self.lora, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
             rec.copy(&self.bufs.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
         }
         let grads: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(_, g)| *g).collect();
@@ -196,9 +196,9 @@ impl<'m> Trainer<'m> {
 
     /// Mean loss and perplexity of `batches` with the current adapter (`with_adapter = false`:
     /// the base model alone).
-    pub async fn evaluate(&mut self, gpu: &Gpu, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
+    pub async fn evaluate(&mut self, gpu: &Gpu, model: &Model, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
         let lora = with_adapter.then_some(&self.lora);
-        let (loss, targets) = evaluate(gpu, self.model, lora, &mut self.bufs, batches).await?;
+        let (loss, targets) = evaluate(gpu, model, lora, &mut self.bufs, batches).await?;
         Ok(EvalReport { loss, perplexity: loss.exp(), targets })
     }
 }
