@@ -3,7 +3,8 @@
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Recorder};
-use crate::model::{Activations, KvCache, Model};
+use crate::chat::Message;
+use crate::model::{Activations, KvCache, LoraParams, Model};
 use crate::sample::{Sampler, SamplingConfig};
 
 /// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
@@ -31,11 +32,34 @@ pub struct Generation {
     pub stopped: bool,
 }
 
-/// Generates after `prompt_ids`, calling `on_text` with each piece of text as soon as it is
-/// complete (multi-byte characters split across tokens are held back until whole).
+/// Generates after `prompt_ids` with the model's own adapter (if any), calling `on_text` with
+/// each piece of text as soon as it is complete (multi-byte characters split across tokens are
+/// held back until whole).
 pub async fn generate(
     gpu: &Gpu,
     model: &Model,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    on_text: impl FnMut(&str),
+) -> Result<Generation> {
+    generate_with(gpu, model, model.adapter.as_ref(), prompt_ids, options, on_text).await
+}
+
+/// The greedy chat answer to `question` with `adapter` (None: the base model alone), trimmed;
+/// at most `max_tokens` tokens.
+pub async fn chat_answer(gpu: &Gpu, model: &Model, adapter: Option<&LoraParams>, question: &str, max_tokens: usize) -> Result<String> {
+    let prompt = model.render_chat(&[Message::user(question)], true)?;
+    let ids = model.tokenizer.encode(&prompt, true)?;
+    let options = GenerateOptions { max_tokens, ..Default::default() };
+    Ok(generate_with(gpu, model, adapter, &ids, &options, |_| {}).await?.text.trim().to_string())
+}
+
+/// [`generate`] with `lora` instead of the model's own adapter (the web page tries the adapter
+/// being trained next to the base model).
+pub async fn generate_with(
+    gpu: &Gpu,
+    model: &Model,
+    lora: Option<&LoraParams>,
     prompt_ids: &[u32],
     options: &GenerateOptions,
     mut on_text: impl FnMut(&str),
@@ -47,7 +71,6 @@ pub async fn generate(
     let mut decoder = model.tokenizer.stream_decoder(true);
     let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
     // Buffers for the prefill pass and one set reused by every decode step.
-    let lora = model.adapter.as_ref();
     let prefill = Activations::new(gpu, &model.config, 1, prompt_ids.len(), lora, false);
     let decode = Activations::new(gpu, &model.config, 1, 1, lora, false);
     let mut input: Vec<u32> = prompt_ids.to_vec();

@@ -2,7 +2,8 @@
 //! the same data pipeline and loss masks as training.
 
 use anyhow::{Result, bail};
-use crate::dataset::{all_batches, pad_id, prepare_files, sequence_len};
+use crate::dataset::prepare_file;
+use anytune_core::train::run::{all_batches, pad_id, sequence_len};
 use anytune_core::data::DataConfig;
 use anytune_core::train::step::{StepBuffers, evaluate};
 use clap::Args;
@@ -30,7 +31,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let (gpu, model) = args.model.load()?;
     let cfg = DataConfig { max_seq_len: args.max_seq_len, train_on_everything: args.train_on_everything, ..DataConfig::default() };
-    let dataset = prepare_files(&model, &args.data, None, &cfg)?;
+    let dataset = prepare_file(&model, &args.data, &cfg)?;
     if dataset.train.is_empty() {
         bail!("{}: no rows to evaluate", args.data.display());
     }

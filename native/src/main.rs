@@ -16,7 +16,9 @@ mod bench;
 mod dataset;
 mod eval;
 mod plot;
+mod progress;
 mod train;
+mod train_options;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
 #[derive(Parser)]

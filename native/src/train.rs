@@ -1,303 +1,163 @@
 //! `anytune train`: LoRA fine-tuning of a model on a dataset, writing a PEFT adapter
 //! (`adapter_config.json` + `adapter_model.safetensors`) and a GGUF LoRA (`adapter.gguf`).
+//! The run itself is core's [`TrainRun`] (the web worker drives the same one); this file adds
+//! the files: options, checkpoints, the log, the loss curve and the progress bar.
 
-use anyhow::{Context, Result, bail};
-use anytune::load::{load_model, model_path, open_gpu};
-use anytune_core::chat::Message;
-use crate::dataset::{all_batches, pad_id, prepare_files, sequence_len};
-use anytune_core::data::{Batcher, DataConfig, Padding};
-use anytune_core::generate::{GenerateOptions, generate};
-use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
-use anytune_core::model::{LoraParams, Model};
-use anytune_core::train::{CheckpointInfo, Optimizer, Schedule, TrainConfig, Trainer};
+use crate::progress::Progress;
+use crate::train_options::{RunFlags, resolve_options};
+use anyhow::{Context, Result};
+use anytune::load::{load_model, open_gpu};
+use anytune_core::data::{DataFile, read_dataset_path};
+use anytune_core::generate::chat_answer;
+use anytune_core::lora::LoraWeights;
+use anytune_core::model::Model;
+use anytune_core::train::{AdapterFiles, RunPlan, TrainRun};
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 /// The checkpoint file inside --out.
 const CHECKPOINT: &str = "checkpoint.safetensors";
-
-/// Steps picked on a software (CPU) adapter when --steps is not given.
-const CPU_STEPS: usize = 24;
 
 #[derive(Args)]
 pub struct TrainArgs {
     /// Base model (default: SmolLM2-135M-Instruct).
     #[arg(long)]
-    model: Option<PathBuf>,
+    pub model: Option<PathBuf>,
     /// Training data: .jsonl / .json ({"text"}, {"prompt","completion"}, {"messages"}, alpaca), .txt or .csv.
     #[arg(long)]
-    data: PathBuf,
+    pub data: Option<PathBuf>,
     /// Validation data in the same formats (or use --val-split).
     #[arg(long)]
-    val_file: Option<PathBuf>,
-    /// Fraction of the training rows held out for validation.
-    #[arg(long, default_value_t = 0.0)]
-    val_split: f32,
-    /// Output folder for the adapter files and the log.
+    pub val_file: Option<PathBuf>,
+    /// Output folder for the adapter files, the checkpoint and the log.
     #[arg(long)]
-    out: PathBuf,
-    /// Optimizer steps (default: one epoch; on a software adapter a short schedule of 24 steps).
+    pub out: Option<PathBuf>,
+    /// A TOML file of options: any flag's long name with underscores (`lr = 2e-4`,
+    /// `max_seq_len = 512`, `data = "train.jsonl"`); flags given on the command line win.
     #[arg(long)]
-    steps: Option<usize>,
-    /// Epochs, when --steps is not given.
-    #[arg(long, default_value_t = 1)]
-    epochs: usize,
-    /// Sequences per micro-batch.
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
-    /// Micro-batches per optimizer step.
-    #[arg(long, default_value_t = 1)]
-    grad_accum: usize,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    /// Learning-rate schedule: constant, linear or cosine.
-    #[arg(long, default_value = "cosine")]
-    schedule: String,
-    /// Linear warmup steps.
-    #[arg(long, default_value_t = 0)]
-    warmup: usize,
-    /// Optimizer: adamw or sgd.
-    #[arg(long, default_value = "adamw")]
-    optimizer: String,
-    /// Momentum for --optimizer sgd.
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
-    /// Weight decay (AdamW: decoupled; SGD: L2 on the gradient).
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// Clip the global gradient norm to this (0 = off).
-    #[arg(long, default_value_t = 1.0)]
-    max_grad_norm: f32,
-    /// LoRA rank r.
-    #[arg(long, default_value_t = 8)]
-    rank: usize,
-    /// LoRA alpha (scale = alpha / r).
-    #[arg(long, default_value_t = 16.0)]
-    alpha: f32,
-    /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.
-    #[arg(long, default_value = "q_proj,v_proj")]
-    targets: String,
-    /// Adapted layers: "all" or a list like "0-11,20".
-    #[arg(long, default_value = "all")]
-    layers: String,
-    /// Longest sequence in tokens; longer rows are truncated (and reported).
-    #[arg(long, default_value_t = 256)]
-    max_seq_len: usize,
-    /// Train on every token, not only completions / assistant turns.
-    #[arg(long)]
-    train_on_everything: bool,
-    /// Skip malformed rows (reported by line) instead of stopping.
-    #[arg(long)]
-    skip_bad_rows: bool,
-    /// Evaluate on the validation set every N steps (0 = only at the end).
-    #[arg(long, default_value_t = 0)]
-    eval_every: usize,
-    /// Seed of the adapter initialisation, data order and validation split.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Write a checkpoint (adapter, optimizer state, data position) every N steps (0 = only at the end).
-    #[arg(long, default_value_t = 10)]
-    checkpoint_every: usize,
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: RunFlags,
     /// Continue the run in --out from its last checkpoint (same data and options).
     #[arg(long)]
-    resume: bool,
-    /// Stop when the validation loss has not improved for this many evaluations (0 = never).
-    #[arg(long, default_value_t = 0)]
-    patience: usize,
+    pub resume: bool,
     /// Print token counts, trainable parameters and the GPU memory needed, then stop.
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
     /// A question answered (greedy chat) before and after training.
     #[arg(long)]
-    question: Option<String>,
+    pub question: Option<String>,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    let job = resolve_options(&args)?;
     let gpu = open_gpu()?;
-    let path = model_path(args.model.as_deref())?;
-    let mut model = load_model(&gpu, &path)?;
-    let data_cfg = DataConfig {
-        max_seq_len: args.max_seq_len,
-        train_on_everything: args.train_on_everything,
-        val_split: args.val_split,
-        skip_bad_rows: args.skip_bad_rows,
-        seed: args.seed,
-        ..DataConfig::default()
-    };
-    let dataset = prepare_files(&model, &args.data, args.val_file.as_deref(), &data_cfg)?;
-
-    let lora_cfg = LoraConfig {
-        r: args.rank,
-        alpha: args.alpha,
-        dropout: 0.0,
-        targets: Target::parse_list(&args.targets)?,
-        layers: Layers::parse(&args.layers)?,
-        use_rslora: false,
-    };
-    lora_cfg.validate()?;
-    let weights = LoraWeights::init(&lora_cfg, &model.config, args.seed)?;
-    let lora = LoraParams::from_weights(&gpu, &model.config, &weights)?;
+    let mut model = load_model(&gpu, &job.model)?;
+    let (train_bytes, train_name) = read_dataset_path(&job.data)?;
+    let val = job.val_file.as_deref().map(read_dataset_path).transpose()?;
+    let val = val.as_ref().map(|(bytes, name)| DataFile { bytes, name });
+    let base_name = job.model.file_name().map_or(job.model.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let plan = RunPlan::new(&gpu, &model, DataFile { bytes: &train_bytes, name: &train_name }, val, &job.options, &base_name)?;
+    eprintln!("{}", plan.summary());
+    let o = &plan.options;
     eprintln!(
         "LoRA: r {}, alpha {}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
-        lora_cfg.r,
-        lora_cfg.alpha,
-        args.targets,
-        args.layers,
-        lora.parameter_count(),
-        100.0 * lora.parameter_count() as f64 / model.config.parameter_count() as f64,
+        o.rank,
+        o.alpha,
+        o.targets,
+        o.layers,
+        plan.lora.parameter_count(),
+        100.0 * plan.lora.parameter_count() as f64 / model.config.parameter_count() as f64,
         model.config.parameter_count() as f64 / 1e6
     );
-
-    let t = sequence_len(&dataset, args.max_seq_len);
-    let pad = pad_id(&model);
-    let mut batcher = Batcher::new(&dataset.train, args.batch, Padding::Fixed(t), pad, args.seed, true)?;
-    let per_epoch = batcher.batches_per_epoch().div_ceil(args.grad_accum);
-    let software = gpu.report.device_type == "Cpu";
-    let total = match args.steps {
-        Some(s) => s,
-        None if software => {
-            let s = CPU_STEPS.min(per_epoch * args.epochs);
-            eprintln!("anytune: software GPU adapter ({}): a short schedule of {s} steps (use --steps to change)", gpu.report.name);
-            s
-        }
-        None => per_epoch * args.epochs,
-    };
-    if total == 0 {
-        bail!("nothing to train: {} has no training rows", args.data.display());
+    for note in &plan.notes {
+        eprintln!("anytune: {note}");
     }
-    let memory = anytune_core::train::training_memory(&gpu, &model, &lora, args.batch, t);
-    eprintln!("{memory}; {total} steps of {} × {t} tokens", args.batch);
-    anytune_core::train::check_fits(&gpu, &memory)?;
+    eprintln!("{}; {} steps of {} × {} tokens", plan.memory, plan.total_steps, o.batch, plan.t);
+    anytune_core::train::check_fits(&gpu, &plan.memory)?;
     if args.dry_run {
         return Ok(());
     }
-    let val_batches = all_batches(&dataset.val, args.batch, t, pad)?;
-
-    if let Some(q) = &args.question {
-        println!("before: {}", answer(&gpu, &model, q)?);
+    if let Some(q) = &job.question {
+        println!("before: {}", pollster::block_on(chat_answer(&gpu, &model, None, q, 48))?);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let config = TrainConfig {
-        lr: args.lr,
-        schedule: Schedule::parse(&args.schedule)?,
-        warmup_steps: args.warmup,
-        weight_decay: args.weight_decay,
-        max_grad_norm: args.max_grad_norm,
-        grad_accum: args.grad_accum,
-        optimizer: Optimizer::parse(&args.optimizer, args.momentum)?,
-    };
-    let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let adapter_config = weights.peft_config_json(&base_name);
-    let mut trainer = Trainer::new(&gpu, &model, lora, config, args.batch, t)?;
-    let checkpoint_path = args.out.join(CHECKPOINT);
-    let mut info = CheckpointInfo { step: 0, data: batcher.position(), best_val_loss: None, evals_since_best: 0, adapter_config };
+    let out = job.out.as_path();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join("options.toml"), toml::to_string(&plan.options)?)?;
+    let mut run = TrainRun::start(&gpu, &model, plan)?;
+    let checkpoint_path = out.join(CHECKPOINT);
     if args.resume {
         let bytes = std::fs::read(&checkpoint_path)
             .with_context(|| format!("--resume: reading the checkpoint {}", checkpoint_path.display()))?;
-        let restored = trainer.restore_checkpoint(&gpu, &bytes, &checkpoint_path.display().to_string())?;
-        if restored.adapter_config != info.adapter_config {
-            bail!("{}: the checkpoint was made with other LoRA options or another base model", checkpoint_path.display());
-        }
-        batcher.seek(restored.data)?;
-        eprintln!("anytune: resuming from step {} of {total}", restored.step);
-        info = restored;
+        run.resume(&gpu, &bytes, &checkpoint_path.display().to_string())?;
+        eprintln!("anytune: resuming from step {} of {}", run.step_count(), run.total_steps);
     }
-    let mut log = std::fs::OpenOptions::new().create(true).append(args.resume).write(true).truncate(!args.resume).open(args.out.join("log.jsonl"))?;
-    let start = Instant::now();
-    let mut tokens = 0usize;
-    let first = trainer.step;
-    while trainer.step < total {
-        let micro: Vec<_> = (0..args.grad_accum).map(|_| batcher.next_batch()).collect();
-        let r = pollster::block_on(trainer.train_step(&gpu, &model, &micro, total))?;
-        tokens += r.tokens;
-        let secs = start.elapsed().as_secs_f64();
-        let eta = secs / (r.step - first) as f64 * (total - r.step) as f64;
-        eprintln!(
-            "step {:>4}/{total}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.0} tokens/s  ETA {}",
-            r.step,
-            r.loss,
-            r.lr,
-            r.grad_norm,
-            tokens as f64 / secs,
-            duration(eta)
-        );
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(args.resume)
+        .write(true)
+        .truncate(!args.resume)
+        .open(out.join("log.jsonl"))?;
+    let mut progress = Progress::new(run.step_count(), run.total_steps);
+    while run.step_count() < run.total_steps {
+        let s = pollster::block_on(run.step(&gpu, &model))?;
+        let r = &s.report;
+        progress.step(r);
+        let secs = progress.elapsed();
         writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))?;
-        let last = r.step == total;
-        let mut stop = false;
-        if !val_batches.is_empty() && ((args.eval_every > 0 && r.step % args.eval_every == 0) || last) {
-            let e = pollster::block_on(trainer.evaluate(&gpu, &model, &val_batches, true))?;
-            eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity);
+        if let Some(e) = &s.val {
+            progress.message(&format!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity));
             writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
-            if info.best_val_loss.is_none_or(|b| e.loss < b) {
-                info.best_val_loss = Some(e.loss);
-                info.evals_since_best = 0;
-                let best = pollster::block_on(trainer.lora.to_weights(&gpu, &lora_cfg))?;
-                write_adapter(&args.out.join("best"), &best, &base_name, &model)?;
-            } else {
-                info.evals_since_best += 1;
-                stop = args.patience > 0 && info.evals_since_best >= args.patience;
-            }
         }
-        if last || stop || (args.checkpoint_every > 0 && r.step % args.checkpoint_every == 0) {
-            info.data = batcher.position();
-            let bytes = pollster::block_on(trainer.checkpoint_bytes(&gpu, info.clone()))?;
-            write_atomically(&checkpoint_path, &bytes)?;
+        if s.new_best {
+            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model)?;
         }
-        if stop {
-            eprintln!("anytune: early stop: no validation improvement in {} evaluations", args.patience);
+        if s.checkpoint_due {
+            write_atomically(&checkpoint_path, &pollster::block_on(run.checkpoint(&gpu))?)?;
+        }
+        if s.early_stop {
+            progress.message(&format!("anytune: early stop: no validation improvement in {} evaluations", job.options.patience));
+        }
+        if s.done {
             break;
         }
     }
+    progress.finish();
     drop(log);
-    let log_text = std::fs::read_to_string(args.out.join("log.jsonl"))?;
+    let log_text = std::fs::read_to_string(out.join("log.jsonl"))?;
     let (train_points, val_points) = crate::plot::read_log(&log_text);
-    std::fs::write(args.out.join("loss.svg"), crate::plot::loss_svg(&train_points, &val_points))?;
-    let lora = trainer.into_lora();
-    let trained = pollster::block_on(lora.to_weights(&gpu, &lora_cfg))?;
-    write_adapter(&args.out, &trained, &base_name, &model)?;
+    std::fs::write(out.join("loss.svg"), crate::plot::loss_svg(&train_points, &val_points))?;
+    let trained = pollster::block_on(run.adapter_weights(&gpu))?;
+    write_adapter(out, &trained, &base_name, &model)?;
     eprintln!(
-        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, log.jsonl, loss.svg, {CHECKPOINT}{})",
-        args.out.display(),
-        if info.best_val_loss.is_some() { ", best/" } else { "" }
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
+        out.display(),
+        if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
-    model.adapter = Some(lora);
-    if let Some(q) = &args.question {
-        println!("after:  {}", answer(&gpu, &model, q)?);
+    if let Some(q) = &job.question {
+        model.adapter = Some(run.into_adapter());
+        println!("after:  {}", pollster::block_on(chat_answer(&gpu, &model, model.adapter.as_ref(), q, 48))?);
     }
     Ok(())
 }
 
 /// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`.
-fn write_adapter(dir: &std::path::Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
+fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
+    let files = AdapterFiles::new(weights, model, base_name)?;
     std::fs::create_dir_all(dir)?;
-    write_atomically(&dir.join("adapter_config.json"), weights.peft_config_json(base_name).as_bytes())?;
-    write_atomically(&dir.join("adapter_model.safetensors"), &weights.peft_safetensors()?)?;
-    write_atomically(&dir.join("adapter.gguf"), &weights.to_gguf(&model.config)?)
+    write_atomically(&dir.join("adapter_config.json"), files.config_json.as_bytes())?;
+    write_atomically(&dir.join("adapter_model.safetensors"), &files.safetensors)?;
+    write_atomically(&dir.join("adapter.gguf"), &files.gguf)
 }
 
 /// Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over
 /// `path`: a reader (or a killed run) sees the old file or the new one, never a partial one.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
-}
-
-/// The greedy chat answer of `model` (with its adapter, if set) to `question`.
-fn answer(gpu: &anytune_core::gpu::Gpu, model: &Model, question: &str) -> Result<String> {
-    let prompt = model.render_chat(&[Message::user(question)], true)?;
-    let ids = model.tokenizer.encode(&prompt, true)?;
-    let out = pollster::block_on(generate(gpu, model, &ids, &GenerateOptions { max_tokens: 48, ..Default::default() }, |_| {}))?;
-    Ok(out.text.trim().to_string())
-}
-
-fn duration(secs: f64) -> String {
-    let s = secs.round() as u64;
-    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
 }

@@ -176,3 +176,30 @@ fn sgd_training_lowers_the_loss() {
     assert!(losses[6..].iter().sum::<f64>() < losses[..2].iter().sum::<f64>() - 0.2, "SGD loss did not fall: {losses:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn train_reads_a_toml_config_and_flags_win() {
+    let model = tiny();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let dir = std::env::temp_dir().join(format!("anytune-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("run.toml");
+    let text = format!("data = {:?}\nout = \"out\"\nsteps = 3\nlr = 2e-2\nrank = 4\ntargets = \"v_proj\"\n", data.to_str().unwrap());
+    std::fs::write(&config, text).unwrap();
+    let Some(_) = ok(&["train", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "--rank", "2"]) else { return };
+    let out = dir.join("out");
+    let used: toml::Table = toml::from_str(&std::fs::read_to_string(out.join("options.toml")).unwrap()).unwrap();
+    assert_eq!(used["rank"].as_integer(), Some(2), "the flag wins over the file");
+    assert_eq!(used["steps"].as_integer(), Some(3));
+    assert_eq!(used["lr"].as_float(), Some(2e-2));
+    assert_eq!(used["targets"].as_str(), Some("v_proj"));
+    assert_eq!(std::fs::read_to_string(out.join("log.jsonl")).unwrap().lines().count(), 3);
+    let adapter: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(adapter["r"], 2);
+
+    std::fs::write(&config, "lrr = 1e-3\n").unwrap();
+    let bad = anytune(&["train", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("run.toml") && stderr.contains("lrr"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,11 +7,13 @@
 pub mod backward;
 pub mod checkpoint;
 pub mod memory;
+pub mod run;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
 pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
+pub use run::{AdapterFiles, RunOptions, RunPlan, StepOutcome, TrainRun};
 pub use schedule::Schedule;
 pub use trainer::{EvalReport, Optimizer, StepReport, TrainConfig, Trainer};

@@ -1,0 +1,388 @@
+//! A whole training run, shared by `anytune train` and the web page's worker: options →
+//! [`RunPlan`] (prepared data, LoRA layout, step count, memory estimate; nothing big on the
+//! GPU yet) → [`TrainRun`] (one optimizer step per [`TrainRun::step`], validation, early
+//! stopping, checkpoint bytes, adapter files). The callers only add their I/O: files and a
+//! progress line natively, messages to the page in the browser.
+
+use super::checkpoint::CheckpointInfo;
+use super::memory::{MemoryEstimate, training_memory};
+use super::schedule::Schedule;
+use super::trainer::{EvalReport, Optimizer, StepReport, TrainConfig, Trainer};
+use crate::chat::Message;
+use crate::data::{Batch, Batcher, DataConfig, DataFile, DataPosition, DataSummary, Dataset, Example, Padding, prepare};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::lora::{Layers, LoraConfig, LoraWeights, Target};
+use crate::model::{LoraParams, Model};
+use serde::{Deserialize, Serialize};
+
+/// Steps picked on a software (CPU) adapter when `steps` is not given.
+pub const CPU_STEPS: usize = 24;
+
+/// Every option of a run. The field names are the CLI flags (`max_seq_len` ↔ `--max-seq-len`),
+/// the keys of a TOML config file and of the web page's options object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunOptions {
+    /// Optimizer steps (None: `epochs` epochs; on a software adapter at most [`CPU_STEPS`]).
+    pub steps: Option<usize>,
+    pub epochs: usize,
+    /// Sequences per micro-batch and micro-batches per optimizer step.
+    pub batch: usize,
+    pub grad_accum: usize,
+    pub lr: f64,
+    /// constant, linear or cosine.
+    pub schedule: String,
+    pub warmup: usize,
+    /// adamw or sgd (with `momentum`).
+    pub optimizer: String,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// Global gradient-norm clipping (0 = off).
+    pub max_grad_norm: f32,
+    /// LoRA rank, alpha (scale alpha / r), adapted modules and layers.
+    pub rank: usize,
+    pub alpha: f32,
+    pub targets: String,
+    pub layers: String,
+    /// Longest sequence in tokens; longer rows are truncated (and reported).
+    pub max_seq_len: usize,
+    pub train_on_everything: bool,
+    pub pack: bool,
+    pub skip_bad_rows: bool,
+    /// Fraction of the training rows held out for validation.
+    pub val_split: f32,
+    /// Validate every N steps (0 = only at the end).
+    pub eval_every: usize,
+    /// Seed of the adapter initialisation, data order and validation split.
+    pub seed: u64,
+    /// Checkpoint every N steps (0 = only at the end).
+    pub checkpoint_every: usize,
+    /// Stop after this many evaluations without a better validation loss (0 = never).
+    pub patience: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            steps: None,
+            epochs: 1,
+            batch: 4,
+            grad_accum: 1,
+            lr: 1e-3,
+            schedule: "cosine".into(),
+            warmup: 0,
+            optimizer: "adamw".into(),
+            momentum: 0.9,
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            rank: 8,
+            alpha: 16.0,
+            targets: "q_proj,v_proj".into(),
+            layers: "all".into(),
+            max_seq_len: 256,
+            train_on_everything: false,
+            pack: false,
+            skip_bad_rows: false,
+            val_split: 0.0,
+            eval_every: 0,
+            seed: 0,
+            checkpoint_every: 10,
+            patience: 0,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The LoRA layout these options ask for.
+    pub fn lora_config(&self) -> Result<LoraConfig> {
+        let cfg = LoraConfig {
+            r: self.rank,
+            alpha: self.alpha,
+            dropout: 0.0,
+            targets: Target::parse_list(&self.targets)?,
+            layers: Layers::parse(&self.layers)?,
+            use_rslora: false,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The optimizer settings these options ask for.
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        Ok(TrainConfig {
+            lr: self.lr,
+            schedule: Schedule::parse(&self.schedule)?,
+            warmup_steps: self.warmup,
+            weight_decay: self.weight_decay,
+            max_grad_norm: self.max_grad_norm,
+            grad_accum: self.grad_accum,
+            optimizer: Optimizer::parse(&self.optimizer, self.momentum)?,
+        })
+    }
+
+    fn data_config(&self) -> DataConfig {
+        DataConfig {
+            max_seq_len: self.max_seq_len,
+            train_on_everything: self.train_on_everything,
+            pack: self.pack,
+            val_split: self.val_split,
+            skip_bad_rows: self.skip_bad_rows,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Reads and tokenizes a training file (and a validation file) for `model`, rendering chat rows
+/// with its chat template.
+pub fn prepare_data(model: &Model, train: DataFile, val: Option<DataFile>, cfg: &DataConfig) -> Result<Dataset> {
+    let render = |m: &[Message], g: bool| model.render_chat(m, g);
+    let render = model.chat_template.as_ref().map(|_| &render as &dyn Fn(&[Message], bool) -> _);
+    prepare(train, val, &model.tokenizer, render, cfg)
+}
+
+/// The padded sequence length of every batch: the longest prepared row, at most `max_seq_len`.
+pub fn sequence_len(dataset: &Dataset, max_seq_len: usize) -> usize {
+    dataset.summary.longest.min(max_seq_len).max(2)
+}
+
+/// The id padding rows are filled with (EOS).
+pub fn pad_id(model: &Model) -> u32 {
+    model.tokenizer.eos.as_ref().map_or(0, |e| e.id)
+}
+
+/// Every batch of one unshuffled pass over `rows` (validation and evaluation); none for no rows.
+pub fn all_batches(rows: &[Example], batch: usize, t: usize, pad: u32) -> Result<Vec<Batch>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut batcher = Batcher::new(rows, batch, Padding::Fixed(t), pad, 0, false)?;
+    Ok((0..batcher.batches_per_epoch()).map(|_| batcher.next_batch()).collect())
+}
+
+/// What a run will do, decided before anything large is allocated (`--dry-run` stops here).
+pub struct RunPlan {
+    pub options: RunOptions,
+    pub lora_config: LoraConfig,
+    pub dataset: Dataset,
+    /// Initial adapter (A Kaiming-uniform from the seed, B zero), on the GPU.
+    pub lora: LoraParams,
+    /// Padded sequence length and optimizer steps.
+    pub t: usize,
+    pub total_steps: usize,
+    pub memory: MemoryEstimate,
+    /// `adapter_config.json` of the run (also the checkpoints' identity).
+    pub adapter_config: String,
+    /// Things the caller should tell the user (e.g. the short schedule on a software adapter).
+    pub notes: Vec<String>,
+}
+
+impl RunPlan {
+    /// Prepares `train` (and `val`) for `model` with `options`; `base_name` is the base model's
+    /// name written into `adapter_config.json`.
+    pub fn new(gpu: &Gpu, model: &Model, train: DataFile, val: Option<DataFile>, options: &RunOptions, base_name: &str) -> Result<RunPlan> {
+        if options.grad_accum == 0 || options.batch == 0 {
+            return Err(Error::invalid("batch", "batch and grad_accum must be at least 1"));
+        }
+        let dataset = prepare_data(model, train, val, &options.data_config())?;
+        if dataset.train.is_empty() {
+            return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
+        }
+        let lora_config = options.lora_config()?;
+        options.train_config()?;
+        let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
+        let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
+        let t = sequence_len(&dataset, options.max_seq_len);
+        let per_epoch = dataset.train.len().div_ceil(options.batch).div_ceil(options.grad_accum);
+        let mut notes = Vec::new();
+        let total_steps = match options.steps {
+            Some(s) => s,
+            None if gpu.report.device_type == "Cpu" => {
+                let s = CPU_STEPS.min(per_epoch * options.epochs);
+                notes.push(format!(
+                    "software GPU adapter ({}): a short schedule of {s} steps (set steps to change)",
+                    gpu.report.name
+                ));
+                s
+            }
+            None => per_epoch * options.epochs,
+        };
+        if total_steps == 0 {
+            return Err(Error::invalid("steps", "must be at least 1"));
+        }
+        let memory = training_memory(gpu, model, &lora, options.batch, t);
+        let adapter_config = weights.peft_config_json(base_name);
+        Ok(RunPlan { options: options.clone(), lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes })
+    }
+
+    /// The data summary (format, rows, tokens, truncations, bad rows).
+    pub fn summary(&self) -> &DataSummary {
+        &self.dataset.summary
+    }
+}
+
+/// What one [`TrainRun::step`] did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepOutcome {
+    pub report: StepReport,
+    /// The validation result when this step evaluated.
+    pub val: Option<EvalReport>,
+    /// This step's validation loss is the best so far (save the adapter as the best).
+    pub new_best: bool,
+    /// Early stopping: no improvement in `patience` evaluations.
+    pub early_stop: bool,
+    /// A checkpoint is due (every `checkpoint_every` steps, at the end and at an early stop).
+    pub checkpoint_due: bool,
+    /// The run is over (last step or early stop).
+    pub done: bool,
+}
+
+/// A run in progress: the trainer, its data and the scalar state a checkpoint keeps.
+pub struct TrainRun {
+    pub options: RunOptions,
+    pub lora_config: LoraConfig,
+    pub trainer: Trainer,
+    pub total_steps: usize,
+    pub info: CheckpointInfo,
+    train: Vec<Example>,
+    val: Vec<Batch>,
+    t: usize,
+    pad: u32,
+}
+
+impl TrainRun {
+    /// Allocates the training buffers of `plan` (fails clearly when they exceed the adapter).
+    pub fn start(gpu: &Gpu, model: &Model, plan: RunPlan) -> Result<TrainRun> {
+        let o = &plan.options;
+        let pad = pad_id(model);
+        // Validates the rows against the batch shape once; later batchers cannot fail.
+        Batcher::new(&plan.dataset.train, o.batch, Padding::Fixed(plan.t), pad, o.seed, true)?;
+        let val = all_batches(&plan.dataset.val, o.batch, plan.t, pad)?;
+        let trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
+        let info = CheckpointInfo {
+            step: 0,
+            data: DataPosition::default(),
+            best_val_loss: None,
+            evals_since_best: 0,
+            adapter_config: plan.adapter_config,
+        };
+        Ok(TrainRun {
+            options: plan.options,
+            lora_config: plan.lora_config,
+            trainer,
+            total_steps: plan.total_steps,
+            info,
+            train: plan.dataset.train,
+            val,
+            t: plan.t,
+            pad,
+        })
+    }
+
+    /// Optimizer steps taken.
+    pub fn step_count(&self) -> usize {
+        self.trainer.step
+    }
+
+    /// Whether there is a validation set.
+    pub fn has_validation(&self) -> bool {
+        !self.val.is_empty()
+    }
+
+    /// The next `grad_accum` micro-batches, advancing the data position.
+    fn next_micro_batches(&mut self) -> Result<Vec<Batch>> {
+        let o = &self.options;
+        let mut batcher = Batcher::new(&self.train, o.batch, Padding::Fixed(self.t), self.pad, o.seed, true)?;
+        batcher.seek(self.info.data)?;
+        let micro = (0..o.grad_accum).map(|_| batcher.next_batch()).collect();
+        self.info.data = batcher.position();
+        Ok(micro)
+    }
+
+    /// One optimizer step, then validation when due (every `eval_every` steps and at the end).
+    pub async fn step(&mut self, gpu: &Gpu, model: &Model) -> Result<StepOutcome> {
+        let micro = self.next_micro_batches()?;
+        let report = self.trainer.train_step(gpu, model, &micro, self.total_steps).await?;
+        let o = self.options.clone();
+        let last = report.step >= self.total_steps;
+        let due = (o.eval_every > 0 && report.step % o.eval_every == 0) || last;
+        let (mut val, mut new_best, mut early_stop) = (None, false, false);
+        if self.has_validation() && due {
+            let e = self.validate(gpu, model).await?;
+            if self.info.best_val_loss.is_none_or(|b| e.loss < b) {
+                self.info.best_val_loss = Some(e.loss);
+                self.info.evals_since_best = 0;
+                new_best = true;
+            } else {
+                self.info.evals_since_best += 1;
+                early_stop = o.patience > 0 && self.info.evals_since_best >= o.patience;
+            }
+            val = Some(e);
+        }
+        let checkpoint_due = last || early_stop || (o.checkpoint_every > 0 && report.step % o.checkpoint_every == 0);
+        Ok(StepOutcome { report, val, new_best, early_stop, checkpoint_due, done: last || early_stop })
+    }
+
+    /// Validation loss, perplexity (and accuracy) with the current adapter.
+    pub async fn validate(&mut self, gpu: &Gpu, model: &Model) -> Result<EvalReport> {
+        let val = std::mem::take(&mut self.val);
+        let result = self.trainer.evaluate(gpu, model, &val, true).await;
+        self.val = val;
+        result
+    }
+
+    /// The whole state (adapter, optimizer moments, step, data position, best loss) as bytes.
+    pub async fn checkpoint(&self, gpu: &Gpu) -> Result<Vec<u8>> {
+        self.trainer.checkpoint_bytes(gpu, self.info.clone()).await
+    }
+
+    /// Continues from a checkpoint of the same run (same model, data and options); `file`
+    /// names it in errors.
+    pub fn resume(&mut self, gpu: &Gpu, bytes: &[u8], file: &str) -> Result<()> {
+        let restored = self.trainer.restore_checkpoint(gpu, bytes, file)?;
+        if restored.adapter_config != self.info.adapter_config {
+            return Err(Error::invalid(
+                "resume",
+                format!("{file}: the checkpoint was made with other LoRA options or another base model"),
+            ));
+        }
+        // Checks the position against this dataset.
+        Batcher::new(&self.train, 1, Padding::Fixed(self.t), self.pad, 0, true)?.seek(restored.data)?;
+        self.info = restored;
+        Ok(())
+    }
+
+    /// The current adapter, read back from the GPU.
+    pub async fn adapter_weights(&self, gpu: &Gpu) -> Result<LoraWeights> {
+        self.trainer.lora.to_weights(gpu, &self.lora_config).await
+    }
+
+    /// The current adapter on the GPU (to generate with it).
+    pub fn adapter(&self) -> &LoraParams {
+        &self.trainer.lora
+    }
+
+    /// Ends the run, keeping the trained adapter.
+    pub fn into_adapter(self) -> LoraParams {
+        self.trainer.into_lora()
+    }
+}
+
+/// The three files of an adapter: PEFT's `adapter_config.json` and `adapter_model.safetensors`,
+/// and a GGUF LoRA for llama.cpp.
+pub struct AdapterFiles {
+    pub config_json: String,
+    pub safetensors: Vec<u8>,
+    pub gguf: Vec<u8>,
+}
+
+impl AdapterFiles {
+    /// Serialises `weights` for `model`; `base_name` goes into `adapter_config.json`.
+    pub fn new(weights: &LoraWeights, model: &Model, base_name: &str) -> Result<AdapterFiles> {
+        Ok(AdapterFiles {
+            config_json: weights.peft_config_json(base_name),
+            safetensors: weights.peft_safetensors()?,
+            gguf: weights.to_gguf(&model.config)?,
+        })
+    }
+}
