@@ -14,15 +14,15 @@ pub struct GpuOptions {
 }
 
 /// Optional features the device was opened with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GpuFeatures {
     pub shader_f16: bool,
     pub subgroups: bool,
     pub timestamp_query: bool,
 }
 
-/// What `anytune info` prints about the adapter.
-#[derive(Clone, Debug)]
+/// What `anytune info` prints about the adapter (and the web page shows).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct AdapterReport {
     pub name: String,
     pub backend: String,

@@ -1,0 +1,280 @@
+// The page: WebGPU detection, model, dataset, options, training controls, chart, "Try it",
+// downloads, and the saved run. All the work happens in web/worker.js; this file only talks to
+// it and updates the page. `window.anytuneStatus` mirrors the run for tests and the console.
+
+import { LossChart } from "./chart.js";
+
+const $ = (id) => document.getElementById(id);
+const status = { state: "idle", step: 0, total: 0, train: [], val: [], model: null };
+window.anytuneStatus = status;
+const chart = new LossChart($("chart"));
+let worker = null;
+let modelSource = null; // "default" | { name, sizes }
+let dataset = null; // { name, bytes }
+let savedMeta = null;
+let genId = 0;
+let tokensSeen = 0, secondsSpent = 0;
+
+function enable(section, on) {
+  $(section).classList.toggle("off", !on);
+}
+
+function show(id, text, cls) {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle("hidden", !text);
+  if (cls !== undefined) el.className = cls + (text ? "" : " hidden");
+}
+
+async function main() {
+  if (!navigator.gpu) {
+    show("gpu-status", "WebGPU is not available in this browser, so anytune cannot run here.\n" +
+      "Use a recent Chrome or Edge (on Linux: chrome://flags/#enable-unsafe-webgpu, or start Chromium with " +
+      "--enable-unsafe-webgpu), Safari 26+ or Firefox with WebGPU enabled — or run anytune natively: " +
+      "`anytune train --data your.jsonl --out adapter`.", "bad");
+    return;
+  }
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = (e) => onMessage(e.data);
+  worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");
+  worker.postMessage({ type: "init" });
+  wire();
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "gpu": {
+      const i = msg.info;
+      show("gpu-status", i.text.trim() + `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
+      enable("model-section", true);
+      break;
+    }
+    case "modelProgress":
+      show("model-status", `Fetching the model: ${(msg.got / 1048576).toFixed(1)}` +
+        (msg.total ? ` of ${(msg.total / 1048576).toFixed(1)} MiB` : " MiB"));
+      break;
+    case "model": {
+      const m = msg.info;
+      modelSource = msg.source;
+      status.model = m;
+      show("model-status", `${m.name}: ${m.arch}, ${m.layers} layers, dim ${m.dim}, ${m.heads} heads / ${m.kv_heads} KV heads, ` +
+        `vocab ${m.vocab}, ${(m.parameters / 1e6).toFixed(1)} M parameters (${m.types.join(", ")}), ` +
+        `${(m.weights_bytes / 1048576).toFixed(1)} MiB on the GPU${m.chat_template ? ", chat template" : ""}`, "good");
+      enable("data-section", true);
+      enable("options-section", true);
+      if (dataset) plan();
+      break;
+    }
+    case "plan": return onPlan(msg.plan);
+    case "started":
+      chart.clear();
+      Object.assign(status, { step: msg.step, total: msg.total, train: [], val: [] });
+      tokensSeen = 0; secondsSpent = 0;
+      enable("try-section", true);
+      enable("download-section", true);
+      break;
+    case "step": return onStep(msg.outcome, msg.seconds);
+    case "state": return onState(msg.state);
+    case "gen": {
+      const out = $(msg.id.startsWith("a") ? "out-adapter" : "out-base");
+      if (msg.done) out.dataset.done = "1";
+      else out.textContent += msg.piece;
+      break;
+    }
+    case "download": return save(msg.kind, msg.bytes);
+    case "saved": savedMeta = msg.meta; return showSaved();
+    case "error": return onError(msg);
+  }
+}
+
+function onError(msg) {
+  const text = msg.message;
+  if (msg.context === "plan") {
+    show("data-errors", text);
+    show("plan-status", "Fix the dataset (or tick “skip bad rows”) to continue.");
+    enable("train-section", false);
+  } else if (msg.context === "loadModel" || msg.context === "restoreSaved") {
+    show("model-status", text, "bad");
+  } else if (msg.context === "init") {
+    show("gpu-status", "WebGPU is present, but anytune could not open the GPU adapter: " + text, "bad");
+  } else if (msg.context === "generate") {
+    $(msg.id && msg.id.startsWith("a") ? "out-adapter" : "out-base").textContent = "error: " + text;
+  } else {
+    show("stats", "error: " + text, "bad");
+  }
+}
+
+function wire() {
+  $("load-model").onclick = () => {
+    const source = document.querySelector("input[name=model-source]:checked").value;
+    const files = [...$("model-file").files];
+    if (source === "files" && !files.length) return show("model-status", "Choose the model file(s) first.", "bad");
+    show("model-status", "Loading…", "");
+    worker.postMessage({ type: "loadModel", source, files });
+  };
+  $("model-file").onchange = () => { document.querySelector("input[value=files]").checked = true; };
+  $("data-file").onchange = (e) => e.target.files[0] && readDataset(e.target.files[0]);
+  const drop = $("drop");
+  drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
+  drop.ondragleave = () => drop.classList.remove("over");
+  drop.ondrop = (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files[0]) readDataset(e.dataTransfer.files[0]);
+  };
+  $("sample-zorblax").onclick = () => fetchSample("tests/data/zorblax.jsonl");
+  $("sample-chat").onclick = () => fetchSample("tests/data/zorblax_chat.jsonl");
+  $("options").oninput = () => dataset && plan();
+  $("start").onclick = () => {
+    $("start").disabled = true;
+    worker.postMessage({ type: "start" });
+  };
+  $("pause").onclick = () => worker.postMessage({ type: "pause" });
+  $("resume").onclick = () => worker.postMessage({ type: "resume" });
+  $("stop").onclick = () => worker.postMessage({ type: "stop" });
+  $("generate").onclick = generate;
+  $("download-peft").onclick = () => worker.postMessage({ type: "download", kind: "peft" });
+  $("download-gguf").onclick = () => worker.postMessage({ type: "download", kind: "gguf" });
+  $("resume-saved").onclick = resumeSaved;
+  $("saved-model-file").onchange = (e) => restore([...e.target.files]);
+  $("discard-saved").onclick = () => worker.postMessage({ type: "discardSaved" });
+}
+
+async function fetchSample(url) {
+  const res = await fetch(url);
+  readDataset(new File([await res.arrayBuffer()], url.split("/").pop()));
+}
+
+async function readDataset(file) {
+  dataset = { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
+  showPreview(new TextDecoder().decode(dataset.bytes.subarray(0, 64 * 1024)), file.name);
+  plan();
+}
+
+/// The first rows as the file has them: five lines of JSONL/text/CSV, or five elements of a JSON array.
+function showPreview(text, name) {
+  let rows;
+  try {
+    const json = name.endsWith(".json") ? JSON.parse(text) : null;
+    rows = Array.isArray(json) ? json.slice(0, 5).map((r) => JSON.stringify(r)) : null;
+  } catch { rows = null; }
+  rows = rows || text.split("\n").filter((l) => l.trim()).slice(0, 5);
+  const box = $("data-preview");
+  box.replaceChildren();
+  const title = document.createElement("b");
+  title.textContent = `${name}: first rows`;
+  const pre = document.createElement("pre");
+  pre.textContent = rows.map((r) => (r.length > 240 ? r.slice(0, 240) + "…" : r)).join("\n");
+  box.append(title, pre);
+}
+
+function options() {
+  const f = $("options").elements;
+  const num = (n) => Number(f[n].value);
+  return {
+    rank: num("rank"), alpha: num("alpha"), targets: f.targets.value, layers: f.layers.value || "all",
+    lr: num("lr"), steps: f.steps.value ? num("steps") : null, epochs: num("epochs"),
+    max_seq_len: num("max_seq_len"), batch: num("batch"), val_split: num("val_split"),
+    eval_every: num("eval_every"), seed: num("seed"),
+    skip_bad_rows: f.skip_bad_rows.checked, train_on_everything: f.train_on_everything.checked,
+  };
+}
+
+function plan() {
+  if (!status.model || status.state === "training" || status.state === "paused") return;
+  show("data-errors", "");
+  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource });
+}
+
+function onPlan(p) {
+  show("data-summary", p.summary_text);
+  const bad = p.summary.bad_rows.map((r) => `${r.file}:${r.line}: ${r.reason}`);
+  show("data-errors", bad.length ? `${p.summary.skipped_rows} bad rows skipped:\n${bad.join("\n")}` : "");
+  const lines = [
+    `${p.trainable.toLocaleString()} trainable parameters; ${p.total_steps} steps of ${p.options.batch} × ${p.seq_len} tokens`,
+    `GPU memory: ${p.memory_text}`,
+    ...p.notes,
+  ];
+  if (!p.fits) lines.push(`Too large for this GPU adapter: ${p.fits_error}. Lower the batch or the sequence length.`);
+  show("plan-status", lines.join("\n"), p.fits ? "" : "bad");
+  enable("train-section", p.fits);
+  $("start").disabled = !p.fits;
+}
+
+function onStep(o, seconds) {
+  const r = o.report;
+  tokensSeen += r.tokens;
+  secondsSpent += seconds;
+  status.step = r.step;
+  status.train.push(r.loss);
+  chart.add("train", r.step, r.loss);
+  if (o.val) {
+    status.val.push(o.val.loss);
+    chart.add("val", r.step, o.val.loss);
+  }
+  const eta = (secondsSpent / Math.max(status.train.length, 1)) * (status.total - r.step);
+  show("stats", `step ${r.step} / ${status.total}   loss ${r.loss.toFixed(4)}   lr ${r.lr.toExponential(2)}   ` +
+    `${(tokensSeen / secondsSpent).toFixed(0)} tokens/s   ETA ${Math.round(eta)} s` +
+    (o.val ? `\nvalidation loss ${o.val.loss.toFixed(4)}, perplexity ${o.val.perplexity.toFixed(2)}` : "") +
+    (o.early_stop ? "\nearly stop: validation loss stopped improving" : ""), "");
+}
+
+function onState(state) {
+  status.state = state;
+  $("train-state").textContent = state;
+  $("start").disabled = state === "training" || state === "paused";
+  $("pause").disabled = state !== "training";
+  $("resume").disabled = state !== "paused";
+  $("stop").disabled = state !== "training" && state !== "paused";
+  // A finished run stays for "Try it" and downloads; a new plan lets Start begin another.
+  if (state === "finished" && dataset) plan();
+}
+
+function generate() {
+  const text = $("prompt").value;
+  for (const withAdapter of [false, true]) {
+    const out = $(withAdapter ? "out-adapter" : "out-base");
+    out.textContent = "";
+    delete out.dataset.done;
+    if (withAdapter && status.state === "idle") {
+      out.textContent = "(train first)";
+      out.dataset.done = "1";
+      continue;
+    }
+    const id = (withAdapter ? "a" : "b") + genId++;
+    worker.postMessage({ type: "generate", id, text, withAdapter, maxTokens: 48 });
+  }
+}
+
+function save(kind, bytes) {
+  const name = kind === "peft" ? "adapter.zip" : "adapter.gguf";
+  const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function showSaved() {
+  const m = savedMeta;
+  const box = $("saved-run");
+  box.classList.toggle("hidden", !m || status.state !== "idle");
+  if (!m) return;
+  const model = m.model === "default" ? "the default model" : `${m.model.name} (pick it again to resume)`;
+  $("saved-text").textContent = `A run saved in this browser: ${m.dataset.name} on ${model}, ` +
+    `step ${m.step}${m.total ? " of " + m.total : ""}.`;
+}
+
+function resumeSaved() {
+  if (savedMeta.model === "default") return restore([]);
+  $("saved-model-file").click();
+}
+
+function restore(files) {
+  $("saved-run").classList.add("hidden");
+  show("model-status", "Loading…", "");
+  worker.postMessage({ type: "restoreSaved", files });
+}
+
+main();
