@@ -16,6 +16,7 @@ mod bench;
 mod dataset;
 mod eval;
 mod plot;
+mod serve;
 mod train;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
@@ -55,6 +56,9 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
+    /// Serve the web page on http://127.0.0.1:PORT/: index.html, web/ (with the wasm, built by
+    /// web/build.sh when stale), the sample datasets and the model at /model/default.gguf.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -143,6 +147,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
