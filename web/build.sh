@@ -12,7 +12,10 @@ want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print
 have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
 if [ "$have" != "$want" ]; then
   echo "web/build.sh: wasm-bindgen ${have:-is missing}, need $want: cargo install wasm-bindgen-cli --version $want --locked" >&2
-  cargo install -q wasm-bindgen-cli --version "$want" --locked
+  # Without default features: no TLS stack (only the test runner downloads anything). If the
+  # registry lacks a version the CLI's lock file pins, let cargo pick compatible ones.
+  cargo install -q wasm-bindgen-cli --version "$want" --no-default-features --locked ||
+    cargo install -q wasm-bindgen-cli --version "$want" --no-default-features
 fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 

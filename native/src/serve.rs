@@ -80,7 +80,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let Ok(stream) = stream else { continue };
         let site = Arc::clone(&site);
         std::thread::spawn(move || {
-            if let Err(e) = handle(stream, &site) {
+            // A client that goes away mid-response (reloads, aborted fetches) is not an error.
+            if let Err(e) = handle(stream, &site)
+                && !e.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                    matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+                })
+            {
                 eprintln!("anytune serve: {e:#}");
             }
         });
@@ -233,7 +238,9 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(()); // a speculative connection closed without a request
+    }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut range_header = None;

@@ -1,0 +1,21 @@
+// The web page in Chromium, served by `anytune serve` (tests/browser/run.sh starts it).
+// Tests key on element ids the page keeps: #gpu-status.
+
+import { test, run, withPage, waitForText } from "./harness.mjs";
+
+test("WebGPU: #gpu-status names the adapter and its limits", () =>
+  withPage({ webgpu: true }, async (page) => {
+    const text = await waitForText(page, "#gpu-status", /limits:|not available|no GPU adapter|error/i);
+    if (/WebGPU is not available/.test(text) || !/adapter: .*\S/.test(text) || !/limits: /.test(text)) {
+      throw new Error(`expected the adapter and its limits, got: ${JSON.stringify(text)}`);
+    }
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
+test("no WebGPU: #gpu-status says WebGPU is not available", () =>
+  withPage({ webgpu: false }, async (page) => {
+    await waitForText(page, "#gpu-status", /WebGPU is not available/);
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
+await run();
