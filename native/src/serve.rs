@@ -9,7 +9,8 @@
 //! | `/model/default.gguf` | `--model`, else the default model (fetched on first use) |
 //!
 //! Only files with a known type (see [`mime_type`]) are served; anything else, `..` and paths
-//! leaving those folders get 404. GET and HEAD; a single `Range: bytes=…` gets 206. Before
+//! leaving those folders get 404. GET and HEAD; a single `Range: bytes=…` gets 206; an ETag
+//! (size and mtime) lets reloads revalidate with 304 (`Cache-Control: no-cache`). Before
 //! serving, `web/build.sh` runs when `web/pkg` is missing or older than the Rust/WGSL sources.
 
 use anyhow::{Context, Result, bail};
@@ -243,7 +244,7 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
     }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let mut range_header = None;
+    let (mut range_header, mut if_none_match) = (None, None);
     let mut header_bytes = line.len();
     loop {
         let mut h = String::new();
@@ -254,10 +255,13 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
         if header_bytes > 64 * 1024 {
             return respond_text(&mut stream, false, 431, "Request Header Fields Too Large", "headers too large");
         }
-        if let Some((name, value)) = h.split_once(':')
-            && name.trim().eq_ignore_ascii_case("range")
-        {
-            range_header = Some(value.trim().to_string());
+        if let Some((name, value)) = h.split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            if name == "range" {
+                range_header = Some(value.trim().to_string());
+            } else if name == "if-none-match" {
+                if_none_match = Some(value.trim().to_string());
+            }
         }
     }
     let head_only = method == "HEAD";
@@ -275,7 +279,15 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
     let name = if path == "/" { "index.html" } else { path.as_str() };
     let mime = mime_type(name).unwrap_or("application/octet-stream");
     let mut f = File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-    let len = f.metadata()?.len();
+    let meta = f.metadata()?;
+    let len = meta.len();
+    // A validator, so that reloads revalidate (304) instead of fetching the model again.
+    let mtime = meta.modified()?.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let etag = format!("\"{len:x}-{:x}\"", mtime.as_nanos());
+    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+        let head = format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+        return Ok(stream.write_all(head.as_bytes())?);
+    }
     let (status, reason, start, count, content_range) = match range_header.and_then(|r| parse_range(&r, len)) {
         None => (200, "OK", 0, len, None),
         Some(Ok((a, b))) => (206, "Partial Content", a, b - a + 1, Some(format!("bytes {a}-{b}/{len}"))),
@@ -286,7 +298,7 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
     };
     let mut head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {mime}\r\nContent-Length: {count}\r\nAccept-Ranges: bytes\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n\
+         ETag: {etag}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n\
          Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\nConnection: close\r\n"
     );
     if let Some(cr) = content_range {

@@ -128,6 +128,14 @@ fn serves_the_page_the_wasm_the_data_and_the_model() {
     assert_eq!((status, body.len()), (200, 0));
     assert_eq!(header(&headers, "content-length"), gguf.len().to_string());
 
+    // Revalidation: the ETag of a GET gives 304 and no body.
+    let etag = header(&headers, "etag").to_string();
+    assert!(etag.starts_with('"'), "an ETag: {etag:?}");
+    let (status, _, body) = request(server.port, "GET", "/model/default.gguf", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, _, _) = request(server.port, "GET", "/model/default.gguf", "If-None-Match: \"other\"\r\n");
+    assert_eq!(status, 200);
+
     // Ranges.
     let (status, headers, body) = request(server.port, "GET", "/model/default.gguf", "Range: bytes=4-11\r\n");
     assert_eq!(status, 206);
