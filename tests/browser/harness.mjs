@@ -186,7 +186,10 @@ export async function run() {
       console.log(`ok - ${t.name} (${((Date.now() - start) / 1000).toFixed(1)} s)`);
     } catch (e) {
       failed++;
-      console.log(`not ok - ${t.name}: ${e?.message ?? e}`);
+      // One line per test; the rest of the message (playwright's call log) indented below.
+      const [first, ...rest] = String(e?.message ?? e).replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+      console.log(`not ok - ${t.name}: ${first}`);
+      for (const line of rest.filter((l) => l.trim())) console.log(`  # ${line}`);
     } finally {
       clearTimeout(timer);
       for (const context of [...open]) await context.close().catch(() => {});

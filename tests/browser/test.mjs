@@ -18,4 +18,16 @@ test("no WebGPU: #gpu-status says WebGPU is not available", () =>
     if (page.errors.length) throw new Error(page.errors.join("; "));
   }));
 
+test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
+  withPage({ webgpu: true }, async (page) => {
+    const info = await page.evaluate(async () => {
+      const wasm = await import("/web/pkg/anytune_web.js");
+      await wasm.default(); // fetches anytune_web_bg.wasm (instantiateStreaming needs application/wasm)
+      return { version: wasm.version(), adapter: await wasm.adapterInfo() };
+    });
+    if (!/^\d+\.\d+\.\d+/.test(info.version)) throw new Error(`version() returned ${JSON.stringify(info.version)}`);
+    if (!info.adapter.trim()) throw new Error("adapterInfo() returned nothing");
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
 await run();
