@@ -17,6 +17,7 @@ mod dataset;
 mod eval;
 mod plot;
 mod progress;
+mod serve;
 mod train;
 mod train_options;
 
@@ -57,6 +58,9 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
+    /// Serve the web page on http://127.0.0.1:PORT/: index.html, web/ (with the wasm, built by
+    /// web/build.sh when stale), the sample datasets and the model at /model/default.gguf.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -145,6 +149,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -1,0 +1,33 @@
+// The web page in Chromium, served by `anytune serve` (tests/browser/run.sh starts it).
+// Tests key on element ids the page keeps: #gpu-status.
+
+import { test, run, withPage, waitForText } from "./harness.mjs";
+
+test("WebGPU: #gpu-status names the adapter and its limits", () =>
+  withPage({ webgpu: true }, async (page) => {
+    const text = await waitForText(page, "#gpu-status", /limits:|not available|no GPU adapter|error/i);
+    if (/WebGPU is not available/.test(text) || !/adapter: .*\S/.test(text) || !/limits: /.test(text)) {
+      throw new Error(`expected the adapter and its limits, got: ${JSON.stringify(text)}`);
+    }
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
+test("no WebGPU: #gpu-status says WebGPU is not available", () =>
+  withPage({ webgpu: false }, async (page) => {
+    await waitForText(page, "#gpu-status", /WebGPU is not available/);
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
+test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
+  withPage({ webgpu: true }, async (page) => {
+    const info = await page.evaluate(async () => {
+      const wasm = await import("/web/pkg/anytune_web.js");
+      await wasm.default(); // fetches anytune_web_bg.wasm (instantiateStreaming needs application/wasm)
+      return { version: wasm.version(), adapter: await wasm.adapterInfo() };
+    });
+    if (!/^\d+\.\d+\.\d+/.test(info.version)) throw new Error(`version() returned ${JSON.stringify(info.version)}`);
+    if (!info.adapter.trim()) throw new Error("adapterInfo() returned nothing");
+    if (page.errors.length) throw new Error(page.errors.join("; "));
+  }));
+
+await run();
