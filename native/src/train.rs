@@ -77,6 +77,12 @@ pub struct TrainArgs {
     /// LoRA alpha (scale = alpha / r).
     #[arg(long, default_value_t = 16.0)]
     alpha: f32,
+    /// LoRA dropout on each adapted module's input during training (PEFT's lora_dropout), in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    lora_dropout: f32,
+    /// Recompute activations in the backward pass (gradient checkpointing): less GPU memory, ~1/3 more compute.
+    #[arg(long)]
+    recompute: bool,
     /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
@@ -95,7 +101,7 @@ pub struct TrainArgs {
     /// Evaluate on the validation set every N steps (0 = only at the end).
     #[arg(long, default_value_t = 0)]
     eval_every: usize,
-    /// Seed of the adapter initialisation, data order and validation split.
+    /// Seed of the adapter initialisation, data order, validation split and LoRA dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write a checkpoint (adapter, optimizer state, data position) every N steps (0 = only at the end).
@@ -132,7 +138,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let lora_cfg = LoraConfig {
         r: args.rank,
         alpha: args.alpha,
-        dropout: 0.0,
+        dropout: args.lora_dropout,
         targets: Target::parse_list(&args.targets)?,
         layers: Layers::parse(&args.layers)?,
         use_rslora: false,
@@ -168,7 +174,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if total == 0 {
         bail!("nothing to train: {} has no training rows", args.data.display());
     }
-    let memory = anytune_core::train::training_memory(&gpu, &model, &lora, args.batch, t);
+    let memory = anytune_core::train::training_memory(&gpu, &model, &lora, args.batch, t, args.recompute);
     eprintln!("{memory}; {total} steps of {} × {t} tokens", args.batch);
     anytune_core::train::check_fits(&gpu, &memory)?;
     if args.dry_run {
@@ -188,6 +194,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         max_grad_norm: args.max_grad_norm,
         grad_accum: args.grad_accum,
         optimizer: Optimizer::parse(&args.optimizer, args.momentum)?,
+        recompute: args.recompute,
+        seed: args.seed,
     };
     let base_name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let adapter_config = weights.peft_config_json(&base_name);
@@ -229,8 +237,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let mut stop = false;
         if !val_batches.is_empty() && ((args.eval_every > 0 && r.step % args.eval_every == 0) || last) {
             let e = pollster::block_on(trainer.evaluate(&gpu, &model, &val_batches, true))?;
-            eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity);
-            writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
+            eprintln!("step {:>4}  validation loss {:.4}  perplexity {:.2}  accuracy {:.4}", r.step, e.loss, e.perplexity, e.accuracy);
+            writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity, "accuracy": e.accuracy }))?;
             if info.best_val_loss.is_none_or(|b| e.loss < b) {
                 info.best_val_loss = Some(e.loss);
                 info.evals_since_best = 0;

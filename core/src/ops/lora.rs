@@ -121,6 +121,25 @@ fn backward_products(
     matmul(rec, du, a, dx, if accumulate_dx { dx_shape.accumulate() } else { dx_shape })
 }
 
+/// The LoRA dropout of one training forward/backward: `p` and the parts of the mask key that
+/// all modules share — the run's `seed` and `step`, a counter of micro-batches (optimizer step ×
+/// accumulation + micro-batch), so masks change every micro-batch, are reproducible from the
+/// seed, and a resumed run regenerates them from its checkpointed step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraDropout {
+    pub p: f32,
+    pub seed: u32,
+    pub step: u32,
+}
+
+impl LoraDropout {
+    /// The mask key of `target` in `layer`: every module has its own mask even when modules
+    /// share an input (q/k/v, gate/up), as each PEFT LoRA module has its own `nn.Dropout`.
+    pub fn key(&self, layer: usize, target: crate::lora::Target) -> DropoutKey {
+        DropoutKey { seed: self.seed, step: self.step, layer: (layer * 8 + target.index()) as u32 }
+    }
+}
+
 /// PEFT's `lora_dropout` on the branch input of one adapted linear during training: the
 /// probability `p` (in (0, 1)), the mask's key (distinct per step, layer, module and
 /// micro-batch) and `xd`, a scratch buffer `(M, in)` that receives `x̃ = dropout(x)`.

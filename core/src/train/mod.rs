@@ -14,4 +14,5 @@ pub mod trainer;
 pub use checkpoint::CheckpointInfo;
 pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
 pub use schedule::Schedule;
-pub use trainer::{EvalReport, Optimizer, StepReport, TrainConfig, Trainer};
+pub use step::EvalReport;
+pub use trainer::{Optimizer, StepReport, TrainConfig, Trainer};
