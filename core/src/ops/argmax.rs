@@ -99,7 +99,7 @@ mod tests {
             let want = argmax_hits_cpu(&logits, &chunk, v);
             assert_close(&got[offset..offset + rows], &want, 0.0, 0.0, &format!("argmax hits rows={rows} v={v}"));
             assert_eq!(&got[..offset], &[7.0, 7.0], "rows before the chunk untouched");
-            assert!(want.iter().any(|&h| h == 1.0), "rows={rows} v={v}: the test has hits");
+            assert!(want.contains(&1.0), "rows={rows} v={v}: the test has hits");
         }
     }
 

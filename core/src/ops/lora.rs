@@ -153,6 +153,7 @@ pub struct BranchDropout {
 ///
 /// # Shapes
 /// As [`lora_forward`]; `drop.xd`: (M, in) (written).
+#[allow(clippy::too_many_arguments)]
 pub fn lora_forward_dropout(
     rec: &mut Recorder,
     dims: LoraDims,
