@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// LoRA rank for --train.
     #[arg(long, default_value_t = 8)]
     rank: usize,
+    /// Activation recomputation for --train (gradient checkpointing).
+    #[arg(long)]
+    recompute: bool,
     /// Adapted modules for --train.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
@@ -115,13 +118,13 @@ fn train(args: &BenchArgs) -> Result<()> {
     let (b, t) = (args.batch, args.tokens);
     let cfg = LoraConfig { r: args.rank, targets: Target::parse_list(&args.targets)?, layers: Layers::All, ..LoraConfig::default() };
     let lora = LoraParams::from_weights(&gpu, &model.config, &LoraWeights::init(&cfg, &model.config, 0)?)?;
-    let memory = training_memory(&gpu, &model, &lora, b, t);
+    let memory = training_memory(&gpu, &model, &lora, b, t, args.recompute);
     let flops_per_token = training_flops_per_token(&model, &lora, t);
     let v = model.config.vocab_size as u32;
     let inputs: Vec<u32> = (0..b * t).map(|i| (i as u32 * 7919) % v).collect();
     let targets: Vec<u32> = (0..b * t).map(|i| (i as u32 * 104_729 + 13) % v).collect();
     let batch = Batch { b, t, inputs, targets, n_targets: b * t, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: 0 } };
-    let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig::default(), b, t)?;
+    let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig { recompute: args.recompute, ..TrainConfig::default() }, b, t)?;
     let total = args.iters + 1;
     let first = pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?; // warm-up
     let mut best = f64::MAX;
@@ -135,6 +138,15 @@ fn train(args: &BenchArgs) -> Result<()> {
     println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
     println!("step: {best:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s", args.iters, tokens / best, flops_per_token * tokens / best / 1e9);
     println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e6, first.dispatches);
-    println!("{memory}");
+    println!("{memory}{}", if args.recompute { " (with recomputation)" } else { "" });
+    // Measured: what the device's allocator holds now (weights, trainer buffers), where it reports.
+    match gpu.device.generate_allocator_report() {
+        Some(r) => println!(
+            "measured GPU memory: {:.0} MiB allocated, {:.0} MiB reserved",
+            r.total_allocated_bytes as f64 / 1048576.0,
+            r.total_reserved_bytes as f64 / 1048576.0
+        ),
+        None => println!("measured GPU memory: not reported by this backend"),
+    }
     Ok(())
 }

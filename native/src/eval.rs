@@ -1,4 +1,4 @@
-//! `anytune eval`: loss and perplexity of a dataset under the base model, or base + adapter —
+//! `anytune eval`: loss, perplexity and token accuracy of a dataset under the base model, or base + adapter —
 //! the same data pipeline and loss masks as training.
 
 use anyhow::{Result, bail};
@@ -27,7 +27,8 @@ pub struct EvalArgs {
     train_on_everything: bool,
 }
 
-/// Prints `{"loss", "perplexity", "targets", "sequences"}` as JSON.
+/// Prints `{"loss", "perplexity", "accuracy", "targets", "sequences"}` as JSON (accuracy: the
+/// fraction of targets whose argmax logit is the target).
 pub fn run(args: EvalArgs) -> Result<()> {
     let (gpu, model) = args.model.load()?;
     let cfg = DataConfig { max_seq_len: args.max_seq_len, train_on_everything: args.train_on_everything, ..DataConfig::default() };
@@ -38,8 +39,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let t = sequence_len(&dataset, args.max_seq_len);
     let batches = all_batches(&dataset.train, args.batch, t, pad_id(&model))?;
     let mut buf = StepBuffers::new(&gpu, &model, model.adapter.as_ref(), args.batch, t)?;
-    let (loss, targets) = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_ref(), &mut buf, &batches))?;
-    let out = serde_json::json!({ "loss": loss, "perplexity": loss.exp(), "targets": targets, "sequences": dataset.train.len() });
+    let r = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_ref(), &mut buf, &batches))?;
+    let out = serde_json::json!({ "loss": r.loss, "perplexity": r.perplexity, "accuracy": r.accuracy, "targets": r.targets, "sequences": dataset.train.len() });
     println!("{out}");
     Ok(())
 }

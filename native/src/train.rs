@@ -107,8 +107,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let secs = progress.elapsed();
         writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))?;
         if let Some(e) = &s.val {
-            progress.message(&format!("step {:>4}  validation loss {:.4}  perplexity {:.2}", r.step, e.loss, e.perplexity));
-            writeln!(log, "{}", serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity }))?;
+            progress.message(&format!(
+                "step {:>4}  validation loss {:.4}  perplexity {:.2}  accuracy {:.4}",
+                r.step, e.loss, e.perplexity, e.accuracy
+            ));
+            let record = serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity, "accuracy": e.accuracy });
+            writeln!(log, "{record}")?;
         }
         if s.new_best {
             write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model)?;

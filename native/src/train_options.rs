@@ -51,6 +51,15 @@ pub struct RunFlags {
     /// LoRA alpha (scale = alpha / r) [default: 16].
     #[arg(long)]
     alpha: Option<f32>,
+    /// LoRA dropout on each adapted module's input during training (PEFT's lora_dropout), in
+    /// [0, 1) [default: 0].
+    #[arg(long)]
+    lora_dropout: Option<f32>,
+    /// Recompute activations in the backward pass (gradient checkpointing): less GPU memory,
+    /// about a third more compute.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    recompute: bool,
     /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,
     /// or all-linear [default: q_proj,v_proj].
     #[arg(long)]
@@ -79,7 +88,7 @@ pub struct RunFlags {
     /// Evaluate on the validation set every N steps (0 = only at the end) [default: 0].
     #[arg(long)]
     eval_every: Option<usize>,
-    /// Seed of the adapter initialisation, data order and validation split [default: 0].
+    /// Seed of the adapter initialisation, data order, validation split and dropout masks [default: 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Write a checkpoint every N steps (0 = only at the end) [default: 10].

@@ -203,3 +203,40 @@ fn train_reads_a_toml_config_and_flags_win() {
     assert!(!bad.status.success() && stderr.contains("run.toml") && stderr.contains("lrr"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--lora-dropout` reaches adapter_config.json, `--recompute` lowers the dry-run estimate, and
+/// validation (train's log, `anytune eval`) reports the token accuracy.
+#[test]
+fn dropout_recompute_and_accuracy_flags() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let d = data.to_str().unwrap();
+    let out = std::env::temp_dir().join(format!("anytune-dropout-{}", std::process::id()));
+    let o = out.to_str().unwrap();
+    let activations = |extra: &[&str]| -> f64 {
+        let mut args = vec!["train", "--model", m, "--data", d, "--out", o, "--targets", "all-linear", "--dry-run"];
+        args.extend_from_slice(extra);
+        let run = anytune(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        let mib = stderr.split("activations ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok());
+        mib.unwrap_or_else(|| panic!("no activation estimate in {stderr}"))
+    };
+    if !anytune(&["train", "--model", m, "--data", d, "--out", o, "--dry-run"]).status.success() {
+        return; // no GPU adapter (the other tests report it)
+    }
+    let (full, recomputed) = (activations(&[]), activations(&["--recompute"]));
+    assert!(recomputed < full, "--recompute estimate {recomputed} MiB vs {full} MiB");
+    let args = ["train", "--model", m, "--data", d, "--out", o, "--steps", "4", "--eval-every", "2", "--val-split", "0.25", "--lora-dropout", "0.1", "--recompute", "--targets", "all-linear"];
+    let Some(_) = ok(&args) else { return };
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();
+    assert!((config["lora_dropout"].as_f64().unwrap() - 0.1).abs() < 1e-6, "{config}");
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let vals: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|v: &serde_json::Value| v["kind"] == "val").collect();
+    assert_eq!(vals.len(), 2, "{log}");
+    assert!(vals.iter().all(|v| (0.0..=1.0).contains(&v["accuracy"].as_f64().unwrap())), "{log}");
+    let eval: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--adapter", o, "--data", d]).unwrap()).unwrap();
+    let acc = eval["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc) && eval["loss"].as_f64().unwrap().is_finite(), "{eval}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -164,3 +164,5 @@ pub const DROPOUT_FORWARD: Kernel =
 /// Dropout backward with the regenerated mask: `dx (+)= dy * keep / (1 - p)`.
 pub const DROPOUT_BACKWARD: Kernel =
     Kernel { entry: "dropout_backward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_backward.wgsl")] };
+/// Token accuracy of one chunk of logits: `hit = argmax(logits) == target` (ties → lowest id).
+pub const ARGMAX_FORWARD: Kernel = Kernel { entry: "argmax_forward", sources: &[shader!("argmax_forward.wgsl")] };

@@ -60,6 +60,19 @@ impl GpuTensor {
         self.len() == 0
     }
 
+    /// The first `shape.product()` values of this buffer as a tensor of `shape` (the buffer is
+    /// shared, not copied): one scratch buffer serves operands of several sizes.
+    pub fn view(&self, shape: &[usize]) -> Result<GpuTensor> {
+        let len: usize = shape.iter().product();
+        if len > self.len() {
+            return Err(crate::Error::invalid(
+                "tensor view",
+                format!("a view of {shape:?} needs {len} values, the buffer {:?} holds {}", self.shape, self.len()),
+            ));
+        }
+        Ok(GpuTensor { buffer: self.buffer.clone(), shape: shape.to_vec() })
+    }
+
     /// The whole buffer as a binding.
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
         self.buffer.as_entire_binding()

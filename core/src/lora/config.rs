@@ -196,8 +196,9 @@ pub struct LoraConfig {
     /// lora_alpha. Default 16, i.e. scale 2 at r = 8 (PEFT's default is 8, scale 1; 2·r is
     /// the usual choice in fine-tuning recipes).
     pub alpha: f32,
-    /// Dropout on the adapter's input during training. Default 0.0 (PEFT's default). Stored in
-    /// adapter files; the trainer does not apply LoRA dropout yet (`anytune train` uses 0).
+    /// Dropout on the adapter's input during training (`y = W·x + s·B·A·dropout(x)`, a fresh
+    /// mask per step, module and micro-batch; never in evaluation or generation). Default 0.0
+    /// (PEFT's default); `anytune train --lora-dropout`. Stored in adapter files.
     pub dropout: f32,
     /// Adapted modules, in block order. Default `q_proj, v_proj` (PEFT's default for Llama).
     pub targets: Vec<Target>,

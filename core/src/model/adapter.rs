@@ -22,6 +22,9 @@ pub struct LoraParams {
     pub rank: usize,
     /// `alpha / r`, or `alpha / √r` with rsLoRA.
     pub scale: f32,
+    /// PEFT's `lora_dropout` p, applied to each LoRA branch input by the trainer only
+    /// (never in evaluation or generation). 0 = off.
+    pub dropout: f32,
     /// Per layer, indexed by [`Target::index`].
     pub slots: Vec<[Option<LoraSlot>; 7]>,
 }
@@ -64,7 +67,7 @@ impl LoraParams {
                 grad_b: GpuTensor::zeros(gpu, &[d_out, rank]),
             });
         }
-        Ok(LoraParams { rank, scale, slots })
+        Ok(LoraParams { rank, scale, dropout: 0.0, slots })
     }
 
     /// The slot of `linear` in `layer`, if adapted.
@@ -92,10 +95,12 @@ impl LoraParams {
 
 impl LoraParams {
     /// Uploads host adapter weights (fresh from [`crate::lora::LoraWeights::init`], or loaded
-    /// from PEFT / GGUF files).
+    /// from PEFT / GGUF files), with their configuration's dropout.
     pub fn from_weights(gpu: &Gpu, cfg: &ModelConfig, weights: &crate::lora::LoraWeights) -> Result<LoraParams> {
         let modules = weights.modules.iter().map(|m| (m.layer, m.target, &m.a[..], &m.b[..]));
-        LoraParams::upload(gpu, cfg, weights.config.r, weights.scale(), modules)
+        let mut params = LoraParams::upload(gpu, cfg, weights.config.r, weights.scale(), modules)?;
+        params.dropout = weights.config.dropout;
+        Ok(params)
     }
 
     /// Reads A and B back into host weights described by `config`.

@@ -12,7 +12,10 @@
 //! hidden = rmsnorm(x) · output_norm                (R, C)
 //! ```
 //! Inference shares one set of block buffers across layers; training keeps one per layer —
-//! they are exactly what the backward pass needs (llm.c style: forward saves, backward reads).
+//! they are exactly what the backward pass needs (llm.c style: forward saves, backward reads) —
+//! or, with activation recomputation ([`Saved::LayerInputs`]), only each layer's input, from
+//! which the backward pass re-runs [`Model::forward_block`]. In training, LoRA dropout (if any)
+//! applies to each adapted branch's input ([`Model::forward_train`]).
 //! Logits are projected only for the rows the caller asks for ([`Model::logits`]).
 
 use super::adapter::LoraParams;
@@ -22,6 +25,7 @@ use crate::lora::Target;
 use super::Model;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::ops::lora::{BranchDropout, LoraDropout};
 use crate::ops::{add, attention, embedding, lora, qmatmul, rmsnorm, rope, swiglu};
 use crate::weights::Weight;
 
@@ -47,6 +51,18 @@ pub struct BlockActs {
     pub lora_u: [Option<GpuTensor>; 7], // (R, r)
 }
 
+/// Which activations a forward pass keeps for the backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Inference: one block set shared by all layers, no residuals.
+    Nothing,
+    /// Training: one block set per layer (everything backward reads).
+    AllLayers,
+    /// Training with activation recomputation: only the residual stream entering each layer,
+    /// plus one shared block set; backward re-runs each block's forward from its input.
+    LayerInputs,
+}
+
 /// Every buffer of one forward pass over `batch` sequences of `t` tokens.
 pub struct Activations {
     pub batch: usize,
@@ -55,20 +71,31 @@ pub struct Activations {
     pub x: GpuTensor, // (R, C)
     /// Output of the attention and MLP projections before the residual add.
     pub proj: GpuTensor, // (R, C)
-    /// One per layer when training, one shared otherwise.
+    /// One per layer with [`Saved::AllLayers`], one shared otherwise ([`Activations::block`]).
     pub blocks: Vec<BlockActs>,
+    /// [`Saved::LayerInputs`]: the residual stream entering each layer.
+    pub layer_inputs: Vec<GpuTensor>, // per layer (R, C)
     /// Residual stream entering the final norm (training only).
     pub x_final: Option<GpuTensor>, // (R, C)
     pub rstd_final: GpuTensor, // (R)
     /// Final-normed hidden states.
     pub hidden: GpuTensor, // (R, C)
+    /// Scratch for `dropout(x)` of a LoRA branch (training with LoRA dropout only).
+    pub lora_xd: Option<GpuTensor>, // (R, largest adapted in-features)
 }
 
 impl Activations {
     /// Buffers for `batch × t` tokens; `training` keeps one block set per layer and the residuals.
     pub fn new(gpu: &Gpu, cfg: &ModelConfig, batch: usize, t: usize, lora: Option<&LoraParams>, training: bool) -> Self {
+        Self::saving(gpu, cfg, batch, t, lora, if training { Saved::AllLayers } else { Saved::Nothing })
+    }
+
+    /// Buffers for `batch × t` tokens that keep what `saved` says.
+    pub fn saving(gpu: &Gpu, cfg: &ModelConfig, batch: usize, t: usize, lora: Option<&LoraParams>, saved: Saved) -> Self {
         let rows = batch * t;
         let (c, f, d) = (cfg.dim, cfg.ffn_dim, cfg.head_dim);
+        let training = saved != Saved::Nothing;
+        let per_layer = saved == Saved::AllLayers;
         let z = |shape: &[usize]| GpuTensor::zeros(gpu, shape);
         let kept = |shape: &[usize]| training.then(|| z(shape));
         let block = |layer: usize| BlockActs {
@@ -88,23 +115,48 @@ impl Activations {
             h: z(&[rows, f]),
             lora_u: Target::ALL.map(|l| {
                 lora.and_then(|p| {
-                    // Inference shares one block set: give it every linear any layer adapts.
-                    let adapted = if training { p.slot(layer, l).is_some() } else { p.iter().any(|(_, pl, _)| pl == l) };
+                    // A shared block set gets every linear any layer adapts.
+                    let adapted = if per_layer { p.slot(layer, l).is_some() } else { p.iter().any(|(_, pl, _)| pl == l) };
                     adapted.then(|| z(&[rows, p.rank]))
                 })
             }),
         };
-        let n_blocks = if training { cfg.n_layers } else { 1 };
+        let n_blocks = if per_layer { cfg.n_layers } else { 1 };
+        let n_inputs = if saved == Saved::LayerInputs { cfg.n_layers } else { 0 };
+        let max_in = lora.map_or(0, |p| p.iter().map(|(_, _, s)| s.d_in).max().unwrap_or(0));
+        let dropout = training && lora.is_some_and(|p| p.dropout > 0.0);
         Activations {
             batch,
             t,
             x: z(&[rows, c]),
             proj: z(&[rows, c]),
             blocks: (0..n_blocks).map(block).collect(),
+            layer_inputs: (0..n_inputs).map(|_| z(&[rows, c])).collect(),
             x_final: kept(&[rows, c]),
             rstd_final: z(&[rows]),
             hidden: z(&[rows, c]),
+            lora_xd: dropout.then(|| z(&[rows, max_in])),
         }
+    }
+
+    /// The block buffers `layer` writes (the shared set unless one is kept per layer).
+    pub fn block(&self, layer: usize) -> &BlockActs {
+        &self.blocks[layer.min(self.blocks.len() - 1)]
+    }
+
+    /// The LoRA dropout of `target` in `layer` for this pass, if `dropout` is on (p > 0).
+    pub(crate) fn branch_dropout(
+        &self,
+        dropout: Option<LoraDropout>,
+        layer: usize,
+        target: Target,
+        d_in: usize,
+    ) -> Result<Option<BranchDropout>> {
+        let Some(d) = dropout.filter(|d| d.p > 0.0) else { return Ok(None) };
+        let xd = self.lora_xd.as_ref().ok_or_else(|| {
+            Error::invalid("LoRA dropout", "these activations have no dropout scratch (made for an adapter with dropout 0)")
+        })?;
+        Ok(Some(BranchDropout { p: d.p, key: d.key(layer, target), xd: xd.view(&[self.batch * self.t, d_in])? }))
     }
 }
 
@@ -121,8 +173,8 @@ impl Model {
     }
 
     /// Records the forward pass of `acts.batch` sequences of `acts.t` tokens (`ids` row-major
-    /// `(B, T)`) into `acts`, with LoRA `lora`, at positions `cache.len ..` of a cache with
-    /// `B` rows. Advances `cache.len` by T.
+    /// `(B, T)`) into `acts`, with LoRA `lora` (no dropout), at positions `cache.len ..` of a
+    /// cache with `B` rows. Advances `cache.len` by T.
     pub fn forward_into(
         &self,
         rec: &mut Recorder,
@@ -130,6 +182,22 @@ impl Model {
         cache: &mut KvCache,
         lora: Option<&LoraParams>,
         acts: &Activations,
+    ) -> Result<()> {
+        self.forward_train(rec, ids, cache, lora, acts, None)
+    }
+
+    /// [`Model::forward_into`] with LoRA dropout on every adapted branch (training only).
+    ///
+    /// # Shapes
+    /// `ids`: (B, T) row-major, B = `acts.batch`, T = `acts.t`.
+    pub fn forward_train(
+        &self,
+        rec: &mut Recorder,
+        ids: &[u32],
+        cache: &mut KvCache,
+        lora: Option<&LoraParams>,
+        acts: &Activations,
+        dropout: Option<LoraDropout>,
     ) -> Result<()> {
         let cfg = &self.config;
         let (t, rows) = (acts.t, acts.batch * acts.t);
@@ -147,47 +215,79 @@ impl Model {
         let w = &self.weights;
         let ids_buf = embedding::GpuIds::from_slice(rec.gpu, ids);
         embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &acts.x)?;
-        // A frozen linear plus its LoRA path when adapted: y = x·Wᵀ (+b) + s·(x·Aᵀ)·Bᵀ.
-        let linear = |rec: &mut Recorder, layer: usize, which: Target, b: &BlockActs, x: &GpuTensor, wt: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor| -> Result<()> {
-            qmatmul::qmatmul_forward(rec, x, wt, bias, y)?;
-            if let (Some(p), Some(u)) = (lora, &b.lora_u[which.index()])
-                && let Some(slot) = p.slot(layer, which)
-            {
-                lora::lora_forward(rec, p.dims(slot, rows), x, &slot.a, &slot.b, u, y)?;
+        for layer in 0..w.layers.len() {
+            if let Some(saved) = acts.layer_inputs.get(layer) {
+                rec.copy(&acts.x.buffer, 0, &saved.buffer, 0, acts.x.buffer.size());
             }
-            Ok(())
-        };
-        for (layer, lw) in w.layers.iter().enumerate() {
-            let b = &acts.blocks[layer.min(acts.blocks.len() - 1)];
-            if let Some(x_in) = &b.x_in {
-                rec.copy(&acts.x.buffer, 0, &x_in.buffer, 0, acts.x.buffer.size());
-            }
-            rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.attn_norm, cfg.norm_eps, &b.xn1, &b.rstd1)?;
-            linear(rec, layer, Target::Q, b, &b.xn1, &lw.wq, lw.bq.as_ref(), &b.q)?;
-            linear(rec, layer, Target::K, b, &b.xn1, &lw.wk, lw.bk.as_ref(), &b.k)?;
-            linear(rec, layer, Target::V, b, &b.xn1, &lw.wv, lw.bv.as_ref(), &b.v)?;
-            rope::rope_forward(rec, &b.q, &self.inv_freq, pos0)?;
-            rope::rope_forward(rec, &b.k, &self.inv_freq, pos0)?;
-            attention::kv_write(rec, &b.k, &cache.k[layer], pos0)?;
-            attention::kv_write(rec, &b.v, &cache.v[layer], pos0)?;
-            attention::attention_forward(rec, &b.q, &cache.k[layer], &cache.v[layer], pos0, &b.att, &b.lse)?;
-            linear(rec, layer, Target::O, b, &b.att, &lw.wo, None, &acts.proj)?;
-            add::add_forward(rec, &acts.x, &acts.proj);
-            if let Some(x_mid) = &b.x_mid {
-                rec.copy(&acts.x.buffer, 0, &x_mid.buffer, 0, acts.x.buffer.size());
-            }
-            rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.ffn_norm, cfg.norm_eps, &b.xn2, &b.rstd2)?;
-            linear(rec, layer, Target::Gate, b, &b.xn2, &lw.w_gate, None, &b.gate)?;
-            linear(rec, layer, Target::Up, b, &b.xn2, &lw.w_up, None, &b.up)?;
-            swiglu::swiglu_forward(rec, &b.gate, &b.up, &b.h)?;
-            linear(rec, layer, Target::Down, b, &b.h, &lw.w_down, None, &acts.proj)?;
-            add::add_forward(rec, &acts.x, &acts.proj);
+            self.forward_block(rec, layer, acts, cache, pos0, lora, dropout)?;
         }
         if let Some(x_final) = &acts.x_final {
             rec.copy(&acts.x.buffer, 0, &x_final.buffer, 0, acts.x.buffer.size());
         }
         rmsnorm::rmsnorm_forward(rec, &acts.x, &w.output_norm, cfg.norm_eps, &acts.hidden, &acts.rstd_final)?;
         cache.len += t;
+        Ok(())
+    }
+
+    /// Records block `layer` on the residual stream `acts.x` (updated in place) into
+    /// `acts.block(layer)`, writing its keys and values at `pos0` of the cache. The training
+    /// backward pass calls it again to recompute a block's activations from its saved input.
+    ///
+    /// # Shapes
+    /// `acts.x`: (R, C), R = B·T; the cache layer: (B, S, KVH, D) with S ≥ pos0 + T.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward_block(
+        &self,
+        rec: &mut Recorder,
+        layer: usize,
+        acts: &Activations,
+        cache: &KvCache,
+        pos0: usize,
+        lora: Option<&LoraParams>,
+        dropout: Option<LoraDropout>,
+    ) -> Result<()> {
+        let cfg = &self.config;
+        let rows = acts.batch * acts.t;
+        let lw = &self.weights.layers[layer];
+        let b = acts.block(layer);
+        let (ck, cv) = cache.layer(layer);
+        // A frozen linear plus its LoRA path when adapted: y = x·Wᵀ (+b) + s·(dropout(x)·Aᵀ)·Bᵀ.
+        let linear = |rec: &mut Recorder, which: Target, x: &GpuTensor, wt: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor| -> Result<()> {
+            qmatmul::qmatmul_forward(rec, x, wt, bias, y)?;
+            if let (Some(p), Some(u)) = (lora, &b.lora_u[which.index()])
+                && let Some(slot) = p.slot(layer, which)
+            {
+                let dims = p.dims(slot, rows);
+                match acts.branch_dropout(dropout, layer, which, slot.d_in)? {
+                    Some(drop) => lora::lora_forward_dropout(rec, dims, &drop, x, &slot.a, &slot.b, u, y)?,
+                    None => lora::lora_forward(rec, dims, x, &slot.a, &slot.b, u, y)?,
+                }
+            }
+            Ok(())
+        };
+        if let Some(x_in) = &b.x_in {
+            rec.copy(&acts.x.buffer, 0, &x_in.buffer, 0, acts.x.buffer.size());
+        }
+        rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.attn_norm, cfg.norm_eps, &b.xn1, &b.rstd1)?;
+        linear(rec, Target::Q, &b.xn1, &lw.wq, lw.bq.as_ref(), &b.q)?;
+        linear(rec, Target::K, &b.xn1, &lw.wk, lw.bk.as_ref(), &b.k)?;
+        linear(rec, Target::V, &b.xn1, &lw.wv, lw.bv.as_ref(), &b.v)?;
+        rope::rope_forward(rec, &b.q, &self.inv_freq, pos0)?;
+        rope::rope_forward(rec, &b.k, &self.inv_freq, pos0)?;
+        attention::kv_write(rec, &b.k, ck, pos0)?;
+        attention::kv_write(rec, &b.v, cv, pos0)?;
+        attention::attention_forward(rec, &b.q, ck, cv, pos0, &b.att, &b.lse)?;
+        linear(rec, Target::O, &b.att, &lw.wo, None, &acts.proj)?;
+        add::add_forward(rec, &acts.x, &acts.proj);
+        if let Some(x_mid) = &b.x_mid {
+            rec.copy(&acts.x.buffer, 0, &x_mid.buffer, 0, acts.x.buffer.size());
+        }
+        rmsnorm::rmsnorm_forward(rec, &acts.x, &lw.ffn_norm, cfg.norm_eps, &b.xn2, &b.rstd2)?;
+        linear(rec, Target::Gate, &b.xn2, &lw.w_gate, None, &b.gate)?;
+        linear(rec, Target::Up, &b.xn2, &lw.w_up, None, &b.up)?;
+        swiglu::swiglu_forward(rec, &b.gate, &b.up, &b.h)?;
+        linear(rec, Target::Down, &b.h, &lw.w_down, None, &acts.proj)?;
+        add::add_forward(rec, &acts.x, &acts.proj);
         Ok(())
     }
 

@@ -23,6 +23,23 @@ impl KvCache {
     /// A cache for `batch` sequences of `capacity` positions each (training uses one of
     /// capacity T: after the forward pass it holds the keys and values backward needs).
     pub fn batched(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize) -> Result<KvCache> {
+        Self::with_layers(gpu, cfg, batch, capacity, cfg.n_layers)
+    }
+
+    /// One layer's cache shared by every layer ([`KvCache::layer`]): training with activation
+    /// recomputation, where each layer's attention (forward, or recomputed before its backward)
+    /// reads its keys right after writing them.
+    pub fn single_layer(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize) -> Result<KvCache> {
+        Self::with_layers(gpu, cfg, batch, capacity, 1)
+    }
+
+    /// Keys and values of `layer` (those of the one shared layer in a [`KvCache::single_layer`]).
+    pub fn layer(&self, layer: usize) -> (&GpuTensor, &GpuTensor) {
+        let i = layer.min(self.k.len().saturating_sub(1));
+        (&self.k[i], &self.v[i])
+    }
+
+    fn with_layers(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> Result<KvCache> {
         let row = cfg.n_kv_heads * cfg.head_dim;
         let bytes = (batch * capacity * row * 4) as u64;
         if bytes > gpu.max_binding() {
@@ -32,8 +49,8 @@ impl KvCache {
             });
         }
         let shape = [batch, capacity, cfg.n_kv_heads, cfg.head_dim];
-        let k = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
-        let v = (0..cfg.n_layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
+        let k = (0..layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
+        let v = (0..layers).map(|_| GpuTensor::zeros(gpu, &shape)).collect();
         Ok(KvCache { k, v, capacity, len: 0 })
     }
 

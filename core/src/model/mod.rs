@@ -18,7 +18,7 @@ use crate::tokenizer::Tokenizer;
 pub use adapter::{LoraParams, LoraSlot};
 pub use checkpoint::Checkpoint;
 pub use config::{Arch, ModelConfig};
-pub use forward::{Activations, BlockActs};
+pub use forward::{Activations, BlockActs, Saved};
 pub use kv_cache::KvCache;
 pub use weights::ModelWeights;
 

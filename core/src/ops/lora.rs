@@ -1,6 +1,6 @@
-//! LoRA on one frozen linear layer, as PEFT defines it (dropout aside):
-//! `y = W·x (+b) + s · B·(A·x)` with `A (r, in)`, `B (out, r)`, `s = alpha / r` (rsLoRA:
-//! `alpha / √r`). The frozen part is [`super::qmatmul`]; this file adds the low-rank path and
+//! LoRA on one frozen linear layer, as PEFT defines it:
+//! `y = W·x (+b) + s · B·(A·dropout(x))` with `A (r, in)`, `B (out, r)`, `s = alpha / r`
+//! (rsLoRA: `alpha / √r`); dropout only in training, only on the LoRA branch. The frozen part is [`super::qmatmul`]; this file adds the low-rank path and
 //! its gradients, built from [`super::matmul`] products.
 //!
 //! The base is frozen, so the backward pass needs exactly dX, dA and dB:
@@ -14,7 +14,12 @@
 //! ```
 //! Gradients accumulate (`+=`, llm.c style): the trainer zeroes them once per optimizer step,
 //! which makes gradient accumulation over micro-batches free.
+//!
+//! With dropout ([`lora_forward_dropout`]) `x` is replaced by `x̃ = dropout(x)` in the branch;
+//! the mask is not stored: backward regenerates `x̃` from the same [`DropoutKey`], uses it for
+//! dA, and routes the branch's input gradient through the mask: `dx += dropout(du · A)`.
 
+use super::dropout::{DropoutKey, dropout_backward, dropout_forward, dropout_forward_cpu};
 use super::matmul::{MatmulShape, matmul};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder};
@@ -83,6 +88,25 @@ pub fn lora_backward(
     db: &GpuTensor,
     dx: &GpuTensor,
 ) -> Result<()> {
+    backward_products(rec, dims, x, a, b, u, dy, du, da, db, dx, true)
+}
+
+/// dB, du, dA, and `dx (+)= du·A` (accumulated or written).
+#[allow(clippy::too_many_arguments)]
+fn backward_products(
+    rec: &mut Recorder,
+    dims: LoraDims,
+    x: &GpuTensor,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    u: &GpuTensor,
+    dy: &GpuTensor,
+    du: &GpuTensor,
+    da: &GpuTensor,
+    db: &GpuTensor,
+    dx: &GpuTensor,
+    accumulate_dx: bool,
+) -> Result<()> {
     let LoraDims { m, d_in, d_out, r, scale } = dims;
     dims.check("lora dy", dy, m * d_out)?;
     dims.check("lora du", du, m * r)?;
@@ -93,7 +117,82 @@ pub fn lora_backward(
     matmul(rec, dy, u, db, scaled(MatmulShape::new(d_out, r, m).trans_a().accumulate()))?;
     matmul(rec, dy, b, du, scaled(MatmulShape::new(m, r, d_out)))?;
     matmul(rec, du, x, da, MatmulShape::new(r, d_in, m).trans_a().accumulate())?;
-    matmul(rec, du, a, dx, MatmulShape::new(m, d_in, r).accumulate())
+    let dx_shape = MatmulShape::new(m, d_in, r);
+    matmul(rec, du, a, dx, if accumulate_dx { dx_shape.accumulate() } else { dx_shape })
+}
+
+/// The LoRA dropout of one training forward/backward: `p` and the parts of the mask key that
+/// all modules share — the run's `seed` and `step`, a counter of micro-batches (optimizer step ×
+/// accumulation + micro-batch), so masks change every micro-batch, are reproducible from the
+/// seed, and a resumed run regenerates them from its checkpointed step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraDropout {
+    pub p: f32,
+    pub seed: u32,
+    pub step: u32,
+}
+
+impl LoraDropout {
+    /// The mask key of `target` in `layer`: every module has its own mask even when modules
+    /// share an input (q/k/v, gate/up), as each PEFT LoRA module has its own `nn.Dropout`.
+    pub fn key(&self, layer: usize, target: crate::lora::Target) -> DropoutKey {
+        DropoutKey { seed: self.seed, step: self.step, layer: (layer * 8 + target.index()) as u32 }
+    }
+}
+
+/// PEFT's `lora_dropout` on the branch input of one adapted linear during training: the
+/// probability `p` (in (0, 1)), the mask's key (distinct per step, layer, module and
+/// micro-batch) and `xd`, a scratch buffer `(M, in)` that receives `x̃ = dropout(x)`.
+pub struct BranchDropout {
+    pub p: f32,
+    pub key: DropoutKey,
+    pub xd: GpuTensor,
+}
+
+/// Records `x̃ = dropout(x)`, `u = x̃·Aᵀ` and `y += s·u·Bᵀ`.
+///
+/// # Shapes
+/// As [`lora_forward`]; `drop.xd`: (M, in) (written).
+#[allow(clippy::too_many_arguments)]
+pub fn lora_forward_dropout(
+    rec: &mut Recorder,
+    dims: LoraDims,
+    drop: &BranchDropout,
+    x: &GpuTensor,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    u: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<()> {
+    dropout_forward(rec, x, &drop.xd, drop.p, drop.key)?;
+    lora_forward(rec, dims, &drop.xd, a, b, u, y)
+}
+
+/// Records the gradients of [`lora_forward_dropout`]: regenerates `x̃` from the key, then
+/// `dB += s·dyᵀ·u`, `dA += duᵀ·x̃`, `dx += dropout(du·A)` (same mask, through `dxd`).
+///
+/// # Shapes
+/// As [`lora_backward`]; `drop.xd`, `dxd`: (M, in) scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn lora_backward_dropout(
+    rec: &mut Recorder,
+    dims: LoraDims,
+    drop: &BranchDropout,
+    dxd: &GpuTensor,
+    x: &GpuTensor,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    u: &GpuTensor,
+    dy: &GpuTensor,
+    du: &GpuTensor,
+    da: &GpuTensor,
+    db: &GpuTensor,
+    dx: &GpuTensor,
+) -> Result<()> {
+    dims.check("lora dx", dx, dims.m * dims.d_in)?;
+    dropout_forward(rec, x, &drop.xd, drop.p, drop.key)?;
+    backward_products(rec, dims, &drop.xd, a, b, u, dy, du, da, db, dxd, false)?;
+    dropout_backward(rec, dxd, dx, drop.p, drop.key, true)
 }
 
 /// CPU reference of the LoRA path alone: returns `s · (x·Aᵀ)·Bᵀ` (M, out).
@@ -125,6 +224,29 @@ pub fn lora_backward_cpu(dims: LoraDims, x: &[f32], a: &[f32], b: &[f32], dy: &[
     let dx: Vec<f32> = (0..m * d_in).map(|ik| dot(r, &|j| du[ik / d_in * r + j] * a[j * d_in + ik % d_in])).collect();
     (dx, da, db)
 }
+
+/// CPU reference of the LoRA path with dropout: `s · (dropout(x)·Aᵀ)·Bᵀ` (M, out).
+pub fn lora_forward_dropout_cpu(dims: LoraDims, p: f32, key: DropoutKey, x: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
+    lora_forward_cpu(dims, &dropout_forward_cpu(x, p, key), a, b)
+}
+
+/// CPU reference of [`lora_backward_dropout`]: `(dx, dA, dB)`, not accumulated.
+pub fn lora_backward_dropout_cpu(
+    dims: LoraDims,
+    p: f32,
+    key: DropoutKey,
+    x: &[f32],
+    a: &[f32],
+    b: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (dxd, da, db) = lora_backward_cpu(dims, &dropout_forward_cpu(x, p, key), a, b, dy);
+    (dropout_forward_cpu(&dxd, p, key), da, db)
+}
+
+#[cfg(test)]
+#[path = "lora_dropout_tests.rs"]
+mod dropout_tests;
 
 #[cfg(test)]
 mod tests {

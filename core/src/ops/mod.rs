@@ -19,3 +19,4 @@ pub mod adamw;
 pub mod sgd;
 pub mod grad_norm;
 pub mod dropout;
+pub mod argmax;

@@ -14,7 +14,8 @@ pub struct MemoryEstimate {
     pub weights: u64,
     /// LoRA A, B, their gradients and the AdamW moments (4 f32 copies).
     pub adapter: u64,
-    /// Saved activations of every layer, the KV cache and the gradient buffers.
+    /// Saved activations (of every layer, or with recomputation each layer's input and one
+    /// layer's activations), the KV cache and the gradient buffers.
     pub activations: u64,
     /// One chunk of logits (row chunks keep it within one storage binding).
     pub logits: u64,
@@ -39,8 +40,9 @@ impl std::fmt::Display for MemoryEstimate {
     }
 }
 
-/// The memory a training step of `batch × t` tokens takes with `lora`.
-pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize) -> MemoryEstimate {
+/// The memory a training step of `batch × t` tokens takes with `lora`, with or without
+/// activation recomputation ([`super::TrainConfig::recompute`]).
+pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize, recompute: bool) -> MemoryEstimate {
     let cfg = &model.config;
     let rows = (batch * t) as u64;
     let (c, f) = (cfg.dim as u64, cfg.ffn_dim as u64);
@@ -52,7 +54,12 @@ pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize
     // Gradients: dx, dxn (C), dh, dgate, dup (F), datt, dq (H·D), dk, dv (KVH·D), du; plus x,
     // proj, hidden, d_hidden, final rstd, loss, lse.
     let grads = rows * (2 * c + 3 * f + 2 * q + 2 * kv + lora.rank as u64) + rows * (4 * c + 3);
-    let activations = 4 * (per_layer * cfg.n_layers as u64 + grads);
+    // Recomputation keeps each layer's input (C) and one layer's worth of the rest.
+    let saved = if recompute { rows * c * cfg.n_layers as u64 + per_layer } else { per_layer * cfg.n_layers as u64 };
+    // LoRA dropout: dropout(x) and its gradient, one scratch each.
+    let max_in = lora.iter().map(|(_, _, s)| s.d_in as u64).max().unwrap_or(0);
+    let dropout = if lora.dropout > 0.0 { 2 * rows * max_in } else { 0 };
+    let activations = 4 * (saved + grads + dropout);
     let v = cfg.vocab_size as u64;
     let chunk_rows = (gpu.max_binding() / (v * 4)).clamp(1, rows.max(1));
     let logits = chunk_rows * v * 4;

@@ -16,4 +16,5 @@ pub use checkpoint::CheckpointInfo;
 pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
 pub use run::{AdapterFiles, RunOptions, RunPlan, StepOutcome, TrainRun};
 pub use schedule::Schedule;
-pub use trainer::{EvalReport, Optimizer, StepReport, TrainConfig, Trainer};
+pub use step::EvalReport;
+pub use trainer::{Optimizer, StepReport, TrainConfig, Trainer};

@@ -7,7 +7,8 @@
 use super::checkpoint::CheckpointInfo;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
-use super::trainer::{EvalReport, Optimizer, StepReport, TrainConfig, Trainer};
+use super::step::EvalReport;
+use super::trainer::{Optimizer, StepReport, TrainConfig, Trainer};
 use crate::chat::Message;
 use crate::data::{Batch, Batcher, DataConfig, DataFile, DataPosition, DataSummary, Dataset, Example, Padding, prepare};
 use crate::error::{Error, Result};
@@ -43,6 +44,8 @@ pub struct RunOptions {
     /// LoRA rank, alpha (scale alpha / r), adapted modules and layers.
     pub rank: usize,
     pub alpha: f32,
+    /// PEFT's lora_dropout on each adapted module's input, training only.
+    pub lora_dropout: f32,
     pub targets: String,
     pub layers: String,
     /// Longest sequence in tokens; longer rows are truncated (and reported).
@@ -54,7 +57,9 @@ pub struct RunOptions {
     pub val_split: f32,
     /// Validate every N steps (0 = only at the end).
     pub eval_every: usize,
-    /// Seed of the adapter initialisation, data order and validation split.
+    /// Activation recomputation (gradient checkpointing): less memory, more compute.
+    pub recompute: bool,
+    /// Seed of the adapter initialisation, data order, validation split and dropout masks.
     pub seed: u64,
     /// Checkpoint every N steps (0 = only at the end).
     pub checkpoint_every: usize,
@@ -78,6 +83,7 @@ impl Default for RunOptions {
             max_grad_norm: 1.0,
             rank: 8,
             alpha: 16.0,
+            lora_dropout: 0.0,
             targets: "q_proj,v_proj".into(),
             layers: "all".into(),
             max_seq_len: 256,
@@ -86,6 +92,7 @@ impl Default for RunOptions {
             skip_bad_rows: false,
             val_split: 0.0,
             eval_every: 0,
+            recompute: false,
             seed: 0,
             checkpoint_every: 10,
             patience: 0,
@@ -99,7 +106,7 @@ impl RunOptions {
         let cfg = LoraConfig {
             r: self.rank,
             alpha: self.alpha,
-            dropout: 0.0,
+            dropout: self.lora_dropout,
             targets: Target::parse_list(&self.targets)?,
             layers: Layers::parse(&self.layers)?,
             use_rslora: false,
@@ -118,6 +125,8 @@ impl RunOptions {
             max_grad_norm: self.max_grad_norm,
             grad_accum: self.grad_accum,
             optimizer: Optimizer::parse(&self.optimizer, self.momentum)?,
+            recompute: self.recompute,
+            seed: self.seed,
         })
     }
 
@@ -210,7 +219,7 @@ impl RunPlan {
         if total_steps == 0 {
             return Err(Error::invalid("steps", "must be at least 1"));
         }
-        let memory = training_memory(gpu, model, &lora, options.batch, t);
+        let memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
         let adapter_config = weights.peft_config_json(base_name);
         Ok(RunPlan { options: options.clone(), lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes })
     }

@@ -1,10 +1,11 @@
-//! [`Trainer`]: LoRA fine-tuning with AdamW (or SGD), a learning-rate schedule, gradient accumulation and
-//! global-norm clipping. One optimizer step records every micro-batch's forward/backward, the
+//! [`Trainer`]: LoRA fine-tuning with AdamW (or SGD), a learning-rate schedule, gradient accumulation,
+//! global-norm clipping, LoRA dropout and optional activation recomputation. One optimizer step records every micro-batch's forward/backward, the
 //! gradient norm, the clip scale and the updates into one submission, and reads back one buffer:
 //! the per-token losses and the gradient norm.
 
 use super::schedule::Schedule;
-use super::step::{StepBuffers, evaluate, record_step};
+use super::step::{EvalReport, StepBuffers, evaluate, record_step};
+use crate::ops::lora::LoraDropout;
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
@@ -50,6 +51,15 @@ pub struct TrainConfig {
     pub grad_accum: usize,
     /// Default AdamW.
     pub optimizer: Optimizer,
+    /// Activation recomputation (gradient checkpointing): keep only each layer's input during
+    /// the forward pass and recompute a block's activations just before its backward — saved
+    /// activations shrink from every layer's to about one layer's, for ~1/3 more compute.
+    /// Same gradients. Default off.
+    pub recompute: bool,
+    /// Seed of the LoRA dropout masks (with the adapter's `dropout` p > 0): the mask of each
+    /// module is a hash of (seed, micro-batch number, layer, module), so runs with the same
+    /// seed — and resumed runs — draw the same masks. Default 0.
+    pub seed: u64,
 }
 
 impl Default for TrainConfig {
@@ -62,6 +72,8 @@ impl Default for TrainConfig {
             max_grad_norm: 1.0,
             grad_accum: 1,
             optimizer: Optimizer::AdamW,
+            recompute: false,
+            seed: 0,
         }
     }
 }
@@ -81,14 +93,6 @@ pub struct StepReport {
     pub targets: usize,
     /// Kernel dispatches recorded for the step (one submission).
     pub dispatches: u32,
-}
-
-/// Mean loss and perplexity over a set of batches.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct EvalReport {
-    pub loss: f32,
-    pub perplexity: f32,
-    pub targets: usize,
 }
 
 /// LoRA training state on the GPU (the model is passed to each call, so a trainer can live
@@ -111,8 +115,8 @@ impl Trainer {
         if config.grad_accum == 0 {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
-        super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t))?;
-        let bufs = StepBuffers::new(gpu, model, Some(&lora), batch, t)?;
+        super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t, config.recompute))?;
+        let bufs = StepBuffers::with_recompute(gpu, model, Some(&lora), batch, t, config.recompute)?;
         let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
         let moments = Self::params_of(&lora)
             .iter()
@@ -151,7 +155,11 @@ impl Trainer {
             rec.clear(g);
         }
         let scale = 1.0 / targets.max(1) as f32;
+        let seed = (self.config.seed ^ (self.config.seed >> 32)) as u32;
         for (i, batch) in micro.iter().enumerate() {
+            // The mask key counts micro-batches: a function of the (checkpointed) step.
+            let micro_step = (self.step * self.config.grad_accum + i) as u32;
+            self.bufs.dropout = Some(LoraDropout { p: self.lora.dropout, seed, step: micro_step });
             record_step(&mut rec, model, &self.lora, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
             rec.copy(&self.bufs.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
         }
@@ -194,11 +202,10 @@ impl Trainer {
         self.lora
     }
 
-    /// Mean loss and perplexity of `batches` with the current adapter (`with_adapter = false`:
-    /// the base model alone).
+    /// Mean loss, perplexity and token accuracy of `batches` with the current adapter
+    /// (`with_adapter = false`: the base model alone); never with dropout.
     pub async fn evaluate(&mut self, gpu: &Gpu, model: &Model, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
         let lora = with_adapter.then_some(&self.lora);
-        let (loss, targets) = evaluate(gpu, model, lora, &mut self.bufs, batches).await?;
-        Ok(EvalReport { loss, perplexity: loss.exp(), targets })
+        evaluate(gpu, model, lora, &mut self.bufs, batches).await
     }
 }

@@ -1,0 +1,186 @@
+//! Training options on the tiny random Llama (tests/fixtures/tiny-llama, f32): LoRA dropout
+//! (off = the plain path bit for bit; on = different, finite, reproducible from the seed and
+//! across a checkpoint resume), activation recomputation (the same gradients, a smaller memory
+//! estimate) and the token accuracy of evaluation (against argmax over the CPU-read logits).
+
+use anytune::load::load_model;
+use anytune_core::data::{Batch, DataPosition, IGNORE};
+use anytune_core::gpu::{Gpu, GpuTensor, Recorder};
+use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
+use anytune_core::model::{LoraParams, Model};
+use anytune_core::ops::lora::LoraDropout;
+use anytune_core::testing::assert_close;
+use anytune_core::train::step::{StepBuffers, evaluate, record_step};
+use anytune_core::train::{CheckpointInfo, TrainConfig, Trainer, training_memory};
+use anytune_tests::{all_logits, repo_path, test_gpu};
+
+const B: usize = 2;
+const T: usize = 11;
+
+fn model(gpu: &Gpu) -> Model {
+    load_model(gpu, &repo_path("fixtures/tiny-llama")).unwrap()
+}
+
+/// LoRA r 4 on all seven linears of both layers, B random (not PEFT's zeros) so that every
+/// gradient, dA included, is non-zero from the first step.
+fn lora(gpu: &Gpu, model: &Model, dropout: f32) -> LoraParams {
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false };
+    let mut w = LoraWeights::init(&cfg, &model.config, 3).unwrap();
+    let mut rng = anytune_core::testing::Rng::new(4);
+    for m in &mut w.modules {
+        m.b = rng.normal_vec(m.b.len(), 0.05);
+    }
+    LoraParams::from_weights(gpu, &model.config, &w).unwrap()
+}
+
+/// Batch `k` of a fixed pseudo-random stream; the first two positions of row 0 and the last of
+/// every row are ignored.
+fn batch(model: &Model, k: usize) -> Batch {
+    let v = model.config.vocab_size;
+    let inputs: Vec<u32> = (0..B * T).map(|i| ((i * 37 + k * 101 + 5) % v) as u32).collect();
+    let targets: Vec<u32> = (0..B * T)
+        .map(|i| if i < 2 || i % T == T - 1 { IGNORE } else { ((i * 53 + k * 7 + 1) % v) as u32 })
+        .collect();
+    let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
+    Batch { b: B, t: T, inputs, targets, n_targets, rows: (0..B).collect(), position: DataPosition { epoch: 0, index: k } }
+}
+
+fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
+    pollster::block_on(t.to_vec(gpu)).unwrap()
+}
+
+/// Loss and every LoRA gradient of one step (gradients zeroed first).
+fn one_step(gpu: &Gpu, model: &Model, lora: &LoraParams, buf: &mut StepBuffers, b: &Batch) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let mut rec = Recorder::new(gpu);
+    for (_, _, s) in lora.iter() {
+        rec.clear(&s.grad_a);
+        rec.clear(&s.grad_b);
+    }
+    record_step(&mut rec, model, lora, buf, &b.inputs, &b.targets, 1.0 / b.n_targets as f32).unwrap();
+    let loss = pollster::block_on(buf.loss.read(rec)).unwrap();
+    let grads = lora.iter().flat_map(|(_, _, s)| [read(gpu, &s.grad_a), read(gpu, &s.grad_b)]).collect();
+    (loss, grads)
+}
+
+#[test]
+fn dropout_zero_is_the_plain_path_bit_for_bit() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    let lora = lora(gpu, &model, 0.0);
+    let b = batch(&model, 0);
+    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
+    let plain = one_step(gpu, &model, &lora, &mut buf, &b);
+    buf.dropout = Some(LoraDropout { p: 0.0, seed: 9, step: 3 });
+    let zero = one_step(gpu, &model, &lora, &mut buf, &b);
+    assert_eq!(plain, zero, "p = 0 must be exactly the plain LoRA path");
+}
+
+#[test]
+fn recompute_gives_the_same_loss_and_gradients() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    for p in [0.0, 0.2] {
+        let lora = lora(gpu, &model, p);
+        let b = batch(&model, 1);
+        let dropout = Some(LoraDropout { p, seed: 5, step: 2 });
+        let mut full = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
+        let mut recomputing = StepBuffers::with_recompute(gpu, &model, Some(&lora), B, T, true).unwrap();
+        full.dropout = dropout;
+        recomputing.dropout = dropout;
+        let (loss, grads) = one_step(gpu, &model, &lora, &mut full, &b);
+        let (loss_r, grads_r) = one_step(gpu, &model, &lora, &mut recomputing, &b);
+        assert_close(&loss_r, &loss, 1e-5, 0.0, &format!("p={p} losses with recomputation"));
+        for (i, (g, gr)) in grads.iter().zip(&grads_r).enumerate() {
+            assert!(g.iter().any(|&x| x != 0.0), "p={p} gradient {i} is all zero");
+            assert_close(gr, g, 1e-5, 0.0, &format!("p={p} gradient {i} with recomputation"));
+        }
+    }
+    let lora = lora(gpu, &model, 0.0);
+    let (with, without) = (training_memory(gpu, &model, &lora, B, T, true), training_memory(gpu, &model, &lora, B, T, false));
+    assert!(with.activations < without.activations, "recompute estimate {with} vs {without}");
+}
+
+/// Losses of `steps` optimizer steps and the final adapter.
+fn train(gpu: &Gpu, model: &Model, dropout: f32, seed: u64, steps: std::ops::Range<usize>, trainer: Option<Trainer>) -> (Vec<f32>, Vec<f32>, Trainer) {
+    let config = TrainConfig { lr: 1e-2, grad_accum: 2, seed, ..TrainConfig::default() };
+    let mut trainer = trainer.unwrap_or_else(|| Trainer::new(gpu, model, lora(gpu, model, dropout), config, B, T).unwrap());
+    let mut losses = Vec::new();
+    for s in steps {
+        let micro = [batch(model, 2 * s), batch(model, 2 * s + 1)];
+        losses.push(pollster::block_on(trainer.train_step(gpu, model, &micro, 5)).unwrap().loss);
+    }
+    let adapter = trainer.lora.iter().flat_map(|(_, _, s)| [read(gpu, &s.a), read(gpu, &s.b)].concat()).collect();
+    (losses, adapter, trainer)
+}
+
+#[test]
+fn dropout_training_is_different_finite_and_reproducible() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    let (plain, plain_w, _) = train(gpu, &model, 0.0, 1, 0..5, None);
+    let (drop, drop_w, _) = train(gpu, &model, 0.1, 1, 0..5, None);
+    let (again, again_w, _) = train(gpu, &model, 0.1, 1, 0..5, None);
+    let (other, _, _) = train(gpu, &model, 0.1, 2, 0..5, None);
+    eprintln!("losses without dropout {plain:?}\nwith dropout 0.1 {drop:?}\nother seed {other:?}");
+    assert!(drop.iter().all(|l| l.is_finite()), "finite losses {drop:?}");
+    assert!(drop.iter().zip(&plain).all(|(a, b)| a != b), "dropout changes every step: {drop:?} vs {plain:?}");
+    assert_ne!(drop_w, plain_w);
+    assert_eq!((&drop, &drop_w), (&again, &again_w), "same seed, same run");
+    assert_ne!(drop, other, "another seed draws other masks");
+    // Masks change between steps: step 2 on step 1's data would differ. Resume after 3 steps
+    // from a checkpoint in a fresh trainer: the same masks, the same adapter.
+    let (_, _, first) = train(gpu, &model, 0.1, 1, 0..3, None);
+    let info = CheckpointInfo { step: 0, data: DataPosition::default(), best_val_loss: None, evals_since_best: 0, adapter_config: String::new() };
+    let bytes = pollster::block_on(first.checkpoint_bytes(gpu, info)).unwrap();
+    let config = TrainConfig { lr: 1e-2, grad_accum: 2, seed: 1, ..TrainConfig::default() };
+    let mut fresh = Trainer::new(gpu, &model, lora(gpu, &model, 0.1), config, B, T).unwrap();
+    fresh.restore_checkpoint(gpu, &bytes, "checkpoint").unwrap();
+    let (rest, resumed_w, _) = train(gpu, &model, 0.1, 1, 3..5, Some(fresh));
+    assert_eq!(rest, drop[3..], "resumed losses");
+    assert_eq!(resumed_w, drop_w, "resumed adapter");
+}
+
+#[test]
+fn evaluation_reports_the_token_accuracy() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    let lora = lora(gpu, &model, 0.3);
+    let batches = [batch(&model, 0), batch(&model, 1)];
+    // Targets = the argmax of the logits at half the positions, so the accuracy is not ~0.
+    let v = model.config.vocab_size;
+    let mut batches = batches.to_vec();
+    let (mut hits, mut count) = (0, 0);
+    for b in &mut batches {
+        for row in 0..B {
+            let ids = &b.inputs[row * T..(row + 1) * T];
+            let logits = all_logits(gpu, &model, ids);
+            for t in 0..T {
+                let i = row * T + t;
+                let top = anytune_core::ops::argmax::argmax_cpu(&logits[t * v..(t + 1) * v]) as u32;
+                if b.targets[i] != IGNORE && t % 2 == 0 {
+                    b.targets[i] = top;
+                }
+                if b.targets[i] != IGNORE {
+                    count += 1;
+                    hits += (b.targets[i] == top) as usize;
+                }
+            }
+        }
+    }
+    let mut buf = StepBuffers::new(gpu, &model, None, B, T).unwrap();
+    let r = pollster::block_on(evaluate(gpu, &model, None, &mut buf, &batches)).unwrap();
+    assert_eq!(r.targets, count);
+    assert!(hits > 0 && hits < count, "{hits} of {count}");
+    assert!((r.accuracy - hits as f32 / count as f32).abs() < 1e-6, "accuracy {} vs {hits}/{count}", r.accuracy);
+    assert!((r.perplexity - r.loss.exp()).abs() < 1e-3 * r.perplexity);
+    // With an adapter that has dropout: evaluation never applies it (two runs agree, and they
+    // equal a run with the same weights and dropout 0).
+    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
+    buf.dropout = Some(LoraDropout { p: 0.3, seed: 1, step: 1 });
+    let a = pollster::block_on(evaluate(gpu, &model, Some(&lora), &mut buf, &batches)).unwrap();
+    let mut no_drop = lora;
+    no_drop.dropout = 0.0;
+    let mut buf0 = StepBuffers::new(gpu, &model, Some(&no_drop), B, T).unwrap();
+    let b0 = pollster::block_on(evaluate(gpu, &model, Some(&no_drop), &mut buf0, &batches)).unwrap();
+    assert_eq!(a, b0, "evaluation without dropout");
+}
