@@ -64,9 +64,9 @@ async function handle(msg) {
 
 async function loadModel(source, files) {
   if (source === "default") {
-    const bytes = await fetchWithProgress("model/default.gguf");
-    engine.addModelFile("default.gguf", bytes);
-    const info = JSON.parse(engine.loadModel("SmolLM2-135M-Instruct"));
+    const { bytes, name } = await fetchWithProgress("model/default.gguf");
+    engine.addModelFile(name, bytes);
+    const info = JSON.parse(engine.loadModel(name));
     post({ type: "model", info, source: "default" });
     return;
   }
@@ -94,7 +94,10 @@ async function fetchWithProgress(url) {
   const bytes = new Uint8Array(got);
   let at = 0;
   for (const p of parts) { bytes.set(p, at); at += p.length; }
-  return bytes;
+  // `anytune serve` names the file (the name goes into adapter_config.json).
+  const disposition = res.headers.get("content-disposition") || "";
+  const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "SmolLM2-135M-Instruct.Q4_1.gguf";
+  return { bytes, name };
 }
 
 async function train() {

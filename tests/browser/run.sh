@@ -44,4 +44,5 @@ if [ -z "$url" ]; then
   exit 1
 fi
 echo "== browser tests against $url"
-ANYTUNE_URL=$url ANYTUNE_CHROMIUM=$chromium node tests/browser/test.mjs
+ANYTUNE_URL=$url ANYTUNE_CHROMIUM=$chromium ANYTUNE_BIN="${CARGO_TARGET_DIR:-target}/debug/anytune" \
+  node tests/browser/test.mjs

@@ -1,7 +1,9 @@
 // The web page in Chromium, served by `anytune serve` (tests/browser/run.sh starts it).
-// Tests key on element ids the page keeps: #gpu-status.
+// Tests key on the page's element ids and on `window.anytuneStatus` (the run's state, losses).
+// The served "default" model is the tiny fixture (run.sh: serve --model tiny-llama-Q4_0.gguf).
 
-import { test, run, withPage, waitForText } from "./harness.mjs";
+import { test, run, withPage, waitForText, launchBrowser, openPage } from "./harness.mjs";
+import { flowTests } from "./flow.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -23,11 +25,14 @@ test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
     const info = await page.evaluate(async () => {
       const wasm = await import("/web/pkg/anytune_web.js");
       await wasm.default(); // fetches anytune_web_bg.wasm (instantiateStreaming needs application/wasm)
-      return { version: wasm.version(), adapter: await wasm.adapterInfo() };
+      const engine = await wasm.Engine.open();
+      return { version: wasm.version(), adapter: JSON.parse(engine.adapterInfo()).text };
     });
     if (!/^\d+\.\d+\.\d+/.test(info.version)) throw new Error(`version() returned ${JSON.stringify(info.version)}`);
     if (!info.adapter.trim()) throw new Error("adapterInfo() returned nothing");
     if (page.errors.length) throw new Error(page.errors.join("; "));
   }));
+
+flowTests(test);
 
 await run();
