@@ -64,7 +64,7 @@ async function handle(msg) {
 
 async function loadModel(source, files) {
   if (source === "default") {
-    const { bytes, name } = await fetchWithProgress("model/default.gguf");
+    const { bytes, name } = await fetchWithProgress(new URL("../model/default.gguf", import.meta.url));
     engine.addModelFile(name, bytes);
     const info = JSON.parse(engine.loadModel(name));
     post({ type: "model", info, source: "default" });

@@ -54,3 +54,20 @@ export function maxRelativeDiff(a, b) {
   }
   return worst;
 }
+
+/** Over tensors present in both: the largest ‖a − b‖ / ‖b‖ (Frobenius) and the largest |a − b|. */
+export function normDiff(a, b) {
+  maxRelativeDiff(a, b); // same keys and shapes
+  let rel = 0, abs = 0;
+  for (const k of Object.keys(a)) {
+    let num = 0, den = 0;
+    a[k].values.forEach((x, i) => {
+      const y = b[k].values[i];
+      num += (x - y) ** 2;
+      den += y ** 2;
+      abs = Math.max(abs, Math.abs(x - y));
+    });
+    rel = Math.max(rel, Math.sqrt(num / Math.max(den, 1e-30)));
+  }
+  return { rel, abs };
+}

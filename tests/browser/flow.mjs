@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { launchBrowser, openPage, waitForText, withPage } from "./harness.mjs";
-import { maxRelativeDiff, readSafetensors, unzip } from "./files.mjs";
+import { maxRelativeDiff, normDiff, readSafetensors, unzip } from "./files.mjs";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const MODEL = join(REPO, "tests/fixtures/tiny-llama-Q4_0.gguf");
@@ -17,10 +17,23 @@ const TINY = JSON.parse(await readFile(join(REPO, "tests/fixtures/tiny-llama/con
 const OPTIONS = { steps: 8, lr: 0.01, rank: 4, targets: "all-linear", batch: 4, val_split: 0.25, eval_every: 4, seed: 1 };
 const FLAGS = Object.entries(OPTIONS).flatMap(([k, v]) => [`--${k.replaceAll("_", "-")}`, String(v)]);
 // Float tolerance between the browser's adapter (SwiftShader or another WebGPU adapter) and the
-// native one (lavapipe): the same kernels compiled by different compilers, 8 AdamW steps.
-const PARITY = 1e-4;
+// native one (lavapipe): the same kernels compiled by different compilers (other FMA contraction
+// and rounding), then 8 AdamW steps. AdamW's update m/√v is ±lr for any gradient size, so an
+// element whose gradient is near zero can move by a good part of lr (1e-2) on a rounding
+// difference: we bound each tensor's relative Frobenius difference and every element's
+// difference to a tenth of one step (measured: 2.8e-4 largest element difference).
+const PARITY_REL = 1e-3, PARITY_ABS = 1e-3;
+// The same browser resumed after a reload: the same kernels on the same device, exact.
+const RESUME = 1e-6;
+
+function checkParity(tensors, native, what) {
+  const { rel, abs } = normDiff(tensors, native);
+  console.log(`  # ${what}: largest relative difference ${rel.toExponential(2)}, largest element difference ${abs.toExponential(2)}`);
+  if (!(rel <= PARITY_REL && abs <= PARITY_ABS)) throw new Error(`${what}: ‖Δ‖/‖native‖ ${rel}, max |Δ| ${abs}`);
+}
 
 let nativeAdapter = null;
+let browserAdapter = null;
 
 /** The adapter `anytune train` makes with OPTIONS (once). */
 async function native() {
@@ -130,8 +143,8 @@ export function flowTests(test) {
       if (gguf.bytes.subarray(0, 4).toString() !== "GGUF" || !gguf.bytes.includes("adapter.lora.alpha") || !gguf.bytes.includes("blk.0.attn_q.weight.lora_a")) {
         throw new Error("adapter.gguf is not a GGUF LoRA adapter");
       }
-      const diff = maxRelativeDiff(tensors, await native());
-      if (!(diff <= PARITY)) throw new Error(`browser and native adapters differ by ${diff} (> ${PARITY})`);
+      browserAdapter = tensors;
+      checkParity(tensors, await native(), "browser vs anytune train");
       if (page.errors.length) throw new Error(page.errors.join("; "));
     }), { timeout: 300000 });
 
@@ -175,8 +188,11 @@ export function flowTests(test) {
       const s = await status(page);
       if (s.train.length !== OPTIONS.steps - pausedAt) throw new Error(`resumed for ${s.train.length} steps after ${pausedAt}`);
       const tensors = checkPeft((await download(page, "#download-peft")).bytes);
-      const diff = maxRelativeDiff(tensors, await native());
-      if (!(diff <= PARITY)) throw new Error(`resumed adapter differs from the native run by ${diff}`);
+      if (browserAdapter) {
+        const diff = maxRelativeDiff(tensors, browserAdapter);
+        if (!(diff <= RESUME)) throw new Error(`the resumed adapter differs from the uninterrupted one by ${diff}`);
+      }
+      checkParity(tensors, await native(), "resumed in the browser vs anytune train");
       if (page.errors.length) throw new Error(page.errors.join("; "));
       if (context.offOrigin.length) throw new Error(`other origins: ${context.offOrigin}`);
     } finally {
