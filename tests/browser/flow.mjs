@@ -3,7 +3,7 @@
 // run surviving a reload; and parity with `anytune train` (same seed, model, data, options).
 
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { launchBrowser, openPage, waitForText, withPage } from "./harness.mjs";
@@ -144,6 +144,13 @@ export function flowTests(test) {
         throw new Error("adapter.gguf is not a GGUF LoRA adapter");
       }
       browserAdapter = tensors;
+      if (process.env.ANYTUNE_BROWSER_KEEP) {
+        // For tests/golden/check_adapters.py (PEFT and gguf-py load the browser's adapter).
+        const dir = join(process.env.ANYTUNE_BROWSER_KEEP, "browser");
+        await mkdir(dir, { recursive: true });
+        for (const [name, bytes] of unzip(peft.bytes)) await writeFile(join(dir, name), bytes);
+        await writeFile(join(dir, "adapter.gguf"), gguf.bytes);
+      }
       checkParity(tensors, await native(), "browser vs anytune train");
       if (page.errors.length) throw new Error(page.errors.join("; "));
     }), { timeout: 300000 });
