@@ -34,11 +34,28 @@ async function main() {
       "`anytune train --data your.jsonl --out adapter`.", "bad");
     return;
   }
+  await offlineSupport();
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = (e) => onMessage(e.data);
   worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");
   worker.postMessage({ type: "init" });
   wire();
+}
+
+/// Registers the service worker that keeps the page, the wasm and the model for offline use, and
+/// on a first visit waits (briefly) until it controls the page, so that the training worker's
+/// model download goes through it and is kept.
+async function offlineSupport() {
+  if (!navigator.serviceWorker) return;
+  const timeout = (ms) => new Promise((r) => setTimeout(r, ms));
+  try {
+    await navigator.serviceWorker.register(new URL("./sw.js", import.meta.url), { scope: "../" });
+    if (navigator.serviceWorker.controller) return;
+    const claimed = new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    await Promise.race([navigator.serviceWorker.ready.then(() => claimed), timeout(5000)]);
+  } catch (e) {
+    console.warn("anytune: no offline support (service worker not registered):", e.message);
+  }
 }
 
 function onMessage(msg) {

@@ -304,6 +304,10 @@ fn handle(mut stream: TcpStream, site: &Site) -> Result<()> {
     if let Some(cr) = content_range {
         head += &format!("Content-Range: {cr}\r\n");
     }
+    if path == "/web/sw.js" {
+        // The service worker lives in web/ but controls the whole page.
+        head += "Service-Worker-Allowed: /\r\n";
+    }
     if path == "/model/default.gguf" {
         // The page names the base model in adapter_config.json after the served file.
         let file_name = file.file_name().map(|n| n.to_string_lossy().replace(['"', '\\', '\r', '\n'], "_")).unwrap_or_default();

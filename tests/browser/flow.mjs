@@ -155,6 +155,27 @@ export function flowTests(test) {
       if (page.errors.length) throw new Error(page.errors.join("; "));
     }), { timeout: 300000 });
 
+  test("offline: once loaded, the page, the wasm and the model work without the server", async () => {
+    const context = await launchBrowser({ webgpu: true });
+    try {
+      const page = await openPage(context);
+      await loadServedModel(page);
+      const controlled = await page.evaluate(() => Boolean(navigator.serviceWorker.controller));
+      if (!controlled) throw new Error("the service worker does not control the page");
+      await context.setOffline(true);
+      // Offline really is offline: a file the page never fetched cannot be had.
+      const reached = await page.evaluate(() => fetch("/tests/data/zorblax_chat.jsonl").then(() => true, () => false));
+      if (reached) throw new Error("still online after setOffline(true)");
+      await page.reload();
+      await loadServedModel(page);
+      await page.setInputFiles("#data-file", DATA);
+      await waitForText(page, "#plan-status", /steps of/);
+      if (context.offOrigin.length) throw new Error(`other origins: ${context.offOrigin}`);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("bad rows: line-numbered errors, then skipped and listed", async () => {
     const dir = await mkdtemp(join(tmpdir(), "anytune-bad-"));
     const file = join(dir, "bad.jsonl");
