@@ -176,14 +176,18 @@ export function flowTests(test) {
     }
   });
 
-  test("bad rows: line-numbered errors, then skipped and listed", async () => {
+  test("bad rows (on a Hugging Face model opened from disk): line-numbered errors, then skipped and listed", async () => {
     const dir = await mkdtemp(join(tmpdir(), "anytune-bad-"));
     const file = join(dir, "bad.jsonl");
     const good = (await readFile(DATA, "utf8")).split("\n").slice(0, 6);
     await writeFile(file, [good[0], good[1], "{not json", good[2], '{"prompt": "only a prompt"}', good[3]].join("\n") + "\n");
     try {
       await withPage({ webgpu: true }, async (page) => {
-        await loadServedModel(page);
+        await waitForText(page, "#gpu-status", /limits:/);
+        const folder = join(REPO, "tests/fixtures/tiny-llama");
+        await page.setInputFiles("#model-file", ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].map((f) => join(folder, f)));
+        await page.click("#load-model");
+        await waitForText(page, "#model-status", /local model: llama, 2 layers/);
         await page.setInputFiles("#data-file", file);
         await waitForText(page, "#data-errors", /bad\.jsonl:3/);
         await page.check("#options [name=skip_bad_rows]");
