@@ -14,6 +14,7 @@ let dataset = null; // { name, bytes }
 let savedMeta = null;
 let genId = 0;
 let tokensSeen = 0, secondsSpent = 0;
+let browserAdapterName = "";
 
 function enable(section, on) {
   $(section).classList.toggle("off", !on);
@@ -34,6 +35,9 @@ async function main() {
       "`anytune train --data your.jsonl --out adapter`.", "bad");
     return;
   }
+  // wgpu leaves the adapter's name empty in a browser; the page can ask WebGPU itself.
+  const info = (await navigator.gpu.requestAdapter().catch(() => null))?.info;
+  browserAdapterName = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "WebGPU adapter";
   await offlineSupport();
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = (e) => onMessage(e.data);
@@ -61,8 +65,8 @@ async function offlineSupport() {
 function onMessage(msg) {
   switch (msg.type) {
     case "gpu": {
-      const i = msg.info;
-      show("gpu-status", i.text.trim() + `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
+      show("gpu-status", msg.info.text.trim().replace(/^adapter:  \(/, `adapter: ${browserAdapterName} (`) +
+        `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
       enable("model-section", true);
       break;
     }
@@ -94,8 +98,12 @@ function onMessage(msg) {
     case "state": return onState(msg.state);
     case "gen": {
       const out = $(msg.id.startsWith("a") ? "out-adapter" : "out-base");
-      if (msg.done) out.dataset.done = "1";
-      else out.textContent += msg.piece;
+      if (msg.done) {
+        out.dataset.done = "1";
+        if (!out.textContent) out.textContent = "(no text: the model ended its answer at once)";
+      } else {
+        out.textContent += msg.piece;
+      }
       break;
     }
     case "download": return save(msg.kind, msg.bytes);
