@@ -14,7 +14,7 @@ const MODEL = join(REPO, "tests/fixtures/tiny-llama-Q4_0.gguf");
 const DATA = join(REPO, "tests/data/zorblax.jsonl");
 const TINY = JSON.parse(await readFile(join(REPO, "tests/fixtures/tiny-llama/config.json"), "utf8"));
 // The options of every training test, as the page's form fields and as `anytune train` flags.
-const OPTIONS = { steps: 8, lr: 0.01, rank: 4, targets: "all-linear", batch: 4, val_split: 0.25, eval_every: 4, seed: 1 };
+const OPTIONS = { steps: 8, lr: 0.01, rank: 4, targets: "all-linear", batch: 2, max_seq_len: 64, val_split: 0.25, eval_every: 4, seed: 1 };
 const FLAGS = Object.entries(OPTIONS).flatMap(([k, v]) => [`--${k.replaceAll("_", "-")}`, String(v)]);
 // Float tolerance between the browser's adapter (SwiftShader or another WebGPU adapter) and the
 // native one (lavapipe): the same kernels compiled by different compilers (other FMA contraction
