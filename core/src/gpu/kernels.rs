@@ -164,3 +164,5 @@ pub const DROPOUT_FORWARD: Kernel =
 /// Dropout backward with the regenerated mask: `dx (+)= dy * keep / (1 - p)`.
 pub const DROPOUT_BACKWARD: Kernel =
     Kernel { entry: "dropout_backward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_backward.wgsl")] };
+/// `matmul_forward` with the rows of op(A) shared through subgroupBroadcast (needs subgroups ≥ 8).
+pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_sg.wgsl")] };

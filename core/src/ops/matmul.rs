@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use super::qmatmul::BLOCK_FLOATS;
-use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::gpu::{GpuTensor, Recorder, kernels};
 
 /// The problem of one [`matmul`] call. `op(A)` is `(m, k)` and `op(B)` is `(k, n)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,6 +135,9 @@ fn stage(
             limit: format!("{} bytes per storage binding", gpu.max_binding()),
         });
     }
+    if batch > 65535 || slices > 65535 {
+        return Err(Error::invalid("matmul shape", format!("batch {batch} and K slices {slices} must each be at most 65535 (workgroup grid limit)")));
+    }
     let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("matmul staged operand"),
         size: ((total + BLOCK_FLOATS) * 4) as u64,
@@ -157,7 +160,8 @@ fn stage(
         size: std::num::NonZeroU64::new((total * 4) as u64),
     });
     let constants = [("TRANS_A", trans as u32 as f64)];
-    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid_1d(total, 64));
+    let grid = [rows.div_ceil(64) as u32, batch as u32, slices as u32];
+    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid);
     Ok((staged, total / KSLICE))
 }
 
@@ -205,6 +209,9 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
+    let sg = tm == 16 && use_subgroups(rec.gpu);
+    let (kernel, constants): (&kernels::Kernel, &[(&str, f64)]) =
+        if sg { (&kernels::MATMUL_FORWARD_SG, &[]) } else { (&kernels::MATMUL_FORWARD, &constants) };
     for bi in 0..s.batch {
         let (ba, bb) = (bi.min(batch_a - 1), bi.min(batch_b - 1));
         for si in (0..slices).step_by(2) {
@@ -232,12 +239,20 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                     };
                     let grid = [1, mb.div_ceil(tm) as u32, 1];
                     let bindings = [xs, bt, xs1, bt1, c.binding()];
-                    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &bindings, grid);
+                    rec.dispatch_with(kernel, constants, &params, &bindings, grid);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes.
+fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
+    if std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
+        return false;
+    }
+    gpu.features.subgroups && gpu.device.adapter_info().subgroup_min_size >= 8
 }
 
 /// CPU reference of [`matmul`]: returns the new `C` (`c` is the old one, read when accumulating).

@@ -1,0 +1,149 @@
+// matmul_forward_sg — matmul_forward (same formula, bindings, params and staged layout) for
+// adapters with subgroups of at least 8 lanes: a workgroup's 16 rows of op(A) are loaded two
+// per lane (lane s loads rows s and 8+s, 4 values of k) and handed to every lane with
+// subgroupBroadcast instead of each lane loading all 16 rows.
+//   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
+//
+// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 xs1, 4 bt1 (as
+//           xs, bt), 5 c (batch, M, N) f32.
+// Shapes: as matmul_forward; each lane owns 4 columns of C, a workgroup 16 rows × 256 columns.
+// Why: on llvmpipe a load whose address depends on a runtime value is gathered lane by lane
+// (8 scalar loads), even when all lanes read the same address; a broadcast from a constant
+// lane is one extract and one splat. This cuts the loads per 4 values of k from 20 vec4 to 6.
+
+struct Params {
+    m0: u32,
+    mb: u32,
+    n0: u32,
+    n: u32,
+    c_off: u32,
+    accumulate: u32,
+    alpha: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<uniform> bt: array<vec4<f32>, 4096>;
+@group(0) @binding(3) var<uniform> xs1: array<vec4<f32>, 4096>;
+@group(0) @binding(4) var<uniform> bt1: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+
+fn store_row(i: u32, j0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if (j0 + j < params.n) {
+            let idx = params.c_off + (params.m0 + i) * params.n + j0 + j;
+            var v = params.alpha * acc[j];
+            if (params.accumulate != 0u) {
+                v += c[idx];
+            }
+            c[idx] = v;
+        }
+    }
+}
+
+// acc += a (1 x 4 over k) times the 4 columns w0..w3 (4 values of k each).
+fn fma_cols(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
+    return acc + vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+}
+
+// Row i of the op(A) block (clamped), as a vec4 index base.
+fn xrow(i: u32) -> u32 {
+    return min(i, params.mb - 1u) * 16u;
+}
+
+@compute @workgroup_size(64)
+fn matmul_forward_sg(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_invocation_id) sid: u32,
+) {
+    let jl = lid * 4u; // first of this lane's 4 columns within the 256-column block
+    let i0 = wid.y * 16u;
+    let xlo = xrow(i0 + (sid & 7u));
+    let xhi = xrow(i0 + 8u + (sid & 7u));
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt[jl * 16u + 0u + kv];
+        let w1 = bt[jl * 16u + 16u + kv];
+        let w2 = bt[jl * 16u + 32u + kv];
+        let w3 = bt[jl * 16u + 48u + kv];
+        let alo = xs[xlo + kv];
+        let ahi = xs[xhi + kv];
+        acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
+        acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
+        acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);
+        acc3 = fma_cols(acc3, subgroupBroadcast(alo, 3u), w0, w1, w2, w3);
+        acc4 = fma_cols(acc4, subgroupBroadcast(alo, 4u), w0, w1, w2, w3);
+        acc5 = fma_cols(acc5, subgroupBroadcast(alo, 5u), w0, w1, w2, w3);
+        acc6 = fma_cols(acc6, subgroupBroadcast(alo, 6u), w0, w1, w2, w3);
+        acc7 = fma_cols(acc7, subgroupBroadcast(alo, 7u), w0, w1, w2, w3);
+        acc8 = fma_cols(acc8, subgroupBroadcast(ahi, 0u), w0, w1, w2, w3);
+        acc9 = fma_cols(acc9, subgroupBroadcast(ahi, 1u), w0, w1, w2, w3);
+        acc10 = fma_cols(acc10, subgroupBroadcast(ahi, 2u), w0, w1, w2, w3);
+        acc11 = fma_cols(acc11, subgroupBroadcast(ahi, 3u), w0, w1, w2, w3);
+        acc12 = fma_cols(acc12, subgroupBroadcast(ahi, 4u), w0, w1, w2, w3);
+        acc13 = fma_cols(acc13, subgroupBroadcast(ahi, 5u), w0, w1, w2, w3);
+        acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
+        acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
+    }
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt1[jl * 16u + 0u + kv];
+        let w1 = bt1[jl * 16u + 16u + kv];
+        let w2 = bt1[jl * 16u + 32u + kv];
+        let w3 = bt1[jl * 16u + 48u + kv];
+        let alo = xs1[xlo + kv];
+        let ahi = xs1[xhi + kv];
+        acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
+        acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
+        acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);
+        acc3 = fma_cols(acc3, subgroupBroadcast(alo, 3u), w0, w1, w2, w3);
+        acc4 = fma_cols(acc4, subgroupBroadcast(alo, 4u), w0, w1, w2, w3);
+        acc5 = fma_cols(acc5, subgroupBroadcast(alo, 5u), w0, w1, w2, w3);
+        acc6 = fma_cols(acc6, subgroupBroadcast(alo, 6u), w0, w1, w2, w3);
+        acc7 = fma_cols(acc7, subgroupBroadcast(alo, 7u), w0, w1, w2, w3);
+        acc8 = fma_cols(acc8, subgroupBroadcast(ahi, 0u), w0, w1, w2, w3);
+        acc9 = fma_cols(acc9, subgroupBroadcast(ahi, 1u), w0, w1, w2, w3);
+        acc10 = fma_cols(acc10, subgroupBroadcast(ahi, 2u), w0, w1, w2, w3);
+        acc11 = fma_cols(acc11, subgroupBroadcast(ahi, 3u), w0, w1, w2, w3);
+        acc12 = fma_cols(acc12, subgroupBroadcast(ahi, 4u), w0, w1, w2, w3);
+        acc13 = fma_cols(acc13, subgroupBroadcast(ahi, 5u), w0, w1, w2, w3);
+        acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
+        acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
+    }
+    let j0 = params.n0 + jl;
+    store_row(i0 + 0u, j0, acc0);
+    store_row(i0 + 1u, j0, acc1);
+    store_row(i0 + 2u, j0, acc2);
+    store_row(i0 + 3u, j0, acc3);
+    store_row(i0 + 4u, j0, acc4);
+    store_row(i0 + 5u, j0, acc5);
+    store_row(i0 + 6u, j0, acc6);
+    store_row(i0 + 7u, j0, acc7);
+    store_row(i0 + 8u, j0, acc8);
+    store_row(i0 + 9u, j0, acc9);
+    store_row(i0 + 10u, j0, acc10);
+    store_row(i0 + 11u, j0, acc11);
+    store_row(i0 + 12u, j0, acc12);
+    store_row(i0 + 13u, j0, acc13);
+    store_row(i0 + 14u, j0, acc14);
+    store_row(i0 + 15u, j0, acc15);
+}
