@@ -23,11 +23,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
-@group(0) @binding(2) var<uniform> bt: array<vec4<f32>, 4096>;
+@group(0) @binding(1) var<uniform> xs0: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<uniform> bt0: array<vec4<f32>, 4096>;
 @group(0) @binding(3) var<uniform> xs1: array<vec4<f32>, 4096>;
 @group(0) @binding(4) var<uniform> bt1: array<vec4<f32>, 4096>;
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<uniform> xs2: array<vec4<f32>, 4096>;
+@group(0) @binding(6) var<uniform> bt2: array<vec4<f32>, 4096>;
+@group(0) @binding(7) var<uniform> xs3: array<vec4<f32>, 4096>;
+@group(0) @binding(8) var<uniform> bt3: array<vec4<f32>, 4096>;
+@group(0) @binding(9) var<storage, read_write> c: array<f32>;
 
 fn store_row(i: u32, j0: u32, acc: vec4<f32>) {
     if (i >= params.mb) {
@@ -82,12 +86,12 @@ fn matmul_forward_sg(
     var acc14 = vec4<f32>(0.0);
     var acc15 = vec4<f32>(0.0);
     for (var kv = 0u; kv < 16u; kv++) {
-        let w0 = bt[jl * 16u + 0u + kv];
-        let w1 = bt[jl * 16u + 16u + kv];
-        let w2 = bt[jl * 16u + 32u + kv];
-        let w3 = bt[jl * 16u + 48u + kv];
-        let alo = xs[xlo + kv];
-        let ahi = xs[xhi + kv];
+        let w0 = bt0[jl * 16u + 0u + kv];
+        let w1 = bt0[jl * 16u + 16u + kv];
+        let w2 = bt0[jl * 16u + 32u + kv];
+        let w3 = bt0[jl * 16u + 48u + kv];
+        let alo = xs0[xlo + kv];
+        let ahi = xs0[xhi + kv];
         acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
         acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
         acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);
@@ -112,6 +116,54 @@ fn matmul_forward_sg(
         let w3 = bt1[jl * 16u + 48u + kv];
         let alo = xs1[xlo + kv];
         let ahi = xs1[xhi + kv];
+        acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
+        acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
+        acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);
+        acc3 = fma_cols(acc3, subgroupBroadcast(alo, 3u), w0, w1, w2, w3);
+        acc4 = fma_cols(acc4, subgroupBroadcast(alo, 4u), w0, w1, w2, w3);
+        acc5 = fma_cols(acc5, subgroupBroadcast(alo, 5u), w0, w1, w2, w3);
+        acc6 = fma_cols(acc6, subgroupBroadcast(alo, 6u), w0, w1, w2, w3);
+        acc7 = fma_cols(acc7, subgroupBroadcast(alo, 7u), w0, w1, w2, w3);
+        acc8 = fma_cols(acc8, subgroupBroadcast(ahi, 0u), w0, w1, w2, w3);
+        acc9 = fma_cols(acc9, subgroupBroadcast(ahi, 1u), w0, w1, w2, w3);
+        acc10 = fma_cols(acc10, subgroupBroadcast(ahi, 2u), w0, w1, w2, w3);
+        acc11 = fma_cols(acc11, subgroupBroadcast(ahi, 3u), w0, w1, w2, w3);
+        acc12 = fma_cols(acc12, subgroupBroadcast(ahi, 4u), w0, w1, w2, w3);
+        acc13 = fma_cols(acc13, subgroupBroadcast(ahi, 5u), w0, w1, w2, w3);
+        acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
+        acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
+    }
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt2[jl * 16u + 0u + kv];
+        let w1 = bt2[jl * 16u + 16u + kv];
+        let w2 = bt2[jl * 16u + 32u + kv];
+        let w3 = bt2[jl * 16u + 48u + kv];
+        let alo = xs2[xlo + kv];
+        let ahi = xs2[xhi + kv];
+        acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
+        acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
+        acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);
+        acc3 = fma_cols(acc3, subgroupBroadcast(alo, 3u), w0, w1, w2, w3);
+        acc4 = fma_cols(acc4, subgroupBroadcast(alo, 4u), w0, w1, w2, w3);
+        acc5 = fma_cols(acc5, subgroupBroadcast(alo, 5u), w0, w1, w2, w3);
+        acc6 = fma_cols(acc6, subgroupBroadcast(alo, 6u), w0, w1, w2, w3);
+        acc7 = fma_cols(acc7, subgroupBroadcast(alo, 7u), w0, w1, w2, w3);
+        acc8 = fma_cols(acc8, subgroupBroadcast(ahi, 0u), w0, w1, w2, w3);
+        acc9 = fma_cols(acc9, subgroupBroadcast(ahi, 1u), w0, w1, w2, w3);
+        acc10 = fma_cols(acc10, subgroupBroadcast(ahi, 2u), w0, w1, w2, w3);
+        acc11 = fma_cols(acc11, subgroupBroadcast(ahi, 3u), w0, w1, w2, w3);
+        acc12 = fma_cols(acc12, subgroupBroadcast(ahi, 4u), w0, w1, w2, w3);
+        acc13 = fma_cols(acc13, subgroupBroadcast(ahi, 5u), w0, w1, w2, w3);
+        acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
+        acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
+    }
+    for (var kv = 0u; kv < 16u; kv++) {
+        let w0 = bt3[jl * 16u + 0u + kv];
+        let w1 = bt3[jl * 16u + 16u + kv];
+        let w2 = bt3[jl * 16u + 32u + kv];
+        let w3 = bt3[jl * 16u + 48u + kv];
+        let alo = xs3[xlo + kv];
+        let ahi = xs3[xhi + kv];
         acc0 = fma_cols(acc0, subgroupBroadcast(alo, 0u), w0, w1, w2, w3);
         acc1 = fma_cols(acc1, subgroupBroadcast(alo, 1u), w0, w1, w2, w3);
         acc2 = fma_cols(acc2, subgroupBroadcast(alo, 2u), w0, w1, w2, w3);

@@ -112,6 +112,10 @@ struct MatmulParams {
 const KSLICE: usize = 64;
 /// Rows of op(A) and columns of op(B) per `matmul_forward` dispatch (64 KiB of each).
 const BLOCK: usize = BLOCK_FLOATS / KSLICE;
+/// K slices per `matmul_forward` dispatch (two uniform bindings each; 4 → 9 uniform buffers
+/// with the params, within WebGPU's 12 per stage). More slices per dispatch means fewer
+/// read-modify-writes of `C`, whose per-lane storage accesses are slow on llvmpipe.
+const SLICES_PER_DISPATCH: usize = 4;
 
 /// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
 /// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
@@ -214,7 +218,7 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
         if sg { (&kernels::MATMUL_FORWARD_SG, &[]) } else { (&kernels::MATMUL_FORWARD, &constants) };
     for bi in 0..s.batch {
         let (ba, bb) = (bi.min(batch_a - 1), bi.min(batch_b - 1));
-        for si in (0..slices).step_by(2) {
+        for si in (0..slices).step_by(SLICES_PER_DISPATCH) {
             for n0 in (0..s.n).step_by(BLOCK) {
                 for m0 in (0..s.m).step_by(BLOCK) {
                     let mb = BLOCK.min(s.m - m0);
@@ -228,17 +232,19 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                         alpha: s.alpha,
                         _pad: 0,
                     };
-                    let xs = block(&xa, (si * batch_a + ba) * s.m + m0);
-                    let bt = block(&xb, (si * batch_b + bb) * s.n + n0);
-                    // The second K slice, or the zero slack after the staged values.
-                    let (xs1, bt1) = if si + 1 < slices {
-                        let next_a = ((si + 1) * batch_a + ba) * s.m + m0;
-                        (block(&xa, next_a), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
-                    } else {
-                        (block(&xa, zero_a), block(&xb, zero_b))
-                    };
+                    // (xs, bt) per K slice; the zero slack after the staged values past K.
+                    let mut bindings = Vec::with_capacity(2 * SLICES_PER_DISPATCH + 1);
+                    for sj in si..si + SLICES_PER_DISPATCH {
+                        if sj < slices {
+                            bindings.push(block(&xa, (sj * batch_a + ba) * s.m + m0));
+                            bindings.push(block(&xb, (sj * batch_b + bb) * s.n + n0));
+                        } else {
+                            bindings.push(block(&xa, zero_a));
+                            bindings.push(block(&xb, zero_b));
+                        }
+                    }
+                    bindings.push(c.binding());
                     let grid = [1, mb.div_ceil(tm) as u32, 1];
-                    let bindings = [xs, bt, xs1, bt1, c.binding()];
                     rec.dispatch_with(kernel, constants, &params, &bindings, grid);
                 }
             }
