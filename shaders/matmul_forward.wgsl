@@ -22,7 +22,7 @@ struct Params {
     c_off: u32,
     accumulate: u32,
     alpha: f32,
-    _pad: u32,
+    slices: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -124,7 +124,7 @@ fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             acc15 = fma_cols(acc15, xs0[x15 + kv], w0, w1, w2, w3);
         }
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 1u); kv++) {
         let w0 = bt1[jl * 16u + 0u + kv];
         let w1 = bt1[jl * 16u + 16u + kv];
         let w2 = bt1[jl * 16u + 32u + kv];
@@ -148,7 +148,7 @@ fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             acc15 = fma_cols(acc15, xs1[x15 + kv], w0, w1, w2, w3);
         }
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 2u); kv++) {
         let w0 = bt2[jl * 16u + 0u + kv];
         let w1 = bt2[jl * 16u + 16u + kv];
         let w2 = bt2[jl * 16u + 32u + kv];
@@ -172,7 +172,7 @@ fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             acc15 = fma_cols(acc15, xs2[x15 + kv], w0, w1, w2, w3);
         }
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 3u); kv++) {
         let w0 = bt3[jl * 16u + 0u + kv];
         let w1 = bt3[jl * 16u + 16u + kv];
         let w2 = bt3[jl * 16u + 32u + kv];

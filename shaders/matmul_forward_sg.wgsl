@@ -19,7 +19,7 @@ struct Params {
     c_off: u32,
     accumulate: u32,
     alpha: f32,
-    _pad: u32,
+    slices: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -109,7 +109,7 @@ fn matmul_forward_sg(
         acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
         acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 1u); kv++) {
         let w0 = bt1[jl * 16u + 0u + kv];
         let w1 = bt1[jl * 16u + 16u + kv];
         let w2 = bt1[jl * 16u + 32u + kv];
@@ -133,7 +133,7 @@ fn matmul_forward_sg(
         acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
         acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 2u); kv++) {
         let w0 = bt2[jl * 16u + 0u + kv];
         let w1 = bt2[jl * 16u + 16u + kv];
         let w2 = bt2[jl * 16u + 32u + kv];
@@ -157,7 +157,7 @@ fn matmul_forward_sg(
         acc14 = fma_cols(acc14, subgroupBroadcast(ahi, 6u), w0, w1, w2, w3);
         acc15 = fma_cols(acc15, subgroupBroadcast(ahi, 7u), w0, w1, w2, w3);
     }
-    for (var kv = 0u; kv < 16u; kv++) {
+    for (var kv = 0u; kv < select(0u, 16u, params.slices > 3u); kv++) {
         let w0 = bt3[jl * 16u + 0u + kv];
         let w1 = bt3[jl * 16u + 16u + kv];
         let w2 = bt3[jl * 16u + 32u + kv];

@@ -104,7 +104,8 @@ struct MatmulParams {
     c_off: u32,
     accumulate: u32,
     alpha: f32,
-    _pad: u32,
+    /// K slices of this dispatch holding values (the others are skipped).
+    slices: u32,
 }
 
 /// Values of K per staged slice (one uniform row of `matmul_forward`: 256 bytes, a valid
@@ -230,7 +231,7 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                         c_off: (bi * s.stride_c) as u32,
                         accumulate: (s.accumulate || si > 0) as u32,
                         alpha: s.alpha,
-                        _pad: 0,
+                        slices: (slices - si).min(SLICES_PER_DISPATCH) as u32,
                     };
                     // (xs, bt) per K slice; the zero slack after the staged values past K.
                     let mut bindings = Vec::with_capacity(2 * SLICES_PER_DISPATCH + 1);
