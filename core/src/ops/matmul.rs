@@ -117,6 +117,8 @@ const BLOCK: usize = BLOCK_FLOATS / KSLICE;
 /// with the params, within WebGPU's 12 per stage). More slices per dispatch means fewer
 /// read-modify-writes of `C`, whose per-lane storage accesses are slow on llvmpipe.
 const SLICES_PER_DISPATCH: usize = 4;
+/// Rows of C per workgroup of `matmul_forward_sg`.
+const SG_ROWS: usize = 32;
 
 /// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
 /// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
@@ -189,6 +191,12 @@ fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
 /// `b`: `(batch, k, n)` or `(batch, n, k)` with `trans_b`; `c`: `(batch, m, n)`.
 /// Errors if a buffer is too small for the shape and strides.
 pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape) -> Result<()> {
+    let subgroups = use_subgroups(rec.gpu);
+    matmul_with(rec, a, b, c, shape, subgroups)
+}
+
+/// [`matmul`] with the choice of `matmul_forward_sg` (for `m >= 16`) made by the caller.
+fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape, subgroups: bool) -> Result<()> {
     let s = shape;
     let need = |stride: usize, len: usize| (s.batch.max(1) - 1) * stride + len;
     for (name, t, n) in [
@@ -214,7 +222,7 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
-    let sg = tm == 16 && use_subgroups(rec.gpu);
+    let sg = tm == 16 && subgroups;
     let (kernel, constants): (&kernels::Kernel, &[(&str, f64)]) =
         if sg { (&kernels::MATMUL_FORWARD_SG, &[]) } else { (&kernels::MATMUL_FORWARD, &constants) };
     for bi in 0..s.batch {
@@ -245,7 +253,7 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                         }
                     }
                     bindings.push(c.binding());
-                    let grid = [1, mb.div_ceil(tm) as u32, 1];
+                    let grid = [1, mb.div_ceil(if sg { SG_ROWS } else { tm }) as u32, 1];
                     rec.dispatch_with(kernel, constants, &params, &bindings, grid);
                 }
             }
@@ -254,7 +262,8 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     Ok(())
 }
 
-/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes.
+/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes
+/// (`ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two).
 fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
     if std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
         return false;
@@ -288,7 +297,16 @@ mod tests {
     use super::*;
     use crate::testing::{Rng, assert_close, test_gpu};
 
+    /// Checks the plain kernel and, where the adapter has subgroups, `matmul_forward_sg`.
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
+        let gpu = test_gpu().unwrap();
+        check_with(shape, a_len, b_len, rng, false);
+        if use_subgroups(gpu) {
+            check_with(shape, a_len, b_len, rng, true);
+        }
+    }
+
+    fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, subgroups: bool) {
         let gpu = test_gpu().unwrap();
         let c_len = shape.batch * shape.stride_c;
         let (a, b, c0) = (rng.normal_vec(a_len, 1.0), rng.normal_vec(b_len, 1.0), rng.normal_vec(c_len, 1.0));
@@ -298,11 +316,11 @@ mod tests {
             GpuTensor::from_slice(gpu, &[c_len], &c0),
         );
         let mut rec = Recorder::new(gpu);
-        matmul(&mut rec, &ga, &gb, &gc, shape).unwrap();
+        matmul_with(&mut rec, &ga, &gb, &gc, shape, subgroups).unwrap();
         let got = pollster::block_on(gc.read(rec)).unwrap();
         // Sums of k products of unit normals: |C| ~ sqrt(k); f32 rounding ~1e-6 relative.
         let atol = 1e-5 * (shape.k as f32).sqrt().max(1.0);
-        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul {shape:?}"));
+        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul (subgroups {subgroups}) {shape:?}"));
     }
 
     #[test]
@@ -340,7 +358,8 @@ mod tests {
         check(MatmulShape::new(17, 12, 10).batched(3), 3 * 17 * 10, 3 * 10 * 12, &mut rng);
     }
 
-    /// K beyond one 16384-column slice: later slices accumulate.
+    /// K of many 64-value slices (and past lavapipe's ~65535 loop iterations per invocation
+    /// if a kernel looped over all of K): later dispatches accumulate.
     #[test]
     fn matmul_k_slices() {
         if test_gpu().is_none() {
@@ -350,6 +369,8 @@ mod tests {
         let (m, n, k) = (9, 6, 16384 + 6);
         check(MatmulShape::new(m, n, k).trans_b(), m * k, k * n, &mut rng);
         check(MatmulShape::new(m, n, k).trans_a().accumulate(), m * k, k * n, &mut rng);
+        // M >= 16: the register-tiled (and subgroup) kernel over 257 slices.
+        check(MatmulShape::new(17, n, k).trans_b(), 17 * k, k * n, &mut rng);
     }
 
     #[test]
