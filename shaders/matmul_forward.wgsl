@@ -1,18 +1,23 @@
 // matmul_forward — batched f32 matrix product with optional transposes and accumulation:
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
 // op(A) is (M, K) and op(B) is (K, N). Both arrive staged by matmul_stage in K slices of 64
-// (zero beyond K) in uniform buffers: xs = rows m0.. of op(A), 64 values each; bt = columns
-// n0..n0+256 of op(B), 64 values of k each (op(B)ᵀ rows); xs1, bt1 the same for the next K
-// slice (all zeros past the last). One dispatch covers one batch item, two K slices, a block of
-// mb ≤ 256 rows and one block of 256 columns; later K slices accumulate.
+// (zero beyond K) in uniform buffers: xs<s> = rows m0.. of op(A), 64 values of k each;
+// bt<s> = columns n0..n0+256 of op(B), 64 values of k each (op(B)ᵀ rows). One dispatch covers
+// one batch item, up to 4 K slices (params.slices of them hold values; the loops over the
+// others are skipped), a block of mb ≤ 256 rows and one block of 256 columns; later
+// dispatches accumulate into C.
 //
-// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 xs1, 4 bt1 (as
-//           xs, bt), 5 c (batch, M, N) f32.
+// Bindings: 0 params, 1 xs0 (mb, 64) f32 uniform, 2 bt0 (256, 64) f32 uniform, 3 xs1, 4 bt1,
+//           5 xs2, 6 bt2, 7 xs3, 8 bt3 (as xs0, bt0), 9 c (batch, M, N) f32.
 // Shapes: e.g. LoRA x·Aᵀ: op(A) = x (B*T, C), B = A_lora (r, C) with TRANS_B, C = (B*T, r).
 // Each lane owns 4 columns of C and a workgroup TM rows (16, or 1 for the matrix-vector case).
-// On CPU adapters (llvmpipe) every lane-dependent load is a per-lane gather, and uniform-buffer
-// gathers are far cheaper than storage ones: hence both operands in uniform buffers and TM
-// rows reusing each gathered column of op(B).
+// Why this layout: on CPU adapters (llvmpipe) every lane-dependent load is a per-lane gather,
+// and uniform-buffer gathers are far cheaper than storage ones: hence both operands in
+// uniform buffers and TM rows reusing each gathered column of op(B). Four slices per dispatch
+// because each dispatch ends with a read-modify-write of C through slow per-lane storage
+// accesses. With subgroups, matmul_forward_sg replaces this kernel for M >= 16.
+// The rows are written out, one named accumulator each, and the four slice loops are
+// identical: keep them so when editing.
 
 struct Params {
     m0: u32,

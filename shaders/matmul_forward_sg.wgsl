@@ -1,15 +1,18 @@
-// matmul_forward_sg — matmul_forward (same formula, bindings, params and staged layout) for
-// adapters with subgroups of at least 8 lanes: a workgroup's 16 rows of op(A) are loaded two
-// per lane (lane s loads rows s and 8+s, 4 values of k) and handed to every lane with
-// subgroupBroadcast instead of each lane loading all 16 rows.
+// matmul_forward_sg — matmul_forward (same formula, params, bindings and staged layout) for
+// adapters with subgroups of at least 8 lanes, used for M >= 16:
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
+// A workgroup owns 32 rows × 256 columns of C; each lane 4 columns × 32 rows (32 vec4
+// accumulators). Per 4 values of k, lane s of a subgroup loads rows s, 8+s, 16+s, 24+s of
+// op(A) and every lane gets each row with subgroupBroadcast(·, constant lane).
 //
-// Bindings: 0 params, 1 xs (mb, 64) f32 uniform, 2 bt (256, 64) f32 uniform, 3 xs1, 4 bt1 (as
-//           xs, bt), 5 c (batch, M, N) f32.
-// Shapes: as matmul_forward; each lane owns 4 columns of C, a workgroup 16 rows × 256 columns.
-// Why: on llvmpipe a load whose address depends on a runtime value is gathered lane by lane
-// (8 scalar loads), even when all lanes read the same address; a broadcast from a constant
-// lane is one extract and one splat. This cuts the loads per 4 values of k from 20 vec4 to 6.
+// Bindings: 0 params, 1 xs0 (mb, 64) f32 uniform, 2 bt0 (256, 64) f32 uniform, 3 xs1, 4 bt1,
+//           5 xs2, 6 bt2, 7 xs3, 8 bt3 (as xs0, bt0), 9 c (batch, M, N) f32.
+// Shapes: as matmul_forward (op(A) (M, K) staged as rows, op(B)ᵀ (N, K) staged as rows).
+// Why: llvmpipe runs a subgroup as the 8 SIMD lanes of one AVX2 register, and a load whose
+// address is a runtime value is gathered lane by lane (8 scalar loads) even when every lane
+// reads the same address; a broadcast from a constant lane is one permute. Loads per 4 values
+// of k and 32×4 outputs per lane: 4 vec4 of op(B) + 4 vec4 of op(A), instead of 4 + 32.
+// Measured on lavapipe (Mesa 22.3, 2 shared cores): ~1.7× the plain kernel.
 
 struct Params {
     m0: u32,

@@ -5,8 +5,12 @@
 //!
 //! `shaders/matmul_stage.wgsl` copies op(A) and op(B)ᵀ into uniform buffers in K slices of 64;
 //! `shaders/matmul_forward.wgsl` is register-blocked: each invocation computes 16 rows × 4
-//! columns of `C` (1 × 4 when `M < 16`) over two K slices. On CPU adapters every per-lane load
-//! is a gather, and uniform-buffer gathers cost a fraction of storage-buffer ones.
+//! columns of `C` (1 × 4 when `M < 16`) over up to four K slices per dispatch. Where the
+//! adapter has subgroups of ≥ 8 lanes, `shaders/matmul_forward_sg.wgsl` takes `M >= 16`:
+//! 32 rows × 4 columns per invocation, the rows of op(A) loaded once per subgroup and shared
+//! with `subgroupBroadcast`. On CPU adapters every per-lane load is a gather, and
+//! uniform-buffer gathers cost a fraction of storage-buffer ones (see ARCHITECTURE.md,
+//! lavapipe notes).
 
 use crate::error::{Error, Result};
 use super::qmatmul::BLOCK_FLOATS;
@@ -183,8 +187,8 @@ fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
 /// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+= ` with `shape.accumulate`).
 ///
 /// op(A) and op(B)ᵀ are first staged (transposed if needed, zero-padded, in K slices of 64)
-/// into uniform buffers by `matmul_stage`; then one `matmul_forward` dispatch per batch item,
-/// two K slices, block of 256 rows and block of 256 columns.
+/// into uniform buffers by `matmul_stage`; then one `matmul_forward` (or `matmul_forward_sg`)
+/// dispatch per batch item, four K slices, block of 256 rows and block of 256 columns.
 ///
 /// # Shapes
 /// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
