@@ -7,6 +7,7 @@
 // others are skipped), a block of mb ≤ 256 rows and one block of 256 columns; later
 // dispatches accumulate into C.
 //
+// Workgroups of 16 invocations (x: 64-column groups of the 256-column block, y: row tiles).
 // Bindings: 0 params, 1 xs0 (mb, 64) f32 uniform, 2 bt0 (256, 64) f32 uniform, 3 xs1, 4 bt1,
 //           5 xs2, 6 bt2, 7 xs3, 8 bt3 (as xs0, bt0), 9 c (batch, M, N) f32.
 // Shapes: e.g. LoRA x·Aᵀ: op(A) = x (B*T, C), B = A_lora (r, C) with TRANS_B, C = (B*T, r).
@@ -69,9 +70,9 @@ fn xrow(i: u32) -> u32 {
     return min(i, params.mb - 1u) * 16u;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn matmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let jl = lid * 4u; // first of this lane's 4 columns within the 256-column block
+    let jl = (wid.x * 16u + lid) * 4u; // first of this lane's 4 columns within the 256-column block
     let i0 = wid.y * TM;
     let x0 = xrow(i0 + 0u);
     let x1 = xrow(i0 + 1u);

@@ -5,6 +5,7 @@
 // accumulators). Per 4 values of k, lane s of a subgroup loads rows s, 8+s, 16+s, 24+s of
 // op(A) and every lane gets each row with subgroupBroadcast(·, constant lane).
 //
+// Workgroups of 16 invocations (x: 64-column groups of the 256-column block, y: row tiles).
 // Bindings: 0 params, 1 xs0 (mb, 64) f32 uniform, 2 bt0 (256, 64) f32 uniform, 3 xs1, 4 bt1,
 //           5 xs2, 6 bt2, 7 xs3, 8 bt3 (as xs0, bt0), 9 c (batch, M, N) f32.
 // Shapes: as matmul_forward (op(A) (M, K) staged as rows, op(B)ᵀ (N, K) staged as rows).
@@ -62,13 +63,13 @@ fn xrow(i: u32) -> u32 {
     return min(i, params.mb - 1u) * 16u;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn matmul_forward_sg(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_invocation_id) sid: u32,
 ) {
-    let jl = lid * 4u; // first of this lane's 4 columns within the 256-column block
+    let jl = (wid.x * 16u + lid) * 4u; // first of this lane's 4 columns within the 256-column block
     let i0 = wid.y * 32u;
     let xq0 = xrow(i0 + 0u + (sid & 7u));
     let xq1 = xrow(i0 + 8u + (sid & 7u));

@@ -121,6 +121,9 @@ const BLOCK: usize = BLOCK_FLOATS / KSLICE;
 /// with the params, within WebGPU's 12 per stage). More slices per dispatch means fewer
 /// read-modify-writes of `C`, whose per-lane storage accesses are slow on llvmpipe.
 const SLICES_PER_DISPATCH: usize = 4;
+/// Invocations per workgroup of both kernels (4 columns each): a 256-column block is
+/// split into 4 workgroups so that a partial last block (N = 576) computes no idle columns.
+const WORKGROUP: usize = 16;
 /// Rows of C per workgroup of `matmul_forward_sg`.
 const SG_ROWS: usize = 32;
 
@@ -257,7 +260,8 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
                         }
                     }
                     bindings.push(c.binding());
-                    let grid = [1, mb.div_ceil(if sg { SG_ROWS } else { tm }) as u32, 1];
+                    let nb = BLOCK.min(s.n - n0);
+                    let grid = [nb.div_ceil(4 * WORKGROUP) as u32, mb.div_ceil(if sg { SG_ROWS } else { tm }) as u32, 1];
                     rec.dispatch_with(kernel, constants, &params, &bindings, grid);
                 }
             }
