@@ -97,7 +97,7 @@ struct StageParams {
     _pad: u32,
 }
 
-/// Mirrors `Params` in `shaders/matmul_forward.wgsl`.
+/// Mirrors `Params` in `shaders/matmul_forward.wgsl` and `shaders/matmul_forward_sg.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct MatmulParams {
@@ -270,13 +270,15 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     Ok(())
 }
 
-/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes
-/// (`ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two).
+/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes, and not
+/// in a browser (its WGSL would need `enable subgroups;`, which naga here does not accept).
+/// `ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two.
 fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
-    if std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
+    if !gpu.features.subgroups || std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
         return false;
     }
-    gpu.features.subgroups && gpu.device.adapter_info().subgroup_min_size >= 8
+    let info = gpu.device.adapter_info();
+    info.subgroup_min_size >= 8 && info.backend != wgpu::Backend::BrowserWebGpu
 }
 
 /// CPU reference of [`matmul`]: returns the new `C` (`c` is the old one, read when accumulating).
