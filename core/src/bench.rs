@@ -101,6 +101,32 @@ mod tests {
         }
     }
 
+    /// Process CPU seconds (user + system, all threads, llvmpipe's included) from /proc/self/stat.
+    fn cpu_secs() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<f64> = after.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+        (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+    }
+
+    /// f32 matmul only: wall GFLOP/s and GFLOP per CPU-second (less sensitive to other load on
+    /// a shared machine), three repeats per shape.
+    #[test]
+    #[ignore = "benchmark: run in release with --ignored --nocapture"]
+    fn bench_f32_matmul_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        for (m, n, k) in [(512, 1536, 576), (512, 512, 512), (128, 576, 576), (128, 576, 1536)] {
+            for _ in 0..3 {
+                let iters = ((3e9 / (2.0 * (m * n * k) as f64)) as usize).clamp(2, 50);
+                let c0 = cpu_secs();
+                let r = bench_matmul(gpu, m, n, k, None, iters).unwrap();
+                let cpu = cpu_secs() - c0;
+                let cpu_gflops = 2.0 * (m * n * k) as f64 * (iters + 1) as f64 / cpu.max(1e-9) / 1e9;
+                println!("f32 m={m:<4} n={n:<5} k={k:<5} {:>6.2} GFLOP/s wall {:>6.2} per CPU-s", r.gflops, cpu_gflops);
+            }
+        }
+    }
+
     /// Prints GFLOP/s of the backward-input product on SmolLM2's shapes (M = 256 tokens).
     #[test]
     #[ignore = "benchmark: run in release with --ignored --nocapture"]

@@ -166,3 +166,5 @@ pub const DROPOUT_BACKWARD: Kernel =
     Kernel { entry: "dropout_backward", sources: &[shader!("dropout_common.wgsl"), shader!("dropout_backward.wgsl")] };
 /// Token accuracy of one chunk of logits: `hit = argmax(logits) == target` (ties → lowest id).
 pub const ARGMAX_FORWARD: Kernel = Kernel { entry: "argmax_forward", sources: &[shader!("argmax_forward.wgsl")] };
+/// `matmul_forward` with the rows of op(A) shared through subgroupBroadcast (needs subgroups ≥ 8).
+pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_sg.wgsl")] };

@@ -5,12 +5,16 @@
 //!
 //! `shaders/matmul_stage.wgsl` copies op(A) and op(B)ᵀ into uniform buffers in K slices of 64;
 //! `shaders/matmul_forward.wgsl` is register-blocked: each invocation computes 16 rows × 4
-//! columns of `C` (1 × 4 when `M < 16`) over two K slices. On CPU adapters every per-lane load
-//! is a gather, and uniform-buffer gathers cost a fraction of storage-buffer ones.
+//! columns of `C` (1 × 4 when `M < 16`) over up to four K slices per dispatch. Where the
+//! adapter has subgroups of ≥ 8 lanes, `shaders/matmul_forward_sg.wgsl` takes `M >= 16`:
+//! 32 rows × 4 columns per invocation, the rows of op(A) loaded once per subgroup and shared
+//! with `subgroupBroadcast`. On CPU adapters every per-lane load is a gather, and
+//! uniform-buffer gathers cost a fraction of storage-buffer ones (see ARCHITECTURE.md,
+//! lavapipe notes).
 
 use crate::error::{Error, Result};
 use super::qmatmul::BLOCK_FLOATS;
-use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::gpu::{GpuTensor, Recorder, kernels};
 
 /// The problem of one [`matmul`] call. `op(A)` is `(m, k)` and `op(B)` is `(k, n)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,7 +97,7 @@ struct StageParams {
     _pad: u32,
 }
 
-/// Mirrors `Params` in `shaders/matmul_forward.wgsl`.
+/// Mirrors `Params` in `shaders/matmul_forward.wgsl` and `shaders/matmul_forward_sg.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct MatmulParams {
@@ -104,7 +108,8 @@ struct MatmulParams {
     c_off: u32,
     accumulate: u32,
     alpha: f32,
-    _pad: u32,
+    /// K slices of this dispatch holding values (the others are skipped).
+    slices: u32,
 }
 
 /// Values of K per staged slice (one uniform row of `matmul_forward`: 256 bytes, a valid
@@ -112,6 +117,15 @@ struct MatmulParams {
 const KSLICE: usize = 64;
 /// Rows of op(A) and columns of op(B) per `matmul_forward` dispatch (64 KiB of each).
 const BLOCK: usize = BLOCK_FLOATS / KSLICE;
+/// K slices per `matmul_forward` dispatch (two uniform bindings each; 4 → 9 uniform buffers
+/// with the params, within WebGPU's 12 per stage). More slices per dispatch means fewer
+/// read-modify-writes of `C`, whose per-lane storage accesses are slow on llvmpipe.
+const SLICES_PER_DISPATCH: usize = 4;
+/// Invocations per workgroup of both kernels (4 columns each): a 256-column block is
+/// split into 4 workgroups so that a partial last block (N = 576) computes no idle columns.
+const WORKGROUP: usize = 16;
+/// Rows of C per workgroup of `matmul_forward_sg`.
+const SG_ROWS: usize = 32;
 
 /// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
 /// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
@@ -135,6 +149,9 @@ fn stage(
             limit: format!("{} bytes per storage binding", gpu.max_binding()),
         });
     }
+    if batch > 65535 || slices > 65535 {
+        return Err(Error::invalid("matmul shape", format!("batch {batch} and K slices {slices} must each be at most 65535 (workgroup grid limit)")));
+    }
     let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("matmul staged operand"),
         size: ((total + BLOCK_FLOATS) * 4) as u64,
@@ -157,7 +174,8 @@ fn stage(
         size: std::num::NonZeroU64::new((total * 4) as u64),
     });
     let constants = [("TRANS_A", trans as u32 as f64)];
-    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid_1d(total, 64));
+    let grid = [rows.div_ceil(64) as u32, batch as u32, slices as u32];
+    rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid);
     Ok((staged, total / KSLICE))
 }
 
@@ -172,14 +190,20 @@ fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
 /// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+= ` with `shape.accumulate`).
 ///
 /// op(A) and op(B)ᵀ are first staged (transposed if needed, zero-padded, in K slices of 64)
-/// into uniform buffers by `matmul_stage`; then one `matmul_forward` dispatch per batch item,
-/// two K slices, block of 256 rows and block of 256 columns.
+/// into uniform buffers by `matmul_stage`; then one `matmul_forward` (or `matmul_forward_sg`)
+/// dispatch per batch item, four K slices, block of 256 rows and block of 256 columns.
 ///
 /// # Shapes
 /// `a`: `(batch, m, k)` or `(batch, k, m)` with `trans_a` (or one matrix with `stride_a = 0`);
 /// `b`: `(batch, k, n)` or `(batch, n, k)` with `trans_b`; `c`: `(batch, m, n)`.
 /// Errors if a buffer is too small for the shape and strides.
 pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape) -> Result<()> {
+    let subgroups = use_subgroups(rec.gpu);
+    matmul_with(rec, a, b, c, shape, subgroups)
+}
+
+/// [`matmul`] with the choice of `matmul_forward_sg` (for `m >= 16`) made by the caller.
+fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape, subgroups: bool) -> Result<()> {
     let s = shape;
     let need = |stride: usize, len: usize| (s.batch.max(1) - 1) * stride + len;
     for (name, t, n) in [
@@ -205,9 +229,12 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
+    let sg = tm == 16 && subgroups;
+    let (kernel, constants): (&kernels::Kernel, &[(&str, f64)]) =
+        if sg { (&kernels::MATMUL_FORWARD_SG, &[]) } else { (&kernels::MATMUL_FORWARD, &constants) };
     for bi in 0..s.batch {
         let (ba, bb) = (bi.min(batch_a - 1), bi.min(batch_b - 1));
-        for si in (0..slices).step_by(2) {
+        for si in (0..slices).step_by(SLICES_PER_DISPATCH) {
             for n0 in (0..s.n).step_by(BLOCK) {
                 for m0 in (0..s.m).step_by(BLOCK) {
                     let mb = BLOCK.min(s.m - m0);
@@ -219,25 +246,39 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
                         c_off: (bi * s.stride_c) as u32,
                         accumulate: (s.accumulate || si > 0) as u32,
                         alpha: s.alpha,
-                        _pad: 0,
+                        slices: (slices - si).min(SLICES_PER_DISPATCH) as u32,
                     };
-                    let xs = block(&xa, (si * batch_a + ba) * s.m + m0);
-                    let bt = block(&xb, (si * batch_b + bb) * s.n + n0);
-                    // The second K slice, or the zero slack after the staged values.
-                    let (xs1, bt1) = if si + 1 < slices {
-                        let next_a = ((si + 1) * batch_a + ba) * s.m + m0;
-                        (block(&xa, next_a), block(&xb, ((si + 1) * batch_b + bb) * s.n + n0))
-                    } else {
-                        (block(&xa, zero_a), block(&xb, zero_b))
-                    };
-                    let grid = [1, mb.div_ceil(tm) as u32, 1];
-                    let bindings = [xs, bt, xs1, bt1, c.binding()];
-                    rec.dispatch_with(&kernels::MATMUL_FORWARD, &constants, &params, &bindings, grid);
+                    // (xs, bt) per K slice; the zero slack after the staged values past K.
+                    let mut bindings = Vec::with_capacity(2 * SLICES_PER_DISPATCH + 1);
+                    for sj in si..si + SLICES_PER_DISPATCH {
+                        if sj < slices {
+                            bindings.push(block(&xa, (sj * batch_a + ba) * s.m + m0));
+                            bindings.push(block(&xb, (sj * batch_b + bb) * s.n + n0));
+                        } else {
+                            bindings.push(block(&xa, zero_a));
+                            bindings.push(block(&xb, zero_b));
+                        }
+                    }
+                    bindings.push(c.binding());
+                    let nb = BLOCK.min(s.n - n0);
+                    let grid = [nb.div_ceil(4 * WORKGROUP) as u32, mb.div_ceil(if sg { SG_ROWS } else { tm }) as u32, 1];
+                    rec.dispatch_with(kernel, constants, &params, &bindings, grid);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes, and not
+/// in a browser (its WGSL would need `enable subgroups;`, which naga here does not accept).
+/// `ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two.
+fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
+    if !gpu.features.subgroups || std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
+        return false;
+    }
+    let info = gpu.device.adapter_info();
+    info.subgroup_min_size >= 8 && info.backend != wgpu::Backend::BrowserWebGpu
 }
 
 /// CPU reference of [`matmul`]: returns the new `C` (`c` is the old one, read when accumulating).
@@ -266,7 +307,16 @@ mod tests {
     use super::*;
     use crate::testing::{Rng, assert_close, test_gpu};
 
+    /// Checks the plain kernel and, where the adapter has subgroups, `matmul_forward_sg`.
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
+        let gpu = test_gpu().unwrap();
+        check_with(shape, a_len, b_len, rng, false);
+        if use_subgroups(gpu) {
+            check_with(shape, a_len, b_len, rng, true);
+        }
+    }
+
+    fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, subgroups: bool) {
         let gpu = test_gpu().unwrap();
         let c_len = shape.batch * shape.stride_c;
         let (a, b, c0) = (rng.normal_vec(a_len, 1.0), rng.normal_vec(b_len, 1.0), rng.normal_vec(c_len, 1.0));
@@ -276,11 +326,11 @@ mod tests {
             GpuTensor::from_slice(gpu, &[c_len], &c0),
         );
         let mut rec = Recorder::new(gpu);
-        matmul(&mut rec, &ga, &gb, &gc, shape).unwrap();
+        matmul_with(&mut rec, &ga, &gb, &gc, shape, subgroups).unwrap();
         let got = pollster::block_on(gc.read(rec)).unwrap();
         // Sums of k products of unit normals: |C| ~ sqrt(k); f32 rounding ~1e-6 relative.
         let atol = 1e-5 * (shape.k as f32).sqrt().max(1.0);
-        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul {shape:?}"));
+        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul (subgroups {subgroups}) {shape:?}"));
     }
 
     #[test]
@@ -318,7 +368,8 @@ mod tests {
         check(MatmulShape::new(17, 12, 10).batched(3), 3 * 17 * 10, 3 * 10 * 12, &mut rng);
     }
 
-    /// K beyond one 16384-column slice: later slices accumulate.
+    /// K of many 64-value slices (and past lavapipe's ~65535 loop iterations per invocation
+    /// if a kernel looped over all of K): later dispatches accumulate.
     #[test]
     fn matmul_k_slices() {
         if test_gpu().is_none() {
@@ -328,6 +379,8 @@ mod tests {
         let (m, n, k) = (9, 6, 16384 + 6);
         check(MatmulShape::new(m, n, k).trans_b(), m * k, k * n, &mut rng);
         check(MatmulShape::new(m, n, k).trans_a().accumulate(), m * k, k * n, &mut rng);
+        // M >= 16: the register-tiled (and subgroup) kernel over 257 slices.
+        check(MatmulShape::new(17, n, k).trans_b(), 17 * k, k * n, &mut rng);
     }
 
     #[test]
