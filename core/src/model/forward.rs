@@ -293,13 +293,20 @@ impl Model {
 
     /// Records the logits `(n, V)` of rows `start .. start + n` of the hidden states `hidden` (R, C).
     pub fn logits(&self, rec: &mut Recorder, hidden: &GpuTensor, start: usize, n: usize) -> Result<GpuTensor> {
-        let c = self.config.dim;
         let gpu = rec.gpu;
-        let rows = GpuTensor::zeros(gpu, &[n, c]);
-        rec.copy(&hidden.buffer, (start * c * 4) as u64, &rows.buffer, 0, (n * c * 4) as u64);
+        let rows = GpuTensor::zeros(gpu, &[n, self.config.dim]);
         let logits = GpuTensor::zeros(gpu, &[n, self.config.vocab_size]);
-        qmatmul::qmatmul_forward(rec, &rows, self.weights.lm_head(), None, &logits)?;
+        self.logits_into(rec, hidden, start, &rows, &logits)?;
         Ok(logits)
+    }
+
+    /// [`Model::logits`] into caller-owned buffers (training reuses them every step): `rows`
+    /// `(n, C)` receives the hidden rows `start..start + n`, `logits` `(n, V)` their logits, with
+    /// `n = rows.shape[0]`.
+    pub fn logits_into(&self, rec: &mut Recorder, hidden: &GpuTensor, start: usize, rows: &GpuTensor, logits: &GpuTensor) -> Result<()> {
+        let (n, c) = (rows.shape[0], self.config.dim);
+        rec.copy(&hidden.buffer, (start * c * 4) as u64, &rows.buffer, 0, (n * c * 4) as u64);
+        qmatmul::qmatmul_forward(rec, rows, self.weights.lm_head(), None, logits)
     }
 
     /// Refuses token ids outside the vocabulary with a clear error.

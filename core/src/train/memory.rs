@@ -61,8 +61,9 @@ pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize
     let dropout = if lora.dropout > 0.0 { 2 * rows * max_in } else { 0 };
     let activations = 4 * (saved + grads + dropout);
     let v = cfg.vocab_size as u64;
-    let chunk_rows = (gpu.max_binding() / (v * 4)).clamp(1, rows.max(1));
-    let logits = chunk_rows * v * 4;
+    // The loss head's chunk: its logits and its hidden rows (reused as their gradient).
+    let chunk_rows = super::step::loss_head_chunk(gpu, cfg.vocab_size, rows.max(1) as usize) as u64;
+    let logits = chunk_rows * (v + c) * 4;
     let adapter = 16 * lora.parameter_count() as u64;
     let weights = model.weights.gpu_bytes();
     let largest_buffer = [rows * f, rows * c, rows * q, rows * kv].into_iter().max().unwrap_or(0) * 4;

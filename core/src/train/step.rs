@@ -27,6 +27,10 @@ pub struct StepBuffers {
     pub hits: GpuTensor, // (R)
     lse: GpuTensor,      // (R)
     d_hidden: GpuTensor, // (R, C)
+    /// The loss head's buffers for one chunk of rows (reused by every chunk and step): the
+    /// hidden rows (then their gradient) `(chunk, C)` and their logits `(chunk, V)`.
+    head_rows: GpuTensor,
+    head_logits: GpuTensor,
     /// LoRA dropout of the next [`record_step`] (the trainer sets the key per micro-batch);
     /// `None` or p = 0: off. Evaluation never applies it.
     pub dropout: Option<LoraDropout>,
@@ -50,6 +54,7 @@ impl StepBuffers {
     ) -> Result<StepBuffers> {
         let rows = batch * t;
         let cfg = &model.config;
+        let chunk = loss_head_chunk(gpu, cfg.vocab_size, rows);
         let (saved, cache) = if recompute {
             (Saved::LayerInputs, KvCache::single_layer(gpu, cfg, batch, t)?)
         } else {
@@ -65,6 +70,8 @@ impl StepBuffers {
             hits: GpuTensor::zeros(gpu, &[rows]),
             lse: GpuTensor::zeros(gpu, &[rows]),
             d_hidden: GpuTensor::zeros(gpu, &[rows, cfg.dim]),
+            head_rows: GpuTensor::zeros(gpu, &[chunk, cfg.dim]),
+            head_logits: GpuTensor::zeros(gpu, &[chunk, cfg.vocab_size]),
             dropout: None,
         })
     }
@@ -151,6 +158,11 @@ pub fn record_eval(
 /// for one storage binding: logits → per-token loss and logsumexp; with `grad_scale`, also
 /// dlogits (in place over the logits) → `d_hidden = dlogits · W_lm`; without (evaluation), the
 /// per-token hits of the argmax.
+/// Rows per chunk of the loss head: as many as keep `(chunk, V)` logits within one binding.
+pub fn loss_head_chunk(gpu: &Gpu, vocab: usize, rows: usize) -> usize {
+    (gpu.max_binding() as usize / (vocab * 4)).clamp(1, rows)
+}
+
 fn record_loss_head(
     rec: &mut Recorder,
     model: &Model,
@@ -162,17 +174,18 @@ fn record_loss_head(
     let (v, c) = (model.config.vocab_size, model.config.dim);
     let rows = buf.batch * buf.t;
     let target_ids = GpuIds::from_slice(gpu, targets);
-    let chunk = (gpu.max_binding() as usize / (v * 4)).clamp(1, rows);
+    let chunk = buf.head_logits.shape[0];
     let mut start = 0;
     while start < rows {
         let n = chunk.min(rows - start);
-        let logits = model.logits(rec, &buf.acts.hidden, start, n)?;
+        let (hidden_rows, logits) = (buf.head_rows.view(&[n, c])?, buf.head_logits.view(&[n, v])?);
+        model.logits_into(rec, &buf.acts.hidden, start, &hidden_rows, &logits)?;
         cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
         if let Some(scale) = grad_scale {
             cross_entropy_backward(rec, &target_ids, &buf.lse, start, scale, &logits)?;
-            let dh = GpuTensor::zeros(gpu, &[n, c]);
-            qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &dh, false)?;
-            rec.copy(&dh.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
+            // The rows' copy of the hidden states is no longer needed: it takes their gradient.
+            qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &hidden_rows, false)?;
+            rec.copy(&hidden_rows.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
         } else {
             argmax_forward(rec, &logits, &target_ids, start, &buf.hits)?;
         }
