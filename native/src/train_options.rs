@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Serialize, Default)]
 pub struct RunFlags {
     /// Optimizer steps [default: one epoch; on a software adapter a short schedule that also
-    /// sets --batch, --lr and --layers unless given].
+    /// sets --batch, --lr, --targets and --layers unless given].
     #[arg(long)]
     steps: Option<usize>,
     /// Epochs, when --steps is not given [default: 1].

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct RunOptions {
     /// Optimizer steps (None: `epochs` epochs; on a software adapter the short schedule of
-    /// [`super::cpu_schedule`], which also lowers `batch`, raises `lr` and narrows `layers`
-    /// while they have their defaults).
+    /// [`super::cpu_schedule`], which also sets `batch`, `lr`, `targets` and `layers` while they
+    /// have their defaults).
     pub steps: Option<usize>,
     pub epochs: usize,
     /// Sequences per micro-batch and micro-batches per optimizer step.
