@@ -33,7 +33,7 @@ pub struct ShortSchedule {
 }
 
 /// The short schedule on a software adapter (measured on lavapipe, see README.md).
-pub const CPU_SCHEDULE: ShortSchedule = ShortSchedule { steps: 12, batch: 1, lr: 5e-3, targets: "all-linear", top_layers: 8 };
+pub const CPU_SCHEDULE: ShortSchedule = ShortSchedule { steps: 16, batch: 1, lr: 1e-2, targets: "all-linear", top_layers: 8 };
 
 /// `options` with [`CPU_SCHEDULE`] applied for a model of `n_layers` layers and `rows` training
 /// rows, and a note saying what it set; `options` unchanged and no note when `steps` is given.
