@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 /// The run options as flags; a flag not given leaves the config file's value or the default.
 #[derive(Args, Serialize, Default)]
 pub struct RunFlags {
-    /// Optimizer steps [default: one epoch; on a software adapter a short schedule of 24 steps].
+    /// Optimizer steps [default: one epoch; on a software adapter a short schedule that also
+    /// sets --batch, --lr, --targets and --layers unless given].
     #[arg(long)]
     steps: Option<usize>,
     /// Epochs, when --steps is not given [default: 1].

@@ -6,6 +6,7 @@
 
 pub mod backward;
 pub mod checkpoint;
+pub mod cpu_schedule;
 pub mod memory;
 pub mod run;
 pub mod schedule;

@@ -5,6 +5,7 @@
 //! progress line natively, messages to the page in the browser.
 
 use super::checkpoint::CheckpointInfo;
+use super::cpu_schedule::software_schedule;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
 use super::step::EvalReport;
@@ -17,15 +18,14 @@ use crate::lora::{Layers, LoraConfig, LoraWeights, Target};
 use crate::model::{LoraParams, Model};
 use serde::{Deserialize, Serialize};
 
-/// Steps picked on a software (CPU) adapter when `steps` is not given.
-pub const CPU_STEPS: usize = 24;
-
 /// Every option of a run. The field names are the CLI flags (`max_seq_len` ↔ `--max-seq-len`),
 /// the keys of a TOML config file and of the web page's options object.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunOptions {
-    /// Optimizer steps (None: `epochs` epochs; on a software adapter at most [`CPU_STEPS`]).
+    /// Optimizer steps (None: `epochs` epochs; on a software adapter the short schedule of
+    /// [`super::cpu_schedule`], which also sets `batch`, `lr`, `targets` and `layers` while they
+    /// have their defaults).
     pub steps: Option<usize>,
     pub epochs: usize,
     /// Sequences per micro-batch and micro-batches per optimizer step.
@@ -197,31 +197,24 @@ impl RunPlan {
         if dataset.train.is_empty() {
             return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
         }
+        let (options, note) = match gpu.report.device_type.as_str() {
+            "Cpu" => software_schedule(options, model.config.n_layers, dataset.train.len()),
+            _ => (options.clone(), None),
+        };
+        let notes: Vec<String> = note.map(|n| format!("software GPU adapter ({}), {n}", gpu.report.name)).into_iter().collect();
         let lora_config = options.lora_config()?;
         options.train_config()?;
         let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
         let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
         let t = sequence_len(&dataset, options.max_seq_len);
         let per_epoch = dataset.train.len().div_ceil(options.batch).div_ceil(options.grad_accum);
-        let mut notes = Vec::new();
-        let total_steps = match options.steps {
-            Some(s) => s,
-            None if gpu.report.device_type == "Cpu" => {
-                let s = CPU_STEPS.min(per_epoch * options.epochs);
-                notes.push(format!(
-                    "software GPU adapter ({}): a short schedule of {s} steps (set steps to change)",
-                    gpu.report.name
-                ));
-                s
-            }
-            None => per_epoch * options.epochs,
-        };
+        let total_steps = options.steps.unwrap_or(per_epoch * options.epochs);
         if total_steps == 0 {
             return Err(Error::invalid("steps", "must be at least 1"));
         }
         let memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
         let adapter_config = weights.peft_config_json(base_name);
-        Ok(RunPlan { options: options.clone(), lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes })
+        Ok(RunPlan { options, lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes })
     }
 
     /// The data summary (format, rows, tokens, truncations, bad rows).
