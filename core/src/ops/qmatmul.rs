@@ -139,6 +139,13 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
+    let subgroups = super::matmul::use_subgroups(rec.gpu);
+    qmatmul_forward_with(rec, x, w, bias, y, subgroups)
+}
+
+/// [`qmatmul_forward`] with the choice of `qmatmul_forward_sg` (when 16 rows share a
+/// workgroup) made by the caller.
+fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, subgroups: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
@@ -153,6 +160,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
     let ranges = (0..k).step_by(BLOCK_FLOATS).map(|k0| (k0, BLOCK_FLOATS.min(k - k0))).collect();
     let staged = Staged::new(rec, x, m, k, ranges);
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
+    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_FORWARD_SG } else { &kernels::QMATMUL_FORWARD };
     let bias_binding = bias.unwrap_or(x);
     for (s, &(k0, klen)) in staged.slices.iter().enumerate() {
         for chunk in &w.chunks {
@@ -173,7 +181,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
                 };
                 let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
                 let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
-                rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
+                rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
             }
         }
     }
@@ -357,6 +365,34 @@ mod tests {
             let got = pollster::block_on(gdx.read(rec)).unwrap();
             let want: Vec<f32> = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap().iter().map(|v| v + 1.0).collect();
             assert_close(&got, &want, atol(n), 1e-4, &format!("qmatmul_backward {ty:?} k={k}"));
+        }
+    }
+
+    /// Both forward kernels (plain and, where the adapter has subgroups, `qmatmul_forward_sg`)
+    /// with 16 rows per workgroup: a partial last workgroup, two row blocks (M = 300 > 256),
+    /// the float tail loop (K % 16 != 0), several chunks.
+    #[test]
+    fn qmatmul_forward_subgroup_kernel_matches_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(26);
+        let sg = super::super::matmul::use_subgroups(gpu);
+        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2)] {
+            let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+            let x = rng.normal_vec(m * k, 1.0);
+            let b = rng.normal_vec(n, 1.0);
+            let want = qmatmul_forward_cpu(&x, &w, &bytes, Some(&b)).unwrap();
+            for subgroups in [false, true] {
+                if subgroups && !sg {
+                    continue;
+                }
+                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+                let gb = GpuTensor::from_slice(gpu, &[n], &b);
+                let gy = GpuTensor::zeros(gpu, &[m, n]);
+                let mut rec = Recorder::new(gpu);
+                qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, subgroups).unwrap();
+                let got = pollster::block_on(gy.read(rec)).unwrap();
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroups {subgroups}) {ty:?} m={m} n={n} k={k}"));
+            }
         }
     }
 
