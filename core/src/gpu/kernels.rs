@@ -173,3 +173,8 @@ pub const QMATMUL_FORWARD_SG: Kernel = Kernel {
     entry: "qmatmul_forward_sg",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
 };
+/// `qmatmul_backward` with the 16 dy rows shared through subgroupBroadcast (needs subgroups ≥ 8).
+pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
+    entry: "qmatmul_backward_sg",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
+};

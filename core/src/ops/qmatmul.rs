@@ -197,6 +197,13 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
 /// # Shapes
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
+    let subgroups = super::matmul::use_subgroups(rec.gpu);
+    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, subgroups)
+}
+
+/// [`qmatmul_backward_input`] with the choice of `qmatmul_backward_sg` (when 16 rows share a
+/// workgroup) made by the caller.
+fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, subgroups: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
@@ -222,6 +229,7 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
     }
     let staged = Staged::new(rec, dy, m, n, ranges);
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
+    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_BACKWARD_SG } else { &kernels::QMATMUL_BACKWARD };
     for (s, (&(n0, nlen), &c)) in staged.slices.iter().zip(&chunk_of).enumerate() {
         let chunk = &w.chunks[c];
         for (m0, mb) in staged.row_blocks() {
@@ -239,7 +247,7 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
             };
             let grid = [k.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
             let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), dx.binding()];
-            rec.dispatch_with(&kernels::QMATMUL_BACKWARD, &constants, &params, &bindings, grid);
+            rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
         }
     }
     Ok(())
@@ -402,17 +410,23 @@ mod tests {
         let (w, bytes) = weight(ty, n, k, chunks, rng);
         let dy = rng.normal_vec(m * n, 1.0);
         let dx0 = rng.normal_vec(m * k, 1.0);
-        let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
-        let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
-        let mut rec = Recorder::new(gpu);
-        qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
-        let got = pollster::block_on(gdx.read(rec)).unwrap();
         let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
         if accumulate {
             want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
         }
-        let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
-        assert_close(&got, &want, atol(n), 1e-4, &what);
+        // The plain kernel and, where the adapter has subgroups, qmatmul_backward_sg.
+        for subgroups in [false, true] {
+            if subgroups && !super::super::matmul::use_subgroups(gpu) {
+                continue;
+            }
+            let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+            let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, subgroups).unwrap();
+            let got = pollster::block_on(gdx.read(rec)).unwrap();
+            let what = format!("qmatmul_backward (subgroups {subgroups}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            assert_close(&got, &want, atol(n), 1e-4, &what);
+        }
     }
 
     #[test]
