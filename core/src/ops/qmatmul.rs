@@ -4,7 +4,11 @@
 //! so there is no weight gradient here; LoRA's dA, dB go through [`super::matmul`].
 //!
 //! The weight type is the kernel's override constant `WTYPE` (one pipeline per type); a weight
-//! split into row chunks is dispatched once per chunk.
+//! split into row chunks is dispatched once per chunk. Where the adapter has subgroups of ≥ 8
+//! lanes (natively, as for `matmul_forward_sg`), 16-row tiles go through
+//! `shaders/qmatmul_forward_sg.wgsl` / `shaders/qmatmul_backward_sg.wgsl`: the rows of the
+//! staged operand are loaded once per subgroup and shared with `subgroupBroadcast`
+//! (`ANYTUNE_MATMUL_SG=0` forces the plain kernels).
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, kernels};
