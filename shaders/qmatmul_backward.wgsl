@@ -11,7 +11,7 @@
 // Shapes: M = B*T tokens, N out features, K = C in features.
 // Each lane owns 4 consecutive k of dx (W rows are read 4 at a time at k..k+3, the same reads
 // as the forward's); a workgroup shares TM dy rows (16, 8 or 1), so each dequantized weight is
-// reused TM times.
+// reused TM times. With subgroups, qmatmul_backward_sg replaces this kernel for TM = 16.
 
 struct Params {
     m0: u32,

@@ -10,6 +10,7 @@
 // Shapes: M = B*T tokens, K = C in features, N out features.
 // Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
 // dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
+// With subgroups, qmatmul_forward_sg replaces this kernel for TM = 16.
 
 struct Params {
     m0: u32,

@@ -168,3 +168,13 @@ pub const DROPOUT_BACKWARD: Kernel =
 pub const ARGMAX_FORWARD: Kernel = Kernel { entry: "argmax_forward", sources: &[shader!("argmax_forward.wgsl")] };
 /// `matmul_forward` with the rows of op(A) shared through subgroupBroadcast (needs subgroups ≥ 8).
 pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_sg.wgsl")] };
+/// `qmatmul_forward` with the 16 rows of x shared through subgroupBroadcast (needs subgroups ≥ 8).
+pub const QMATMUL_FORWARD_SG: Kernel = Kernel {
+    entry: "qmatmul_forward_sg",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
+};
+/// `qmatmul_backward` with the 16 dy rows shared through subgroupBroadcast (needs subgroups ≥ 8).
+pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
+    entry: "qmatmul_backward_sg",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
+};

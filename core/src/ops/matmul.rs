@@ -270,10 +270,10 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     Ok(())
 }
 
-/// Whether `matmul_forward_sg` can run: subgroups enabled, never fewer than 8 lanes, and not
+/// Whether `matmul_forward_sg` (and `qmatmul_forward_sg`) can run: subgroups enabled, never fewer than 8 lanes, and not
 /// in a browser (its WGSL would need `enable subgroups;`, which naga here does not accept).
 /// `ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two.
-fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
+pub(super) fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
     if !gpu.features.subgroups || std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
         return false;
     }

@@ -4,7 +4,11 @@
 //! so there is no weight gradient here; LoRA's dA, dB go through [`super::matmul`].
 //!
 //! The weight type is the kernel's override constant `WTYPE` (one pipeline per type); a weight
-//! split into row chunks is dispatched once per chunk.
+//! split into row chunks is dispatched once per chunk. Where the adapter has subgroups of ≥ 8
+//! lanes (natively, as for `matmul_forward_sg`), 16-row tiles go through
+//! `shaders/qmatmul_forward_sg.wgsl` / `shaders/qmatmul_backward_sg.wgsl`: the rows of the
+//! staged operand are loaded once per subgroup and shared with `subgroupBroadcast`
+//! (`ANYTUNE_MATMUL_SG=0` forces the plain kernels).
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, kernels};
@@ -139,6 +143,13 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
+    let subgroups = super::matmul::use_subgroups(rec.gpu);
+    qmatmul_forward_with(rec, x, w, bias, y, subgroups)
+}
+
+/// [`qmatmul_forward`] with the choice of `qmatmul_forward_sg` (when 16 rows share a
+/// workgroup) made by the caller.
+fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, subgroups: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
@@ -153,6 +164,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
     let ranges = (0..k).step_by(BLOCK_FLOATS).map(|k0| (k0, BLOCK_FLOATS.min(k - k0))).collect();
     let staged = Staged::new(rec, x, m, k, ranges);
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
+    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_FORWARD_SG } else { &kernels::QMATMUL_FORWARD };
     let bias_binding = bias.unwrap_or(x);
     for (s, &(k0, klen)) in staged.slices.iter().enumerate() {
         for chunk in &w.chunks {
@@ -173,7 +185,7 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
                 };
                 let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
                 let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
-                rec.dispatch_with(&kernels::QMATMUL_FORWARD, &constants, &params, &bindings, grid);
+                rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
             }
         }
     }
@@ -189,6 +201,13 @@ pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opti
 /// # Shapes
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
+    let subgroups = super::matmul::use_subgroups(rec.gpu);
+    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, subgroups)
+}
+
+/// [`qmatmul_backward_input`] with the choice of `qmatmul_backward_sg` (when 16 rows share a
+/// workgroup) made by the caller.
+fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, subgroups: bool) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
@@ -214,6 +233,7 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
     }
     let staged = Staged::new(rec, dy, m, n, ranges);
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
+    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_BACKWARD_SG } else { &kernels::QMATMUL_BACKWARD };
     for (s, (&(n0, nlen), &c)) in staged.slices.iter().zip(&chunk_of).enumerate() {
         let chunk = &w.chunks[c];
         for (m0, mb) in staged.row_blocks() {
@@ -231,7 +251,7 @@ pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx
             };
             let grid = [k.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
             let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), dx.binding()];
-            rec.dispatch_with(&kernels::QMATMUL_BACKWARD, &constants, &params, &bindings, grid);
+            rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
         }
     }
     Ok(())
@@ -360,23 +380,57 @@ mod tests {
         }
     }
 
+    /// Both forward kernels (plain and, where the adapter has subgroups, `qmatmul_forward_sg`)
+    /// with 16 rows per workgroup: a partial last workgroup, two row blocks (M = 300 > 256),
+    /// the float tail loop (K % 16 != 0), several chunks.
+    #[test]
+    fn qmatmul_forward_subgroup_kernel_matches_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(26);
+        let sg = super::super::matmul::use_subgroups(gpu);
+        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2)] {
+            let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+            let x = rng.normal_vec(m * k, 1.0);
+            let b = rng.normal_vec(n, 1.0);
+            let want = qmatmul_forward_cpu(&x, &w, &bytes, Some(&b)).unwrap();
+            for subgroups in [false, true] {
+                if subgroups && !sg {
+                    continue;
+                }
+                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+                let gb = GpuTensor::from_slice(gpu, &[n], &b);
+                let gy = GpuTensor::zeros(gpu, &[m, n]);
+                let mut rec = Recorder::new(gpu);
+                qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, subgroups).unwrap();
+                let got = pollster::block_on(gy.read(rec)).unwrap();
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroups {subgroups}) {ty:?} m={m} n={n} k={k}"));
+            }
+        }
+    }
+
     /// `dx (+)= dy · W` on the GPU against the CPU reference for one shape.
     #[allow(clippy::too_many_arguments)]
     fn check_backward(gpu: &crate::gpu::Gpu, rng: &mut Rng, ty: GgmlType, m: usize, n: usize, k: usize, chunks: usize, accumulate: bool) {
         let (w, bytes) = weight(ty, n, k, chunks, rng);
         let dy = rng.normal_vec(m * n, 1.0);
         let dx0 = rng.normal_vec(m * k, 1.0);
-        let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
-        let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
-        let mut rec = Recorder::new(gpu);
-        qmatmul_backward_input(&mut rec, &gdy, &w, &gdx, accumulate).unwrap();
-        let got = pollster::block_on(gdx.read(rec)).unwrap();
         let mut want = qmatmul_backward_input_cpu(&dy, &w, &bytes).unwrap();
         if accumulate {
             want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
         }
-        let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
-        assert_close(&got, &want, atol(n), 1e-4, &what);
+        // The plain kernel and, where the adapter has subgroups, qmatmul_backward_sg.
+        for subgroups in [false, true] {
+            if subgroups && !super::super::matmul::use_subgroups(gpu) {
+                continue;
+            }
+            let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
+            let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, subgroups).unwrap();
+            let got = pollster::block_on(gdx.read(rec)).unwrap();
+            let what = format!("qmatmul_backward (subgroups {subgroups}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            assert_close(&got, &want, atol(n), 1e-4, &what);
+        }
     }
 
     #[test]

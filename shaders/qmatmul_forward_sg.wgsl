@@ -1,0 +1,194 @@
+// qmatmul_forward_sg — qmatmul_forward (same formula, params, bindings and shapes) for
+// adapters with subgroups of at least 8 lanes, used when a workgroup shares TM = 16 rows of x:
+//   y[m0 + i, row_start + r] (+)= Σ_{k < klen} xs[i, k] · W[r, k0 + k]  (+ bias[row_start + r])
+// Per 4 values of k, lane s of each subgroup loads rows s and 8+s of the workgroup's 16 rows
+// of x, and every lane gets each row with subgroupBroadcast(·, constant lane) (lanes 0..7).
+//
+// Bindings: 0 params, 1 xs (block rows, ks) f32 uniform, 2 w (chunk rows, K) raw GGUF bytes
+//           as u32, 3 bias (N) f32 (read only if has_bias), 4 y (M, N) f32.
+// Shapes: M = B*T tokens, K = C in features, N out features.
+// Why: on llvmpipe a load whose address is a runtime value is gathered lane by lane even when
+// all lanes read the same row; here 2 gathered vec4 per 4 values of k instead of 16 (see
+// matmul_forward_sg and ARCHITECTURE.md, lavapipe notes).
+// Any subgroup size >= 8 works: lanes 0..7 of every subgroup are active (the 64 invocations
+// of a workgroup fill subgroups from invocation 0; a subgroup larger than 64 has its first 64
+// lanes active), every lane loads rows sid & 7 and 8 + (sid & 7), and the broadcasts read
+// only lanes 0..7; all lanes of a workgroup share the same 16 rows. The broadcasts sit in
+// uniform control flow (no early return; loop bounds come from params).
+
+struct Params {
+    m0: u32,
+    mb: u32,
+    n: u32,
+    ks: u32,
+    k0: u32,
+    klen: u32,
+    row_bytes: u32,
+    row_start: u32,
+    rows: u32,
+    has_bias: u32,
+    accumulate: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let r = n0 + j;
+        if (r < params.rows) {
+            let col = params.row_start + r;
+            let idx = (params.m0 + i) * params.n + col;
+            var v = acc[j];
+            if (params.has_bias != 0u) {
+                v += bias[col];
+            }
+            if (params.accumulate != 0u) {
+                v += y[idx];
+            }
+            y[idx] = v;
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn qmatmul_forward_sg(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_invocation_id) sid: u32,
+) {
+    let n0 = (wid.x * 64u + lid) * 4u;
+    let i0 = wid.y * 16u;
+    let last = params.rows - 1u;
+    let rb0 = min(n0, last) * params.row_bytes;
+    let rb1 = min(n0 + 1u, last) * params.row_bytes;
+    let rb2 = min(n0 + 2u, last) * params.row_bytes;
+    let rb3 = min(n0 + 3u, last) * params.row_bytes;
+    let xq0 = xrow(i0 + (sid & 7u));
+    let xq1 = xrow(i0 + 8u + (sid & 7u));
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
+    let g0 = params.k0 / 16u;
+    for (var g = 0u; g < k16 / 16u; g++) {
+        let s0 = wscale16(rb0, g0 + g);
+        let s1 = wscale16(rb1, g0 + g);
+        let s2 = wscale16(rb2, g0 + g);
+        let s3 = wscale16(rb3, g0 + g);
+        for (var q = 0u; q < 4u; q++) {
+            let k = g * 16u + q * 4u;
+            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
+            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
+            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
+            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
+            let kv = k / 4u;
+            let a0 = xs[xq0 + kv];
+            let a1 = xs[xq1 + kv];
+            var a = subgroupBroadcast(a0, 0u);
+            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            {
+                a = subgroupBroadcast(a0, 1u);
+                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 2u);
+                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 3u);
+                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 4u);
+                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 5u);
+                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 6u);
+                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a0, 7u);
+                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            }
+            {
+                a = subgroupBroadcast(a1, 0u);
+                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 1u);
+                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 2u);
+                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 3u);
+                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 4u);
+                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 5u);
+                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 6u);
+                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                a = subgroupBroadcast(a1, 7u);
+                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            }
+        }
+    }
+    for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
+        let kk = params.k0 + k;
+        let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
+        let kv = k / 4u;
+        let c = k % 4u;
+        let b0 = xs[xq0 + kv][c];
+        let b1 = xs[xq1 + kv][c];
+        acc0 += subgroupBroadcast(b0, 0u) * wk;
+        {
+            acc1 += subgroupBroadcast(b0, 1u) * wk;
+            acc2 += subgroupBroadcast(b0, 2u) * wk;
+            acc3 += subgroupBroadcast(b0, 3u) * wk;
+            acc4 += subgroupBroadcast(b0, 4u) * wk;
+            acc5 += subgroupBroadcast(b0, 5u) * wk;
+            acc6 += subgroupBroadcast(b0, 6u) * wk;
+            acc7 += subgroupBroadcast(b0, 7u) * wk;
+        }
+        {
+            acc8 += subgroupBroadcast(b1, 0u) * wk;
+            acc9 += subgroupBroadcast(b1, 1u) * wk;
+            acc10 += subgroupBroadcast(b1, 2u) * wk;
+            acc11 += subgroupBroadcast(b1, 3u) * wk;
+            acc12 += subgroupBroadcast(b1, 4u) * wk;
+            acc13 += subgroupBroadcast(b1, 5u) * wk;
+            acc14 += subgroupBroadcast(b1, 6u) * wk;
+            acc15 += subgroupBroadcast(b1, 7u) * wk;
+        }
+    }
+    store_row(i0, n0, acc0);
+    {
+        store_row(i0 + 1u, n0, acc1);
+        store_row(i0 + 2u, n0, acc2);
+        store_row(i0 + 3u, n0, acc3);
+        store_row(i0 + 4u, n0, acc4);
+        store_row(i0 + 5u, n0, acc5);
+        store_row(i0 + 6u, n0, acc6);
+        store_row(i0 + 7u, n0, acc7);
+    }
+    {
+        store_row(i0 + 8u, n0, acc8);
+        store_row(i0 + 9u, n0, acc9);
+        store_row(i0 + 10u, n0, acc10);
+        store_row(i0 + 11u, n0, acc11);
+        store_row(i0 + 12u, n0, acc12);
+        store_row(i0 + 13u, n0, acc13);
+        store_row(i0 + 14u, n0, acc14);
+        store_row(i0 + 15u, n0, acc15);
+    }
+}
