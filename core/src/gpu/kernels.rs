@@ -123,16 +123,16 @@ impl PipelineCache {
 }
 
 /// Batched f32 matmul `C = alpha·op(A)·op(B) (+ C)` (overrides TRANS_A, TRANS_B, TM).
-pub const MATMUL_FORWARD: Kernel = Kernel { entry: "matmul_forward", sources: &[shader!("matmul_forward.wgsl")] };
+pub const MATMUL_FORWARD: Kernel = Kernel { entry: "matmul_forward", sources: &[shader!("matmul_forward_common.wgsl"), shader!("matmul_forward.wgsl")] };
 /// `y = x·Wᵀ + bias` against a GGUF weight (overrides WTYPE, TM).
 pub const QMATMUL_FORWARD: Kernel = Kernel {
     entry: "qmatmul_forward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward.wgsl"), shader!("qmatmul_common.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward_common.wgsl"), shader!("qmatmul_forward.wgsl"), shader!("qmatmul_common.wgsl")],
 };
 /// `dx (+)= dy·W` against a GGUF weight (override WTYPE).
 pub const QMATMUL_BACKWARD: Kernel = Kernel {
     entry: "qmatmul_backward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward.wgsl"), shader!("qmatmul_common.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_common.wgsl"), shader!("qmatmul_backward.wgsl"), shader!("qmatmul_common.wgsl")],
 };
 /// Token embedding gather from a GGUF table (override WTYPE).
 pub const EMBEDDING_FORWARD: Kernel = Kernel {
@@ -167,14 +167,14 @@ pub const DROPOUT_BACKWARD: Kernel =
 /// Token accuracy of one chunk of logits: `hit = argmax(logits) == target` (ties → lowest id).
 pub const ARGMAX_FORWARD: Kernel = Kernel { entry: "argmax_forward", sources: &[shader!("argmax_forward.wgsl")] };
 /// `matmul_forward` with the rows of op(A) shared through subgroupBroadcast (needs subgroups ≥ 8).
-pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_sg.wgsl")] };
+pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_common.wgsl"), shader!("matmul_forward_sg.wgsl")] };
 /// `qmatmul_forward` with the 16 rows of x shared through subgroupBroadcast (needs subgroups ≥ 8).
 pub const QMATMUL_FORWARD_SG: Kernel = Kernel {
     entry: "qmatmul_forward_sg",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_forward_common.wgsl"), shader!("qmatmul_forward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
 };
 /// `qmatmul_backward` with the 16 dy rows shared through subgroupBroadcast (needs subgroups ≥ 8).
 pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
     entry: "qmatmul_backward_sg",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_common.wgsl"), shader!("qmatmul_backward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
 };

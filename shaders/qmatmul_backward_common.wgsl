@@ -1,0 +1,55 @@
+// qmatmul_backward_common — shared by qmatmul_backward and qmatmul_backward_sg, no entry point: their params
+// struct, bindings and row helpers, written once; each kernel's header documents them.
+
+struct Params {
+    m0: u32,
+    mb: u32,
+    k: u32,
+    ks: u32,
+    r0: u32,
+    nlen: u32,
+    row_bytes: u32,
+    rows: u32,
+    accumulate: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> xs: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+fn store_row(i: u32, k0: u32, acc: vec4<f32>) {
+    if (i >= params.mb) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let k = k0 + j;
+        if (k < params.k) {
+            let idx = (params.m0 + i) * params.k + k;
+            var v = acc[j];
+            if (params.accumulate != 0u) {
+                v += dx[idx];
+            }
+            dx[idx] = v;
+        }
+    }
+}
+
+// Weight rows r..r+3 (clamped to the chunk) at k..k+3, as the columns of a matrix.
+fn wrows4(r: u32, k: u32) -> mat4x4<f32> {
+    let last = params.rows - 1u;
+    let rb0 = min(r, last) * params.row_bytes;
+    let rb1 = min(r + 1u, last) * params.row_bytes;
+    let rb2 = min(r + 2u, last) * params.row_bytes;
+    let rb3 = min(r + 3u, last) * params.row_bytes;
+    let g = k >> 4u;
+    let s0 = wscale16(rb0, g);
+    let s1 = wscale16(rb1, g);
+    let s2 = wscale16(rb2, g);
+    let s3 = wscale16(rb3, g);
+    return mat4x4<f32>(wquant4(rb0, k) * s0.x + s0.y, wquant4(rb1, k) * s1.x + s1.y,
+                       wquant4(rb2, k) * s2.x + s2.y, wquant4(rb3, k) * s3.x + s3.y);
+}
