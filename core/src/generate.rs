@@ -45,13 +45,23 @@ pub async fn generate(
     generate_with(gpu, model, model.adapter.as_ref(), prompt_ids, options, on_text).await
 }
 
-/// The greedy chat answer to `question` with `adapter` (None: the base model alone), trimmed;
+/// The greedy answer to the user message `question` (prompt as [`chat_prompt_ids`]) with
+/// `adapter` (None: the base model alone), trimmed;
 /// at most `max_tokens` tokens.
 pub async fn chat_answer(gpu: &Gpu, model: &Model, adapter: Option<&LoraParams>, question: &str, max_tokens: usize) -> Result<String> {
-    let prompt = model.render_chat(&[Message::user(question)], true)?;
-    let ids = model.tokenizer.encode(&prompt, true)?;
+    let ids = chat_prompt_ids(model, question)?;
     let options = GenerateOptions { max_tokens, ..Default::default() };
     Ok(generate_with(gpu, model, adapter, &ids, &options, |_| {}).await?.text.trim().to_string())
+}
+
+/// The prompt for a user message `text`: rendered with the model's chat template (with the
+/// generation prompt) when it has one, else `text` itself; then tokenized.
+pub fn chat_prompt_ids(model: &Model, text: &str) -> Result<Vec<u32>> {
+    let prompt = match model.chat_template {
+        Some(_) => model.render_chat(&[Message::user(text)], true)?,
+        None => text.to_string(),
+    };
+    model.tokenizer.encode(&prompt, true)
 }
 
 /// [`generate`] with `lora` instead of the model's own adapter (the web page tries the adapter

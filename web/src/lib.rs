@@ -8,7 +8,7 @@ pub mod zip;
 
 use anytune_core::data::DataFile;
 use anytune_core::formats::source::ModelFiles;
-use anytune_core::generate::{GenerateOptions, generate_with};
+use anytune_core::generate::{GenerateOptions, chat_prompt_ids, generate_with};
 use anytune_core::gpu::{Gpu, GpuOptions};
 use anytune_core::model::Model;
 use anytune_core::train::{AdapterFiles, RunOptions, RunPlan, TrainRun, check_fits};
@@ -184,11 +184,7 @@ impl Engine {
     /// (`with_adapter`) or the base model alone. `on_text(piece)` streams the text.
     pub async fn generate(&self, text: &str, with_adapter: bool, max_tokens: usize, on_text: &js_sys::Function) -> Result<String, JsError> {
         let model = self.model()?;
-        let prompt = match model.chat_template {
-            Some(_) => model.render_chat(&[anytune_core::chat::Message::user(text)], true).map_err(js_err)?,
-            None => text.to_string(),
-        };
-        let ids = model.tokenizer.encode(&prompt, true).map_err(js_err)?;
+        let ids = chat_prompt_ids(model, text).map_err(js_err)?;
         let adapter = if with_adapter { Some(self.run()?.adapter()) } else { None };
         let options = GenerateOptions { max_tokens, ..Default::default() };
         let stream = |piece: &str| {

@@ -257,8 +257,6 @@ impl TrainRun {
     pub fn start(gpu: &Gpu, model: &Model, plan: RunPlan) -> Result<TrainRun> {
         let o = &plan.options;
         let pad = pad_id(model);
-        // Validates the rows against the batch shape once; later batchers cannot fail.
-        Batcher::new(&plan.dataset.train, o.batch, Padding::Fixed(plan.t), pad, o.seed, true)?;
         let val = all_batches(&plan.dataset.val, o.batch, plan.t, pad)?;
         let trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
         let info = CheckpointInfo {
@@ -268,7 +266,7 @@ impl TrainRun {
             evals_since_best: 0,
             adapter_config: plan.adapter_config,
         };
-        Ok(TrainRun {
+        let run = TrainRun {
             options: plan.options,
             lora_config: plan.lora_config,
             trainer,
@@ -278,7 +276,16 @@ impl TrainRun {
             val,
             t: plan.t,
             pad,
-        })
+        };
+        // Validates the rows against the batch shape once; later batchers cannot fail.
+        run.batcher()?;
+        Ok(run)
+    }
+
+    /// The training batcher, at the start of epoch 0 (seek it to the run's position).
+    fn batcher(&self) -> Result<Batcher<'_>> {
+        let o = &self.options;
+        Batcher::new(&self.train, o.batch, Padding::Fixed(self.t), self.pad, o.seed, true)
     }
 
     /// Optimizer steps taken.
@@ -293,10 +300,9 @@ impl TrainRun {
 
     /// The next `grad_accum` micro-batches, advancing the data position.
     fn next_micro_batches(&mut self) -> Result<Vec<Batch>> {
-        let o = &self.options;
-        let mut batcher = Batcher::new(&self.train, o.batch, Padding::Fixed(self.t), self.pad, o.seed, true)?;
+        let mut batcher = self.batcher()?;
         batcher.seek(self.info.data)?;
-        let micro = (0..o.grad_accum).map(|_| batcher.next_batch()).collect();
+        let micro = (0..self.options.grad_accum).map(|_| batcher.next_batch()).collect();
         self.info.data = batcher.position();
         Ok(micro)
     }
@@ -305,9 +311,10 @@ impl TrainRun {
     pub async fn step(&mut self, gpu: &Gpu, model: &Model) -> Result<StepOutcome> {
         let micro = self.next_micro_batches()?;
         let report = self.trainer.train_step(gpu, model, &micro, self.total_steps).await?;
-        let o = self.options.clone();
+        let (eval_every, patience, checkpoint_every) =
+            (self.options.eval_every, self.options.patience, self.options.checkpoint_every);
         let last = report.step >= self.total_steps;
-        let due = (o.eval_every > 0 && report.step % o.eval_every == 0) || last;
+        let due = (eval_every > 0 && report.step % eval_every == 0) || last;
         let (mut val, mut new_best, mut early_stop) = (None, false, false);
         if self.has_validation() && due {
             let e = self.validate(gpu, model).await?;
@@ -317,11 +324,11 @@ impl TrainRun {
                 new_best = true;
             } else {
                 self.info.evals_since_best += 1;
-                early_stop = o.patience > 0 && self.info.evals_since_best >= o.patience;
+                early_stop = patience > 0 && self.info.evals_since_best >= patience;
             }
             val = Some(e);
         }
-        let checkpoint_due = last || early_stop || (o.checkpoint_every > 0 && report.step % o.checkpoint_every == 0);
+        let checkpoint_due = last || early_stop || (checkpoint_every > 0 && report.step % checkpoint_every == 0);
         Ok(StepOutcome { report, val, new_best, early_stop, checkpoint_due, done: last || early_stop })
     }
 
@@ -348,8 +355,7 @@ impl TrainRun {
                 format!("{file}: the checkpoint was made with other LoRA options or another base model"),
             ));
         }
-        // Checks the position against this dataset.
-        Batcher::new(&self.train, 1, Padding::Fixed(self.t), self.pad, 0, true)?.seek(restored.data)?;
+        self.batcher()?.seek(restored.data)?; // checks the position against this dataset
         self.info = restored;
         Ok(())
     }
