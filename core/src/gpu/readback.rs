@@ -45,3 +45,52 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
     staging.unmap();
     Ok(out)
 }
+
+/// Reads several tensors back with one copy each into a staging buffer and one submission and
+/// map per buffer-size limit's worth (checkpoints and adapter downloads read every LoRA tensor
+/// at once, not one readback per tensor).
+pub async fn read_tensors(gpu: &Gpu, tensors: &[&super::GpuTensor]) -> Result<Vec<Vec<f32>>> {
+    let limit = (gpu.report.max_buffer_size / 4).max(1) as usize;
+    let mut out = Vec::with_capacity(tensors.len());
+    let mut group_start = 0;
+    while group_start < tensors.len() {
+        // The longest run of tensors that fits one buffer (at least one tensor).
+        let (mut end, mut total) = (group_start, 0);
+        while end < tensors.len() && (end == group_start || total + tensors[end].len() <= limit) {
+            total += tensors[end].len();
+            end += 1;
+        }
+        let group = &tensors[group_start..end];
+        let all = super::GpuTensor::zeros(gpu, &[total.max(1)]);
+        let mut rec = Recorder::new(gpu);
+        let mut offset = 0;
+        for t in group.iter().filter(|t| t.len() > 0) {
+            rec.copy(&t.buffer, 0, &all.buffer, offset as u64 * 4, t.len() as u64 * 4);
+            offset += t.len();
+        }
+        let values = read_f32(rec, &all.buffer, 0, total).await?;
+        let mut at = 0;
+        for t in group {
+            out.push(values[at..at + t.len()].to_vec());
+            at += t.len();
+        }
+        group_start = end;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gpu::GpuTensor;
+    use crate::testing::test_gpu;
+
+    #[test]
+    fn read_tensors_returns_each_tensor_in_order() {
+        let Some(gpu) = test_gpu() else { return };
+        let a = GpuTensor::from_slice(gpu, &[3], &[1.0, 2.0, 3.0]);
+        let empty = GpuTensor::zeros(gpu, &[0]);
+        let b = GpuTensor::from_slice(gpu, &[2, 2], &[4.0, 5.0, 6.0, 7.0]);
+        let got = pollster::block_on(super::read_tensors(gpu, &[&a, &empty, &b])).unwrap();
+        assert_eq!(got, vec![vec![1.0, 2.0, 3.0], vec![], vec![4.0, 5.0, 6.0, 7.0]]);
+    }
+}

@@ -105,16 +105,12 @@ impl LoraParams {
 
     /// Reads A and B back into host weights described by `config`.
     pub async fn to_weights(&self, gpu: &Gpu, config: &crate::lora::LoraConfig) -> Result<crate::lora::LoraWeights> {
+        let tensors: Vec<&GpuTensor> = self.iter().flat_map(|(_, _, s)| [&s.a, &s.b]).collect();
+        let mut values = crate::gpu::readback::read_tensors(gpu, &tensors).await?.into_iter();
         let mut modules = Vec::new();
         for (layer, target, slot) in self.iter() {
-            modules.push(crate::lora::LoraModule {
-                layer,
-                target,
-                in_features: slot.d_in,
-                out_features: slot.d_out,
-                a: slot.a.to_vec(gpu).await?,
-                b: slot.b.to_vec(gpu).await?,
-            });
+            let (a, b) = (values.next().unwrap_or_default(), values.next().unwrap_or_default());
+            modules.push(crate::lora::LoraModule { layer, target, in_features: slot.d_in, out_features: slot.d_out, a, b });
         }
         Ok(crate::lora::LoraWeights { config: config.clone(), modules })
     }

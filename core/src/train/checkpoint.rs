@@ -34,8 +34,11 @@ impl Trainer {
         info.step = self.step;
         let mut w = SafetensorsWriter::new();
         w.set_metadata(INFO_KEY, serde_json::to_string(&info).map_err(|e| Error::invalid("checkpoint", e.to_string()))?);
-        for (name, tensor) in self.state_tensors() {
-            w.add_f32(name, &tensor.shape, &tensor.to_vec(gpu).await?)?;
+        let state = self.state_tensors();
+        let tensors: Vec<&crate::gpu::GpuTensor> = state.iter().map(|(_, t)| *t).collect();
+        let values = crate::gpu::readback::read_tensors(gpu, &tensors).await?;
+        for ((name, tensor), values) in state.into_iter().zip(values) {
+            w.add_f32(name, &tensor.shape, &values)?;
         }
         w.to_bytes()
     }
