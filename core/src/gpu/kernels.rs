@@ -168,6 +168,8 @@ pub const DROPOUT_BACKWARD: Kernel =
 pub const ARGMAX_FORWARD: Kernel = Kernel { entry: "argmax_forward", sources: &[shader!("argmax_forward.wgsl")] };
 /// `matmul_forward` with the rows of op(A) shared through subgroupBroadcast (needs subgroups ≥ 8).
 pub const MATMUL_FORWARD_SG: Kernel = Kernel { entry: "matmul_forward_sg", sources: &[shader!("matmul_forward_common.wgsl"), shader!("matmul_forward_sg.wgsl")] };
+/// f32 matrix product for CPU adapters with subgroups: both operands in rgba32float textures, all of K per dispatch.
+pub const MATMUL_FORWARD_TEX: Kernel = Kernel { entry: "matmul_forward_tex", sources: &[shader!("matmul_forward_tex.wgsl")] };
 /// `qmatmul_forward` with the 16 rows of x shared through subgroupBroadcast (needs subgroups ≥ 8).
 pub const QMATMUL_FORWARD_SG: Kernel = Kernel {
     entry: "qmatmul_forward_sg",

@@ -127,22 +127,25 @@ const WORKGROUP: usize = 16;
 /// Rows of C per workgroup of `matmul_forward_sg`.
 const SG_ROWS: usize = 32;
 
+/// One operand of a product as rows to stage: `op(X)[i, k] = x[b*stride + i*k_len + k]` (or
+/// `x[b*stride + k*rows + i]` with `trans`) for `batch` items of `rows` rows.
+pub(super) struct Operand<'t> {
+    pub x: &'t GpuTensor,
+    pub batch: usize,
+    pub rows: usize,
+    pub stride: usize,
+    pub trans: bool,
+}
+
 /// A staging buffer of `total` floats (plus one block of zeros, so that every 64 KiB uniform
-/// binding stays in bounds and a zero block can be bound; its first row is returned), filled by `matmul_stage` with the rows of `op(X)` (rows, k), where
-/// `op(X)[i, k] = x[b*stride + i*k_len + k]` (or `x[b*stride + k*rows + i]` with `trans`):
-/// layout (slices, batch, rows, KSLICE).
-fn stage(
-    rec: &mut Recorder,
-    x: &GpuTensor,
-    batch: usize,
-    rows: usize,
-    k: usize,
-    stride: usize,
-    trans: bool,
-) -> Result<(wgpu::Buffer, usize)> {
+/// binding stays in bounds and a zero block can be bound; its first row is returned), filled
+/// by `matmul_stage` with the rows of `op(X)` (rows, k) in slices of `kslice` values of k
+/// (zero past k): layout (slices, batch, rows, kslice).
+pub(super) fn stage(rec: &mut Recorder, op: &Operand, k: usize, kslice: usize) -> Result<(wgpu::Buffer, usize)> {
+    let Operand { x, batch, rows, stride, trans } = *op;
     let gpu = rec.gpu;
-    let slices = k.div_ceil(KSLICE).max(1);
-    let total = slices * batch * rows * KSLICE;
+    let slices = k.div_ceil(kslice).max(1);
+    let total = slices * batch * rows * kslice;
     if (total * 4) as u64 > gpu.max_binding() {
         return Err(Error::TooLarge {
             what: format!("matmul stages {} MiB of one operand ({batch} x {rows} x {k})", (total * 4) >> 20),
@@ -155,7 +158,7 @@ fn stage(
     let staged = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("matmul staged operand"),
         size: ((total + BLOCK_FLOATS) * 4) as u64,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
     let params = StageParams {
@@ -163,8 +166,8 @@ fn stage(
         m: rows as u32,
         k: k as u32,
         stride_a: stride as u32,
-        kslice: KSLICE as u32,
-        ks: KSLICE as u32,
+        kslice: kslice as u32,
+        ks: kslice as u32,
         total: total as u32,
         _pad: 0,
     };
@@ -176,7 +179,7 @@ fn stage(
     let constants = [("TRANS_A", trans as u32 as f64)];
     let grid = [rows.div_ceil(64) as u32, batch as u32, slices as u32];
     rec.dispatch_with(&kernels::MATMUL_STAGE, &constants, &params, &[x.binding(), out], grid);
-    Ok((staged, total / KSLICE))
+    Ok((staged, total / kslice))
 }
 
 fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
@@ -198,12 +201,39 @@ fn block(buffer: &wgpu::Buffer, first_row: usize) -> wgpu::BindingResource<'_> {
 /// `b`: `(batch, k, n)` or `(batch, n, k)` with `trans_b`; `c`: `(batch, m, n)`.
 /// Errors if a buffer is too small for the shape and strides.
 pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape) -> Result<()> {
-    let subgroups = use_subgroups(rec.gpu);
-    matmul_with(rec, a, b, c, shape, subgroups)
+    let variant = Variant::choose(rec.gpu, &shape);
+    matmul_with(rec, a, b, c, shape, variant)
 }
 
-/// [`matmul`] with the choice of `matmul_forward_sg` (for `m >= 16`) made by the caller.
-fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape, subgroups: bool) -> Result<()> {
+/// The kernels a product can run on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Variant {
+    /// `matmul_forward`: any adapter, any shape.
+    Plain,
+    /// `matmul_forward_sg`: subgroups of ≥ 8 lanes, `m >= 16`.
+    Subgroup,
+    /// `matmul_forward_tex` (see [`super::matmul_tex`]): CPU adapters with subgroups, `m >= 16`,
+    /// operands that fit in textures.
+    Texture,
+}
+
+impl Variant {
+    /// The fastest kernel this adapter runs `s` on. The texture kernel was tuned on llvmpipe
+    /// (256 accumulators per lane would spill on a GPU), so GPUs keep the uniform-buffer kernels.
+    fn choose(gpu: &crate::gpu::Gpu, s: &MatmulShape) -> Variant {
+        if s.m < 16 || !use_subgroups(gpu) {
+            Variant::Plain
+        } else if gpu.device.adapter_info().device_type == wgpu::DeviceType::Cpu && super::matmul_tex::fits(gpu, s) {
+            Variant::Texture
+        } else {
+            Variant::Subgroup
+        }
+    }
+}
+
+/// [`matmul`] on the kernel `variant` chosen by the caller (`Subgroup` and `Texture` need
+/// `m >= 16` and subgroups; `Texture` also [`super::matmul_tex::fits`]).
+fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, shape: MatmulShape, variant: Variant) -> Result<()> {
     let s = shape;
     let need = |stride: usize, len: usize| (s.batch.max(1) - 1) * stride + len;
     for (name, t, n) in [
@@ -221,15 +251,18 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     if s.batch == 0 || s.m == 0 || s.n == 0 {
         return Ok(());
     }
+    if variant == Variant::Texture {
+        return super::matmul_tex::matmul_tex(rec, a, b, c, s);
+    }
     // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
     let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
     let batch_b = if s.stride_b == 0 { 1 } else { s.batch };
-    let (xa, zero_a) = stage(rec, a, batch_a, s.m, s.k, s.stride_a, s.trans_a)?;
-    let (xb, zero_b) = stage(rec, b, batch_b, s.n, s.k, s.stride_b, !s.trans_b)?;
+    let (xa, zero_a) = stage(rec, &Operand { x: a, batch: batch_a, rows: s.m, stride: s.stride_a, trans: s.trans_a }, s.k, KSLICE)?;
+    let (xb, zero_b) = stage(rec, &Operand { x: b, batch: batch_b, rows: s.n, stride: s.stride_b, trans: !s.trans_b }, s.k, KSLICE)?;
     let slices = s.k.div_ceil(KSLICE).max(1);
     let tm = if s.m < 16 { 1 } else { 16 };
     let constants = [("TM", tm as f64)];
-    let sg = tm == 16 && subgroups;
+    let sg = tm == 16 && variant == Variant::Subgroup;
     let (kernel, constants): (&kernels::Kernel, &[(&str, f64)]) =
         if sg { (&kernels::MATMUL_FORWARD_SG, &[]) } else { (&kernels::MATMUL_FORWARD, &constants) };
     for bi in 0..s.batch {
@@ -307,16 +340,19 @@ mod tests {
     use super::*;
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    /// Checks the plain kernel and, where the adapter has subgroups, `matmul_forward_sg`.
+    /// Checks every kernel this adapter can run the shape on.
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
         let gpu = test_gpu().unwrap();
-        check_with(shape, a_len, b_len, rng, false);
-        if use_subgroups(gpu) {
-            check_with(shape, a_len, b_len, rng, true);
+        check_with(shape, a_len, b_len, rng, Variant::Plain);
+        if shape.m >= 16 && use_subgroups(gpu) {
+            check_with(shape, a_len, b_len, rng, Variant::Subgroup);
+            if crate::ops::matmul_tex::fits(gpu, &shape) {
+                check_with(shape, a_len, b_len, rng, Variant::Texture);
+            }
         }
     }
 
-    fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, subgroups: bool) {
+    fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, variant: Variant) {
         let gpu = test_gpu().unwrap();
         let c_len = shape.batch * shape.stride_c;
         let (a, b, c0) = (rng.normal_vec(a_len, 1.0), rng.normal_vec(b_len, 1.0), rng.normal_vec(c_len, 1.0));
@@ -326,11 +362,11 @@ mod tests {
             GpuTensor::from_slice(gpu, &[c_len], &c0),
         );
         let mut rec = Recorder::new(gpu);
-        matmul_with(&mut rec, &ga, &gb, &gc, shape, subgroups).unwrap();
+        matmul_with(&mut rec, &ga, &gb, &gc, shape, variant).unwrap();
         let got = pollster::block_on(gc.read(rec)).unwrap();
         // Sums of k products of unit normals: |C| ~ sqrt(k); f32 rounding ~1e-6 relative.
         let atol = 1e-5 * (shape.k as f32).sqrt().max(1.0);
-        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul (subgroups {subgroups}) {shape:?}"));
+        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul ({variant:?}) {shape:?}"));
     }
 
     #[test]
@@ -339,7 +375,7 @@ mod tests {
             return;
         }
         let mut rng = Rng::new(11);
-        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030), (259, 261, 67)] {
+        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030), (259, 261, 67), (40, 128, 128)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let mut s = MatmulShape::new(m, n, k);
                 s.trans_a = ta;
@@ -366,6 +402,15 @@ mod tests {
         check(MatmulShape::new(1, 33, 20).batched(2).accumulate(), 2 * 20, 2 * 20 * 33, &mut rng);
         // M >= 8 (8-row blocks), batch 3, N % 4 == 0 (vec4 rows of B).
         check(MatmulShape::new(17, 12, 10).batched(3), 3 * 17 * 10, 3 * 10 * 12, &mut rng);
+        // M >= 16 (register-tiled, subgroup and texture kernels): two row tiles and a partial
+        // column tile, batched with a broadcast operand, accumulated and scaled.
+        let (m, n, k) = (33, 70, 100);
+        let s = MatmulShape { stride_b: 0, alpha: 0.5, ..MatmulShape::new(m, n, k).batched(2).accumulate().trans_a() };
+        check(s, 2 * m * k, k * n, &mut rng);
+        let s = MatmulShape { stride_a: 0, alpha: -2.0, ..MatmulShape::new(m, n, k).batched(3).trans_b() };
+        check(s, m * k, 3 * n * k, &mut rng);
+        // Rows of 64 values (copied into textures as stored), K not a multiple of 8.
+        check(MatmulShape::new(20, 64, 12).batched(2).accumulate(), 2 * 20 * 12, 2 * 12 * 64, &mut rng);
     }
 
     /// K of many 64-value slices (and past lavapipe's ~65535 loop iterations per invocation

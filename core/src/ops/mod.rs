@@ -10,6 +10,7 @@ pub mod embedding;
 mod gradcheck;
 pub mod lora;
 pub mod matmul;
+mod matmul_tex;
 pub mod qmatmul;
 pub mod rmsnorm;
 pub mod rope;
