@@ -5,6 +5,7 @@
 use anyhow::{Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
 use anytune_core::bench::bench_matmul;
+use anytune_core::ops::matmul::{MatmulShape, kernel_name};
 use anytune_core::gpu::Recorder;
 use anytune_core::model::KvCache;
 use anytune_core::quant::GgmlType;
@@ -62,11 +63,12 @@ fn matmul(args: &BenchArgs) -> Result<()> {
     let m = args.tokens;
     // Default model (SmolLM2-135M): q/o, k/v, gate/up, down projections, plus two square-ish peers.
     let model_shapes = [(m, 576, 576), (m, 192, 576), (m, 1536, 576), (m, 576, 1536)];
-    println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>9}", "type", "M", "N", "K", "GFLOP/s", "ms");
+    println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>9}  kernel", "type", "M", "N", "K", "GFLOP/s", "ms");
     let row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
         let r = bench_matmul(&gpu, m, n, k, ty, args.iters)?;
         let name = ty.map_or("f32", |t| t.name());
-        println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>9.2}", r.gflops, r.ms_per_iter);
+        let kernel = if ty.is_none() { kernel_name(&gpu, &MatmulShape::new(m, n, k)) } else { "" };
+        println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>9.2}  {kernel}", r.gflops, r.ms_per_iter);
         Ok(())
     };
     for shape in [(512, 1536, 576), (512, 512, 512)] {

@@ -205,6 +205,15 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     matmul_with(rec, a, b, c, shape, variant)
 }
 
+/// The kernel [`matmul`] runs `shape` on with this adapter (its WGSL entry point), for reports.
+pub fn kernel_name(gpu: &crate::gpu::Gpu, shape: &MatmulShape) -> &'static str {
+    match Variant::choose(gpu, shape) {
+        Variant::Plain => kernels::MATMUL_FORWARD.entry,
+        Variant::Subgroup => kernels::MATMUL_FORWARD_SG.entry,
+        Variant::Texture => kernels::MATMUL_FORWARD_TEX.entry,
+    }
+}
+
 /// The kernels a product can run on.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Variant {
