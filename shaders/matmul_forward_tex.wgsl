@@ -10,7 +10,7 @@
 // A workgroup of 8 invocations (one subgroup) owns 32 rows × 64 columns of C; lane s owns
 // columns 8s..8s+7 of them for all 32 rows (64 vec4 accumulators, as 32 Acc pairs). Per 8
 // values of k: 16 texel loads of op(B), 8 of op(A) (lane s loads rows s, 8+s, 16+s, 24+s)
-// shared with subgroupBroadcast(·, constant lane), and 2048 fused multiply-adds.
+// shared with subgroupBroadcast(·, constant lane), and 2048 multiply-adds.
 //
 // Bindings: 0 params, 1 ta rgba32f, 2 tb rgba32f, 3 c (batch, M, N) f32.
 // Grid: (ceil(N / 64), ceil(M / 32), 1), one dispatch per batch item.
@@ -19,10 +19,11 @@
 //   per value, where a load with a runtime address costs ~2.8 per value from a uniform buffer
 //   and ~12 from a storage buffer (lane by lane), and a sampled texture ~4.7 (mip-level lookups
 //   per lane); textures also hold all of K, so C is written once, not once per 256 values of k;
-// - llvmpipe does not contract a * b + c, and turns dot() into multiplies and adds: only the
-//   fma() builtin becomes one vfmadd;
+// - llvmpipe has no fused multiply-add (fma() is a vmulps and a vaddps, as a * b + c is), so
+//   a multiply-add costs 2 instructions; the tiling keeps loads, broadcasts and spills below
+//   that (about 3 instructions per multiply-add in all);
 // - every assignment to a var inside a loop costs a masked blend (plus a spill): each
-//   accumulator is assigned once per 8 values of k, from a chain of 8 fma's.
+//   accumulator is assigned once per 8 values of k, from a chain of 8 multiply-adds.
 
 struct Params {
     m: u32,
