@@ -1,5 +1,6 @@
 // matmul_forward_sg — matmul_forward (same formula, params, bindings and staged layout) for
-// adapters with subgroups of at least 8 lanes, used for M >= 16:
+// adapters with subgroups of at least 8 lanes, used for M >= 16 on GPUs (CPU adapters run
+// matmul_forward_tex, and this kernel only when the operands exceed the texture limits):
 //   C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0)
 // A workgroup owns 32 rows × 256 columns of C; each lane 4 columns × 32 rows (32 vec4
 // accumulators). Per 4 values of k, lane s of a subgroup loads rows s, 8+s, 16+s, 24+s of

@@ -8,9 +8,10 @@
 //! columns of `C` (1 × 4 when `M < 16`) over up to four K slices per dispatch. Where the
 //! adapter has subgroups of ≥ 8 lanes, `shaders/matmul_forward_sg.wgsl` takes `M >= 16`:
 //! 32 rows × 4 columns per invocation, the rows of op(A) loaded once per subgroup and shared
-//! with `subgroupBroadcast`. On CPU adapters every per-lane load is a gather, and
-//! uniform-buffer gathers cost a fraction of storage-buffer ones (see ARCHITECTURE.md,
-//! lavapipe notes).
+//! with `subgroupBroadcast`. On CPU adapters with subgroups (llvmpipe) the texture path of
+//! [`super::matmul_tex`] takes `M >= 16` instead: operands in read-only storage textures,
+//! all of K per dispatch, 1.3–3× `matmul_forward_sg` there (see ARCHITECTURE.md, lavapipe
+//! notes, for what each kind of load costs on llvmpipe).
 
 use crate::error::{Error, Result};
 use super::qmatmul::BLOCK_FLOATS;
