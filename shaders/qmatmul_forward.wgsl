@@ -11,6 +11,7 @@
 // Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
 // dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
 // With subgroups, qmatmul_forward_sg replaces this kernel for TM = 16.
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward_sg).
 
@@ -64,46 +65,31 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let s3 = wscale16(rb3, g0 + g);
         for (var q = 0u; q < 4u; q++) {
             let k = g * 16u + q * 4u;
-            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
-            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
-            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
-            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
+            let w0 = wdeq4(wquant4(rb0, params.k0 + k), s0);
+            let w1 = wdeq4(wquant4(rb1, params.k0 + k), s1);
+            let w2 = wdeq4(wquant4(rb2, params.k0 + k), s2);
+            let w3 = wdeq4(wquant4(rb3, params.k0 + k), s3);
+            let wt = transpose(mat4x4<f32>(w0, w1, w2, w3)); // wt[c] = component c of the 4 rows
             let kv = k / 4u;
-            var a = xs[x0 + kv];
-            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            acc0 = mac4(acc0, wt, xs[x0 + kv]);
             if (TM > 1u) {
-                a = xs[x1 + kv];
-                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x2 + kv];
-                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x3 + kv];
-                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x4 + kv];
-                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x5 + kv];
-                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x6 + kv];
-                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x7 + kv];
-                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                acc1 = mac4(acc1, wt, xs[x1 + kv]);
+                acc2 = mac4(acc2, wt, xs[x2 + kv]);
+                acc3 = mac4(acc3, wt, xs[x3 + kv]);
+                acc4 = mac4(acc4, wt, xs[x4 + kv]);
+                acc5 = mac4(acc5, wt, xs[x5 + kv]);
+                acc6 = mac4(acc6, wt, xs[x6 + kv]);
+                acc7 = mac4(acc7, wt, xs[x7 + kv]);
             }
             if (TM > 8u) {
-                a = xs[x8 + kv];
-                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x9 + kv];
-                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x10 + kv];
-                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x11 + kv];
-                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x12 + kv];
-                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x13 + kv];
-                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x14 + kv];
-                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x15 + kv];
-                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                acc8 = mac4(acc8, wt, xs[x8 + kv]);
+                acc9 = mac4(acc9, wt, xs[x9 + kv]);
+                acc10 = mac4(acc10, wt, xs[x10 + kv]);
+                acc11 = mac4(acc11, wt, xs[x11 + kv]);
+                acc12 = mac4(acc12, wt, xs[x12 + kv]);
+                acc13 = mac4(acc13, wt, xs[x13 + kv]);
+                acc14 = mac4(acc14, wt, xs[x14 + kv]);
+                acc15 = mac4(acc15, wt, xs[x15 + kv]);
             }
         }
     }
@@ -112,25 +98,25 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
         let kv = k / 4u;
         let c = k % 4u;
-        acc0 += xs[x0 + kv][c] * wk;
+        acc0 = fma(vec4<f32>(xs[x0 + kv][c]), wk, acc0);
         if (TM > 1u) {
-            acc1 += xs[x1 + kv][c] * wk;
-            acc2 += xs[x2 + kv][c] * wk;
-            acc3 += xs[x3 + kv][c] * wk;
-            acc4 += xs[x4 + kv][c] * wk;
-            acc5 += xs[x5 + kv][c] * wk;
-            acc6 += xs[x6 + kv][c] * wk;
-            acc7 += xs[x7 + kv][c] * wk;
+            acc1 = fma(vec4<f32>(xs[x1 + kv][c]), wk, acc1);
+            acc2 = fma(vec4<f32>(xs[x2 + kv][c]), wk, acc2);
+            acc3 = fma(vec4<f32>(xs[x3 + kv][c]), wk, acc3);
+            acc4 = fma(vec4<f32>(xs[x4 + kv][c]), wk, acc4);
+            acc5 = fma(vec4<f32>(xs[x5 + kv][c]), wk, acc5);
+            acc6 = fma(vec4<f32>(xs[x6 + kv][c]), wk, acc6);
+            acc7 = fma(vec4<f32>(xs[x7 + kv][c]), wk, acc7);
         }
         if (TM > 8u) {
-            acc8 += xs[x8 + kv][c] * wk;
-            acc9 += xs[x9 + kv][c] * wk;
-            acc10 += xs[x10 + kv][c] * wk;
-            acc11 += xs[x11 + kv][c] * wk;
-            acc12 += xs[x12 + kv][c] * wk;
-            acc13 += xs[x13 + kv][c] * wk;
-            acc14 += xs[x14 + kv][c] * wk;
-            acc15 += xs[x15 + kv][c] * wk;
+            acc8 = fma(vec4<f32>(xs[x8 + kv][c]), wk, acc8);
+            acc9 = fma(vec4<f32>(xs[x9 + kv][c]), wk, acc9);
+            acc10 = fma(vec4<f32>(xs[x10 + kv][c]), wk, acc10);
+            acc11 = fma(vec4<f32>(xs[x11 + kv][c]), wk, acc11);
+            acc12 = fma(vec4<f32>(xs[x12 + kv][c]), wk, acc12);
+            acc13 = fma(vec4<f32>(xs[x13 + kv][c]), wk, acc13);
+            acc14 = fma(vec4<f32>(xs[x14 + kv][c]), wk, acc14);
+            acc15 = fma(vec4<f32>(xs[x15 + kv][c]), wk, acc15);
         }
     }
     store_row(i0, n0, acc0);

@@ -15,6 +15,7 @@
 // lanes active), every lane loads rows sid & 7 and 8 + (sid & 7), and the broadcasts read
 // only lanes 0..7; all lanes of a workgroup share the same 16 rows. The broadcasts sit in
 // uniform control flow (no early return; loop bounds come from params).
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward).
 
@@ -58,48 +59,33 @@ fn qmatmul_forward_sg(
         let s3 = wscale16(rb3, g0 + g);
         for (var q = 0u; q < 4u; q++) {
             let k = g * 16u + q * 4u;
-            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
-            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
-            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
-            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
+            let w0 = wdeq4(wquant4(rb0, params.k0 + k), s0);
+            let w1 = wdeq4(wquant4(rb1, params.k0 + k), s1);
+            let w2 = wdeq4(wquant4(rb2, params.k0 + k), s2);
+            let w3 = wdeq4(wquant4(rb3, params.k0 + k), s3);
+            let wt = transpose(mat4x4<f32>(w0, w1, w2, w3)); // wt[c] = component c of the 4 rows
             let kv = k / 4u;
             let a0 = xs[xq0 + kv];
             let a1 = xs[xq1 + kv];
-            var a = subgroupBroadcast(a0, 0u);
-            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+            acc0 = mac4(acc0, wt, subgroupBroadcast(a0, 0u));
             {
-                a = subgroupBroadcast(a0, 1u);
-                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 2u);
-                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 3u);
-                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 4u);
-                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 5u);
-                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 6u);
-                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 7u);
-                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                acc1 = mac4(acc1, wt, subgroupBroadcast(a0, 1u));
+                acc2 = mac4(acc2, wt, subgroupBroadcast(a0, 2u));
+                acc3 = mac4(acc3, wt, subgroupBroadcast(a0, 3u));
+                acc4 = mac4(acc4, wt, subgroupBroadcast(a0, 4u));
+                acc5 = mac4(acc5, wt, subgroupBroadcast(a0, 5u));
+                acc6 = mac4(acc6, wt, subgroupBroadcast(a0, 6u));
+                acc7 = mac4(acc7, wt, subgroupBroadcast(a0, 7u));
             }
             {
-                a = subgroupBroadcast(a1, 0u);
-                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 1u);
-                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 2u);
-                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 3u);
-                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 4u);
-                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 5u);
-                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 6u);
-                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 7u);
-                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+                acc8 = mac4(acc8, wt, subgroupBroadcast(a1, 0u));
+                acc9 = mac4(acc9, wt, subgroupBroadcast(a1, 1u));
+                acc10 = mac4(acc10, wt, subgroupBroadcast(a1, 2u));
+                acc11 = mac4(acc11, wt, subgroupBroadcast(a1, 3u));
+                acc12 = mac4(acc12, wt, subgroupBroadcast(a1, 4u));
+                acc13 = mac4(acc13, wt, subgroupBroadcast(a1, 5u));
+                acc14 = mac4(acc14, wt, subgroupBroadcast(a1, 6u));
+                acc15 = mac4(acc15, wt, subgroupBroadcast(a1, 7u));
             }
         }
     }
@@ -110,25 +96,25 @@ fn qmatmul_forward_sg(
         let c = k % 4u;
         let b0 = xs[xq0 + kv][c];
         let b1 = xs[xq1 + kv][c];
-        acc0 += subgroupBroadcast(b0, 0u) * wk;
+        acc0 = fma(vec4<f32>(subgroupBroadcast(b0, 0u)), wk, acc0);
         {
-            acc1 += subgroupBroadcast(b0, 1u) * wk;
-            acc2 += subgroupBroadcast(b0, 2u) * wk;
-            acc3 += subgroupBroadcast(b0, 3u) * wk;
-            acc4 += subgroupBroadcast(b0, 4u) * wk;
-            acc5 += subgroupBroadcast(b0, 5u) * wk;
-            acc6 += subgroupBroadcast(b0, 6u) * wk;
-            acc7 += subgroupBroadcast(b0, 7u) * wk;
+            acc1 = fma(vec4<f32>(subgroupBroadcast(b0, 1u)), wk, acc1);
+            acc2 = fma(vec4<f32>(subgroupBroadcast(b0, 2u)), wk, acc2);
+            acc3 = fma(vec4<f32>(subgroupBroadcast(b0, 3u)), wk, acc3);
+            acc4 = fma(vec4<f32>(subgroupBroadcast(b0, 4u)), wk, acc4);
+            acc5 = fma(vec4<f32>(subgroupBroadcast(b0, 5u)), wk, acc5);
+            acc6 = fma(vec4<f32>(subgroupBroadcast(b0, 6u)), wk, acc6);
+            acc7 = fma(vec4<f32>(subgroupBroadcast(b0, 7u)), wk, acc7);
         }
         {
-            acc8 += subgroupBroadcast(b1, 0u) * wk;
-            acc9 += subgroupBroadcast(b1, 1u) * wk;
-            acc10 += subgroupBroadcast(b1, 2u) * wk;
-            acc11 += subgroupBroadcast(b1, 3u) * wk;
-            acc12 += subgroupBroadcast(b1, 4u) * wk;
-            acc13 += subgroupBroadcast(b1, 5u) * wk;
-            acc14 += subgroupBroadcast(b1, 6u) * wk;
-            acc15 += subgroupBroadcast(b1, 7u) * wk;
+            acc8 = fma(vec4<f32>(subgroupBroadcast(b1, 0u)), wk, acc8);
+            acc9 = fma(vec4<f32>(subgroupBroadcast(b1, 1u)), wk, acc9);
+            acc10 = fma(vec4<f32>(subgroupBroadcast(b1, 2u)), wk, acc10);
+            acc11 = fma(vec4<f32>(subgroupBroadcast(b1, 3u)), wk, acc11);
+            acc12 = fma(vec4<f32>(subgroupBroadcast(b1, 4u)), wk, acc12);
+            acc13 = fma(vec4<f32>(subgroupBroadcast(b1, 5u)), wk, acc13);
+            acc14 = fma(vec4<f32>(subgroupBroadcast(b1, 6u)), wk, acc14);
+            acc15 = fma(vec4<f32>(subgroupBroadcast(b1, 7u)), wk, acc15);
         }
     }
     store_row(i0, n0, acc0);
