@@ -8,7 +8,6 @@
 //     dk_j += scale * p * (dp - delta[b, h, t]) * q[b, t, h, :]
 // Rows j >= pos0 + T (unused cache capacity) get zeros.
 // One invocation per (b, g, j).
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 dout (B, T, H, D) read, 5 lse (B, H, T) read, 6 delta (B, H, T) read
@@ -54,14 +53,14 @@ fn attention_backward_dkv(@builtin(global_invocation_id) gid: vec3<u32>, @builti
             var score = 0.0;
             var dp = 0.0;
             for (var i = 0u; i < d; i++) {
-                score = fma(q[q_base + i], kv[i], score);
-                dp = fma(dout[q_base + i], vv[i], dp);
+                score += q[q_base + i] * kv[i];
+                dp += dout[q_base + i] * vv[i];
             }
             let p = exp(score - lse[stat]);
             let ds = p * (dp - delta[stat]);
             for (var i = 0u; i < d; i++) {
-                dv_acc[i] = fma(p, dout[q_base + i], dv_acc[i]);
-                dk_acc[i] = fma(ds, q[q_base + i], dk_acc[i]);
+                dv_acc[i] += p * dout[q_base + i];
+                dk_acc[i] += ds * q[q_base + i];
             }
         }
     }

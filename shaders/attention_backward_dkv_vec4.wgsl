@@ -10,7 +10,6 @@
 //     dk_j += scale * p * (dp - delta[b, h, t]) * q[b, t, h, :]
 // Rows j >= pos0 + T (unused cache capacity) get zeros.
 // One invocation per (b, g, j).
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings (rows of D floats read as D/4 vec4s):
 //           0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
@@ -57,16 +56,16 @@ fn attention_backward_dkv_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @b
             var score4 = vec4<f32>(0.0);
             var dp4 = vec4<f32>(0.0);
             for (var i = 0u; i < d; i++) {
-                score4 = fma(q[q_base + i], kv[i], score4);
-                dp4 = fma(dout[q_base + i], vv[i], dp4);
+                score4 += q[q_base + i] * kv[i];
+                dp4 += dout[q_base + i] * vv[i];
             }
             let score = score4.x + score4.y + score4.z + score4.w;
             let dp = dp4.x + dp4.y + dp4.z + dp4.w;
             let p = exp(score - lse[stat]);
             let ds = p * (dp - delta[stat]);
             for (var i = 0u; i < d; i++) {
-                dv_acc[i] = fma(vec4<f32>(p), dout[q_base + i], dv_acc[i]);
-                dk_acc[i] = fma(vec4<f32>(ds), q[q_base + i], dk_acc[i]);
+                dv_acc[i] += p * dout[q_base + i];
+                dk_acc[i] += ds * q[q_base + i];
             }
         }
     }

@@ -5,7 +5,6 @@
 //   dp_j = dout[b, t, h, :] . v_j
 //   dq[b, t, h, :] = scale * sum_j p_j (dp_j - delta) k_j        (k_j = k[b, j, h / (H/KVH), :])
 // One invocation per (b, h, t) row; delta is written for attention_backward_dkv.
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 out (B, T, H, D) read, 5 dout (B, T, H, D) read, 6 lse (B, H, T) read,
@@ -41,7 +40,7 @@ fn attention_backward_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     for (var i = 0u; i < d; i++) {
         qv[i] = q[q_base + i] * params.scale;
         dov[i] = dout[q_base + i];
-        dlt = fma(dov[i], out[q_base + i], dlt);
+        dlt += dov[i] * out[q_base + i];
     }
     let row_lse = lse[row];
     for (var j = 0u; j <= params.pos0 + t; j++) {
@@ -49,12 +48,12 @@ fn attention_backward_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         var score = 0.0;
         var dp = 0.0;
         for (var i = 0u; i < d; i++) {
-            score = fma(qv[i], k[kv_base + i], score);
-            dp = fma(dov[i], v[kv_base + i], dp);
+            score += qv[i] * k[kv_base + i];
+            dp += dov[i] * v[kv_base + i];
         }
         let ds = exp(score - row_lse) * (dp - dlt);
         for (var i = 0u; i < d; i++) {
-            acc[i] = fma(ds, k[kv_base + i], acc[i]);
+            acc[i] += ds * k[kv_base + i];
         }
     }
     for (var i = 0u; i < d; i++) {

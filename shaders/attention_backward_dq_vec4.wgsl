@@ -7,7 +7,6 @@
 //   dp_j = dout[b, t, h, :] . v_j
 //   dq[b, t, h, :] = scale * sum_j p_j (dp_j - delta) k_j        (k_j = k[b, j, h / (H/KVH), :])
 // One invocation per (b, h, t) row; delta is written for attention_backward_dkv.
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings (rows of D floats read as D/4 vec4s):
 //           0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
@@ -44,7 +43,7 @@ fn attention_backward_dq_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     for (var i = 0u; i < d; i++) {
         qv[i] = q[q_base + i] * params.scale;
         dov[i] = dout[q_base + i];
-        dlt4 = fma(dov[i], out[q_base + i], dlt4);
+        dlt4 += dov[i] * out[q_base + i];
     }
     let dlt = dlt4.x + dlt4.y + dlt4.z + dlt4.w;
     let row_lse = lse[row];
@@ -53,14 +52,14 @@ fn attention_backward_dq_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @bu
         var score4 = vec4<f32>(0.0);
         var dp4 = vec4<f32>(0.0);
         for (var i = 0u; i < d; i++) {
-            score4 = fma(qv[i], k[kv_base + i], score4);
-            dp4 = fma(dov[i], v[kv_base + i], dp4);
+            score4 += qv[i] * k[kv_base + i];
+            dp4 += dov[i] * v[kv_base + i];
         }
         let score = score4.x + score4.y + score4.z + score4.w;
         let dp = dp4.x + dp4.y + dp4.z + dp4.w;
         let ds = exp(score - row_lse) * (dp - dlt);
         for (var i = 0u; i < d; i++) {
-            acc[i] = fma(vec4<f32>(ds), k[kv_base + i], acc[i]);
+            acc[i] += ds * k[kv_base + i];
         }
     }
     for (var i = 0u; i < d; i++) {

@@ -6,7 +6,6 @@
 //   lse[b, h, t]    = log(sum_j exp(s_j))              (saved for the backward pass)
 // One invocation per (b, h, t) row with an online softmax over the keys (running max m,
 // running sum l, rescaled accumulator): no barriers, no workgroup memory.
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 out (B, T, H, D) write, 5 lse (B, H, T) write.
@@ -45,7 +44,7 @@ fn attention_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         let kv_base = ((b * params.s + j) * params.kvh + g) * d;
         var score = 0.0;
         for (var i = 0u; i < d; i++) {
-            score = fma(qv[i], k[kv_base + i], score);
+            score += qv[i] * k[kv_base + i];
         }
         if (score > m) {
             // New maximum: rescale what was summed so far.
@@ -59,7 +58,7 @@ fn attention_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         let p = exp(score - m);
         l += p;
         for (var i = 0u; i < d; i++) {
-            acc[i] = fma(p, v[kv_base + i], acc[i]);
+            acc[i] += p * v[kv_base + i];
         }
     }
     let inv_l = 1.0 / l;

@@ -1,7 +1,6 @@
 // attention_forward_vec4 — attention_forward (see attention_forward.wgsl for the formula) for
 // head dims that are a multiple of 4: q, k, v and out are read and written as vec4, and the
 // accumulators are vec4 arrays (a quarter of the loop iterations and private-array accesses).
-// Sums with explicit fma: llvmpipe does not contract mul + add into one instruction.
 //
 // Bindings: 0 params, 1 q (B, T, H, D/4) read, 2 k (B, S, KVH, D/4) read,
 //           3 v (B, S, KVH, D/4) read, 4 out (B, T, H, D/4) write, 5 lse (B, H, T) write.
@@ -39,7 +38,7 @@ fn attention_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builti
         let kv_base = ((b * params.s + j) * params.kvh + g) * d4;
         var dots = vec4<f32>(0.0);
         for (var i = 0u; i < d4; i++) {
-            dots = fma(qv[i], k[kv_base + i], dots);
+            dots += qv[i] * k[kv_base + i];
         }
         let score = dots.x + dots.y + dots.z + dots.w;
         if (score > m) {
@@ -53,7 +52,7 @@ fn attention_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builti
         let p = exp(score - m);
         l += p;
         for (var i = 0u; i < d4; i++) {
-            acc[i] = fma(vec4<f32>(p), v[kv_base + i], acc[i]);
+            acc[i] += p * v[kv_base + i];
         }
     }
     let inv_l = 1.0 / l;

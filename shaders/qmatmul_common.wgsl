@@ -21,3 +21,11 @@ fn mac4(acc: vec4<f32>, m: mat4x4<f32>, a: vec4<f32>) -> vec4<f32> {
 fn wdeq4(q: vec4<f32>, s: vec2<f32>) -> vec4<f32> {
     return fma(q, vec4<f32>(s.x), vec4<f32>(s.y));
 }
+
+// acc + Σ_q m_q · a_q: 16 products per output in one fma chain, so that the loop assigns each
+// accumulator once per 16 values of k (on llvmpipe every assignment of a loop variable is a
+// masked blend plus a spill store).
+fn mac16(acc: vec4<f32>, m0: mat4x4<f32>, m1: mat4x4<f32>, m2: mat4x4<f32>, m3: mat4x4<f32>,
+         a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) -> vec4<f32> {
+    return mac4(mac4(mac4(mac4(acc, m0, a0), m1, a1), m2, a2), m3, a3);
+}

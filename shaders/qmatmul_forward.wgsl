@@ -11,7 +11,8 @@
 // Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
 // dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
 // With subgroups, qmatmul_forward_sg replaces this kernel for TM = 16.
-// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
+// Accumulates with fma chains (mac16, qmatmul_common.wgsl: llvmpipe does not contract mul + add),
+// each accumulator assigned once per 16 values of k (a loop-carried assignment costs a blend).
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward_sg).
 
@@ -63,34 +64,36 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let s1 = wscale16(rb1, g0 + g);
         let s2 = wscale16(rb2, g0 + g);
         let s3 = wscale16(rb3, g0 + g);
-        for (var q = 0u; q < 4u; q++) {
-            let k = g * 16u + q * 4u;
-            let w0 = wdeq4(wquant4(rb0, params.k0 + k), s0);
-            let w1 = wdeq4(wquant4(rb1, params.k0 + k), s1);
-            let w2 = wdeq4(wquant4(rb2, params.k0 + k), s2);
-            let w3 = wdeq4(wquant4(rb3, params.k0 + k), s3);
-            let wt = transpose(mat4x4<f32>(w0, w1, w2, w3)); // wt[c] = component c of the 4 rows
-            let kv = k / 4u;
-            acc0 = mac4(acc0, wt, xs[x0 + kv]);
-            if (TM > 1u) {
-                acc1 = mac4(acc1, wt, xs[x1 + kv]);
-                acc2 = mac4(acc2, wt, xs[x2 + kv]);
-                acc3 = mac4(acc3, wt, xs[x3 + kv]);
-                acc4 = mac4(acc4, wt, xs[x4 + kv]);
-                acc5 = mac4(acc5, wt, xs[x5 + kv]);
-                acc6 = mac4(acc6, wt, xs[x6 + kv]);
-                acc7 = mac4(acc7, wt, xs[x7 + kv]);
-            }
-            if (TM > 8u) {
-                acc8 = mac4(acc8, wt, xs[x8 + kv]);
-                acc9 = mac4(acc9, wt, xs[x9 + kv]);
-                acc10 = mac4(acc10, wt, xs[x10 + kv]);
-                acc11 = mac4(acc11, wt, xs[x11 + kv]);
-                acc12 = mac4(acc12, wt, xs[x12 + kv]);
-                acc13 = mac4(acc13, wt, xs[x13 + kv]);
-                acc14 = mac4(acc14, wt, xs[x14 + kv]);
-                acc15 = mac4(acc15, wt, xs[x15 + kv]);
-            }
+        let k = params.k0 + g * 16u;
+        // wt_q[c] = weight k + 4q + c of the lane's 4 rows
+        let wt0 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
+                                         wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3)));
+        let wt1 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 4u), s0), wdeq4(wquant4(rb1, k + 4u), s1),
+                                         wdeq4(wquant4(rb2, k + 4u), s2), wdeq4(wquant4(rb3, k + 4u), s3)));
+        let wt2 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 8u), s0), wdeq4(wquant4(rb1, k + 8u), s1),
+                                         wdeq4(wquant4(rb2, k + 8u), s2), wdeq4(wquant4(rb3, k + 8u), s3)));
+        let wt3 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 12u), s0), wdeq4(wquant4(rb1, k + 12u), s1),
+                                         wdeq4(wquant4(rb2, k + 12u), s2), wdeq4(wquant4(rb3, k + 12u), s3)));
+        let kv = g * 4u;
+        acc0 = mac16(acc0, wt0, wt1, wt2, wt3, xs[x0 + kv], xs[x0 + kv + 1u], xs[x0 + kv + 2u], xs[x0 + kv + 3u]);
+        if (TM > 1u) {
+            acc1 = mac16(acc1, wt0, wt1, wt2, wt3, xs[x1 + kv], xs[x1 + kv + 1u], xs[x1 + kv + 2u], xs[x1 + kv + 3u]);
+            acc2 = mac16(acc2, wt0, wt1, wt2, wt3, xs[x2 + kv], xs[x2 + kv + 1u], xs[x2 + kv + 2u], xs[x2 + kv + 3u]);
+            acc3 = mac16(acc3, wt0, wt1, wt2, wt3, xs[x3 + kv], xs[x3 + kv + 1u], xs[x3 + kv + 2u], xs[x3 + kv + 3u]);
+            acc4 = mac16(acc4, wt0, wt1, wt2, wt3, xs[x4 + kv], xs[x4 + kv + 1u], xs[x4 + kv + 2u], xs[x4 + kv + 3u]);
+            acc5 = mac16(acc5, wt0, wt1, wt2, wt3, xs[x5 + kv], xs[x5 + kv + 1u], xs[x5 + kv + 2u], xs[x5 + kv + 3u]);
+            acc6 = mac16(acc6, wt0, wt1, wt2, wt3, xs[x6 + kv], xs[x6 + kv + 1u], xs[x6 + kv + 2u], xs[x6 + kv + 3u]);
+            acc7 = mac16(acc7, wt0, wt1, wt2, wt3, xs[x7 + kv], xs[x7 + kv + 1u], xs[x7 + kv + 2u], xs[x7 + kv + 3u]);
+        }
+        if (TM > 8u) {
+            acc8 = mac16(acc8, wt0, wt1, wt2, wt3, xs[x8 + kv], xs[x8 + kv + 1u], xs[x8 + kv + 2u], xs[x8 + kv + 3u]);
+            acc9 = mac16(acc9, wt0, wt1, wt2, wt3, xs[x9 + kv], xs[x9 + kv + 1u], xs[x9 + kv + 2u], xs[x9 + kv + 3u]);
+            acc10 = mac16(acc10, wt0, wt1, wt2, wt3, xs[x10 + kv], xs[x10 + kv + 1u], xs[x10 + kv + 2u], xs[x10 + kv + 3u]);
+            acc11 = mac16(acc11, wt0, wt1, wt2, wt3, xs[x11 + kv], xs[x11 + kv + 1u], xs[x11 + kv + 2u], xs[x11 + kv + 3u]);
+            acc12 = mac16(acc12, wt0, wt1, wt2, wt3, xs[x12 + kv], xs[x12 + kv + 1u], xs[x12 + kv + 2u], xs[x12 + kv + 3u]);
+            acc13 = mac16(acc13, wt0, wt1, wt2, wt3, xs[x13 + kv], xs[x13 + kv + 1u], xs[x13 + kv + 2u], xs[x13 + kv + 3u]);
+            acc14 = mac16(acc14, wt0, wt1, wt2, wt3, xs[x14 + kv], xs[x14 + kv + 1u], xs[x14 + kv + 2u], xs[x14 + kv + 3u]);
+            acc15 = mac16(acc15, wt0, wt1, wt2, wt3, xs[x15 + kv], xs[x15 + kv + 1u], xs[x15 + kv + 2u], xs[x15 + kv + 3u]);
         }
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
