@@ -12,6 +12,7 @@
 // Each lane owns 4 consecutive k of dx (W rows are read 4 at a time at k..k+3, the same reads
 // as the forward's); a workgroup shares TM dy rows (16, 8 or 1), so each dequantized weight is
 // reused TM times. With subgroups, qmatmul_backward_sg replaces this kernel for TM = 16.
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
 
 // Params, bindings and helpers: qmatmul_backward_common.wgsl (shared with qmatmul_backward_sg).
 
@@ -56,25 +57,25 @@ fn qmatmul_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     // Groups of 4 dy columns; past nlen the staged dy is zero (and the rows are clamped).
     for (var cv = 0u; cv < (params.nlen + 3u) / 4u; cv++) {
         let wm = wrows4(params.r0 + cv * 4u, kr);
-        acc0 += wm * xs[x0 + cv];
+        acc0 = mac4(acc0, wm, xs[x0 + cv]);
         if (TM > 1u) {
-            acc1 += wm * xs[x1 + cv];
-            acc2 += wm * xs[x2 + cv];
-            acc3 += wm * xs[x3 + cv];
-            acc4 += wm * xs[x4 + cv];
-            acc5 += wm * xs[x5 + cv];
-            acc6 += wm * xs[x6 + cv];
-            acc7 += wm * xs[x7 + cv];
+            acc1 = mac4(acc1, wm, xs[x1 + cv]);
+            acc2 = mac4(acc2, wm, xs[x2 + cv]);
+            acc3 = mac4(acc3, wm, xs[x3 + cv]);
+            acc4 = mac4(acc4, wm, xs[x4 + cv]);
+            acc5 = mac4(acc5, wm, xs[x5 + cv]);
+            acc6 = mac4(acc6, wm, xs[x6 + cv]);
+            acc7 = mac4(acc7, wm, xs[x7 + cv]);
         }
         if (TM > 8u) {
-            acc8 += wm * xs[x8 + cv];
-            acc9 += wm * xs[x9 + cv];
-            acc10 += wm * xs[x10 + cv];
-            acc11 += wm * xs[x11 + cv];
-            acc12 += wm * xs[x12 + cv];
-            acc13 += wm * xs[x13 + cv];
-            acc14 += wm * xs[x14 + cv];
-            acc15 += wm * xs[x15 + cv];
+            acc8 = mac4(acc8, wm, xs[x8 + cv]);
+            acc9 = mac4(acc9, wm, xs[x9 + cv]);
+            acc10 = mac4(acc10, wm, xs[x10 + cv]);
+            acc11 = mac4(acc11, wm, xs[x11 + cv]);
+            acc12 = mac4(acc12, wm, xs[x12 + cv]);
+            acc13 = mac4(acc13, wm, xs[x13 + cv]);
+            acc14 = mac4(acc14, wm, xs[x14 + cv]);
+            acc15 = mac4(acc15, wm, xs[x15 + cv]);
         }
     }
     store_row(i0, k0, acc0);

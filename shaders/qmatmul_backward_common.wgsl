@@ -50,6 +50,6 @@ fn wrows4(r: u32, k: u32) -> mat4x4<f32> {
     let s1 = wscale16(rb1, g);
     let s2 = wscale16(rb2, g);
     let s3 = wscale16(rb3, g);
-    return mat4x4<f32>(wquant4(rb0, k) * s0.x + s0.y, wquant4(rb1, k) * s1.x + s1.y,
-                       wquant4(rb2, k) * s2.x + s2.y, wquant4(rb3, k) * s3.x + s3.y);
+    return mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
+                       wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3));
 }

@@ -10,6 +10,7 @@
 // Why and subgroup sizes: as qmatmul_forward_sg (2 gathered vec4 per 4 columns instead of
 // 16 on llvmpipe; correct for any subgroup size >= 8: lanes 0..7 of every subgroup are
 // active, each lane loads rows sid & 7 and 8 + (sid & 7) of the same 16, no early return).
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
 
 // Params, bindings and helpers: qmatmul_backward_common.wgsl (shared with qmatmul_backward).
 
@@ -46,25 +47,25 @@ fn qmatmul_backward_sg(
         let wm = wrows4(params.r0 + cv * 4u, kr);
         let a0 = xs[xq0 + cv];
         let a1 = xs[xq1 + cv];
-        acc0 += wm * subgroupBroadcast(a0, 0u);
+        acc0 = mac4(acc0, wm, subgroupBroadcast(a0, 0u));
         {
-            acc1 += wm * subgroupBroadcast(a0, 1u);
-            acc2 += wm * subgroupBroadcast(a0, 2u);
-            acc3 += wm * subgroupBroadcast(a0, 3u);
-            acc4 += wm * subgroupBroadcast(a0, 4u);
-            acc5 += wm * subgroupBroadcast(a0, 5u);
-            acc6 += wm * subgroupBroadcast(a0, 6u);
-            acc7 += wm * subgroupBroadcast(a0, 7u);
+            acc1 = mac4(acc1, wm, subgroupBroadcast(a0, 1u));
+            acc2 = mac4(acc2, wm, subgroupBroadcast(a0, 2u));
+            acc3 = mac4(acc3, wm, subgroupBroadcast(a0, 3u));
+            acc4 = mac4(acc4, wm, subgroupBroadcast(a0, 4u));
+            acc5 = mac4(acc5, wm, subgroupBroadcast(a0, 5u));
+            acc6 = mac4(acc6, wm, subgroupBroadcast(a0, 6u));
+            acc7 = mac4(acc7, wm, subgroupBroadcast(a0, 7u));
         }
         {
-            acc8 += wm * subgroupBroadcast(a1, 0u);
-            acc9 += wm * subgroupBroadcast(a1, 1u);
-            acc10 += wm * subgroupBroadcast(a1, 2u);
-            acc11 += wm * subgroupBroadcast(a1, 3u);
-            acc12 += wm * subgroupBroadcast(a1, 4u);
-            acc13 += wm * subgroupBroadcast(a1, 5u);
-            acc14 += wm * subgroupBroadcast(a1, 6u);
-            acc15 += wm * subgroupBroadcast(a1, 7u);
+            acc8 = mac4(acc8, wm, subgroupBroadcast(a1, 0u));
+            acc9 = mac4(acc9, wm, subgroupBroadcast(a1, 1u));
+            acc10 = mac4(acc10, wm, subgroupBroadcast(a1, 2u));
+            acc11 = mac4(acc11, wm, subgroupBroadcast(a1, 3u));
+            acc12 = mac4(acc12, wm, subgroupBroadcast(a1, 4u));
+            acc13 = mac4(acc13, wm, subgroupBroadcast(a1, 5u));
+            acc14 = mac4(acc14, wm, subgroupBroadcast(a1, 6u));
+            acc15 = mac4(acc15, wm, subgroupBroadcast(a1, 7u));
         }
     }
     store_row(i0, k0, acc0);

@@ -11,6 +11,8 @@
 // Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
 // dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
 // With subgroups, qmatmul_forward_sg replaces this kernel for TM = 16.
+// Accumulates with fma chains (mac16, qmatmul_common.wgsl: llvmpipe does not contract mul + add),
+// each accumulator assigned once per 16 values of k (a loop-carried assignment costs a blend).
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward_sg).
 
@@ -62,49 +64,36 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let s1 = wscale16(rb1, g0 + g);
         let s2 = wscale16(rb2, g0 + g);
         let s3 = wscale16(rb3, g0 + g);
-        for (var q = 0u; q < 4u; q++) {
-            let k = g * 16u + q * 4u;
-            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
-            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
-            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
-            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
-            let kv = k / 4u;
-            var a = xs[x0 + kv];
-            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            if (TM > 1u) {
-                a = xs[x1 + kv];
-                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x2 + kv];
-                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x3 + kv];
-                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x4 + kv];
-                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x5 + kv];
-                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x6 + kv];
-                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x7 + kv];
-                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            }
-            if (TM > 8u) {
-                a = xs[x8 + kv];
-                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x9 + kv];
-                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x10 + kv];
-                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x11 + kv];
-                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x12 + kv];
-                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x13 + kv];
-                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x14 + kv];
-                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = xs[x15 + kv];
-                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            }
+        let k = params.k0 + g * 16u;
+        // wt_q[c] = weight k + 4q + c of the lane's 4 rows
+        let wt0 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
+                                         wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3)));
+        let wt1 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 4u), s0), wdeq4(wquant4(rb1, k + 4u), s1),
+                                         wdeq4(wquant4(rb2, k + 4u), s2), wdeq4(wquant4(rb3, k + 4u), s3)));
+        let wt2 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 8u), s0), wdeq4(wquant4(rb1, k + 8u), s1),
+                                         wdeq4(wquant4(rb2, k + 8u), s2), wdeq4(wquant4(rb3, k + 8u), s3)));
+        let wt3 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 12u), s0), wdeq4(wquant4(rb1, k + 12u), s1),
+                                         wdeq4(wquant4(rb2, k + 12u), s2), wdeq4(wquant4(rb3, k + 12u), s3)));
+        let kv = g * 4u;
+        acc0 = mac16(acc0, wt0, wt1, wt2, wt3, xs[x0 + kv], xs[x0 + kv + 1u], xs[x0 + kv + 2u], xs[x0 + kv + 3u]);
+        if (TM > 1u) {
+            acc1 = mac16(acc1, wt0, wt1, wt2, wt3, xs[x1 + kv], xs[x1 + kv + 1u], xs[x1 + kv + 2u], xs[x1 + kv + 3u]);
+            acc2 = mac16(acc2, wt0, wt1, wt2, wt3, xs[x2 + kv], xs[x2 + kv + 1u], xs[x2 + kv + 2u], xs[x2 + kv + 3u]);
+            acc3 = mac16(acc3, wt0, wt1, wt2, wt3, xs[x3 + kv], xs[x3 + kv + 1u], xs[x3 + kv + 2u], xs[x3 + kv + 3u]);
+            acc4 = mac16(acc4, wt0, wt1, wt2, wt3, xs[x4 + kv], xs[x4 + kv + 1u], xs[x4 + kv + 2u], xs[x4 + kv + 3u]);
+            acc5 = mac16(acc5, wt0, wt1, wt2, wt3, xs[x5 + kv], xs[x5 + kv + 1u], xs[x5 + kv + 2u], xs[x5 + kv + 3u]);
+            acc6 = mac16(acc6, wt0, wt1, wt2, wt3, xs[x6 + kv], xs[x6 + kv + 1u], xs[x6 + kv + 2u], xs[x6 + kv + 3u]);
+            acc7 = mac16(acc7, wt0, wt1, wt2, wt3, xs[x7 + kv], xs[x7 + kv + 1u], xs[x7 + kv + 2u], xs[x7 + kv + 3u]);
+        }
+        if (TM > 8u) {
+            acc8 = mac16(acc8, wt0, wt1, wt2, wt3, xs[x8 + kv], xs[x8 + kv + 1u], xs[x8 + kv + 2u], xs[x8 + kv + 3u]);
+            acc9 = mac16(acc9, wt0, wt1, wt2, wt3, xs[x9 + kv], xs[x9 + kv + 1u], xs[x9 + kv + 2u], xs[x9 + kv + 3u]);
+            acc10 = mac16(acc10, wt0, wt1, wt2, wt3, xs[x10 + kv], xs[x10 + kv + 1u], xs[x10 + kv + 2u], xs[x10 + kv + 3u]);
+            acc11 = mac16(acc11, wt0, wt1, wt2, wt3, xs[x11 + kv], xs[x11 + kv + 1u], xs[x11 + kv + 2u], xs[x11 + kv + 3u]);
+            acc12 = mac16(acc12, wt0, wt1, wt2, wt3, xs[x12 + kv], xs[x12 + kv + 1u], xs[x12 + kv + 2u], xs[x12 + kv + 3u]);
+            acc13 = mac16(acc13, wt0, wt1, wt2, wt3, xs[x13 + kv], xs[x13 + kv + 1u], xs[x13 + kv + 2u], xs[x13 + kv + 3u]);
+            acc14 = mac16(acc14, wt0, wt1, wt2, wt3, xs[x14 + kv], xs[x14 + kv + 1u], xs[x14 + kv + 2u], xs[x14 + kv + 3u]);
+            acc15 = mac16(acc15, wt0, wt1, wt2, wt3, xs[x15 + kv], xs[x15 + kv + 1u], xs[x15 + kv + 2u], xs[x15 + kv + 3u]);
         }
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
@@ -112,25 +101,25 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
         let kv = k / 4u;
         let c = k % 4u;
-        acc0 += xs[x0 + kv][c] * wk;
+        acc0 = fma(vec4<f32>(xs[x0 + kv][c]), wk, acc0);
         if (TM > 1u) {
-            acc1 += xs[x1 + kv][c] * wk;
-            acc2 += xs[x2 + kv][c] * wk;
-            acc3 += xs[x3 + kv][c] * wk;
-            acc4 += xs[x4 + kv][c] * wk;
-            acc5 += xs[x5 + kv][c] * wk;
-            acc6 += xs[x6 + kv][c] * wk;
-            acc7 += xs[x7 + kv][c] * wk;
+            acc1 = fma(vec4<f32>(xs[x1 + kv][c]), wk, acc1);
+            acc2 = fma(vec4<f32>(xs[x2 + kv][c]), wk, acc2);
+            acc3 = fma(vec4<f32>(xs[x3 + kv][c]), wk, acc3);
+            acc4 = fma(vec4<f32>(xs[x4 + kv][c]), wk, acc4);
+            acc5 = fma(vec4<f32>(xs[x5 + kv][c]), wk, acc5);
+            acc6 = fma(vec4<f32>(xs[x6 + kv][c]), wk, acc6);
+            acc7 = fma(vec4<f32>(xs[x7 + kv][c]), wk, acc7);
         }
         if (TM > 8u) {
-            acc8 += xs[x8 + kv][c] * wk;
-            acc9 += xs[x9 + kv][c] * wk;
-            acc10 += xs[x10 + kv][c] * wk;
-            acc11 += xs[x11 + kv][c] * wk;
-            acc12 += xs[x12 + kv][c] * wk;
-            acc13 += xs[x13 + kv][c] * wk;
-            acc14 += xs[x14 + kv][c] * wk;
-            acc15 += xs[x15 + kv][c] * wk;
+            acc8 = fma(vec4<f32>(xs[x8 + kv][c]), wk, acc8);
+            acc9 = fma(vec4<f32>(xs[x9 + kv][c]), wk, acc9);
+            acc10 = fma(vec4<f32>(xs[x10 + kv][c]), wk, acc10);
+            acc11 = fma(vec4<f32>(xs[x11 + kv][c]), wk, acc11);
+            acc12 = fma(vec4<f32>(xs[x12 + kv][c]), wk, acc12);
+            acc13 = fma(vec4<f32>(xs[x13 + kv][c]), wk, acc13);
+            acc14 = fma(vec4<f32>(xs[x14 + kv][c]), wk, acc14);
+            acc15 = fma(vec4<f32>(xs[x15 + kv][c]), wk, acc15);
         }
     }
     store_row(i0, n0, acc0);

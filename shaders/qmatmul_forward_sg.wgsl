@@ -15,6 +15,8 @@
 // lanes active), every lane loads rows sid & 7 and 8 + (sid & 7), and the broadcasts read
 // only lanes 0..7; all lanes of a workgroup share the same 16 rows. The broadcasts sit in
 // uniform control flow (no early return; loop bounds come from params).
+// Accumulates with fma chains (mac16, qmatmul_common.wgsl: llvmpipe does not contract mul + add),
+// each accumulator assigned once per 16 values of k (a loop-carried assignment costs a blend).
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward).
 
@@ -56,51 +58,62 @@ fn qmatmul_forward_sg(
         let s1 = wscale16(rb1, g0 + g);
         let s2 = wscale16(rb2, g0 + g);
         let s3 = wscale16(rb3, g0 + g);
-        for (var q = 0u; q < 4u; q++) {
-            let k = g * 16u + q * 4u;
-            let w0 = wquant4(rb0, params.k0 + k) * s0.x + s0.y;
-            let w1 = wquant4(rb1, params.k0 + k) * s1.x + s1.y;
-            let w2 = wquant4(rb2, params.k0 + k) * s2.x + s2.y;
-            let w3 = wquant4(rb3, params.k0 + k) * s3.x + s3.y;
-            let kv = k / 4u;
-            let a0 = xs[xq0 + kv];
-            let a1 = xs[xq1 + kv];
-            var a = subgroupBroadcast(a0, 0u);
-            acc0 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            {
-                a = subgroupBroadcast(a0, 1u);
-                acc1 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 2u);
-                acc2 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 3u);
-                acc3 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 4u);
-                acc4 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 5u);
-                acc5 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 6u);
-                acc6 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a0, 7u);
-                acc7 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            }
-            {
-                a = subgroupBroadcast(a1, 0u);
-                acc8 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 1u);
-                acc9 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 2u);
-                acc10 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 3u);
-                acc11 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 4u);
-                acc12 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 5u);
-                acc13 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 6u);
-                acc14 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-                a = subgroupBroadcast(a1, 7u);
-                acc15 += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
-            }
+        let k = params.k0 + g * 16u;
+        // wt_q[c] = weight k + 4q + c of the lane's 4 rows
+        let wt0 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
+                                         wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3)));
+        let wt1 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 4u), s0), wdeq4(wquant4(rb1, k + 4u), s1),
+                                         wdeq4(wquant4(rb2, k + 4u), s2), wdeq4(wquant4(rb3, k + 4u), s3)));
+        let wt2 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 8u), s0), wdeq4(wquant4(rb1, k + 8u), s1),
+                                         wdeq4(wquant4(rb2, k + 8u), s2), wdeq4(wquant4(rb3, k + 8u), s3)));
+        let wt3 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 12u), s0), wdeq4(wquant4(rb1, k + 12u), s1),
+                                         wdeq4(wquant4(rb2, k + 12u), s2), wdeq4(wquant4(rb3, k + 12u), s3)));
+        let kv = g * 4u;
+        // rows 0..7: lane s holds row 0 + s
+        let a00 = xs[xq0 + kv];
+        let a01 = xs[xq0 + kv + 1u];
+        let a02 = xs[xq0 + kv + 2u];
+        let a03 = xs[xq0 + kv + 3u];
+        // rows 8..15: lane s holds row 8 + s
+        let a10 = xs[xq1 + kv];
+        let a11 = xs[xq1 + kv + 1u];
+        let a12 = xs[xq1 + kv + 2u];
+        let a13 = xs[xq1 + kv + 3u];
+        acc0 = mac16(acc0, wt0, wt1, wt2, wt3,
+                    subgroupBroadcast(a00, 0u), subgroupBroadcast(a01, 0u), subgroupBroadcast(a02, 0u), subgroupBroadcast(a03, 0u));
+        {
+            acc1 = mac16(acc1, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 1u), subgroupBroadcast(a01, 1u), subgroupBroadcast(a02, 1u), subgroupBroadcast(a03, 1u));
+            acc2 = mac16(acc2, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 2u), subgroupBroadcast(a01, 2u), subgroupBroadcast(a02, 2u), subgroupBroadcast(a03, 2u));
+            acc3 = mac16(acc3, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 3u), subgroupBroadcast(a01, 3u), subgroupBroadcast(a02, 3u), subgroupBroadcast(a03, 3u));
+            acc4 = mac16(acc4, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 4u), subgroupBroadcast(a01, 4u), subgroupBroadcast(a02, 4u), subgroupBroadcast(a03, 4u));
+            acc5 = mac16(acc5, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 5u), subgroupBroadcast(a01, 5u), subgroupBroadcast(a02, 5u), subgroupBroadcast(a03, 5u));
+            acc6 = mac16(acc6, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 6u), subgroupBroadcast(a01, 6u), subgroupBroadcast(a02, 6u), subgroupBroadcast(a03, 6u));
+            acc7 = mac16(acc7, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a00, 7u), subgroupBroadcast(a01, 7u), subgroupBroadcast(a02, 7u), subgroupBroadcast(a03, 7u));
+        }
+        {
+            acc8 = mac16(acc8, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 0u), subgroupBroadcast(a11, 0u), subgroupBroadcast(a12, 0u), subgroupBroadcast(a13, 0u));
+            acc9 = mac16(acc9, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 1u), subgroupBroadcast(a11, 1u), subgroupBroadcast(a12, 1u), subgroupBroadcast(a13, 1u));
+            acc10 = mac16(acc10, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 2u), subgroupBroadcast(a11, 2u), subgroupBroadcast(a12, 2u), subgroupBroadcast(a13, 2u));
+            acc11 = mac16(acc11, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 3u), subgroupBroadcast(a11, 3u), subgroupBroadcast(a12, 3u), subgroupBroadcast(a13, 3u));
+            acc12 = mac16(acc12, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 4u), subgroupBroadcast(a11, 4u), subgroupBroadcast(a12, 4u), subgroupBroadcast(a13, 4u));
+            acc13 = mac16(acc13, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 5u), subgroupBroadcast(a11, 5u), subgroupBroadcast(a12, 5u), subgroupBroadcast(a13, 5u));
+            acc14 = mac16(acc14, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 6u), subgroupBroadcast(a11, 6u), subgroupBroadcast(a12, 6u), subgroupBroadcast(a13, 6u));
+            acc15 = mac16(acc15, wt0, wt1, wt2, wt3,
+                        subgroupBroadcast(a10, 7u), subgroupBroadcast(a11, 7u), subgroupBroadcast(a12, 7u), subgroupBroadcast(a13, 7u));
         }
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
@@ -110,25 +123,25 @@ fn qmatmul_forward_sg(
         let c = k % 4u;
         let b0 = xs[xq0 + kv][c];
         let b1 = xs[xq1 + kv][c];
-        acc0 += subgroupBroadcast(b0, 0u) * wk;
+        acc0 = fma(vec4<f32>(subgroupBroadcast(b0, 0u)), wk, acc0);
         {
-            acc1 += subgroupBroadcast(b0, 1u) * wk;
-            acc2 += subgroupBroadcast(b0, 2u) * wk;
-            acc3 += subgroupBroadcast(b0, 3u) * wk;
-            acc4 += subgroupBroadcast(b0, 4u) * wk;
-            acc5 += subgroupBroadcast(b0, 5u) * wk;
-            acc6 += subgroupBroadcast(b0, 6u) * wk;
-            acc7 += subgroupBroadcast(b0, 7u) * wk;
+            acc1 = fma(vec4<f32>(subgroupBroadcast(b0, 1u)), wk, acc1);
+            acc2 = fma(vec4<f32>(subgroupBroadcast(b0, 2u)), wk, acc2);
+            acc3 = fma(vec4<f32>(subgroupBroadcast(b0, 3u)), wk, acc3);
+            acc4 = fma(vec4<f32>(subgroupBroadcast(b0, 4u)), wk, acc4);
+            acc5 = fma(vec4<f32>(subgroupBroadcast(b0, 5u)), wk, acc5);
+            acc6 = fma(vec4<f32>(subgroupBroadcast(b0, 6u)), wk, acc6);
+            acc7 = fma(vec4<f32>(subgroupBroadcast(b0, 7u)), wk, acc7);
         }
         {
-            acc8 += subgroupBroadcast(b1, 0u) * wk;
-            acc9 += subgroupBroadcast(b1, 1u) * wk;
-            acc10 += subgroupBroadcast(b1, 2u) * wk;
-            acc11 += subgroupBroadcast(b1, 3u) * wk;
-            acc12 += subgroupBroadcast(b1, 4u) * wk;
-            acc13 += subgroupBroadcast(b1, 5u) * wk;
-            acc14 += subgroupBroadcast(b1, 6u) * wk;
-            acc15 += subgroupBroadcast(b1, 7u) * wk;
+            acc8 = fma(vec4<f32>(subgroupBroadcast(b1, 0u)), wk, acc8);
+            acc9 = fma(vec4<f32>(subgroupBroadcast(b1, 1u)), wk, acc9);
+            acc10 = fma(vec4<f32>(subgroupBroadcast(b1, 2u)), wk, acc10);
+            acc11 = fma(vec4<f32>(subgroupBroadcast(b1, 3u)), wk, acc11);
+            acc12 = fma(vec4<f32>(subgroupBroadcast(b1, 4u)), wk, acc12);
+            acc13 = fma(vec4<f32>(subgroupBroadcast(b1, 5u)), wk, acc13);
+            acc14 = fma(vec4<f32>(subgroupBroadcast(b1, 6u)), wk, acc14);
+            acc15 = fma(vec4<f32>(subgroupBroadcast(b1, 7u)), wk, acc15);
         }
     }
     store_row(i0, n0, acc0);
