@@ -12,7 +12,7 @@
 // Each lane owns 4 consecutive k of dx (W rows are read 4 at a time at k..k+3, the same reads
 // as the forward's); a workgroup shares TM dy rows (16, 8 or 1), so each dequantized weight is
 // reused TM times. With subgroups, qmatmul_backward_sg replaces this kernel for TM = 16.
-// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl).
 
 // Params, bindings and helpers: qmatmul_backward_common.wgsl (shared with qmatmul_backward_sg).
 

@@ -10,7 +10,7 @@
 // Why and subgroup sizes: as qmatmul_forward_sg (2 gathered vec4 per 4 columns instead of
 // 16 on llvmpipe; correct for any subgroup size >= 8: lanes 0..7 of every subgroup are
 // active, each lane loads rows sid & 7 and 8 + (sid & 7) of the same 16, no early return).
-// Accumulates with fma chains (mac4, qmatmul_common.wgsl): llvmpipe does not contract mul + add.
+// Accumulates with fma chains (mac4, qmatmul_common.wgsl).
 
 // Params, bindings and helpers: qmatmul_backward_common.wgsl (shared with qmatmul_backward).
 

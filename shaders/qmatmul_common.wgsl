@@ -1,7 +1,7 @@
 // qmatmul_common — shared by qmatmul_forward and qmatmul_backward (no entry point): the rows
 // of the operand staged in the uniform binding `xs` that one workgroup reads.
 // The including kernel's Params has `mb` (rows in this block) and `ks` (row stride, floats).
-// Also the fma helpers of their inner loops (llvmpipe does not contract mul + add into fma).
+// Also the fma helpers of their inner loops.
 
 override TM: u32 = 8u; // rows per workgroup: 1, 8 or 16
 
@@ -10,8 +10,8 @@ fn xrow(i: u32) -> u32 {
     return min(i, params.mb - 1u) * (params.ks / 4u);
 }
 
-// acc + m · a, i.e. acc + Σ_c m[c] · a[c], as one chain of fma (a single vfmadd per column
-// on llvmpipe, which does not contract a separate mul + add; dot() stays mul + adds there).
+// acc + m · a, i.e. acc + Σ_c m[c] · a[c], as one chain of fma (fused on GPUs; llvmpipe has
+// no fused multiply-add, and an fma is a multiply and an add there, as dot() is).
 fn mac4(acc: vec4<f32>, m: mat4x4<f32>, a: vec4<f32>) -> vec4<f32> {
     return fma(m[3], vec4<f32>(a.w), fma(m[2], vec4<f32>(a.z),
                fma(m[1], vec4<f32>(a.y), fma(m[0], vec4<f32>(a.x), acc))));

@@ -11,7 +11,7 @@
 // Each lane owns 4 weight rows; a workgroup shares TM x rows (16, 8, or 1 for decode), so each
 // dequantized weight is reused TM times (on CPU adapters every per-lane load is a gather).
 // With subgroups, qmatmul_forward_sg replaces this kernel for TM = 16.
-// Accumulates with fma chains (mac16, qmatmul_common.wgsl: llvmpipe does not contract mul + add),
+// Accumulates with fma chains (mac16, qmatmul_common.wgsl),
 // each accumulator assigned once per 16 values of k (a loop-carried assignment costs a blend).
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward_sg).

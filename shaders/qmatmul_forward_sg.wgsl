@@ -15,7 +15,7 @@
 // lanes active), every lane loads rows sid & 7 and 8 + (sid & 7), and the broadcasts read
 // only lanes 0..7; all lanes of a workgroup share the same 16 rows. The broadcasts sit in
 // uniform control flow (no early return; loop bounds come from params).
-// Accumulates with fma chains (mac16, qmatmul_common.wgsl: llvmpipe does not contract mul + add),
+// Accumulates with fma chains (mac16, qmatmul_common.wgsl),
 // each accumulator assigned once per 16 values of k (a loop-carried assignment costs a blend).
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward).
