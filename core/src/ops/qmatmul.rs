@@ -137,7 +137,8 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// Records `y = x · Wᵀ + bias`.
 ///
 /// x is first copied into a uniform buffer; one dispatch then covers up to 64 KiB of x rows
-/// times one weight chunk (times one 16384-column slice of K when K is larger).
+/// times one weight chunk times one slice of K (slices narrow enough for 16 rows per 64 KiB
+/// when M ≥ 16; later slices accumulate into y).
 ///
 /// # Shapes
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
@@ -160,8 +161,12 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    // Slices of BLOCK_FLOATS columns (a multiple of 256: whole quant blocks).
-    let ranges = (0..k).step_by(BLOCK_FLOATS).map(|k0| (k0, BLOCK_FLOATS.min(k - k0))).collect();
+    // About-equal slices of K, each starting on a whole quant block (multiples of 256), no wider
+    // than lets 16 (8) rows of x share a 64 KiB binding: K = 1536 (a down projection) runs as
+    // 2 × 768 on the 16-row kernels instead of 8 rows per workgroup.
+    let max = BLOCK_FLOATS / if m >= 16 { 16 } else if m >= 8 { 8 } else { 1 };
+    let step = k.div_ceil(k.div_ceil(max)).next_multiple_of(256).min(BLOCK_FLOATS);
+    let ranges = (0..k).step_by(step).map(|k0| (k0, step.min(k - k0))).collect();
     let staged = Staged::new(rec, x, m, k, ranges);
     let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
     let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_FORWARD_SG } else { &kernels::QMATMUL_FORWARD };
@@ -333,7 +338,8 @@ mod tests {
         }
     }
 
-    /// Several x row blocks (K = 1536: 8 rows per 64 KiB block) and two K slices (K > 16384).
+    /// Several x row blocks and K slices: K = 1536 with M = 19 (2 slices of 768, 16 rows per
+    /// 64 KiB block), K > 16384 with M = 9 and M = 3.
     #[test]
     fn qmatmul_forward_row_blocks_and_k_slices() {
         let Some(gpu) = test_gpu() else { return };
@@ -382,13 +388,13 @@ mod tests {
 
     /// Both forward kernels (plain and, where the adapter has subgroups, `qmatmul_forward_sg`)
     /// with 16 rows per workgroup: a partial last workgroup, two row blocks (M = 300 > 256),
-    /// the float tail loop (K % 16 != 0), several chunks.
+    /// the float tail loop (K % 16 != 0), several chunks, two K slices (K = 1536, Q4_K blocks).
     #[test]
     fn qmatmul_forward_subgroup_kernel_matches_cpu() {
         let Some(gpu) = test_gpu() else { return };
         let mut rng = Rng::new(26);
         let sg = super::super::matmul::use_subgroups(gpu);
-        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2)] {
+        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2), (GgmlType::Q4K, 17, 9, 1536, 1)] {
             let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
             let x = rng.normal_vec(m * k, 1.0);
             let b = rng.normal_vec(n, 1.0);
