@@ -74,6 +74,9 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pub features: GpuFeatures,
     pub report: AdapterReport,
+    /// rgba32float textures can be bound as read-only storage textures (the f32 matmul's
+    /// texture path on CPU adapters needs it).
+    pub rgba32f_storage_read: bool,
     pub(crate) pipelines: PipelineCache,
 }
 
@@ -142,7 +145,10 @@ impl Gpu {
             max_workgroup_storage: limits.max_compute_workgroup_storage_size,
             max_storage_buffers_per_stage: limits.max_storage_buffers_per_shader_stage,
         };
-        Ok(Gpu { device, queue, limits, features, report, pipelines: PipelineCache::default() })
+        let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
+        let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
+            && rgba32f.flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
+        Ok(Gpu { device, queue, limits, features, report, rgba32f_storage_read, pipelines: PipelineCache::default() })
     }
 
     /// Largest buffer a single storage binding may cover, in bytes.

@@ -43,8 +43,12 @@ fn batches(s: &MatmulShape) -> (usize, usize) {
     (if s.stride_a == 0 { 1 } else { s.batch }, if s.stride_b == 0 { 1 } else { s.batch })
 }
 
-/// Whether both operands of `s` fit in 2-D textures of this adapter.
+/// Whether the adapter reads rgba32float storage textures and both operands of `s` fit in
+/// 2-D textures of it.
 pub(super) fn fits(gpu: &Gpu, s: &MatmulShape) -> bool {
+    if !gpu.rgba32f_storage_read {
+        return false;
+    }
     let max = gpu.limits.max_texture_dimension_2d as usize;
     let (batch_a, batch_b) = batches(s);
     let k8 = s.k.next_multiple_of(K_STEP);
