@@ -385,7 +385,7 @@ mod tests {
             return;
         }
         let mut rng = Rng::new(11);
-        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030), (259, 261, 67), (40, 128, 128)] {
+        for (m, n, k) in [(13, 17, 19), (1, 37, 64), (1, 5, 3), (4, 4, 4), (6, 9, 33), (19, 24, 36), (21, 17, 1030), (259, 261, 67), (40, 128, 128), (17, 9, 0)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let mut s = MatmulShape::new(m, n, k);
                 s.trans_a = ta;

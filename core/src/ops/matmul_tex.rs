@@ -44,9 +44,9 @@ fn batches(s: &MatmulShape) -> (usize, usize) {
 }
 
 /// Whether the adapter reads rgba32float storage textures and both operands of `s` fit in
-/// 2-D textures of it.
+/// 2-D textures of it (K = 0 is left to the other kernels).
 pub(super) fn fits(gpu: &Gpu, s: &MatmulShape) -> bool {
-    if !gpu.rgba32f_storage_read {
+    if !gpu.rgba32f_storage_read || s.k == 0 {
         return false;
     }
     let max = gpu.limits.max_texture_dimension_2d as usize;
