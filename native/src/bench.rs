@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
 use anytune_core::bench::bench_matmul;
 use anytune_core::ops::matmul::{MatmulShape, kernel_name};
-use anytune_core::gpu::Recorder;
+use anytune_core::gpu::{KernelTime, Recorder};
 use anytune_core::model::KvCache;
 use anytune_core::quant::GgmlType;
 use clap::Args;
@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Prompt length for --forward and --train, and M (rows) for the model-shape GEMMs of --op matmul.
     #[arg(long, default_value_t = 128)]
     tokens: usize,
+    /// With --forward or --train: GPU time per kernel of one more pass or step (timestamp
+    /// queries), most time first.
+    #[arg(long)]
+    profile: bool,
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 3)]
     iters: usize,
@@ -107,7 +111,22 @@ fn forward(args: &BenchArgs) -> Result<()> {
     println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
     println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
     println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
+    if args.profile {
+        gpu.start_profile()?;
+        run_once()?;
+        print_profile(&pollster::block_on(gpu.take_profile())?, "pass");
+    }
     Ok(())
+}
+
+/// The kernels of one profiled pass or step, most GPU time first.
+fn print_profile(times: &[KernelTime], what: &str) {
+    let total: f64 = times.iter().map(|t| t.seconds).sum();
+    println!("GPU time per kernel, one {what}: {:.3} s in {} dispatches", total, times.iter().map(|t| t.dispatches).sum::<usize>());
+    println!("{:<28} {:>10} {:>10} {:>7}", "kernel", "dispatches", "ms", "share");
+    for t in times {
+        println!("{:<28} {:>10} {:>10.1} {:>6.1}%", t.kernel, t.dispatches, t.seconds * 1e3, 100.0 * t.seconds / total.max(1e-12));
+    }
 }
 
 fn train(args: &BenchArgs) -> Result<()> {
@@ -127,7 +146,7 @@ fn train(args: &BenchArgs) -> Result<()> {
     let targets: Vec<u32> = (0..b * t).map(|i| (i as u32 * 104_729 + 13) % v).collect();
     let batch = Batch { b, t, inputs, targets, n_targets: b * t, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: 0 } };
     let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig { recompute: args.recompute, ..TrainConfig::default() }, b, t)?;
-    let total = args.iters + 1;
+    let total = args.iters + 1 + args.profile as usize;
     let first = pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?; // warm-up
     let mut best = f64::MAX;
     for _ in 0..args.iters {
@@ -149,6 +168,11 @@ fn train(args: &BenchArgs) -> Result<()> {
             r.total_reserved_bytes as f64 / 1048576.0
         ),
         None => println!("measured GPU memory: not reported by this backend"),
+    }
+    if args.profile {
+        gpu.start_profile()?;
+        pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?;
+        print_profile(&pollster::block_on(gpu.take_profile())?, "step");
     }
     Ok(())
 }

@@ -78,6 +78,7 @@ pub struct Gpu {
     /// texture path on CPU adapters needs it).
     pub rgba32f_storage_read: bool,
     pub(crate) pipelines: PipelineCache,
+    pub(crate) profile: super::profile::ProfileState,
 }
 
 impl Gpu {
@@ -148,7 +149,7 @@ impl Gpu {
         let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
             && rgba32f.flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
-        Ok(Gpu { device, queue, limits, features, report, rgba32f_storage_read, pipelines: PipelineCache::default() })
+        Ok(Gpu { device, queue, limits, features, report, rgba32f_storage_read, pipelines: PipelineCache::default(), profile: Default::default() })
     }
 
     /// Largest buffer a single storage binding may cover, in bytes.

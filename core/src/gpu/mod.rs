@@ -7,11 +7,13 @@
 
 mod context;
 pub mod kernels;
+mod profile;
 pub mod readback;
 mod recorder;
 mod tensor;
 
 pub use context::{AdapterReport, Gpu, GpuFeatures, GpuOptions};
 pub use kernels::Kernel;
+pub use profile::KernelTime;
 pub use recorder::{Recorder, grid_1d};
 pub use tensor::GpuTensor;

@@ -29,6 +29,12 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
     });
     rec.encoder().copy_buffer_to_buffer(buffer, offset, &staging, 0, padded);
     rec.submit();
+    let bytes = map_read(gpu, &staging).await?;
+    Ok(bytes[..size as usize].to_vec())
+}
+
+/// Maps a submitted `MAP_READ` buffer and returns its bytes.
+pub(crate) async fn map_read(gpu: &Gpu, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
     let (sender, receiver) = futures_channel::oneshot::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |result| {
         let _ = sender.send(result);
@@ -40,7 +46,7 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
         .map_err(|_| Error::Gpu("readback was cancelled (device lost?)".into()))?
         .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
     let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu(e.to_string()))?;
-    let out = view[..size as usize].to_vec();
+    let out = view.to_vec();
     drop(view);
     staging.unmap();
     Ok(out)

@@ -18,12 +18,14 @@ pub struct Recorder<'g> {
     pub gpu: &'g Gpu,
     encoder: wgpu::CommandEncoder,
     pub dispatches: u32,
+    /// Timestamp queries of the dispatches, while the device profiles.
+    queries: Option<super::profile::RecorderQueries>,
 }
 
 impl<'g> Recorder<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("anytune") });
-        Recorder { gpu, encoder, dispatches: 0 }
+        Recorder { gpu, encoder, dispatches: 0, queries: super::profile::RecorderQueries::new(gpu) }
     }
 
     /// Records one dispatch of `kernel`. `params` becomes the uniform at binding 0; `buffers`
@@ -63,9 +65,8 @@ impl<'g> Recorder<'g> {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes: None });
+        let timestamp_writes = self.queries.as_mut().map(|q| q.next(self.gpu, kernel.entry));
+        let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
@@ -89,7 +90,12 @@ impl<'g> Recorder<'g> {
     }
 
     /// Submits everything recorded so far as one command buffer.
-    pub fn submit(self) -> wgpu::SubmissionIndex {
-        self.gpu.queue.submit(Some(self.encoder.finish()))
+    pub fn submit(mut self) -> wgpu::SubmissionIndex {
+        let profiled = self.queries.take().and_then(|q| q.resolve(self.gpu, &mut self.encoder));
+        let index = self.gpu.queue.submit(Some(self.encoder.finish()));
+        if let Some(p) = profiled {
+            p.submitted(self.gpu);
+        }
+        index
     }
 }
