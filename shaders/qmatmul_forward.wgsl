@@ -60,40 +60,27 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
     let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
-        let s0 = wscale16(rb0, g0 + g);
-        let s1 = wscale16(rb1, g0 + g);
-        let s2 = wscale16(rb2, g0 + g);
-        let s3 = wscale16(rb3, g0 + g);
-        let k = params.k0 + g * 16u;
-        // wt_q[c] = weight k + 4q + c of the lane's 4 rows
-        let wt0 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
-                                         wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3)));
-        let wt1 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 4u), s0), wdeq4(wquant4(rb1, k + 4u), s1),
-                                         wdeq4(wquant4(rb2, k + 4u), s2), wdeq4(wquant4(rb3, k + 4u), s3)));
-        let wt2 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 8u), s0), wdeq4(wquant4(rb1, k + 8u), s1),
-                                         wdeq4(wquant4(rb2, k + 8u), s2), wdeq4(wquant4(rb3, k + 8u), s3)));
-        let wt3 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 12u), s0), wdeq4(wquant4(rb1, k + 12u), s1),
-                                         wdeq4(wquant4(rb2, k + 12u), s2), wdeq4(wquant4(rb3, k + 12u), s3)));
+        let wt = wtiles16(vec4<u32>(rb0, rb1, rb2, rb3), g0 + g, params.k0 + g * 16u);
         let kv = g * 4u;
-        acc0 = mac16(acc0, wt0, wt1, wt2, wt3, xs[x0 + kv], xs[x0 + kv + 1u], xs[x0 + kv + 2u], xs[x0 + kv + 3u]);
+        acc0 = mac16(acc0, wt.t0, wt.t1, wt.t2, wt.t3, xs[x0 + kv], xs[x0 + kv + 1u], xs[x0 + kv + 2u], xs[x0 + kv + 3u]);
         if (TM > 1u) {
-            acc1 = mac16(acc1, wt0, wt1, wt2, wt3, xs[x1 + kv], xs[x1 + kv + 1u], xs[x1 + kv + 2u], xs[x1 + kv + 3u]);
-            acc2 = mac16(acc2, wt0, wt1, wt2, wt3, xs[x2 + kv], xs[x2 + kv + 1u], xs[x2 + kv + 2u], xs[x2 + kv + 3u]);
-            acc3 = mac16(acc3, wt0, wt1, wt2, wt3, xs[x3 + kv], xs[x3 + kv + 1u], xs[x3 + kv + 2u], xs[x3 + kv + 3u]);
-            acc4 = mac16(acc4, wt0, wt1, wt2, wt3, xs[x4 + kv], xs[x4 + kv + 1u], xs[x4 + kv + 2u], xs[x4 + kv + 3u]);
-            acc5 = mac16(acc5, wt0, wt1, wt2, wt3, xs[x5 + kv], xs[x5 + kv + 1u], xs[x5 + kv + 2u], xs[x5 + kv + 3u]);
-            acc6 = mac16(acc6, wt0, wt1, wt2, wt3, xs[x6 + kv], xs[x6 + kv + 1u], xs[x6 + kv + 2u], xs[x6 + kv + 3u]);
-            acc7 = mac16(acc7, wt0, wt1, wt2, wt3, xs[x7 + kv], xs[x7 + kv + 1u], xs[x7 + kv + 2u], xs[x7 + kv + 3u]);
+            acc1 = mac16(acc1, wt.t0, wt.t1, wt.t2, wt.t3, xs[x1 + kv], xs[x1 + kv + 1u], xs[x1 + kv + 2u], xs[x1 + kv + 3u]);
+            acc2 = mac16(acc2, wt.t0, wt.t1, wt.t2, wt.t3, xs[x2 + kv], xs[x2 + kv + 1u], xs[x2 + kv + 2u], xs[x2 + kv + 3u]);
+            acc3 = mac16(acc3, wt.t0, wt.t1, wt.t2, wt.t3, xs[x3 + kv], xs[x3 + kv + 1u], xs[x3 + kv + 2u], xs[x3 + kv + 3u]);
+            acc4 = mac16(acc4, wt.t0, wt.t1, wt.t2, wt.t3, xs[x4 + kv], xs[x4 + kv + 1u], xs[x4 + kv + 2u], xs[x4 + kv + 3u]);
+            acc5 = mac16(acc5, wt.t0, wt.t1, wt.t2, wt.t3, xs[x5 + kv], xs[x5 + kv + 1u], xs[x5 + kv + 2u], xs[x5 + kv + 3u]);
+            acc6 = mac16(acc6, wt.t0, wt.t1, wt.t2, wt.t3, xs[x6 + kv], xs[x6 + kv + 1u], xs[x6 + kv + 2u], xs[x6 + kv + 3u]);
+            acc7 = mac16(acc7, wt.t0, wt.t1, wt.t2, wt.t3, xs[x7 + kv], xs[x7 + kv + 1u], xs[x7 + kv + 2u], xs[x7 + kv + 3u]);
         }
         if (TM > 8u) {
-            acc8 = mac16(acc8, wt0, wt1, wt2, wt3, xs[x8 + kv], xs[x8 + kv + 1u], xs[x8 + kv + 2u], xs[x8 + kv + 3u]);
-            acc9 = mac16(acc9, wt0, wt1, wt2, wt3, xs[x9 + kv], xs[x9 + kv + 1u], xs[x9 + kv + 2u], xs[x9 + kv + 3u]);
-            acc10 = mac16(acc10, wt0, wt1, wt2, wt3, xs[x10 + kv], xs[x10 + kv + 1u], xs[x10 + kv + 2u], xs[x10 + kv + 3u]);
-            acc11 = mac16(acc11, wt0, wt1, wt2, wt3, xs[x11 + kv], xs[x11 + kv + 1u], xs[x11 + kv + 2u], xs[x11 + kv + 3u]);
-            acc12 = mac16(acc12, wt0, wt1, wt2, wt3, xs[x12 + kv], xs[x12 + kv + 1u], xs[x12 + kv + 2u], xs[x12 + kv + 3u]);
-            acc13 = mac16(acc13, wt0, wt1, wt2, wt3, xs[x13 + kv], xs[x13 + kv + 1u], xs[x13 + kv + 2u], xs[x13 + kv + 3u]);
-            acc14 = mac16(acc14, wt0, wt1, wt2, wt3, xs[x14 + kv], xs[x14 + kv + 1u], xs[x14 + kv + 2u], xs[x14 + kv + 3u]);
-            acc15 = mac16(acc15, wt0, wt1, wt2, wt3, xs[x15 + kv], xs[x15 + kv + 1u], xs[x15 + kv + 2u], xs[x15 + kv + 3u]);
+            acc8 = mac16(acc8, wt.t0, wt.t1, wt.t2, wt.t3, xs[x8 + kv], xs[x8 + kv + 1u], xs[x8 + kv + 2u], xs[x8 + kv + 3u]);
+            acc9 = mac16(acc9, wt.t0, wt.t1, wt.t2, wt.t3, xs[x9 + kv], xs[x9 + kv + 1u], xs[x9 + kv + 2u], xs[x9 + kv + 3u]);
+            acc10 = mac16(acc10, wt.t0, wt.t1, wt.t2, wt.t3, xs[x10 + kv], xs[x10 + kv + 1u], xs[x10 + kv + 2u], xs[x10 + kv + 3u]);
+            acc11 = mac16(acc11, wt.t0, wt.t1, wt.t2, wt.t3, xs[x11 + kv], xs[x11 + kv + 1u], xs[x11 + kv + 2u], xs[x11 + kv + 3u]);
+            acc12 = mac16(acc12, wt.t0, wt.t1, wt.t2, wt.t3, xs[x12 + kv], xs[x12 + kv + 1u], xs[x12 + kv + 2u], xs[x12 + kv + 3u]);
+            acc13 = mac16(acc13, wt.t0, wt.t1, wt.t2, wt.t3, xs[x13 + kv], xs[x13 + kv + 1u], xs[x13 + kv + 2u], xs[x13 + kv + 3u]);
+            acc14 = mac16(acc14, wt.t0, wt.t1, wt.t2, wt.t3, xs[x14 + kv], xs[x14 + kv + 1u], xs[x14 + kv + 2u], xs[x14 + kv + 3u]);
+            acc15 = mac16(acc15, wt.t0, wt.t1, wt.t2, wt.t3, xs[x15 + kv], xs[x15 + kv + 1u], xs[x15 + kv + 2u], xs[x15 + kv + 3u]);
         }
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0

@@ -1,5 +1,6 @@
 // qmatmul_forward_common — shared by qmatmul_forward and qmatmul_forward_sg, no entry point: their params
-// struct, bindings and row helpers, written once; each kernel's header documents them.
+// struct, bindings, row helpers and the dequantized 16-value weight tiles, written once; each
+// kernel's header documents them.
 
 struct Params {
     m0: u32,
@@ -41,4 +42,30 @@ fn store_row(i: u32, n0: u32, acc: vec4<f32>) {
             y[idx] = v;
         }
     }
+}
+
+// The lane's 4 weight rows (starting at bytes rb.x..rb.w) at values k..k+15 (group g = k / 16),
+// dequantized and transposed for mac16: tq[c] = (the 4 rows' weight k + 4q + c).
+struct W16 {
+    t0: mat4x4<f32>,
+    t1: mat4x4<f32>,
+    t2: mat4x4<f32>,
+    t3: mat4x4<f32>,
+}
+
+fn wtiles16(rb: vec4<u32>, g: u32, k: u32) -> W16 {
+    let s0 = wscale16(rb.x, g);
+    let s1 = wscale16(rb.y, g);
+    let s2 = wscale16(rb.z, g);
+    let s3 = wscale16(rb.w, g);
+    return W16(
+        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k), s0), wdeq4(wquant4(rb.y, k), s1),
+                              wdeq4(wquant4(rb.z, k), s2), wdeq4(wquant4(rb.w, k), s3))),
+        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 4u), s0), wdeq4(wquant4(rb.y, k + 4u), s1),
+                              wdeq4(wquant4(rb.z, k + 4u), s2), wdeq4(wquant4(rb.w, k + 4u), s3))),
+        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 8u), s0), wdeq4(wquant4(rb.y, k + 8u), s1),
+                              wdeq4(wquant4(rb.z, k + 8u), s2), wdeq4(wquant4(rb.w, k + 8u), s3))),
+        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 12u), s0), wdeq4(wquant4(rb.y, k + 12u), s1),
+                              wdeq4(wquant4(rb.z, k + 12u), s2), wdeq4(wquant4(rb.w, k + 12u), s3))),
+    );
 }

@@ -54,20 +54,7 @@ fn qmatmul_forward_sg(
     let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
     let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
-        let s0 = wscale16(rb0, g0 + g);
-        let s1 = wscale16(rb1, g0 + g);
-        let s2 = wscale16(rb2, g0 + g);
-        let s3 = wscale16(rb3, g0 + g);
-        let k = params.k0 + g * 16u;
-        // wt_q[c] = weight k + 4q + c of the lane's 4 rows
-        let wt0 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
-                                         wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3)));
-        let wt1 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 4u), s0), wdeq4(wquant4(rb1, k + 4u), s1),
-                                         wdeq4(wquant4(rb2, k + 4u), s2), wdeq4(wquant4(rb3, k + 4u), s3)));
-        let wt2 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 8u), s0), wdeq4(wquant4(rb1, k + 8u), s1),
-                                         wdeq4(wquant4(rb2, k + 8u), s2), wdeq4(wquant4(rb3, k + 8u), s3)));
-        let wt3 = transpose(mat4x4<f32>(wdeq4(wquant4(rb0, k + 12u), s0), wdeq4(wquant4(rb1, k + 12u), s1),
-                                         wdeq4(wquant4(rb2, k + 12u), s2), wdeq4(wquant4(rb3, k + 12u), s3)));
+        let wt = wtiles16(vec4<u32>(rb0, rb1, rb2, rb3), g0 + g, params.k0 + g * 16u);
         let kv = g * 4u;
         // rows 0..7: lane s holds row 0 + s
         let a00 = xs[xq0 + kv];
@@ -79,40 +66,40 @@ fn qmatmul_forward_sg(
         let a11 = xs[xq1 + kv + 1u];
         let a12 = xs[xq1 + kv + 2u];
         let a13 = xs[xq1 + kv + 3u];
-        acc0 = mac16(acc0, wt0, wt1, wt2, wt3,
+        acc0 = mac16(acc0, wt.t0, wt.t1, wt.t2, wt.t3,
                     subgroupBroadcast(a00, 0u), subgroupBroadcast(a01, 0u), subgroupBroadcast(a02, 0u), subgroupBroadcast(a03, 0u));
         {
-            acc1 = mac16(acc1, wt0, wt1, wt2, wt3,
+            acc1 = mac16(acc1, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 1u), subgroupBroadcast(a01, 1u), subgroupBroadcast(a02, 1u), subgroupBroadcast(a03, 1u));
-            acc2 = mac16(acc2, wt0, wt1, wt2, wt3,
+            acc2 = mac16(acc2, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 2u), subgroupBroadcast(a01, 2u), subgroupBroadcast(a02, 2u), subgroupBroadcast(a03, 2u));
-            acc3 = mac16(acc3, wt0, wt1, wt2, wt3,
+            acc3 = mac16(acc3, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 3u), subgroupBroadcast(a01, 3u), subgroupBroadcast(a02, 3u), subgroupBroadcast(a03, 3u));
-            acc4 = mac16(acc4, wt0, wt1, wt2, wt3,
+            acc4 = mac16(acc4, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 4u), subgroupBroadcast(a01, 4u), subgroupBroadcast(a02, 4u), subgroupBroadcast(a03, 4u));
-            acc5 = mac16(acc5, wt0, wt1, wt2, wt3,
+            acc5 = mac16(acc5, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 5u), subgroupBroadcast(a01, 5u), subgroupBroadcast(a02, 5u), subgroupBroadcast(a03, 5u));
-            acc6 = mac16(acc6, wt0, wt1, wt2, wt3,
+            acc6 = mac16(acc6, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 6u), subgroupBroadcast(a01, 6u), subgroupBroadcast(a02, 6u), subgroupBroadcast(a03, 6u));
-            acc7 = mac16(acc7, wt0, wt1, wt2, wt3,
+            acc7 = mac16(acc7, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a00, 7u), subgroupBroadcast(a01, 7u), subgroupBroadcast(a02, 7u), subgroupBroadcast(a03, 7u));
         }
         {
-            acc8 = mac16(acc8, wt0, wt1, wt2, wt3,
+            acc8 = mac16(acc8, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 0u), subgroupBroadcast(a11, 0u), subgroupBroadcast(a12, 0u), subgroupBroadcast(a13, 0u));
-            acc9 = mac16(acc9, wt0, wt1, wt2, wt3,
+            acc9 = mac16(acc9, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 1u), subgroupBroadcast(a11, 1u), subgroupBroadcast(a12, 1u), subgroupBroadcast(a13, 1u));
-            acc10 = mac16(acc10, wt0, wt1, wt2, wt3,
+            acc10 = mac16(acc10, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 2u), subgroupBroadcast(a11, 2u), subgroupBroadcast(a12, 2u), subgroupBroadcast(a13, 2u));
-            acc11 = mac16(acc11, wt0, wt1, wt2, wt3,
+            acc11 = mac16(acc11, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 3u), subgroupBroadcast(a11, 3u), subgroupBroadcast(a12, 3u), subgroupBroadcast(a13, 3u));
-            acc12 = mac16(acc12, wt0, wt1, wt2, wt3,
+            acc12 = mac16(acc12, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 4u), subgroupBroadcast(a11, 4u), subgroupBroadcast(a12, 4u), subgroupBroadcast(a13, 4u));
-            acc13 = mac16(acc13, wt0, wt1, wt2, wt3,
+            acc13 = mac16(acc13, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 5u), subgroupBroadcast(a11, 5u), subgroupBroadcast(a12, 5u), subgroupBroadcast(a13, 5u));
-            acc14 = mac16(acc14, wt0, wt1, wt2, wt3,
+            acc14 = mac16(acc14, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 6u), subgroupBroadcast(a11, 6u), subgroupBroadcast(a12, 6u), subgroupBroadcast(a13, 6u));
-            acc15 = mac16(acc15, wt0, wt1, wt2, wt3,
+            acc15 = mac16(acc15, wt.t0, wt.t1, wt.t2, wt.t3,
                         subgroupBroadcast(a10, 7u), subgroupBroadcast(a11, 7u), subgroupBroadcast(a12, 7u), subgroupBroadcast(a13, 7u));
         }
     }
