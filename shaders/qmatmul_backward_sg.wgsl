@@ -14,13 +14,17 @@
 
 // Params, bindings and helpers: qmatmul_backward_common.wgsl (shared with qmatmul_backward).
 
-@compute @workgroup_size(64)
+// Invocations per workgroup (4 output columns each): 64, or 16 on CPU adapters, where a
+// dispatch of few, wide workgroups leaves one of the CPU threads idle for part of it.
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG)
 fn qmatmul_backward_sg(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_invocation_id) sid: u32,
 ) {
-    let k0 = (wid.x * 64u + lid) * 4u;
+    let k0 = (wid.x * WG + lid) * 4u;
     // Read inside the row; values of k >= K (float types with K % 4 != 0) are never stored.
     let kr = min(k0, (params.k - 1u) & ~3u);
     let i0 = wid.y * 16u;

@@ -10,8 +10,8 @@
 // Why: on llvmpipe a load whose address is a runtime value is gathered lane by lane even when
 // all lanes read the same row; here 2 gathered vec4 per 4 values of k instead of 16 (see
 // matmul_forward_sg and ARCHITECTURE.md, lavapipe notes).
-// Any subgroup size >= 8 works: lanes 0..7 of every subgroup are active (the 64 invocations
-// of a workgroup fill subgroups from invocation 0; a subgroup larger than 64 has its first 64
+// Any subgroup size >= 8 works: lanes 0..7 of every subgroup are active (the WG >= 8 invocations
+// of a workgroup fill subgroups from invocation 0; a subgroup larger than WG has its first WG
 // lanes active), every lane loads rows sid & 7 and 8 + (sid & 7), and the broadcasts read
 // only lanes 0..7; all lanes of a workgroup share the same 16 rows. The broadcasts sit in
 // uniform control flow (no early return; loop bounds come from params).
@@ -20,13 +20,17 @@
 
 // Params, bindings and helpers: qmatmul_forward_common.wgsl (shared with qmatmul_forward).
 
-@compute @workgroup_size(64)
+// Invocations per workgroup (4 output columns each): 64, or 16 on CPU adapters, where a
+// dispatch of few, wide workgroups leaves one of the CPU threads idle for part of it.
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG)
 fn qmatmul_forward_sg(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_invocation_id) sid: u32,
 ) {
-    let n0 = (wid.x * 64u + lid) * 4u;
+    let n0 = (wid.x * WG + lid) * 4u;
     let i0 = wid.y * 16u;
     let last = params.rows - 1u;
     let rb0 = min(n0, last) * params.row_bytes;

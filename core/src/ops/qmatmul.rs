@@ -11,7 +11,7 @@
 //! (`ANYTUNE_MATMUL_SG=0` forces the plain kernels).
 
 use crate::error::{Error, Result};
-use crate::gpu::{GpuTensor, Recorder, kernels};
+use crate::gpu::{GpuTensor, Kernel, Recorder, kernels};
 use crate::quant::dequant::dequantize;
 use crate::weights::Weight;
 
@@ -124,6 +124,27 @@ fn slices(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, 
     (0..len).step_by(step.max(1)).map(move |c| (start + c, step.min(len - c)))
 }
 
+/// Workgroup size of the subgroup kernels on this adapter (16 on CPU adapters: see `WG` in
+/// their shaders), or `None` where they cannot run.
+fn subgroup_workgroup(gpu: &crate::gpu::Gpu) -> Option<u32> {
+    let cpu = gpu.device.adapter_info().device_type == wgpu::DeviceType::Cpu;
+    super::matmul::use_subgroups(gpu).then_some(if cpu { 16 } else { 64 })
+}
+
+/// The plain kernel, or the subgroup one with workgroups of `sg` invocations when 16 rows
+/// share a workgroup; its pipeline constants; and the output columns per workgroup (4 per
+/// invocation).
+fn choose(tm: usize, sg: Option<u32>, w: &Weight, plain: &'static Kernel, subgroup: &'static Kernel) -> (&'static Kernel, Vec<(&'static str, f64)>, usize) {
+    let mut constants = vec![("WTYPE", w.ty as u32 as f64), ("TM", tm as f64)];
+    match sg {
+        Some(wg) if tm == 16 => {
+            constants.push(("WG", wg as f64));
+            (subgroup, constants, 4 * wg as usize)
+        }
+        _ => (plain, constants, 256),
+    }
+}
+
 fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
     if t.len() != len {
         return Err(Error::invalid(
@@ -144,13 +165,12 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
-    let subgroups = super::matmul::use_subgroups(rec.gpu);
-    qmatmul_forward_with(rec, x, w, bias, y, subgroups)
+    qmatmul_forward_with(rec, x, w, bias, y, subgroup_workgroup(rec.gpu))
 }
 
 /// [`qmatmul_forward`] with the choice of `qmatmul_forward_sg` (when 16 rows share a
 /// workgroup) made by the caller.
-fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, subgroups: bool) -> Result<()> {
+fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, sg: Option<u32>) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
@@ -168,8 +188,7 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
     let step = k.div_ceil(k.div_ceil(max)).next_multiple_of(256).min(BLOCK_FLOATS);
     let ranges = (0..k).step_by(step).map(|k0| (k0, step.min(k - k0))).collect();
     let staged = Staged::new(rec, x, m, k, ranges);
-    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
-    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_FORWARD_SG } else { &kernels::QMATMUL_FORWARD };
+    let (kernel, constants, columns) = choose(staged.tm, sg, w, &kernels::QMATMUL_FORWARD, &kernels::QMATMUL_FORWARD_SG);
     let bias_binding = bias.unwrap_or(x);
     for (s, &(k0, klen)) in staged.slices.iter().enumerate() {
         for chunk in &w.chunks {
@@ -188,7 +207,7 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
                     accumulate: (s > 0) as u32,
                     _pad: 0,
                 };
-                let grid = [chunk.rows.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
+                let grid = [chunk.rows.div_ceil(columns) as u32, mb.div_ceil(staged.tm) as u32, 1];
                 let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
                 rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
             }
@@ -206,13 +225,12 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
 /// # Shapes
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
-    let subgroups = super::matmul::use_subgroups(rec.gpu);
-    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, subgroups)
+    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, subgroup_workgroup(rec.gpu))
 }
 
 /// [`qmatmul_backward_input`] with the choice of `qmatmul_backward_sg` (when 16 rows share a
 /// workgroup) made by the caller.
-fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, subgroups: bool) -> Result<()> {
+fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, sg: Option<u32>) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
@@ -237,8 +255,7 @@ fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, d
         }
     }
     let staged = Staged::new(rec, dy, m, n, ranges);
-    let constants = [("WTYPE", w.ty as u32 as f64), ("TM", staged.tm as f64)];
-    let kernel = if subgroups && staged.tm == 16 { &kernels::QMATMUL_BACKWARD_SG } else { &kernels::QMATMUL_BACKWARD };
+    let (kernel, constants, columns) = choose(staged.tm, sg, w, &kernels::QMATMUL_BACKWARD, &kernels::QMATMUL_BACKWARD_SG);
     for (s, (&(n0, nlen), &c)) in staged.slices.iter().zip(&chunk_of).enumerate() {
         let chunk = &w.chunks[c];
         for (m0, mb) in staged.row_blocks() {
@@ -254,7 +271,7 @@ fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, d
                 accumulate: (accumulate || s > 0) as u32,
                 _pad: [0; 3],
             };
-            let grid = [k.div_ceil(256) as u32, mb.div_ceil(staged.tm) as u32, 1];
+            let grid = [k.div_ceil(columns) as u32, mb.div_ceil(staged.tm) as u32, 1];
             let bindings = [staged.block(s, m0), chunk.buffer.as_entire_binding(), dx.binding()];
             rec.dispatch_with(kernel, &constants, &params, &bindings, grid);
         }
@@ -298,6 +315,16 @@ mod tests {
     use crate::quant::GgmlType;
     use crate::quant::quantize::random_blocks;
     use crate::testing::{Rng, assert_close, test_gpu};
+
+    /// The plain kernel (`None`) and, where the adapter has subgroups, the subgroup kernel with
+    /// both workgroup sizes (64 for GPUs, 16 for CPU adapters).
+    fn variants(gpu: &crate::gpu::Gpu) -> Vec<Option<u32>> {
+        let mut v = vec![None];
+        if super::super::matmul::use_subgroups(gpu) {
+            v.extend([Some(16), Some(64)]);
+        }
+        v
+    }
 
     /// Random weight bytes of `ty`, uploaded with a binding limit that gives `chunks` chunks.
     fn weight(ty: GgmlType, n: usize, k: usize, chunks: usize, rng: &mut Rng) -> (Weight, Vec<u8>) {
@@ -388,28 +415,25 @@ mod tests {
 
     /// Both forward kernels (plain and, where the adapter has subgroups, `qmatmul_forward_sg`)
     /// with 16 rows per workgroup: a partial last workgroup, two row blocks (M = 300 > 256),
-    /// the float tail loop (K % 16 != 0), several chunks, two K slices (K = 1536, Q4_K blocks).
+    /// the float tail loop (K % 16 != 0), several chunks, two K slices (K = 1536, Q4_K blocks),
+    /// N = 150 (several workgroups of columns for either workgroup size).
     #[test]
     fn qmatmul_forward_subgroup_kernel_matches_cpu() {
         let Some(gpu) = test_gpu() else { return };
         let mut rng = Rng::new(26);
-        let sg = super::super::matmul::use_subgroups(gpu);
-        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2), (GgmlType::Q4K, 17, 9, 1536, 1)] {
+        for (ty, m, n, k, chunks) in [(GgmlType::Q4_1, 35, 37, 256, 3), (GgmlType::Q8_0, 300, 9, 64, 1), (GgmlType::F32, 21, 13, 19, 2), (GgmlType::Q4K, 17, 9, 1536, 1), (GgmlType::Q4_0, 20, 150, 64, 1)] {
             let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
             let x = rng.normal_vec(m * k, 1.0);
             let b = rng.normal_vec(n, 1.0);
             let want = qmatmul_forward_cpu(&x, &w, &bytes, Some(&b)).unwrap();
-            for subgroups in [false, true] {
-                if subgroups && !sg {
-                    continue;
-                }
+            for variant in variants(gpu) {
                 let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
                 let gb = GpuTensor::from_slice(gpu, &[n], &b);
                 let gy = GpuTensor::zeros(gpu, &[m, n]);
                 let mut rec = Recorder::new(gpu);
-                qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, subgroups).unwrap();
+                qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, variant).unwrap();
                 let got = pollster::block_on(gy.read(rec)).unwrap();
-                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroups {subgroups}) {ty:?} m={m} n={n} k={k}"));
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k}"));
             }
         }
     }
@@ -425,16 +449,13 @@ mod tests {
             want.iter_mut().zip(&dx0).for_each(|(a, b)| *a += b);
         }
         // The plain kernel and, where the adapter has subgroups, qmatmul_backward_sg.
-        for subgroups in [false, true] {
-            if subgroups && !super::super::matmul::use_subgroups(gpu) {
-                continue;
-            }
+        for variant in variants(gpu) {
             let gdy = GpuTensor::from_slice(gpu, &[m, n], &dy);
             let gdx = GpuTensor::from_slice(gpu, &[m, k], &dx0);
             let mut rec = Recorder::new(gpu);
-            qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, subgroups).unwrap();
+            qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, variant).unwrap();
             let got = pollster::block_on(gdx.read(rec)).unwrap();
-            let what = format!("qmatmul_backward (subgroups {subgroups}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            let what = format!("qmatmul_backward (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
             assert_close(&got, &want, atol(n), 1e-4, &what);
         }
     }
