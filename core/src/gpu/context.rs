@@ -77,6 +77,13 @@ pub struct Gpu {
     /// rgba32float textures can be bound as read-only storage textures (the f32 matmul's
     /// texture path on CPU adapters needs it).
     pub rgba32f_storage_read: bool,
+    /// A CPU adapter (lavapipe, SwiftShader, WARP): some kernels take CPU-specific paths.
+    pub cpu: bool,
+    /// The subgroup kernels (`matmul_forward_sg`, `qmatmul_*_sg`) can run: subgroups enabled,
+    /// never fewer than 8 lanes, and not in a browser (their WGSL would need `enable
+    /// subgroups;`, which naga here does not accept). `ANYTUNE_MATMUL_SG=0` when the device
+    /// opens forces the plain kernels, to compare the two.
+    pub subgroup_kernels: bool,
     pub(crate) pipelines: PipelineCache,
     pub(crate) profile: super::profile::ProfileState,
 }
@@ -149,7 +156,23 @@ impl Gpu {
         let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
             && rgba32f.flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY);
-        Ok(Gpu { device, queue, limits, features, report, rgba32f_storage_read, pipelines: PipelineCache::default(), profile: Default::default() })
+        let cpu = info.device_type == wgpu::DeviceType::Cpu;
+        let subgroup_kernels = features.subgroups
+            && !std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0")
+            && info.subgroup_min_size >= 8
+            && info.backend != wgpu::Backend::BrowserWebGpu;
+        Ok(Gpu {
+            device,
+            queue,
+            limits,
+            features,
+            report,
+            rgba32f_storage_read,
+            cpu,
+            subgroup_kernels,
+            pipelines: PipelineCache::default(),
+            profile: Default::default(),
+        })
     }
 
     /// Largest buffer a single storage binding may cover, in bytes.

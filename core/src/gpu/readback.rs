@@ -33,7 +33,9 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
     Ok(bytes[..size as usize].to_vec())
 }
 
-/// Maps a submitted `MAP_READ` buffer and returns its bytes.
+/// Maps a submitted `MAP_READ` buffer and returns its bytes (natively, polling `gpu`'s device;
+/// in the browser the event loop delivers the map).
+#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
 pub(crate) async fn map_read(gpu: &Gpu, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
     let (sender, receiver) = futures_channel::oneshot::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |result| {

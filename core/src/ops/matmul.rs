@@ -231,9 +231,9 @@ impl Variant {
     /// The fastest kernel this adapter runs `s` on. The texture kernel was tuned on llvmpipe
     /// (256 accumulators per lane would spill on a GPU), so GPUs keep the uniform-buffer kernels.
     fn choose(gpu: &crate::gpu::Gpu, s: &MatmulShape) -> Variant {
-        if s.m < 16 || !use_subgroups(gpu) {
+        if s.m < 16 || !gpu.subgroup_kernels {
             Variant::Plain
-        } else if gpu.device.adapter_info().device_type == wgpu::DeviceType::Cpu && super::matmul_tex::fits(gpu, s) {
+        } else if gpu.cpu && super::matmul_tex::fits(gpu, s) {
             Variant::Texture
         } else {
             Variant::Subgroup
@@ -313,17 +313,6 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     Ok(())
 }
 
-/// Whether `matmul_forward_sg` (and `qmatmul_forward_sg`) can run: subgroups enabled, never fewer than 8 lanes, and not
-/// in a browser (its WGSL would need `enable subgroups;`, which naga here does not accept).
-/// `ANYTUNE_MATMUL_SG=0` forces the plain kernel, to compare the two.
-pub(super) fn use_subgroups(gpu: &crate::gpu::Gpu) -> bool {
-    if !gpu.features.subgroups || std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0") {
-        return false;
-    }
-    let info = gpu.device.adapter_info();
-    info.subgroup_min_size >= 8 && info.backend != wgpu::Backend::BrowserWebGpu
-}
-
 /// CPU reference of [`matmul`]: returns the new `C` (`c` is the old one, read when accumulating).
 pub fn matmul_cpu(a: &[f32], b: &[f32], c: &[f32], s: MatmulShape) -> Vec<f32> {
     let mut out = c.to_vec();
@@ -354,7 +343,7 @@ mod tests {
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
         let gpu = test_gpu().unwrap();
         check_with(shape, a_len, b_len, rng, Variant::Plain);
-        if shape.m >= 16 && use_subgroups(gpu) {
+        if shape.m >= 16 && gpu.subgroup_kernels {
             check_with(shape, a_len, b_len, rng, Variant::Subgroup);
             if crate::ops::matmul_tex::fits(gpu, &shape) {
                 check_with(shape, a_len, b_len, rng, Variant::Texture);

@@ -127,8 +127,7 @@ fn slices(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, 
 /// Workgroup size of the subgroup kernels on this adapter (16 on CPU adapters: see `WG` in
 /// their shaders), or `None` where they cannot run.
 fn subgroup_workgroup(gpu: &crate::gpu::Gpu) -> Option<u32> {
-    let cpu = gpu.device.adapter_info().device_type == wgpu::DeviceType::Cpu;
-    super::matmul::use_subgroups(gpu).then_some(if cpu { 16 } else { 64 })
+    gpu.subgroup_kernels.then_some(if gpu.cpu { 16 } else { 64 })
 }
 
 /// The plain kernel, or the subgroup one with workgroups of `sg` invocations when 16 rows
@@ -320,7 +319,7 @@ mod tests {
     /// both workgroup sizes (64 for GPUs, 16 for CPU adapters).
     fn variants(gpu: &crate::gpu::Gpu) -> Vec<Option<u32>> {
         let mut v = vec![None];
-        if super::super::matmul::use_subgroups(gpu) {
+        if gpu.subgroup_kernels {
             v.extend([Some(16), Some(64)]);
         }
         v
