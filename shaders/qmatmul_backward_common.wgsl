@@ -40,16 +40,6 @@ fn store_row(i: u32, k0: u32, acc: vec4<f32>) {
 
 // Weight rows r..r+3 (clamped to the chunk) at k..k+3, as the columns of a matrix.
 fn wrows4(r: u32, k: u32) -> mat4x4<f32> {
-    let last = params.rows - 1u;
-    let rb0 = min(r, last) * params.row_bytes;
-    let rb1 = min(r + 1u, last) * params.row_bytes;
-    let rb2 = min(r + 2u, last) * params.row_bytes;
-    let rb3 = min(r + 3u, last) * params.row_bytes;
-    let g = k >> 4u;
-    let s0 = wscale16(rb0, g);
-    let s1 = wscale16(rb1, g);
-    let s2 = wscale16(rb2, g);
-    let s3 = wscale16(rb3, g);
-    return mat4x4<f32>(wdeq4(wquant4(rb0, k), s0), wdeq4(wquant4(rb1, k), s1),
-                       wdeq4(wquant4(rb2, k), s2), wdeq4(wquant4(rb3, k), s3));
+    let rb = wrow_bytes(r);
+    return wdeq4x4(rb, k, wscales4(rb, k >> 4u));
 }

@@ -20,11 +20,7 @@
 fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n0 = (wid.x * 64u + lid) * 4u;
     let i0 = wid.y * TM;
-    let last = params.rows - 1u;
-    let rb0 = min(n0, last) * params.row_bytes;
-    let rb1 = min(n0 + 1u, last) * params.row_bytes;
-    let rb2 = min(n0 + 2u, last) * params.row_bytes;
-    let rb3 = min(n0 + 3u, last) * params.row_bytes;
+    let rb = wrow_bytes(n0);
     let x0 = xrow(i0);
     let x1 = xrow(i0 + 1u);
     let x2 = xrow(i0 + 2u);
@@ -60,7 +56,7 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
     let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
-        let wt = wtiles16(vec4<u32>(rb0, rb1, rb2, rb3), g0 + g, params.k0 + g * 16u);
+        let wt = wtiles16(rb, g0 + g, params.k0 + g * 16u);
         let kv = g * 4u;
         acc0 = mac16(acc0, wt.t0, wt.t1, wt.t2, wt.t3, xs[x0 + kv], xs[x0 + kv + 1u], xs[x0 + kv + 2u], xs[x0 + kv + 3u]);
         if (TM > 1u) {
@@ -85,7 +81,7 @@ fn qmatmul_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
         let kk = params.k0 + k;
-        let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
+        let wk = vec4<f32>(wdeq1(rb.x, kk), wdeq1(rb.y, kk), wdeq1(rb.z, kk), wdeq1(rb.w, kk));
         let kv = k / 4u;
         let c = k % 4u;
         acc0 = fma(vec4<f32>(xs[x0 + kv][c]), wk, acc0);

@@ -54,18 +54,7 @@ struct W16 {
 }
 
 fn wtiles16(rb: vec4<u32>, g: u32, k: u32) -> W16 {
-    let s0 = wscale16(rb.x, g);
-    let s1 = wscale16(rb.y, g);
-    let s2 = wscale16(rb.z, g);
-    let s3 = wscale16(rb.w, g);
-    return W16(
-        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k), s0), wdeq4(wquant4(rb.y, k), s1),
-                              wdeq4(wquant4(rb.z, k), s2), wdeq4(wquant4(rb.w, k), s3))),
-        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 4u), s0), wdeq4(wquant4(rb.y, k + 4u), s1),
-                              wdeq4(wquant4(rb.z, k + 4u), s2), wdeq4(wquant4(rb.w, k + 4u), s3))),
-        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 8u), s0), wdeq4(wquant4(rb.y, k + 8u), s1),
-                              wdeq4(wquant4(rb.z, k + 8u), s2), wdeq4(wquant4(rb.w, k + 8u), s3))),
-        transpose(mat4x4<f32>(wdeq4(wquant4(rb.x, k + 12u), s0), wdeq4(wquant4(rb.y, k + 12u), s1),
-                              wdeq4(wquant4(rb.z, k + 12u), s2), wdeq4(wquant4(rb.w, k + 12u), s3))),
-    );
+    let s = wscales4(rb, g);
+    return W16(transpose(wdeq4x4(rb, k, s)), transpose(wdeq4x4(rb, k + 4u, s)),
+               transpose(wdeq4x4(rb, k + 8u, s)), transpose(wdeq4x4(rb, k + 12u, s)));
 }

@@ -32,11 +32,7 @@ fn qmatmul_forward_sg(
 ) {
     let n0 = (wid.x * WG + lid) * 4u;
     let i0 = wid.y * 16u;
-    let last = params.rows - 1u;
-    let rb0 = min(n0, last) * params.row_bytes;
-    let rb1 = min(n0 + 1u, last) * params.row_bytes;
-    let rb2 = min(n0 + 2u, last) * params.row_bytes;
-    let rb3 = min(n0 + 3u, last) * params.row_bytes;
+    let rb = wrow_bytes(n0);
     let xq0 = xrow(i0 + (sid & 7u));
     let xq1 = xrow(i0 + 8u + (sid & 7u));
     var acc0 = vec4<f32>(0.0);
@@ -58,7 +54,7 @@ fn qmatmul_forward_sg(
     let k16 = params.klen & ~15u; // quantized types: klen % 256 == 0
     let g0 = params.k0 / 16u;
     for (var g = 0u; g < k16 / 16u; g++) {
-        let wt = wtiles16(vec4<u32>(rb0, rb1, rb2, rb3), g0 + g, params.k0 + g * 16u);
+        let wt = wtiles16(rb, g0 + g, params.k0 + g * 16u);
         let kv = g * 4u;
         // rows 0..7: lane s holds row 0 + s
         let a00 = xs[xq0 + kv];
@@ -109,7 +105,7 @@ fn qmatmul_forward_sg(
     }
     for (var k = k16; k < params.klen; k++) { // float types with K % 16 != 0
         let kk = params.k0 + k;
-        let wk = vec4<f32>(wdeq1(rb0, kk), wdeq1(rb1, kk), wdeq1(rb2, kk), wdeq1(rb3, kk));
+        let wk = vec4<f32>(wdeq1(rb.x, kk), wdeq1(rb.y, kk), wdeq1(rb.z, kk), wdeq1(rb.w, kk));
         let kv = k / 4u;
         let c = k % 4u;
         let b0 = xs[xq0 + kv][c];
