@@ -1,26 +1,39 @@
 //! `anytune serve` end to end: a server on a free port over a throwaway repository folder (so
 //! the test neither builds the wasm nor needs the default model), spoken to over raw TCP so
-//! that traversal attempts reach the server un-normalised.
+//! that traversal attempts reach the server un-normalised, and oversized, slow or idle
+//! requests can be made.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn tiny() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny-llama-Q4_0.gguf")
 }
 
-/// The server process; killed when dropped, so a failing assertion does not leave it running.
+/// The server process over its own repository folder; when dropped, the process is killed and
+/// the folder removed, so a failing assertion leaves nothing behind.
 struct Server {
     child: Child,
     port: u16,
+    repo: PathBuf,
+}
+
+impl Server {
+    /// What the server logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.repo.with_extension("log")).unwrap()
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.repo);
+        let _ = std::fs::remove_file(self.repo.with_extension("log"));
     }
 }
 
@@ -49,13 +62,18 @@ fn make_repo(dir: &Path) {
     std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("web/leak.txt")).unwrap();
 }
 
-fn start(repo: &Path) -> Server {
+/// The server, with more arguments, over a fresh repository folder named after the test (tests
+/// run in parallel); its log goes to the folder's name + `.log`.
+fn start(test: &str, args: &[&str]) -> Server {
+    let repo = std::env::temp_dir().join(format!("anytune-serve-{}-{test}", std::process::id()));
+    make_repo(&repo);
     let log = std::fs::File::create(repo.with_extension("log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_anytune"))
         .args(["serve", "--port", "0", "--no-build", "--model"])
         .arg(tiny())
         .arg("--repo")
-        .arg(repo)
+        .arg(&repo)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -71,7 +89,7 @@ fn start(repo: &Path) -> Server {
             let _ = child.kill();
             panic!("no URL printed: {line:?}; stderr: {}", std::fs::read_to_string(repo.with_extension("log")).unwrap())
         });
-    Server { child, port }
+    Server { child, port, repo }
 }
 
 /// One raw request; returns (status, headers lower-cased, body).
@@ -97,9 +115,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 
 #[test]
 fn serves_the_page_the_wasm_the_data_and_the_model() {
-    let repo = std::env::temp_dir().join(format!("anytune-serve-{}", std::process::id()));
-    make_repo(&repo);
-    let server = start(&repo);
+    let server = start("page", &[]);
     let want = [
         ("/", "text/html; charset=utf-8"),
         ("/index.html?x=1", "text/html; charset=utf-8"),
@@ -167,7 +183,145 @@ fn serves_the_page_the_wasm_the_data_and_the_model() {
     }
     assert_eq!(request(server.port, "POST", "/", "Content-Length: 0\r\n").0, 405);
     assert_eq!(request(server.port, "GET", "/web/%zz.js", "").0, 400);
-    drop(server);
-    let _ = std::fs::remove_dir_all(&repo);
-    let _ = std::fs::remove_file(repo.with_extension("log"));
+}
+
+/// Sends `bytes` as they are and returns all that comes back until the server closes. A write
+/// the server cut short, or a reset after its answer, ends the exchange instead of failing it.
+fn exchange(port: u16, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// The status code of a raw response, 0 when there is none.
+fn status_of(response: &str) -> u16 {
+    response.strip_prefix("HTTP/1.1 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn an_oversized_request_line_gets_414() {
+    let server = start("line", &[]);
+    let long = format!("GET /web/{}.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "a".repeat(9000));
+    let answer = exchange(server.port, long.as_bytes());
+    assert_eq!(status_of(&answer), 414, "{answer:.300}");
+    assert!(answer.contains("over 8192 bytes"), "{answer:.300}");
+    // A request line that never ends is refused as soon as it passes the limit.
+    let answer = exchange(server.port, &[b'G'; 100_000]);
+    assert_eq!(status_of(&answer), 414, "{answer:.300}");
+    assert_eq!(request(server.port, "GET", "/", "").0, 200, "still serving");
+}
+
+#[test]
+fn an_oversized_header_block_gets_431() {
+    let server = start("headers", &[]);
+    let get = |headers: String| exchange(server.port, format!("GET / HTTP/1.1\r\n{headers}\r\n").as_bytes());
+    // 70 header lines of 1 KiB: past the 64 KiB block.
+    let answer = get(format!("X-Big: {}\r\n", "b".repeat(1015)).repeat(70));
+    assert_eq!(status_of(&answer), 431, "{answer:.300}");
+    assert!(answer.contains("over 65536 bytes"), "{answer:.300}");
+    // One header line without end, 1 MiB long.
+    let answer = get(format!("X-Endless: {}", "c".repeat(1 << 20)));
+    assert_eq!(status_of(&answer), 431, "{answer:.300}");
+    // 100 header lines pass, 101 do not.
+    let many = |n: usize| (0..n).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
+    assert_eq!(status_of(&get(many(100))), 200);
+    let answer = get(many(101));
+    assert_eq!(status_of(&answer), 431, "{answer:.300}");
+    assert!(answer.contains("more than 100 header lines"), "{answer:.300}");
+}
+
+/// The number of threads of process `pid` (Linux), `None` where /proc does not tell.
+fn threads(pid: u32) -> Option<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
+}
+
+#[test]
+fn idle_connections_beyond_the_cap_get_503_and_no_threads() {
+    const CAP: usize = 4;
+    let server = start("idle", &["--max-connections", "4", "--header-timeout", "60"]);
+    let before = threads(server.child.id());
+    let idle: Vec<TcpStream> = (0..CAP + 10).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+    }
+    // The 10 over the cap are answered 503 at once; the first CAP wait for their request.
+    let answered = |idle: &[TcpStream]| idle.iter().filter(|s| matches!(s.peek(&mut [0u8; 16]), Ok(n) if n > 0)).count();
+    let waited = Instant::now();
+    while answered(&idle) < 10 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(answered(&idle), 10, "the connections over the cap are answered, the others wait");
+    for s in &idle[CAP..] {
+        let mut got = [0u8; 12];
+        s.peek(&mut got).unwrap();
+        assert_eq!(&got, b"HTTP/1.1 503");
+    }
+    if let (Some(before), Some(now)) = (before, threads(server.child.id())) {
+        assert!(now <= before + CAP, "{now} threads with {} connections (were {before})", idle.len());
+    }
+    // A real request while full: a fast 503.
+    let asked = Instant::now();
+    let (status, headers, _) = request(server.port, "GET", "/", "");
+    assert_eq!((status, header(&headers, "retry-after")), (503, "1"));
+    assert!(asked.elapsed() < Duration::from_secs(2), "503 took {:?}", asked.elapsed());
+    // Once the idle ones close, requests are served again.
+    drop(idle);
+    let mut status = 0;
+    for _ in 0..100 {
+        status = request(server.port, "GET", "/", "").0;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(status, 200, "served again after the idle connections closed");
+}
+
+#[test]
+fn a_slow_client_is_cut_off_by_the_header_deadline() {
+    let server = start("slow", &["--header-timeout", "2"]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(250))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").unwrap();
+    // One byte every 250 ms: each read is quick, the head never completes. At most 10 s.
+    let mut answer = Vec::new();
+    for _ in 0..40 {
+        if s.write_all(b"x").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 1024];
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        }
+        if !answer.is_empty() {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status_of(&answer), 408, "{answer:.300} after {took:?}");
+    assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(5), "cut off after {took:?}");
+}
+
+#[test]
+fn a_newline_in_a_path_stays_inside_its_log_line() {
+    let server = start("log", &[]);
+    let forged = "/web/a%0aanytune%20serve:%20GET%20/forged%20200%0d%1b[2J%c3%a9";
+    assert_eq!(request(server.port, "GET", forged, "").0, 404);
+    assert_eq!(request(server.port, "GET", "/web/app.js", "").0, 200);
+    let log = server.log();
+    let shown = "anytune serve: GET /web/a%0Aanytune%20serve:%20GET%20/forged%20200%0D%1B[2J%C3%A9 404";
+    assert!(log.lines().any(|l| l == shown), "{log:?}");
+    assert!(!log.lines().any(|l| l.contains("GET /forged")), "a forged line: {log:?}");
+    assert!(!log.contains(['\r', '\x1b']), "control characters in the log: {log:?}");
+    assert!(log.lines().all(|l| l.starts_with("anytune serve: ")), "{log:?}");
 }
