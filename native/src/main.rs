@@ -15,6 +15,7 @@ use std::time::Instant;
 mod bench;
 mod dataset;
 mod eval;
+mod option_flags;
 mod plot;
 mod progress;
 mod serve;

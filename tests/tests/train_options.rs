@@ -130,7 +130,7 @@ fn dropout_training_is_different_finite_and_reproducible() {
     // Masks change between steps: step 2 on step 1's data would differ. Resume after 3 steps
     // from a checkpoint in a fresh trainer: the same masks, the same adapter.
     let (_, _, first) = train(gpu, &model, 0.1, 1, 0..3, None);
-    let info = CheckpointInfo { step: 0, data: DataPosition::default(), best_val_loss: None, evals_since_best: 0, adapter_config: String::new() };
+    let info = CheckpointInfo { step: 0, data: DataPosition::default(), best_val_loss: None, evals_since_best: 0, adapter_config: String::new(), run: None };
     let bytes = pollster::block_on(first.checkpoint_bytes(gpu, info)).unwrap();
     let config = TrainConfig { lr: 1e-2, grad_accum: 2, seed: 1, ..TrainConfig::default() };
     let mut fresh = Trainer::new(gpu, &model, lora(gpu, &model, 0.1), config, B, T).unwrap();
@@ -183,4 +183,21 @@ fn evaluation_reports_the_token_accuracy() {
     let mut buf0 = StepBuffers::new(gpu, &model, Some(&no_drop), B, T).unwrap();
     let b0 = pollster::block_on(evaluate(gpu, &model, Some(&no_drop), &mut buf0, &batches)).unwrap();
     assert_eq!(a, b0, "evaluation without dropout");
+}
+
+#[test]
+fn a_step_that_blows_up_the_adapter_is_refused_even_with_finite_gradients() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    // The loss and the gradients of step 1 are finite (they are computed before the update);
+    // the update of lr 1e30 without clipping makes the parameters' norm overflow.
+    let config = TrainConfig {
+        lr: 1e30,
+        optimizer: anytune_core::train::Optimizer::Sgd { momentum: 0.0 },
+        max_grad_norm: 0.0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(gpu, &model, lora(gpu, &model, 0.0), config, B, T).unwrap();
+    let err = pollster::block_on(trainer.train_step(gpu, &model, &[batch(&model, 0)], 10)).unwrap_err().to_string();
+    assert!(err.contains("diverged at step 1") && err.contains("adapter norm inf"), "{err}");
 }

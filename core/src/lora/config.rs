@@ -124,6 +124,9 @@ impl Target {
     }
 }
 
+/// Layer indices at or above this are refused by [`Layers::parse`] before anything is built.
+pub const MAX_LAYER_INDEX: usize = 1 << 16;
+
 /// Which transformer blocks get adapters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Layers {
@@ -140,10 +143,11 @@ impl Layers {
         if s.trim() == "all" {
             return Ok(Layers::All);
         }
-        let num = |p: &str| {
-            p.trim()
-                .parse::<usize>()
-                .map_err(|_| err(format!("{p:?} in {s:?} is not a layer index")))
+        // Checked before a range is expanded: `0-18446744073709551615` must not allocate.
+        let num = |p: &str| match p.trim().parse::<usize>() {
+            Ok(i) if i < MAX_LAYER_INDEX => Ok(i),
+            Ok(i) => Err(err(format!("layer {i} in {s:?} is too large (models have fewer than {MAX_LAYER_INDEX} layers)"))),
+            Err(_) => Err(err(format!("{p:?} in {s:?} is not a layer index"))),
         };
         let mut out = Vec::new();
         for part in s.split(',') {

@@ -24,6 +24,58 @@ pub struct CheckpointInfo {
     pub evals_since_best: usize,
     /// The LoRA configuration the tensors belong to (`adapter_config.json` text).
     pub adapter_config: String,
+    /// What else the result depends on: the options and the data (absent in checkpoints of
+    /// anytune before 0.1.1, which are checked by their LoRA layout only).
+    #[serde(default)]
+    pub run: Option<RunIdentity>,
+}
+
+/// What a run's result depends on besides its LoRA layout, so that a resume with other data
+/// or other options is refused by name instead of silently continuing a different run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunIdentity {
+    /// Every option as planned (after the software schedule), as JSON.
+    pub options: serde_json::Value,
+    /// FNV-1a 64 hashes (hex) of the training file and the validation file's bytes.
+    pub train_data: String,
+    pub val_data: Option<String>,
+}
+
+/// Options a resumed run may change: they decide when files are written, not what is trained.
+pub const RESUMABLE_CHANGES: &[&str] = &["checkpoint_every"];
+
+impl RunIdentity {
+    /// The identity of a run with `options` on these data bytes.
+    pub fn new(options: &crate::train::RunOptions, train: &[u8], val: Option<&[u8]>) -> RunIdentity {
+        let options = serde_json::Value::Object(
+            crate::train::RunOptions::schema().iter().filter_map(|s| Some((s.name.to_string(), options.get(s.name)?))).collect(),
+        );
+        RunIdentity { options, train_data: fnv1a64_hex(train), val_data: val.map(fnv1a64_hex) }
+    }
+
+    /// Why a checkpoint of `saved` cannot continue this run, naming each difference; `None`
+    /// when it can.
+    pub fn mismatch(&self, saved: &RunIdentity) -> Option<String> {
+        let mut why = Vec::new();
+        if saved.train_data != self.train_data {
+            why.push(format!("the training data differs (hash {} in the checkpoint, {} now)", saved.train_data, self.train_data));
+        }
+        if saved.val_data != self.val_data {
+            why.push("the validation file differs".to_string());
+        }
+        let options = |v: &serde_json::Value| crate::train::RunOptions::from_json(&v.to_string());
+        match (options(&saved.options), options(&self.options)) {
+            (Ok(then), Ok(now)) => why.extend(then.differences(&now, RESUMABLE_CHANGES).into_iter().map(|d| format!("option {d}"))),
+            _ => why.push("the checkpoint's options cannot be read".to_string()),
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+}
+
+/// FNV-1a, 64 bits, as hex: a fingerprint of a data file (not a cryptographic hash).
+fn fnv1a64_hex(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{h:016x}")
 }
 
 const INFO_KEY: &str = "anytune_checkpoint";

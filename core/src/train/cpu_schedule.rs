@@ -15,7 +15,7 @@
 //! assert!(note.is_some());
 //! ```
 
-use super::run::RunOptions;
+use super::options::RunOptions;
 
 /// What the short schedule sets.
 #[derive(Clone, Copy, Debug, PartialEq)]

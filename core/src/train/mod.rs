@@ -8,6 +8,7 @@ pub mod backward;
 pub mod checkpoint;
 pub mod cpu_schedule;
 pub mod memory;
+pub mod options;
 pub mod run;
 pub mod schedule;
 pub mod step;
@@ -15,7 +16,8 @@ pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
 pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
-pub use run::{AdapterFiles, RunOptions, RunPlan, StepOutcome, TrainRun};
+pub use options::RunOptions;
+pub use run::{AdapterFiles, RunPlan, StepOutcome, TrainRun};
 pub use schedule::Schedule;
 pub use step::EvalReport;
 pub use trainer::{Optimizer, StepReport, TrainConfig, Trainer};

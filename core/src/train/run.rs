@@ -4,7 +4,7 @@
 //! stopping, checkpoint bytes, adapter files). The callers only add their I/O: files and a
 //! progress line natively, messages to the page in the browser.
 
-use super::checkpoint::CheckpointInfo;
+use super::checkpoint::{CheckpointInfo, RunIdentity};
 use super::cpu_schedule::software_schedule;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
@@ -16,89 +16,8 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::lora::{Layers, LoraConfig, LoraWeights, Target};
 use crate::model::{LoraParams, Model};
-use serde::{Deserialize, Serialize};
-
-/// Every option of a run. The field names are the CLI flags (`max_seq_len` ↔ `--max-seq-len`),
-/// the keys of a TOML config file and of the web page's options object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunOptions {
-    /// Optimizer steps (None: `epochs` epochs; on a software adapter the short schedule of
-    /// [`super::cpu_schedule`], which also sets `batch`, `lr`, `targets` and `layers` while they
-    /// have their defaults).
-    pub steps: Option<usize>,
-    pub epochs: usize,
-    /// Sequences per micro-batch and micro-batches per optimizer step.
-    pub batch: usize,
-    pub grad_accum: usize,
-    pub lr: f64,
-    /// constant, linear or cosine.
-    pub schedule: String,
-    pub warmup: usize,
-    /// adamw or sgd (with `momentum`).
-    pub optimizer: String,
-    pub momentum: f64,
-    pub weight_decay: f64,
-    /// Global gradient-norm clipping (0 = off).
-    pub max_grad_norm: f32,
-    /// LoRA rank, alpha (scale alpha / r), adapted modules and layers.
-    pub rank: usize,
-    pub alpha: f32,
-    /// PEFT's lora_dropout on each adapted module's input, training only.
-    pub lora_dropout: f32,
-    pub targets: String,
-    pub layers: String,
-    /// Longest sequence in tokens; longer rows are truncated (and reported).
-    pub max_seq_len: usize,
-    pub train_on_everything: bool,
-    pub pack: bool,
-    pub skip_bad_rows: bool,
-    /// Fraction of the training rows held out for validation.
-    pub val_split: f32,
-    /// Validate every N steps (0 = only at the end).
-    pub eval_every: usize,
-    /// Activation recomputation (gradient checkpointing): less memory, more compute.
-    pub recompute: bool,
-    /// Seed of the adapter initialisation, data order, validation split and dropout masks.
-    pub seed: u64,
-    /// Checkpoint every N steps (0 = only at the end).
-    pub checkpoint_every: usize,
-    /// Stop after this many evaluations without a better validation loss (0 = never).
-    pub patience: usize,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            steps: None,
-            epochs: 1,
-            batch: 4,
-            grad_accum: 1,
-            lr: 1e-3,
-            schedule: "cosine".into(),
-            warmup: 0,
-            optimizer: "adamw".into(),
-            momentum: 0.9,
-            weight_decay: 0.0,
-            max_grad_norm: 1.0,
-            rank: 8,
-            alpha: 16.0,
-            lora_dropout: 0.0,
-            targets: "q_proj,v_proj".into(),
-            layers: "all".into(),
-            max_seq_len: 256,
-            train_on_everything: false,
-            pack: false,
-            skip_bad_rows: false,
-            val_split: 0.0,
-            eval_every: 0,
-            recompute: false,
-            seed: 0,
-            checkpoint_every: 10,
-            patience: 0,
-        }
-    }
-}
+use serde::Serialize;
+pub use super::options::RunOptions;
 
 impl RunOptions {
     /// The LoRA layout these options ask for.
@@ -107,8 +26,8 @@ impl RunOptions {
             r: self.rank,
             alpha: self.alpha,
             dropout: self.lora_dropout,
-            targets: Target::parse_list(&self.targets)?,
-            layers: Layers::parse(&self.layers)?,
+            targets: Target::parse_list(&self.targets).map_err(|e| as_option(e, "targets"))?,
+            layers: Layers::parse(&self.layers).map_err(|e| as_option(e, "layers"))?,
             use_rslora: false,
         };
         cfg.validate()?;
@@ -139,6 +58,34 @@ impl RunOptions {
             skip_bad_rows: self.skip_bad_rows,
             seed: self.seed,
         }
+    }
+}
+
+/// A LoRA config error (named by its PEFT key) renamed after the run option that set it.
+fn as_option(e: Error, option: &str) -> Error {
+    match e {
+        Error::Invalid { what, .. } => Error::invalid(format!("{option} (--{option})"), what),
+        other => other,
+    }
+}
+
+/// Refuses a rank above the width of the narrowest adapted module (a low-rank update wider
+/// than its matrix).
+fn check_rank(cfg: &LoraConfig, model: &crate::model::ModelConfig) -> Result<()> {
+    let narrowest = cfg.modules(model)?.into_iter().min_by_key(|m| m.in_features.min(m.out_features));
+    match narrowest {
+        Some(m) if cfg.r > m.in_features.min(m.out_features) => Err(Error::invalid(
+            "rank (--rank)",
+            format!(
+                "{} is larger than {} ({} × {}) of this model: at most {}",
+                cfg.r,
+                m.target.peft_name(),
+                m.out_features,
+                m.in_features,
+                m.in_features.min(m.out_features)
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -184,6 +131,8 @@ pub struct RunPlan {
     pub adapter_config: String,
     /// Things the caller should tell the user (e.g. the short schedule on a software adapter).
     pub notes: Vec<String>,
+    /// The options and data the result depends on (kept in checkpoints, checked on resume).
+    pub identity: RunIdentity,
 }
 
 impl RunPlan {
@@ -203,6 +152,7 @@ impl RunPlan {
         };
         let notes: Vec<String> = note.map(|n| format!("software GPU adapter ({}), {n}", gpu.report.name)).into_iter().collect();
         let lora_config = options.lora_config()?;
+        check_rank(&lora_config, &model.config)?;
         options.train_config()?;
         let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
         let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
@@ -214,7 +164,8 @@ impl RunPlan {
         }
         let memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
         let adapter_config = weights.peft_config_json(base_name);
-        Ok(RunPlan { options, lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes })
+        let identity = RunIdentity::new(&options, train.bytes, val.map(|v| v.bytes));
+        Ok(RunPlan { options, lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes, identity })
     }
 
     /// The data summary (format, rows, tokens, truncations, bad rows).
@@ -265,6 +216,7 @@ impl TrainRun {
             best_val_loss: None,
             evals_since_best: 0,
             adapter_config: plan.adapter_config,
+            run: Some(plan.identity),
         };
         let run = TrainRun {
             options: plan.options,
@@ -353,6 +305,14 @@ impl TrainRun {
             return Err(Error::invalid(
                 "resume",
                 format!("{file}: the checkpoint was made with other LoRA options or another base model"),
+            ));
+        }
+        if let (Some(now), Some(saved)) = (&self.info.run, &restored.run)
+            && let Some(why) = now.mismatch(saved)
+        {
+            return Err(Error::invalid(
+                "resume",
+                format!("{file} belongs to another run: {why}. Resume with the data and options of that run, or start a new run in another --out folder"),
             ));
         }
         self.batcher()?.seek(restored.data)?; // checks the position against this dataset

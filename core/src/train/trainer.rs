@@ -105,6 +105,9 @@ pub struct Trainer {
     moments: Vec<[GpuTensor; 2]>,
     bufs: StepBuffers,
     norm: GradNorm,
+    /// The norm of the parameters after the update: a step that makes the adapter non-finite
+    /// (or so large that its norm overflows) is refused even when the gradients were finite.
+    param_norm: GradNorm,
     /// Optimizer steps taken.
     pub step: usize,
 }
@@ -123,7 +126,8 @@ impl Trainer {
             .map(|(p, _)| [GpuTensor::zeros(gpu, &p.shape), GpuTensor::zeros(gpu, &p.shape)])
             .collect();
         let norm = GradNorm::new(gpu, &lens);
-        Ok(Trainer { lora, config, moments, bufs, norm, step: 0 })
+        let param_norm = GradNorm::new(gpu, &lens);
+        Ok(Trainer { lora, config, moments, bufs, norm, param_norm, step: 0 })
     }
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
@@ -148,8 +152,9 @@ impl Trainer {
         let v = model.config.vocab_size;
         let targets: usize = micro.iter().map(|b| crate::ops::cross_entropy::count_targets(&b.targets, v)).sum();
         let rows = self.bufs.batch * self.bufs.t;
-        // Per-token losses of every micro-batch, then [norm, clip scale]: one readback.
-        let report = GpuTensor::zeros(gpu, &[micro.len() * rows + 2]);
+        // Per-token losses of every micro-batch, then [norm, clip scale], then the parameters'
+        // [norm, _]: one readback.
+        let report = GpuTensor::zeros(gpu, &[micro.len() * rows + 4]);
         let mut rec = Recorder::new(gpu);
         for (_, g) in Self::params_of(&self.lora) {
             rec.clear(g);
@@ -180,16 +185,20 @@ impl Trainer {
             }
         }
         rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
+        let params: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(p, _)| *p).collect();
+        self.param_norm.record(&mut rec, &params, 0.0)?;
+        rec.copy(&self.param_norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4 + 8) as u64, 8);
         let dispatches = rec.dispatches;
         let values = report.read(rec).await?;
         let loss = values[..micro.len() * rows].iter().map(|&l| l as f64).sum::<f64>() / targets.max(1) as f64;
         let grad_norm = values[micro.len() * rows];
+        let param_norm = values[micro.len() * rows + 2];
         self.step += 1;
-        if !loss.is_finite() || !grad_norm.is_finite() {
+        if !loss.is_finite() || !grad_norm.is_finite() || !param_norm.is_finite() {
             return Err(Error::invalid(
                 "training",
                 format!(
-                    "diverged at step {}: loss {loss}, gradient norm {grad_norm}; lower the learning rate (now {lr:.2e})",
+                    "diverged at step {}: loss {loss}, gradient norm {grad_norm}, adapter norm {param_norm}; lower the learning rate (now {lr:.2e})",
                     self.step
                 ),
             ));

@@ -158,3 +158,14 @@ fn init_is_kaiming_uniform_for_a_and_zero_for_b() {
         w.modules[0].a
     );
 }
+
+#[test]
+fn layer_ranges_are_bounded_before_they_are_expanded() {
+    // These used to allocate (and abort) or overflow while collecting the range.
+    for s in ["0-18446744073709551615", "0-4000000000", "70000", "3-99999999999999999999"] {
+        let err = Layers::parse(s).unwrap_err().to_string();
+        assert!(err.contains("layers_to_transform") && err.contains(s), "{s}: {err}");
+    }
+    assert_eq!(Layers::parse("2-4,1").unwrap(), Layers::Only(vec![1, 2, 3, 4]));
+    assert!(Layers::parse(&format!("0-{}", crate::lora::config::MAX_LAYER_INDEX - 1)).is_ok());
+}
