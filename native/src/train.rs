@@ -84,7 +84,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let out = job.out.as_path();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(out.join("options.toml"), toml::to_string(&plan.options)?)?;
+    let options_path = out.join("options.toml");
+    std::fs::write(&options_path, toml::to_string(&plan.options)?).with_context(|| format!("writing {}", options_path.display()))?;
     let mut run = TrainRun::start(&gpu, &model, plan)?;
     let checkpoint_path = out.join(CHECKPOINT);
     if args.resume {
@@ -93,32 +94,32 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.resume(&gpu, &bytes, &checkpoint_path.display().to_string())?;
         eprintln!("anytune: resuming from step {} of {}", run.step_count(), run.total_steps);
     }
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(args.resume)
-        .write(true)
-        .truncate(!args.resume)
-        .open(out.join("log.jsonl"))?;
+    let log_path = out.join("log.jsonl");
+    let mut log = open_log(&log_path, args.resume.then_some(run.step_count()))?;
     let mut progress = Progress::new(run.step_count(), run.total_steps);
     while run.step_count() < run.total_steps {
         let s = pollster::block_on(run.step(&gpu, &model))?;
         let r = &s.report;
         progress.step(r);
         let secs = progress.elapsed();
-        writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))?;
+        let at_step = || format!("step {}: writing {}", r.step, log_path.display());
+        writeln!(log, "{}", serde_json::json!({ "kind": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "seconds": secs }))
+            .with_context(at_step)?;
         if let Some(e) = &s.val {
             progress.message(&format!(
                 "step {:>4}  validation loss {:.4}  perplexity {:.2}  accuracy {:.4}",
                 r.step, e.loss, e.perplexity, e.accuracy
             ));
             let record = serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity, "accuracy": e.accuracy });
-            writeln!(log, "{record}")?;
+            writeln!(log, "{record}").with_context(at_step)?;
         }
         if s.new_best {
-            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model)?;
+            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model)
+                .with_context(|| format!("step {}: saving the best adapter", r.step))?;
         }
         if s.checkpoint_due {
-            write_atomically(&checkpoint_path, &pollster::block_on(run.checkpoint(&gpu))?)?;
+            write_atomically(&checkpoint_path, &pollster::block_on(run.checkpoint(&gpu))?)
+                .with_context(|| format!("step {}: saving the checkpoint", r.step))?;
         }
         if s.early_stop {
             progress.message(&format!("anytune: early stop: no validation improvement in {} evaluations", job.options.patience));
@@ -129,9 +130,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     progress.finish();
     drop(log);
-    let log_text = std::fs::read_to_string(out.join("log.jsonl"))?;
+    let log_text = std::fs::read_to_string(&log_path).with_context(|| format!("reading {}", log_path.display()))?;
     let (train_points, val_points) = crate::plot::read_log(&log_text);
-    std::fs::write(out.join("loss.svg"), crate::plot::loss_svg(&train_points, &val_points))?;
+    let svg_path = out.join("loss.svg");
+    std::fs::write(&svg_path, crate::plot::loss_svg(&train_points, &val_points)).with_context(|| format!("writing {}", svg_path.display()))?;
     let trained = pollster::block_on(run.adapter_weights(&gpu))?;
     write_adapter(out, &trained, &base_name, &model)?;
     eprintln!(
@@ -149,7 +151,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 /// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`.
 fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
     let files = AdapterFiles::new(weights, model, base_name)?;
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomically(&dir.join("adapter_config.json"), files.config_json.as_bytes())?;
     write_atomically(&dir.join("adapter_model.safetensors"), &files.safetensors)?;
     write_atomically(&dir.join("adapter.gguf"), &files.gguf)
@@ -157,11 +159,34 @@ fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Mod
 
 /// Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over
 /// `path`: a reader (or a killed run) sees the old file or the new one, never a partial one.
+/// A failure (a full disk) names the file and removes the partial temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {} ({} bytes)", tmp.display(), bytes.len()));
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
+}
+
+/// Opens `log.jsonl` for the run: anew, or on a resume from step `resumed_at` with the records
+/// of later steps removed (those steps were cut short and run again, so they are not logged
+/// twice).
+fn open_log(path: &Path, resumed_at: Option<usize>) -> Result<std::fs::File> {
+    let context = || format!("opening {}", path.display());
+    let Some(step) = resumed_at else { return std::fs::File::create(path).with_context(context) };
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(context),
+    };
+    let step_of = |line: &str| serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["step"].as_u64());
+    let kept: String = old.lines().filter(|l| step_of(l).is_some_and(|s| s as usize <= step)).map(|l| format!("{l}\n")).collect();
+    write_atomically(path, kept.as_bytes())?;
+    std::fs::OpenOptions::new().append(true).open(path).with_context(context)
 }

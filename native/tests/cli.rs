@@ -133,17 +133,21 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
     let straight_args = args(&straight);
     let Some(_) = ok(&straight_args.iter().map(String::as_str).collect::<Vec<_>>()) else { return };
 
-    // SIGKILL the second run once it has logged a few steps, then resume it.
+    // SIGKILL the second run once it has logged a few steps, then resume it. It checkpoints
+    // every 3 steps (an option a resume may change), so the steps logged after its last
+    // checkpoint run again after the resume and must not be logged twice.
+    let mut killed_args = args(&killed);
+    killed_args.extend(["--checkpoint-every".to_string(), "3".to_string()]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_anytune"))
-        .args(args(&killed))
+        .args(&killed_args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let log = killed.join("log.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 4 {
-        assert!(std::time::Instant::now() < deadline, "the run did not reach step 4");
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 5 {
+        assert!(std::time::Instant::now() < deadline, "the run did not reach step 5");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL on Unix
@@ -161,6 +165,30 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
         let diff = va.iter().zip(vb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(diff <= 1e-6, "{name}: resumed adapter differs by {diff}");
     }
+    let steps: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "train")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=10).collect::<Vec<_>>(), "every step logged once, in order");
+
+    // A resume with other options or other data is refused, naming what differs.
+    let mut other_lr = args(&killed);
+    other_lr.extend(["--resume", "--lr", "5e-2"].map(String::from));
+    let out = anytune(&other_lr.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("another run") && stderr.contains("option lr: 0.005 → 0.05"), "{stderr}");
+    let fewer = base.join("fewer.jsonl");
+    let rows = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&fewer, rows.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let mut other_data = args(&killed);
+    other_data[4] = fewer.to_str().unwrap().to_string();
+    other_data.push("--resume".into());
+    let out = anytune(&other_data.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("training data differs"), "{stderr}");
     let _ = std::fs::remove_dir_all(&base);
 }
 
