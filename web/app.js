@@ -64,6 +64,7 @@ async function offlineSupport() {
 
 function onMessage(msg) {
   switch (msg.type) {
+    case "schema": return applySchema(msg.schema);
     case "gpu": {
       show("gpu-status", msg.info.text.trim().replace(/^adapter:  \(/, `adapter: ${browserAdapterName} (`) +
         `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
@@ -191,6 +192,30 @@ function showPreview(text, name) {
   const pre = document.createElement("pre");
   pre.textContent = rows.map((r) => (r.length > 240 ? r.slice(0, 240) + "…" : r)).join("\n");
   box.append(title, pre);
+}
+
+// Values the page starts with where they differ from anytune's defaults: a page shows a
+// validation curve, so it holds out 10% and validates every 5 steps.
+const PAGE_PRESETS = { val_split: 0.1, eval_every: 5 };
+
+/// The form's defaults, bounds and tooltips from core's option schema (`optionSchema()`), so
+/// the page never declares an option's default or range itself. Out-of-range values are still
+/// refused by core when the run is planned, with the option's name and range.
+function applySchema(schema) {
+  const f = $("options").elements;
+  for (const o of schema) {
+    const input = f[o.name];
+    if (!input) continue;
+    input.title = `${o.doc} Allowed: ${o.range}.`;
+    const value = o.name in PAGE_PRESETS ? PAGE_PRESETS[o.name] : o.default;
+    if (o.kind === "flag") { input.checked = Boolean(value); continue; }
+    if (o.kind === "count" || o.kind === "real") {
+      input.min = o.min;
+      if (o.max < 1e15) input.max = o.max;
+      input.step = o.kind === "count" ? "1" : "any";
+    }
+    if (input.tagName !== "SELECT" && value !== null) input.value = value;
+  }
 }
 
 function options() {

@@ -1,10 +1,10 @@
 // The training worker: owns the wasm Engine (WebGPU device, model, run) so the page never
 // freezes. Messages in: init, loadModel, plan, start, pause, resume, stop, generate, download,
-// restoreSaved, discardSaved. Messages out: gpu, model, plan, step, state, gen, download, saved, error.
+// restoreSaved, discardSaved. Messages out: schema, gpu, model, plan, step, state, gen, download, saved, error.
 // Between steps it answers queued requests (generate, download), so "Try it" works while
 // training. Checkpoints go to the origin-private file system (OPFS) and survive a reload.
 
-import init, { Engine } from "./pkg/anytune_web.js";
+import init, { Engine, optionSchema } from "./pkg/anytune_web.js";
 import * as saved from "./saved_run.js";
 
 let engine = null;
@@ -21,6 +21,7 @@ async function handle(msg) {
   switch (msg.type) {
     case "init": {
       await init();
+      post({ type: "schema", schema: JSON.parse(optionSchema()) });
       engine = await Engine.open();
       post({ type: "gpu", info: JSON.parse(engine.adapterInfo()) });
       post({ type: "saved", meta: await saved.loadMeta() });

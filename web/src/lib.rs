@@ -20,6 +20,13 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Every training option with its doc, default and allowed range (core's option schema), as
+/// JSON: the page takes its form's defaults and bounds from here.
+#[wasm_bindgen(js_name = optionSchema)]
+pub fn option_schema() -> String {
+    RunOptions::schema_json().to_string()
+}
+
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -101,7 +108,7 @@ impl Engine {
     /// error naming the line.
     pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str) -> Result<String, JsError> {
         self.plan = None;
-        let options: RunOptions = serde_json::from_str(options).map_err(|e| JsError::new(&format!("options: {e}")))?;
+        let options = RunOptions::from_json(options).map_err(js_err)?;
         let model = self.model()?;
         let plan = RunPlan::new(&self.gpu, model, DataFile { bytes, name }, None, &options, &self.base_name).map_err(js_err)?;
         let fits = check_fits(&self.gpu, &plan.memory);
