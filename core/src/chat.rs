@@ -12,8 +12,19 @@
 //! # Ok::<(), anytune_core::Error>(())
 //! ```
 //!
-//! Not supported: `{% break %}`/`{% continue %}` (minijinja's `loop_controls` feature is off) and
-//! transformers' `{% generation %}` block.
+//! Not supported: transformers' `{% generation %}` block.
+//!
+//! # Limits
+//! A template is a program from a model file, so every rendering runs under limits and a template
+//! that exceeds one is refused with its origin and the limit (never a hang or an abort):
+//! - [`TEMPLATE_FUEL`] steps (minijinja's fuel: about one per instruction; a real template spends
+//!   a few hundred per message, nested `range(100000)` loops run out at once);
+//! - [`MAX_RENDERED_BYTES`] of output (`{{ 'x' * 100000000 }}` in a loop stops at the limit);
+//! - minijinja's own bounds: 500 levels of recursion, `range` of at most 100,000 items, one
+//!   repeated string (`'x' * n`) of at most 100 MB.
+//!
+//! Not bounded: strings a template builds without writing them out (doubling a namespace
+//! attribute in a loop); minijinja offers no hook on value sizes.
 
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, ErrorKind, context};
@@ -21,6 +32,15 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::tokenizer::TemplateSource;
+
+/// Steps (minijinja fuel, about one per instruction) one rendering may take. SmolLM2's and
+/// Llama 3's templates spend about 20–300 per message, so this allows conversations of thousands
+/// of messages and stops a runaway template within a fraction of a second.
+pub const TEMPLATE_FUEL: u64 = 2_000_000;
+
+/// Bytes of text one rendering may write (64 MiB: far more than any sequence can hold; the
+/// dataset pipeline cuts long rows before rendering, see `data::encode`).
+pub const MAX_RENDERED_BYTES: usize = 64 << 20;
 
 /// One chat message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,6 +98,7 @@ impl ChatTemplate {
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
         env.add_filter("tojson", tojson);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::Tokenizer(format!("{origin}: the chat template does not compile: {}", describe(&e))))?;
         Ok(ChatTemplate { env, origin: origin.to_string() })
@@ -92,18 +113,60 @@ impl ChatTemplate {
         bos_token: &str,
         eos_token: &str,
     ) -> Result<String> {
-        let fail =
-            |e: minijinja::Error| Error::Tokenizer(format!("{}: rendering failed: {}", self.origin, describe(&e)));
+        let fail = |e: minijinja::Error| self.render_error(&e);
         let tmpl = self.env.get_template("chat").map_err(fail)?;
-        tmpl.render(context! {
+        let mut out = LimitedOutput { text: Vec::new(), limit: MAX_RENDERED_BYTES, exceeded: false };
+        let ctx = context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => bos_token,
             eos_token => eos_token,
             tools => Value::from(()),
             documents => Value::from(()),
-        })
-        .map_err(fail)
+        };
+        match tmpl.render_captured_to(ctx, &mut out) {
+            Err(_) if out.exceeded => Err(Error::Tokenizer(format!(
+                "{}: the chat template wrote more than the limit of {} MiB of text",
+                self.origin,
+                MAX_RENDERED_BYTES >> 20
+            ))),
+            Err(e) => Err(fail(e)),
+            Ok(_) => String::from_utf8(out.text).map_err(|_| {
+                Error::Tokenizer(format!("{}: the chat template wrote text that is not UTF-8", self.origin))
+            }),
+        }
+    }
+
+    /// A rendering error naming the origin (and the step limit when the template ran out of fuel).
+    fn render_error(&self, e: &minijinja::Error) -> Error {
+        if e.kind() == ErrorKind::OutOfFuel {
+            return Error::Tokenizer(format!(
+                "{}: the chat template ran out of fuel (limit {TEMPLATE_FUEL} steps): it loops too long",
+                self.origin
+            ));
+        }
+        Error::Tokenizer(format!("{}: rendering failed: {}", self.origin, describe(e)))
+    }
+}
+
+/// The rendering's output, refusing to grow past `limit` bytes.
+struct LimitedOutput {
+    text: Vec<u8>,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl std::io::Write for LimitedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the chat template's output is too long"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -363,5 +426,39 @@ mod tests {
         assert_eq!(strftime("%Y-%m-%d", -86400), "1969-12-31");
         let now = ChatTemplate::new("{{ strftime_now('%Y') }}").unwrap().render(&[], false, "", "").unwrap();
         assert!(now.parse::<i32>().unwrap() >= 2025, "{now}");
+    }
+
+    /// Templates that loop too long or write too much are refused quickly, naming the limit.
+    #[test]
+    fn runaway_templates_hit_the_limits() {
+        let origin = "tokenizer_config.json: chat_template";
+        let refuse = |src: &str| {
+            let start = std::time::Instant::now();
+            let e = ChatTemplate::with_origin(src, origin).unwrap().render(&[Message::user("hi")], true, "", "");
+            assert!(start.elapsed().as_secs() < 20, "{src}: took {:?}", start.elapsed());
+            e.unwrap_err().to_string()
+        };
+        let e = refuse("{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}");
+        assert!(e.contains(origin) && e.contains(&format!("ran out of fuel (limit {TEMPLATE_FUEL} steps)")), "{e}");
+        let e = refuse("{% for i in range(100000) %}{{ 'x' * 10000000 }}{% endfor %}");
+        assert!(e.contains(origin) && e.contains("more than the limit of 64 MiB"), "{e}");
+        let e = refuse("{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}");
+        assert!(e.contains(origin) && e.contains("64 MiB"), "{e}");
+        let e = refuse("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+        assert!(e.contains(origin) && e.contains("recursion"), "{e}");
+    }
+
+    /// A ChatML template spends a few steps per message: long conversations stay far below the fuel.
+    #[test]
+    fn fuel_suffices_for_long_conversations() {
+        let t = ChatTemplate::new(
+            "{% for m in messages %}{% if loop.first and m.role != 'system' %}<|im_start|>system\nHi<|im_end|>\n\
+             {% endif %}{{ '<|im_start|>' + m.role + '\n' + m.content.strip() + '<|im_end|>\n' }}{% endfor %}\
+             {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+        )
+        .unwrap();
+        let msgs: Vec<Message> =
+            (0..5000).map(|i| if i % 2 == 0 { Message::user("q") } else { Message::assistant("a") }).collect();
+        assert!(t.render(&msgs, true, "", "").unwrap().ends_with("<|im_start|>assistant\n"));
     }
 }

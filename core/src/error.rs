@@ -20,13 +20,10 @@ pub enum Error {
     #[error("GPU error: {0}")]
     Gpu(String),
 
-    /// A file could not be read from disk.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file could not be read from disk. The OS error is part of the message and not a
+    /// `source()`, so error chains (`{:#}`) print it once.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
 
     /// A model or data file is malformed; `file` names it, `what` says what is wrong.
     #[error("{file}: {what}")]

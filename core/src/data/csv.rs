@@ -1,7 +1,8 @@
 //! A tiny RFC 4180 CSV reader: comma-separated fields, fields in double quotes may hold commas,
 //! line breaks and doubled quotes (`""` → `"`), records end at LF or CRLF. A quote inside an
-//! unquoted field is kept literally (as most spreadsheets write it); an unterminated quoted field
-//! is an error naming the line where its record starts.
+//! unquoted field is kept literally (as most spreadsheets write it). A quoted field that is never
+//! closed, or whose closing quote is followed by anything but a comma or a line break (a stray
+//! quote that swallowed the lines after it), is an error naming the line where the quote opened.
 //!
 //! ```
 //! # use anytune_core::data::csv::parse_csv;
@@ -21,6 +22,8 @@ pub fn parse_csv(text: &str, file: &str) -> Result<Vec<(usize, Vec<String>)>> {
     let mut start_line = 1; // line where the current record started
     let mut in_quotes = false;
     let mut quoted_field = false; // the current field opened with a quote
+    let mut quote_line = 1; // line where the last quoted field opened
+    let mut just_closed = false; // the previous character closed a quoted field
     let mut chars = text.chars().peekable();
     let mut record_empty = true;
     while let Some(c) = chars.next() {
@@ -30,7 +33,10 @@ pub fn parse_csv(text: &str, file: &str) -> Result<Vec<(usize, Vec<String>)>> {
                     chars.next();
                     field.push('"');
                 }
-                '"' => in_quotes = false,
+                '"' => {
+                    in_quotes = false;
+                    just_closed = true;
+                }
                 '\n' => {
                     line += 1;
                     field.push('\n');
@@ -39,10 +45,20 @@ pub fn parse_csv(text: &str, file: &str) -> Result<Vec<(usize, Vec<String>)>> {
             }
             continue;
         }
+        if std::mem::take(&mut just_closed) && !matches!(c, ',' | '\n' | '\r') {
+            return Err(Error::format(
+                format!("{file}:{quote_line}"),
+                format!(
+                    "the quoted field opened here closes on line {line} and is followed by {c:?}, not by a comma or \
+                     a line break (a quote inside a quoted field is written \"\")"
+                ),
+            ));
+        }
         match c {
             '"' if field.is_empty() && !quoted_field => {
                 in_quotes = true;
                 quoted_field = true;
+                quote_line = line;
                 record_empty = false;
             }
             ',' => {
@@ -69,8 +85,8 @@ pub fn parse_csv(text: &str, file: &str) -> Result<Vec<(usize, Vec<String>)>> {
     }
     if in_quotes {
         return Err(Error::format(
-            format!("{file}:{start_line}"),
-            "a quoted field is never closed (missing '\"'); double quotes inside a quoted field are written \"\"",
+            format!("{file}:{quote_line}"),
+            "the quoted field opened here is never closed (missing '\"'); a quote inside a quoted field is written \"\"",
         ));
     }
     if !record_empty || !field.is_empty() {
@@ -98,6 +114,19 @@ mod tests {
     #[test]
     fn unterminated_quote_names_the_line() {
         let e = parse_csv("text\nok\n\"never\nclosed\n", "t.csv").unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:3:") && e.contains("never closed"), "{e}");
+        // The quote opens in the second field of a record that starts on line 2.
+        let e = parse_csv("a,b\n\"x\ny\",\"open\nz\n", "t.csv").unwrap_err().to_string();
         assert!(e.starts_with("t.csv:3:"), "{e}");
+    }
+
+    #[test]
+    fn stray_quote_that_swallows_lines_names_the_line_it_opened() {
+        // Line 2's field opens a quote meant literally; it closes at the quote on line 4.
+        let e = parse_csv("prompt,completion\n\"5 ft, 2\" tall,x\nnext,row\n\"a\",b\n", "t.csv").unwrap_err();
+        let e = e.to_string();
+        assert!(e.starts_with("t.csv:2:") && e.contains("closes on line 2"), "{e}");
+        let e = parse_csv("text\n\"it's\nok\nnot\"ok\n", "t.csv").unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:2:") && e.contains("closes on line 4") && e.contains("'o'"), "{e}");
     }
 }

@@ -15,12 +15,16 @@
 //! - alpaca: one user + one assistant message through the chat template when there is one,
 //!   else [`alpaca_prompt`] as the prompt and `output` as the completion.
 //!
+//! Long rows are bounded before tokenizing (see [`super::cut`]): truncated rows keep at most
+//! `budget` bytes of text, and text is tokenized in pieces of at most 64 KiB.
+//!
 //! Tokenizing segment by segment means the prompt is tokenized exactly as at inference time
 //! (where it is encoded alone and the completion is generated after it). BOS is put first when
 //! the tokenizer adds one (`add_bos`) and the text does not already start with it (a template
 //! that writes `{{ bos_token }}` itself is not doubled).
 
 use super::Example;
+use super::cut::{PIECE_BYTES, cut_to_budget, pieces};
 use super::parse::Content;
 use crate::chat::Message;
 use crate::error::Result;
@@ -63,6 +67,17 @@ pub(crate) struct Encoder<'a> {
     pub tok: &'a Tokenizer,
     pub render: Option<RenderChat<'a>>,
     pub train_on_everything: bool,
+    /// Bytes of text a truncated (not text) row keeps ([`super::cut::text_budget`]).
+    pub budget: usize,
+}
+
+/// One row's example and what encoding it changed.
+pub(crate) struct Encoded {
+    pub example: Example,
+    /// The chat mask fell back to all tokens.
+    pub mask_fallback: bool,
+    /// Bytes of text cut before tokenizing (past [`Encoder::budget`]).
+    pub cut_bytes: usize,
 }
 
 /// How a segment of text is trained.
@@ -76,11 +91,12 @@ enum Seg {
 }
 
 impl Encoder<'_> {
-    /// The example for one row, and whether the chat mask fell back to all tokens; `Err` is the
-    /// reason the row is bad (e.g. the chat template rejected it).
-    pub fn encode(&self, content: &Content) -> std::result::Result<(Example, bool), String> {
+    /// The example for one row; `Err` is the reason the row is bad (e.g. the chat template
+    /// rejected it).
+    pub fn encode(&self, content: &Content) -> std::result::Result<Encoded, String> {
         let mut fallback = false;
-        let segs: Vec<(String, Seg)> = match content {
+        let mut cut_bytes = 0;
+        let mut segs: Vec<(String, Seg)> = match content {
             Content::Text(t) => vec![(t.clone(), Seg::Completion)],
             Content::Pair { prompt, completion } => {
                 vec![(prompt.clone(), Seg::Prompt), (completion.clone(), Seg::Completion)]
@@ -96,17 +112,22 @@ impl Encoder<'_> {
                 segs
             }
             Content::Chat(messages) => {
-                let (segs, fb) = self.chat_segments(messages)?;
+                let mut messages = messages.clone();
+                cut_bytes += cut_to_budget(messages.iter_mut().map(|m| &mut m.content), self.budget);
+                let (segs, fb) = self.chat_segments(&messages)?;
                 fallback = fb;
                 segs
             }
         };
+        if !matches!(content, Content::Text(_)) {
+            cut_bytes += cut_to_budget(segs.iter_mut().map(|(t, _)| t), self.budget);
+        }
         let mut ex = Example { ids: Vec::new(), loss_mask: Vec::new() };
         for (text, seg) in &segs {
             if text.is_empty() {
                 continue;
             }
-            let ids = self.tok.encode(text, false).map_err(|e| e.to_string())?;
+            let ids = self.encode_text(text)?;
             if ids.is_empty() {
                 continue;
             }
@@ -133,7 +154,16 @@ impl Encoder<'_> {
         if self.train_on_everything || fallback {
             ex.loss_mask.iter_mut().for_each(|m| *m = true);
         }
-        Ok((ex, fallback))
+        Ok(Encoded { example: ex, mask_fallback: fallback, cut_bytes })
+    }
+
+    /// The ids of `text`, tokenized in pieces of at most [`PIECE_BYTES`].
+    fn encode_text(&self, text: &str) -> std::result::Result<Vec<u32>, String> {
+        let mut ids = Vec::new();
+        for piece in pieces(text, PIECE_BYTES) {
+            ids.extend(self.tok.encode(piece, false).map_err(|e| e.to_string())?);
+        }
+        Ok(ids)
     }
 
     /// The conversation as segments (assistant turns marked), and whether the spans could not be

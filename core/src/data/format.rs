@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// How the rows are stored in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Container {
@@ -10,7 +12,7 @@ pub enum Container {
     Jsonl,
     /// One JSON array of objects (a file whose first non-blank character is `[`).
     JsonArray,
-    /// Plain text (`.txt`, `.md`): paragraphs separated by blank lines are the rows; a file
+    /// Plain text (`.txt`, `.md`, `.text`): paragraphs separated by blank lines are the rows; a file
     /// without blank lines is one document.
     PlainText,
     /// CSV (RFC 4180) with a header row naming the columns.
@@ -91,16 +93,39 @@ impl std::fmt::Display for DatasetFormat {
     }
 }
 
-/// The container a file is in, from its name and its first non-blank character.
-pub(crate) fn detect_container(text: &str, file: &str) -> Option<Container> {
-    let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+/// The extensions a dataset file may have (lower case, without the dot). Other files are
+/// refused, not guessed at: a `.parquet` or `.xlsx` read as text would train on its bytes.
+pub const DATASET_EXTENSIONS: [&str; 7] = ["jsonl", "ndjson", "json", "csv", "txt", "md", "text"];
+
+/// The extension of `file` (lower case), or an error naming the supported ones.
+pub(crate) fn extension(file: &str) -> Result<String> {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let ext = base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext {
+        Some(e) if DATASET_EXTENSIONS.contains(&e.as_str()) => Ok(e),
+        _ => {
+            let found =
+                ext.map_or("the name has no extension".to_string(), |e| format!("\".{e}\" is not a dataset format"));
+            let supported: Vec<String> = DATASET_EXTENSIONS.iter().map(|e| format!(".{e}")).collect();
+            Err(Error::format(
+                file,
+                format!(
+                    "{found}; supported: {} (convert other formats, e.g. Parquet or a spreadsheet, to JSONL or CSV)",
+                    supported.join(" ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The container a file is in, from its extension (see [`extension`]) and its first non-blank
+/// character; `None` for an empty file.
+pub(crate) fn detect_container(text: &str, ext: &str) -> Option<Container> {
     let first = text.trim_start().chars().next()?;
-    Some(match (ext.as_str(), first) {
+    Some(match (ext, first) {
         ("csv", _) => Container::Csv,
         ("txt" | "md" | "text", _) => Container::PlainText,
         (_, '[') => Container::JsonArray,
-        (_, '{') => Container::Jsonl,
-        ("json" | "jsonl" | "ndjson", _) => Container::Jsonl, // rows will say what is wrong
-        _ => Container::PlainText,
+        _ => Container::Jsonl, // .jsonl, .ndjson, .json: rows will say what is wrong
     })
 }

@@ -25,6 +25,7 @@
 
 pub mod batch;
 pub mod csv;
+mod cut;
 pub mod encode;
 pub mod format;
 mod parse;
@@ -37,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use batch::{Batch, Batcher, DataPosition, IGNORE, Padding};
 pub use encode::{RenderChat, alpaca_prompt, template_renderer};
-pub use format::{Container, DatasetFormat, Shape};
+pub use format::{Container, DATASET_EXTENSIONS, DatasetFormat, Shape};
 pub use summary::{BadRow, DataSummary, MAX_BAD_ROWS_LISTED};
 
 use crate::error::Result;
@@ -119,7 +120,8 @@ pub fn prepare(
     if val.is_some() && cfg.val_split != 0.0 {
         return Err(crate::Error::invalid("val_split", "give either a validation file or val_split, not both"));
     }
-    let encoder = encode::Encoder { tok, render, train_on_everything: cfg.train_on_everything };
+    let budget = cut::text_budget(tok, cfg.max_seq_len);
+    let encoder = encode::Encoder { tok, render, train_on_everything: cfg.train_on_everything, budget };
     let mut acc = Acc::default();
     let (format, examples) = load(train, &encoder, cfg, &mut acc)?;
     let (train_ex, val_ex, val_file) = match val {
@@ -158,6 +160,7 @@ pub fn prepare(
         val_trained_tokens: trained(&val_ex),
         truncated_rows: acc.fit.truncated_rows,
         truncated_tokens: acc.fit.truncated_tokens,
+        untokenized_bytes: acc.untokenized_bytes,
         split_rows: acc.fit.split_rows,
         dropped_rows: acc.fit.dropped_rows,
         mask_fallback_rows: acc.fallback,
@@ -174,6 +177,7 @@ struct Acc {
     bad: Vec<BadRow>,
     fit: shape::FitCounts,
     fallback: usize,
+    untokenized_bytes: usize,
 }
 
 /// One file → its format and fitted examples.
@@ -189,9 +193,10 @@ fn load(
     let mut encoded = Vec::with_capacity(parsed.records.len());
     for r in &parsed.records {
         match encoder.encode(&r.content) {
-            Ok((ex, fallback)) => {
-                acc.fallback += fallback as usize;
-                encoded.push((ex, splittable));
+            Ok(e) => {
+                acc.fallback += e.mask_fallback as usize;
+                acc.untokenized_bytes += e.cut_bytes;
+                encoded.push((e.example, splittable));
             }
             Err(reason) => bad.bad(r.line, reason)?,
         }
@@ -201,13 +206,25 @@ fn load(
     }
     acc.rows += encoded.len();
     acc.bad.extend(bad.rows);
+    let dropped_before = acc.fit.dropped_rows;
     let fitted = shape::fit(encoded, cfg.max_seq_len, &mut acc.fit);
+    if fitted.is_empty() {
+        return Err(crate::Error::format(
+            file.name,
+            format!(
+                "no training rows: all {} rows were dropped because their prompt alone is at least max_seq_len \
+                 ({}) tokens, leaving nothing to train; raise max_seq_len (--max-seq-len) or shorten the prompts",
+                acc.fit.dropped_rows - dropped_before,
+                cfg.max_seq_len
+            ),
+        ));
+    }
     Ok((parsed.format, fitted.into_iter().map(|(_, e)| e).collect()))
 }
 
 /// Reads a dataset file from disk (native only; the browser passes bytes to [`prepare`]).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_dataset_path(path: &std::path::Path) -> Result<(Vec<u8>, String)> {
-    let bytes = std::fs::read(path).map_err(|source| crate::Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| crate::Error::Io { path: path.to_path_buf(), error })?;
     Ok((bytes, path.display().to_string()))
 }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::csv::parse_csv;
-use super::format::{Container, DatasetFormat, Shape, detect_container};
+use super::format::{Container, DatasetFormat, Shape, detect_container, extension};
 use super::summary::BadRow;
 use crate::chat::Message;
 use crate::error::{Error, Result};
@@ -57,12 +57,13 @@ impl BadRows<'_> {
 /// Parses `bytes` (named `file`) into validated rows. `require_assistant`: chat rows without an
 /// assistant message are bad rows (they would train nothing).
 pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assistant: bool) -> Result<Parsed> {
+    let ext = extension(file)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         Error::format(format!("{file}:{line}"), "the file is not UTF-8 text")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let container = detect_container(text, file).ok_or_else(|| Error::format(file, "the file is empty"))?;
+    let container = detect_container(text, &ext).ok_or_else(|| Error::format(file, "the file is empty"))?;
     let mut bad = BadRows { file, skip: skip_bad_rows, rows: Vec::new() };
     let mut rows = Rows { shape: None, records: Vec::new(), require_assistant };
     match container {

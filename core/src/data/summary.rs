@@ -50,6 +50,9 @@ pub struct DataSummary {
     /// Rows cut to `max_seq_len`, and the tokens cut from them in total.
     pub truncated_rows: usize,
     pub truncated_tokens: usize,
+    /// Bytes of text past what `max_seq_len` tokens can hold, cut from truncated rows before
+    /// tokenizing (so not counted in `truncated_tokens`).
+    pub untokenized_bytes: usize,
     /// Extra sequences made by splitting text rows longer than `max_seq_len`.
     pub split_rows: usize,
     /// Rows dropped because truncation left no trained token (the prompt alone filled `max_seq_len`).
@@ -92,13 +95,21 @@ impl std::fmt::Display for DataSummary {
         }
         writeln!(f, "  longest sequence: {} tokens (max_seq_len {})", self.longest, self.max_seq_len)?;
         if self.truncated_rows > 0 {
-            writeln!(f, "  truncated: {} rows, {} tokens cut", self.truncated_rows, self.truncated_tokens)?;
+            write!(f, "  truncated: {} rows, {} tokens cut", self.truncated_rows, self.truncated_tokens)?;
+            if self.untokenized_bytes > 0 {
+                write!(f, " (and {} bytes of text past the longest sequence, not tokenized)", self.untokenized_bytes)?;
+            }
+            writeln!(f)?;
         }
         if self.split_rows > 0 {
             writeln!(f, "  long text rows split into {} extra sequences", self.split_rows)?;
         }
         if self.dropped_rows > 0 {
-            writeln!(f, "  dropped: {} rows whose prompt alone filled max_seq_len", self.dropped_rows)?;
+            writeln!(
+                f,
+                "  dropped: {} rows whose prompt alone is at least max_seq_len tokens (raise max_seq_len to keep them)",
+                self.dropped_rows
+            )?;
         }
         if self.mask_fallback_rows > 0 {
             writeln!(

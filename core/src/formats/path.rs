@@ -18,7 +18,7 @@ const HF_JSON: [&str; 4] = ["config.json", "tokenizer.json", "tokenizer_config.j
 /// Unreadable files give [`Error::Io`]; what the files hold is checked by
 /// [`super::ModelFormat::detect`].
 pub fn read_model_path(path: &Path) -> Result<ModelFiles> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })?;
     let mut files = ModelFiles::new();
     if meta.is_dir() {
         read_folder(path, &mut files)?;
@@ -40,7 +40,7 @@ pub fn read_model_path(path: &Path) -> Result<ModelFiles> {
 /// A folder: its one `.gguf`, or a Hugging Face model (index + the shards it names, or every
 /// `.safetensors`).
 fn read_folder(dir: &Path, files: &mut ModelFiles) -> Result<()> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+    let io = |error| Error::Io { path: dir.to_path_buf(), error };
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
@@ -106,7 +106,7 @@ fn read_hf_json(dir: &Path, files: &mut ModelFiles) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })
 }
 
 /// The folder of `path` (`.` for a bare file name).

@@ -51,7 +51,7 @@ fn file_level_errors() {
     let e = prep("d.csv", "prompt,completion\na,b\nc\n", &DataConfig::default()).unwrap_err().to_string();
     assert_eq!(e, "d.csv:3: 1 fields, but the header has 2");
     let e = prep("d.csv", "text\n\"open\n", &DataConfig::default()).unwrap_err().to_string();
-    assert!(e.starts_with("d.csv:2: a quoted field is never closed"), "{e}");
+    assert!(e.starts_with("d.csv:2: the quoted field opened here is never closed"), "{e}");
     let e = prepare(
         DataFile { bytes: b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}", name: "d.jsonl" },
         None,

@@ -164,3 +164,15 @@ fn sample_datasets_load_cleanly() {
         eprintln!("{}", d.summary);
     }
 }
+
+#[test]
+fn unknown_extensions_are_refused_naming_the_supported_ones() {
+    for name in ["train.parquet", "rows.xlsx", "data/train", "train.jsonl.gz"] {
+        let e = prep(name, "{\"text\": \"hi\"}\n", &DataConfig::default()).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{name}: ")), "{e}");
+        assert!(e.contains("supported: .jsonl .ndjson .json .csv .txt .md .text"), "{e}");
+    }
+    let e = prep("train.parquet", "", &DataConfig::default()).unwrap_err().to_string();
+    assert!(e.contains("\".parquet\" is not a dataset format"), "{e}");
+    assert!(prep("dir.v2/Train.JSONL", "{\"text\": \"hi\"}\n", &DataConfig::default()).is_ok());
+}

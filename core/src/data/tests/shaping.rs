@@ -173,3 +173,50 @@ fn batch_order_is_seeded_and_resumable() {
             .is_err()
     );
 }
+
+#[test]
+fn no_training_rows_says_why_and_what_to_do() {
+    let text = "{\"prompt\": \"a very long prompt that goes on\", \"completion\": \"x\"}\n\
+                {\"prompt\": \"another long prompt that also goes on\", \"completion\": \"y\"}";
+    let e = prep("d.jsonl", text, &DataConfig { max_seq_len: 4, ..DataConfig::default() }).unwrap_err().to_string();
+    assert!(e.starts_with("d.jsonl: no training rows: all 2 rows were dropped"), "{e}");
+    assert!(e.contains("at least max_seq_len (4) tokens") && e.contains("--max-seq-len"), "{e}");
+}
+
+/// A row far longer than `max_seq_len` can use is cut before tokenizing: the sequence is the one
+/// the whole row gives, and the cut is reported.
+#[test]
+fn long_rows_are_cut_before_tokenizing() {
+    let long = "many words of a long completion ".repeat(20_000); // 640 KB
+    let cfg = DataConfig { max_seq_len: 32, ..DataConfig::default() };
+    let text = format!("{{\"prompt\": \"Q:\", \"completion\": \"{long}\"}}");
+    let d = prep("d.jsonl", &text, &cfg).unwrap();
+    let budget = crate::data::cut::text_budget(tiny(), 32);
+    assert!(budget < 10_000, "{budget}");
+    assert_eq!(d.summary.untokenized_bytes, "Q:".len() + long.len() - budget);
+    assert_eq!(d.summary.truncated_rows, 1);
+    assert_eq!(d.train[0].ids, [enc("Q:"), enc(&long)].concat()[..32]);
+    assert!(d.summary.to_string().contains("bytes of text past the longest sequence, not tokenized"));
+    // Chat rows are cut before the template renders them.
+    let chat = format!(
+        "{{\"messages\": [{{\"role\": \"user\", \"content\": \"{long}\"}}, \
+         {{\"role\": \"assistant\", \"content\": \"ok\"}}]}}"
+    );
+    let template = chatml();
+    let render = template_renderer(&template, tiny());
+    let d = prepare(DataFile { bytes: chat.as_bytes(), name: "c.jsonl" }, None, tiny(), Some(&render), &cfg);
+    let e = d.unwrap_err().to_string(); // the cut user turn fills max_seq_len: the row is dropped
+    assert!(e.contains("no training rows: all 1 rows were dropped"), "{e}");
+}
+
+/// Text rows keep all their text: tokenized in 64 KiB pieces, they give the ids of the whole.
+#[test]
+fn long_text_rows_are_tokenized_in_pieces_with_the_same_ids() {
+    let long: String = (0..30_000).map(|i| format!("w{} {}  x, ", i % 97, i % 13)).collect(); // ~330 KB
+    let cfg = DataConfig { max_seq_len: 1 << 20, ..DataConfig::default() };
+    let d = prep("d.jsonl", &format!("{{\"text\": \"{long}\"}}"), &cfg).unwrap();
+    let mut whole = enc(&long);
+    whole.extend(tiny().eos.as_ref().map(|e| e.id));
+    assert_eq!(d.summary.untokenized_bytes, 0);
+    assert_eq!(d.train[0].ids, whole);
+}
