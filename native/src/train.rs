@@ -190,3 +190,34 @@ fn open_log(path: &Path, resumed_at: Option<usize>) -> Result<std::fs::File> {
     write_atomically(path, kept.as_bytes())?;
     std::fs::OpenOptions::new().append(true).open(path).with_context(context)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_names_the_file_and_leaves_no_partial_file() {
+        let dir = std::env::temp_dir().join(format!("anytune-write-{}", std::process::id()));
+        let missing = dir.join("no-such-folder").join("adapter_model.safetensors");
+        let err = format!("{:#}", write_atomically(&missing, b"bytes").unwrap_err());
+        assert!(err.contains("adapter_model.tmp") && err.contains("5 bytes"), "{err}");
+        // A full disk: /dev/full takes the open and refuses the write.
+        if Path::new("/dev/full").exists() {
+            let mut f = open_log(Path::new("/dev/full"), None).unwrap();
+            assert!(writeln!(f, "x").and_then(|_| f.flush()).is_err());
+        }
+    }
+
+    #[test]
+    fn a_resumed_log_keeps_only_the_steps_up_to_the_checkpoint() {
+        let path = std::env::temp_dir().join(format!("anytune-log-{}.jsonl", std::process::id()));
+        let lines = ["{\"kind\":\"train\",\"step\":1}", "{\"kind\":\"val\",\"step\":2}", "{\"kind\":\"train\",\"step\":3}"];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let mut log = open_log(&path, Some(2)).unwrap();
+        writeln!(log, "{{\"kind\":\"train\",\"step\":3,\"again\":true}}").unwrap();
+        drop(log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{}\n{}\n{{\"kind\":\"train\",\"step\":3,\"again\":true}}\n", lines[0], lines[1]));
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -122,13 +122,14 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
     let model = tiny();
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
     let base = std::env::temp_dir().join(format!("anytune-resume-{}", std::process::id()));
-    let args = |out: &std::path::Path| -> Vec<String> {
+    let args_every = |out: &std::path::Path, every: &str| -> Vec<String> {
         ["train", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]
             .into_iter()
-            .chain(["--steps", "10", "--lr", "5e-3", "--targets", "all-linear", "--checkpoint-every", "1", "--seed", "4", "--batch", "2"])
+            .chain(["--steps", "10", "--lr", "5e-3", "--targets", "all-linear", "--checkpoint-every", every, "--seed", "4", "--batch", "2"])
             .map(String::from)
             .collect()
     };
+    let args = |out: &std::path::Path| args_every(out, "1");
     let (straight, killed) = (base.join("straight"), base.join("killed"));
     let straight_args = args(&straight);
     let Some(_) = ok(&straight_args.iter().map(String::as_str).collect::<Vec<_>>()) else { return };
@@ -136,10 +137,8 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
     // SIGKILL the second run once it has logged a few steps, then resume it. It checkpoints
     // every 3 steps (an option a resume may change), so the steps logged after its last
     // checkpoint run again after the resume and must not be logged twice.
-    let mut killed_args = args(&killed);
-    killed_args.extend(["--checkpoint-every".to_string(), "3".to_string()]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_anytune"))
-        .args(&killed_args)
+        .args(args_every(&killed, "3"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -176,7 +175,9 @@ fn a_run_killed_mid_training_resumes_to_the_same_adapter() {
 
     // A resume with other options or other data is refused, naming what differs.
     let mut other_lr = args(&killed);
-    other_lr.extend(["--resume", "--lr", "5e-2"].map(String::from));
+    let lr = other_lr.iter().position(|a| a == "--lr").unwrap() + 1;
+    other_lr[lr] = "5e-2".into();
+    other_lr.push("--resume".into());
     let out = anytune(&other_lr.iter().map(String::as_str).collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("another run") && stderr.contains("option lr: 0.005 → 0.05"), "{stderr}");
