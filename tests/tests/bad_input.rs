@@ -31,14 +31,17 @@ fn load_error(name: &str, bytes: &[u8]) -> Option<String> {
 
 /// Rewrites the tiny GGUF through `edit` (which may drop or replace tensors and metadata).
 fn rewrite_tiny(edit: impl Fn(&str, &mut Vec<usize>, &mut Vec<u8>) -> bool, arch: Option<&str>) -> Vec<u8> {
+    let arch = arch.map(|a| ("general.architecture", MetaValue::String(a.to_string())));
+    rewrite_tiny_meta(edit, arch.as_slice())
+}
+
+/// As [`rewrite_tiny`], with metadata `key`s set to new values.
+fn rewrite_tiny_meta(edit: impl Fn(&str, &mut Vec<usize>, &mut Vec<u8>) -> bool, meta: &[(&str, MetaValue)]) -> Vec<u8> {
     let bytes = std::fs::read(repo_path(TINY)).unwrap();
     let gguf = GgufFile::parse(&bytes, TINY).unwrap();
     let mut w = GgufWriter::new();
     for (k, v) in &gguf.metadata {
-        let v = match (k.as_str(), arch) {
-            ("general.architecture", Some(a)) => MetaValue::String(a.to_string()),
-            _ => v.clone(),
-        };
+        let v = meta.iter().find(|(m, _)| m == k).map_or(v, |(_, v)| v).clone();
         w.add_meta(k.clone(), v).unwrap();
     }
     for t in &gguf.tensors {
@@ -138,4 +141,68 @@ fn unknown_token_id() {
     let err = pollster::block_on(anytune_core::score::score(gpu, &model, &[1, 2, 320])).unwrap_err().to_string();
     assert!(err.contains("320") && err.contains("vocabulary"), "{err}");
     assert!(model.tokenizer.decode(&[5000], false).is_err());
+}
+
+#[test]
+fn counts_and_sizes_beyond_the_limits() {
+    use MetaValue::U64;
+    let keep = |_: &str, _: &mut Vec<usize>, _: &mut Vec<u8>| true;
+    for (meta, want) in [
+        (vec![("llama.block_count", U64(1 << 60))], "block_count"),
+        (vec![("llama.block_count", U64(100_000_000))], "block_count"),
+        (vec![("llama.attention.head_count", U64((1 << 62) + 4)), ("llama.attention.key_length", U64(16))], "head count"),
+        (vec![("llama.context_length", U64(1 << 63))], "context_length"),
+        (vec![("llama.rope.freq_base", MetaValue::F32(f32::NAN))], "rope.freq_base"),
+        (vec![("llama.attention.layer_norm_rms_epsilon", MetaValue::F32(-1e-5))], "layer_norm_rms_epsilon"),
+    ] {
+        let Some(err) = load_error("limits.gguf", &rewrite_tiny_meta(keep, &meta)) else { return };
+        println!("{err}");
+        assert!(err.contains("limits.gguf") && err.contains(want), "{err}");
+        assert!(err.contains("out of range") || err.contains("not a finite positive number"), "{err}");
+    }
+}
+
+#[test]
+fn non_finite_weights() {
+    for (tensor, value) in [("blk.0.attn_q.weight", f32::NAN), ("token_embd.weight", f32::INFINITY)] {
+        let bytes = rewrite_tiny(
+            |name, _, data| {
+                if name == tensor {
+                    data[20..24].copy_from_slice(&value.to_le_bytes());
+                }
+                true
+            },
+            None,
+        );
+        let Some(err) = load_error("nan.gguf", &bytes) else { return };
+        assert!(err.contains("nan.gguf") && err.contains(&format!("tensor {tensor} (F32): value 5 is {value}")), "{err}");
+    }
+}
+
+#[test]
+fn tensor_table_that_llama_cpp_refuses() {
+    // blk.0.attn_q.weight's offset in the table set to the previous tensor's: overlap.
+    let mut bytes = std::fs::read(repo_path(TINY)).unwrap();
+    let gguf = GgufFile::parse(&bytes, TINY).unwrap();
+    let i = gguf.tensors.iter().position(|t| t.name == "blk.0.attn_q.weight").unwrap();
+    let name = b"blk.0.attn_q.weight";
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    let n_dims = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let off_at = at + 4 + 8 * n_dims + 4;
+    let data_start = gguf.tensors[0].offset;
+    let prev = (gguf.tensors[i - 1].offset - data_start) as u64;
+    bytes[off_at..off_at + 8].copy_from_slice(&prev.to_le_bytes());
+    let Some(err) = load_error("overlap.gguf", &bytes) else { return };
+    assert!(err.contains("overlap.gguf") && err.contains("blk.0.attn_q.weight") && err.contains("overlaps"), "{err}");
+}
+
+#[test]
+fn per_token_arrays_of_the_wrong_length() {
+    let bytes = std::fs::read(repo_path(TINY)).unwrap();
+    let gguf = GgufFile::parse(&bytes, TINY).unwrap();
+    let types = gguf.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()).unwrap()[..10].to_vec();
+    let keep = |_: &str, _: &mut Vec<usize>, _: &mut Vec<u8>| true;
+    let bytes = rewrite_tiny_meta(keep, &[("tokenizer.ggml.token_type", MetaValue::Array(types))]);
+    let Some(err) = load_error("types.gguf", &bytes) else { return };
+    assert!(err.contains("types.gguf") && err.contains("token_type has 10 entries for 320 tokens"), "{err}");
 }

@@ -6,15 +6,23 @@
 //! byte offset, never a panic.
 
 use super::meta::{MetaValue, Metadata};
+use super::gguf_layout::{RawTensor, check_layout};
 use super::tensor_info::TensorInfo;
 use crate::error::{Error, Result};
-use crate::quant::{GgmlType, ggml_type_name};
 
 const MAGIC: &[u8; 4] = b"GGUF";
 const DEFAULT_ALIGNMENT: usize = 32;
 /// Metadata arrays nested deeper than this are refused (a crafted file could otherwise
 /// overflow the stack).
 const MAX_ARRAY_DEPTH: usize = 8;
+/// Metadata arrays longer than this are refused (the largest vocabularies have a few hundred
+/// thousand tokens and merges).
+pub const MAX_ARRAY_LEN: usize = 1 << 24;
+/// The fewest bytes one tensor-table entry takes (name length, no name, no dimension, type,
+/// offset) and one metadata entry (key length, no key, type, a one-byte value): a count the
+/// rest of the file cannot hold is refused before anything is read or allocated.
+const MIN_TENSOR_INFO: usize = 8 + 4 + 4 + 8;
+const MIN_KV: usize = 8 + 4 + 1;
 
 /// A parsed GGUF file (the tensor data stays in the caller's bytes).
 #[derive(Clone, Debug)]
@@ -39,11 +47,25 @@ impl GgufFile {
         }
         let n_tensors = r.len()?;
         let n_kv = r.len()?;
+        let left = bytes.len() - r.pos;
+        let least = n_tensors.checked_mul(MIN_TENSOR_INFO).and_then(|a| a.checked_add(n_kv.checked_mul(MIN_KV)?));
+        if least.is_none_or(|l| l > left) {
+            return Err(Error::format(
+                file,
+                format!(
+                    "the header announces {n_tensors} tensors and {n_kv} metadata entries, more than the {left} bytes \
+                     after it can hold (each takes at least {MIN_TENSOR_INFO} and {MIN_KV} bytes): the file is corrupt or truncated"
+                ),
+            ));
+        }
         let mut metadata = Metadata::new();
         for _ in 0..n_kv {
-            let key = r.string()?;
+            let key = r.string(&|| "a metadata key".into())?;
             let ty = r.u32()?;
             let value = r.value(ty, &key, 0)?;
+            if metadata.contains_key(&key) {
+                return Err(Error::format(file, format!("metadata key {key} appears twice (keys must be unique)")));
+            }
             metadata.insert(key, value);
         }
         let alignment = match metadata.get("general.alignment") {
@@ -53,9 +75,9 @@ impl GgufFile {
                 _ => return Err(Error::format(file, format!("general.alignment {v:?} is not a power of two"))),
             },
         };
-        let mut raw = Vec::with_capacity(n_tensors.min(1 << 16));
+        let mut raw = Vec::with_capacity(n_tensors);
         for _ in 0..n_tensors {
-            let name = r.string()?;
+            let name = r.string(&|| "a tensor name".into())?;
             let n_dims = r.u32()? as usize;
             if n_dims > 4 {
                 return Err(Error::format(file, format!("tensor {name} has {n_dims} dimensions (at most 4)")));
@@ -65,44 +87,20 @@ impl GgufFile {
                 ne.push(r.len()?);
             }
             let ty_id = r.u32()?;
-            let offset = r.len()?;
-            raw.push((name, ne, ty_id, offset));
+            let rel_offset = r.len()?;
+            raw.push(RawTensor { name, ne, ty_id, rel_offset });
         }
-        let data_start = r.pos.div_ceil(alignment) * alignment;
-        let mut tensors = Vec::with_capacity(raw.len());
-        for (name, ne, ty_id, rel) in raw {
-            let numel = ne.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            let size = match (GgmlType::from_id(ty_id, &name), numel) {
-                (Ok(ty), Some(n)) => {
-                    if ne.first().is_some_and(|&cols| cols % ty.block_size() != 0) {
-                        return Err(Error::format(
-                            file,
-                            format!("tensor {name}: rows of {} values are not whole {} blocks", ne[0], ty.name()),
-                        ));
-                    }
-                    match (n / ty.block_size()).checked_mul(ty.block_bytes()) {
-                        Some(size) => size,
-                        None => return Err(Error::format(file, format!("tensor {name}: shape {ne:?} overflows"))),
-                    }
-                }
-                // Unsupported types are kept (size unknown) and refused only if a model uses them.
-                (Err(_), Some(_)) => 0,
-                (_, None) => return Err(Error::format(file, format!("tensor {name}: shape {ne:?} overflows"))),
-            };
-            let offset = data_start.checked_add(rel).filter(|o| o.checked_add(size).is_some_and(|end| end <= bytes.len()));
-            let Some(offset) = offset else {
-                return Err(Error::format(
-                    file,
-                    format!(
-                        "tensor {name} ({}, shape {ne:?}) lies beyond the end of the file ({} bytes): the file is truncated",
-                        ggml_type_name(ty_id),
-                        bytes.len()
-                    ),
-                ));
-            };
-            let shape = ne.iter().rev().copied().collect();
-            tensors.push(TensorInfo { name, ty_id, shape, offset, size });
-        }
+        let sizes = raw.iter().map(|t| t.size(file)).collect::<Result<Vec<_>>>()?;
+        let data_start = r.pos.div_ceil(alignment).saturating_mul(alignment);
+        let offsets = check_layout(&raw, &sizes, data_start, alignment, bytes.len(), file)?;
+        let tensors = raw
+            .into_iter()
+            .zip(sizes.into_iter().zip(offsets))
+            .map(|(t, (size, offset))| {
+                let shape = t.ne.iter().rev().copied().collect();
+                TensorInfo { name: t.name, ty_id: t.ty_id, shape, offset, size }
+            })
+            .collect();
         Ok(GgufFile { file: file.to_string(), version, metadata, tensors })
     }
 
@@ -127,9 +125,31 @@ impl GgufFile {
         v.as_u64().ok_or_else(|| Error::format(&self.file, format!("metadata {key} = {v:?} is not an unsigned integer")))
     }
 
+    /// A required unsigned integer that fits a `usize` (32 bits on wasm32).
+    pub fn require_usize(&self, key: &str) -> Result<usize> {
+        self.opt_usize(key)?.ok_or_else(|| Error::format(&self.file, format!("metadata key {key} is missing")))
+    }
+
+    /// An optional unsigned integer that fits a `usize`; present but of another type, negative
+    /// or too large is an error naming the key (never a silent default).
+    pub fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        match v.as_u64().map(usize::try_from) {
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(_)) => Err(Error::format(&self.file, format!("metadata {key} = {v:?} is too large"))),
+            None => Err(Error::format(&self.file, format!("metadata {key} = {v:?} is not an unsigned integer"))),
+        }
+    }
+
     /// An optional float (any numeric type).
     pub fn get_f64(&self, key: &str) -> Option<f64> {
         self.get(key).and_then(MetaValue::as_f64)
+    }
+
+    /// An optional number; present but not a number is an error naming the key.
+    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        v.as_f64().map(Some).ok_or_else(|| Error::format(&self.file, format!("metadata {key} = {v:?} is not a number")))
     }
 }
 
@@ -173,12 +193,13 @@ impl Reader<'_> {
         Ok(usize::try_from(self.u64()?).unwrap_or(usize::MAX))
     }
 
-    fn string(&mut self) -> Result<String> {
+    /// A string; `what` names it when it is not UTF-8.
+    fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
         let at = self.pos;
         let len = self.len()?;
         let s = self.take(len)?;
         String::from_utf8(s.to_vec())
-            .map_err(|_| Error::format(self.file, format!("string at offset {at} is not valid UTF-8")))
+            .map_err(|_| Error::format(self.file, format!("{} (string at offset {at}) is not valid UTF-8", what())))
     }
 
     fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<MetaValue> {
@@ -191,7 +212,7 @@ impl Reader<'_> {
             5 => MetaValue::I32(i32::from_le_bytes(self.array()?)),
             6 => MetaValue::F32(f32::from_le_bytes(self.array()?)),
             7 => MetaValue::Bool(self.array::<1>()?[0] != 0),
-            8 => MetaValue::String(self.string()?),
+            8 => MetaValue::String(self.string(&|| format!("the value of metadata {key}"))?),
             9 => {
                 let elem = self.u32()?;
                 if depth >= MAX_ARRAY_DEPTH {
@@ -199,9 +220,13 @@ impl Reader<'_> {
                     return Err(Error::format(self.file, what));
                 }
                 let n = self.len()?;
-                // Each element takes at least one byte: a count beyond the file is corrupt.
-                if n > self.bytes.len() - self.pos {
+                // A count whose elements cannot fit in the rest of the file is corrupt.
+                if n.checked_mul(min_value_bytes(elem)).is_none_or(|b| b > self.bytes.len() - self.pos) {
                     return Err(Error::format(self.file, format!("metadata {key}: array of {n} values is longer than the file")));
+                }
+                if n > MAX_ARRAY_LEN {
+                    let what = format!("metadata {key}: array of {n} values (at most {MAX_ARRAY_LEN} are allowed)");
+                    return Err(Error::format(self.file, what));
                 }
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -216,3 +241,16 @@ impl Reader<'_> {
         })
     }
 }
+
+/// The fewest bytes a metadata value of type `ty` takes (strings: their length; arrays: element
+/// type and count).
+fn min_value_bytes(ty: u32) -> usize {
+    match ty {
+        2 | 3 => 2,
+        4..=6 => 4,
+        8 | 10..=12 => 8,
+        9 => 12,
+        _ => 1,
+    }
+}
+

@@ -36,11 +36,15 @@ impl MetaValue {
         }
     }
 
-    /// Any float or integer as f64.
+    /// Any float or integer (signed too) as f64.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             MetaValue::F32(v) => Some(v as f64),
             MetaValue::F64(v) => Some(v),
+            MetaValue::I8(v) => Some(v as f64),
+            MetaValue::I16(v) => Some(v as f64),
+            MetaValue::I32(v) => Some(v as f64),
+            MetaValue::I64(v) => Some(v as f64),
             _ => self.as_u64().map(|v| v as f64),
         }
     }

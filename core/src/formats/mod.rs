@@ -2,6 +2,7 @@
 //! so the same code runs natively and in the browser.
 
 pub mod gguf;
+pub mod gguf_layout;
 pub mod meta;
 pub mod tensor_info;
 

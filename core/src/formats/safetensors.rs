@@ -16,6 +16,7 @@
 
 use super::tensor_info::TensorInfo;
 use crate::error::{Error, Result};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -73,8 +74,13 @@ impl SafetensorsFile {
     pub fn parse(bytes: &[u8], file: &str) -> Result<SafetensorsFile> {
         let err = |what: String| Error::format(file, what);
         let n = header_len(bytes).map_err(|what| err(format!("not a safetensors file: {what}")))?;
-        let header: BTreeMap<String, Value> = serde_json::from_slice(&bytes[8..8 + n])
+        let Entries(header) = serde_json::from_slice(&bytes[8..8 + n])
             .map_err(|e| err(format!("the safetensors header is not a valid JSON object: {e}")))?;
+        let mut names: Vec<&str> = header.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(err(format!("{} appears twice in the header (names must be unique)", w[0])));
+        }
         let data_start = 8 + n;
         let data_len = bytes.len() - data_start;
         let mut metadata = BTreeMap::new();
@@ -108,6 +114,30 @@ impl SafetensorsFile {
     /// The tensor called `name`.
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+/// A JSON object's entries in file order, duplicates kept (a map would silently keep the
+/// last of two tensors with one name).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 

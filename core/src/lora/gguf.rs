@@ -16,7 +16,7 @@
 use super::config::{Layers, LoraConfig, Target};
 use super::peft::tensor_f32;
 use super::weights::{
-    LoraModule, LoraWeights, f32_bytes, permute_rows_to_gguf, permute_rows_to_hf,
+    LoraModule, LoraWeights, check_file_alpha, f32_bytes, permute_rows_to_gguf, permute_rows_to_hf,
 };
 use crate::error::{Error, Result};
 use crate::formats::{GgufFile, GgufWriter, MetaValue, TensorInfo};
@@ -179,10 +179,10 @@ impl LoraWeights {
             return Err(err("holds no LoRA tensors".into()));
         };
         // llama.cpp: no alpha (or 0) means scale 1.
-        let alpha = g
-            .get_f64("adapter.lora.alpha")
-            .filter(|&a| a != 0.0)
-            .map_or(r as f32, |a| a as f32);
+        let alpha = match g.opt_f64("adapter.lora.alpha")?.filter(|&a| a != 0.0) {
+            None => r as f32,
+            Some(a) => check_file_alpha(a, "adapter.lora.alpha").map_err(err)?,
+        };
         let mut targets: Vec<Target> = modules.iter().map(|m| m.target).collect();
         targets.sort();
         targets.dedup();

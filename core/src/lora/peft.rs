@@ -13,7 +13,7 @@
 //! biases, per-module rank or alpha patterns, `modules_to_save`, regex targets).
 
 use super::config::{Layers, LoraConfig, Target};
-use super::weights::{LoraModule, LoraWeights, f32s};
+use super::weights::{LoraModule, LoraWeights, check_file_alpha, f32s};
 use crate::error::{Error, Result};
 use crate::formats::SafetensorsFile;
 use crate::formats::safetensors_write::SafetensorsWriter;
@@ -207,7 +207,7 @@ impl LoraWeights {
             };
             if ar != r || br != r {
                 return Err(err(format!(
-                    "{} is {:?} and {} is {:?}, but r is {r} (A should be (r, in) and B (out, r))",
+                    "{} is {:?} and {} is {:?}, but r is {r} in {PEFT_CONFIG_FILE} (A should be (r, in) and B (out, r))",
                     a.name, a.shape, b.name, b.shape
                 )));
             }
@@ -224,7 +224,8 @@ impl LoraWeights {
     }
 }
 
-/// A tensor's values as f32 (from F32, F16 or BF16).
+/// A tensor's values as f32 (from F32, F16 or BF16); NaN or infinity is an error naming the
+/// tensor.
 pub(crate) fn tensor_f32(
     t: &crate::formats::TensorInfo,
     bytes: &[u8],
@@ -236,21 +237,30 @@ pub(crate) fn tensor_f32(
         raw.chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     };
-    match t.ty(file)? {
-        GgmlType::F32 => Ok(f32s(raw)),
-        GgmlType::F16 => Ok(halves().map(|h| half::f16::from_bits(h).to_f32()).collect()),
-        GgmlType::BF16 => Ok(halves()
+    let values: Vec<f32> = match t.ty(file)? {
+        GgmlType::F32 => f32s(raw),
+        GgmlType::F16 => halves().map(|h| half::f16::from_bits(h).to_f32()).collect(),
+        GgmlType::BF16 => halves()
             .map(|h| half::bf16::from_bits(h).to_f32())
-            .collect()),
-        other => Err(Error::format(
+            .collect(),
+        other => {
+            return Err(Error::format(
+                file,
+                format!(
+                    "tensor {}: type {} is not F32, F16 or BF16",
+                    t.name,
+                    other.name()
+                ),
+            ));
+        }
+    };
+    if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(Error::format(
             file,
-            format!(
-                "tensor {}: type {} is not F32, F16 or BF16",
-                t.name,
-                other.name()
-            ),
-        )),
+            format!("tensor {}: value {i} is {x}; adapter weights must be finite", t.name),
+        ));
     }
+    Ok(values)
 }
 
 /// Parses `adapter_config.json` into a [`LoraConfig`], refusing features anytune cannot apply.
@@ -267,10 +277,12 @@ pub fn parse_peft_config(text: &str) -> Result<LoraConfig> {
     let r = require("r")?
         .as_u64()
         .filter(|&r| r > 0)
+        .and_then(|r| usize::try_from(r).ok())
         .ok_or_else(|| err(format!("r = {} is not a positive integer", v["r"])))?;
     let alpha = require("lora_alpha")?
         .as_f64()
         .ok_or_else(|| err(format!("lora_alpha = {} is not a number", v["lora_alpha"])))?;
+    let alpha = check_file_alpha(alpha, "lora_alpha").map_err(err)?;
     let dropout = match get("lora_dropout") {
         None => 0.0,
         Some(d) => d
@@ -299,14 +311,15 @@ pub fn parse_peft_config(text: &str) -> Result<LoraConfig> {
         None => Layers::All,
         Some(Value::Number(n)) => Layers::only(vec![
             n.as_u64()
-                .ok_or_else(|| err(format!("layers_to_transform = {n}")))? as usize,
+                .and_then(|u| usize::try_from(u).ok())
+                .ok_or_else(|| err(format!("layers_to_transform = {n}")))?,
         ]),
         Some(Value::Array(items)) => Layers::only(
             items
                 .iter()
                 .map(|x| {
                     x.as_u64()
-                        .map(|u| u as usize)
+                        .and_then(|u| usize::try_from(u).ok())
                         .ok_or_else(|| err(format!("layers_to_transform holds {x}")))
                 })
                 .collect::<Result<_>>()?,
@@ -352,8 +365,8 @@ pub fn parse_peft_config(text: &str) -> Result<LoraConfig> {
         return Err(err(format!("{k} = {} is not supported by anytune", v[k])));
     }
     let config = LoraConfig {
-        r: r as usize,
-        alpha: alpha as f32,
+        r,
+        alpha,
         dropout: dropout as f32,
         targets,
         layers,

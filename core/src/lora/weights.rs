@@ -165,6 +165,20 @@ pub fn permute_rows_to_hf(m: &[f32], cols: usize, n_heads: usize, head_dim: usiz
     out
 }
 
+/// Largest `lora_alpha` an adapter file may give (real adapters use 8 to 512; the scale
+/// alpha / r multiplies every update, so a huge alpha overflows f32 in the forward pass).
+pub const MAX_FILE_ALPHA: f64 = 65536.0;
+
+/// `alpha` read from an adapter file's `key`, checked: finite, above zero, at most
+/// [`MAX_FILE_ALPHA`]; or what is wrong.
+pub(crate) fn check_file_alpha(alpha: f64, key: &str) -> std::result::Result<f32, String> {
+    if alpha.is_finite() && alpha > 0.0 && alpha <= MAX_FILE_ALPHA {
+        Ok(alpha as f32)
+    } else {
+        Err(format!("{key} = {alpha} is out of range (above 0, at most {MAX_FILE_ALPHA})"))
+    }
+}
+
 /// Little-endian f32 values of a tensor's bytes.
 pub(crate) fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes

@@ -6,6 +6,8 @@ use crate::formats::GgufFile;
 use crate::formats::hf_config::HfConfig;
 use crate::ops::rope::{RopeScaling, RopeType};
 
+pub mod limits;
+
 /// Which member of the Llama family (they differ only in biases and tensor naming).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
@@ -66,35 +68,39 @@ impl ModelConfig {
             }
         };
         let key = |k: &str| format!("{arch_name}.{k}");
-        let u = |k: &str| gguf.require_u64(&key(k)).map(|v| v as usize);
+        let u = |k: &str| gguf.require_usize(&key(k));
+        let opt_u = |k: &str| gguf.opt_usize(&key(k));
+        let opt_f = |k: &str| gguf.opt_f64(&key(k));
         let dim = u("embedding_length")?;
         let n_heads = u("attention.head_count")?;
-        let n_kv_heads = gguf.get(&key("attention.head_count_kv")).and_then(|v| v.as_u64()).map_or(n_heads, |v| v as usize);
-        let head_dim = match gguf.get(&key("attention.key_length")).and_then(|v| v.as_u64()) {
-            Some(d) => d as usize,
-            None => dim / n_heads.max(1),
-        };
-        let vocab_size = match gguf.get(&key("vocab_size")).and_then(|v| v.as_u64()) {
-            Some(v) => v as usize,
+        let n_kv_heads = opt_u("attention.head_count_kv")?.unwrap_or(n_heads);
+        let head_dim = opt_u("attention.key_length")?.unwrap_or(dim / n_heads.max(1));
+        let vocab_size = match opt_u("vocab_size")? {
+            Some(v) => v,
             None => gguf
                 .tensor("token_embd.weight")
-                .map(|t| t.shape[0])
+                .and_then(|t| t.shape.first().copied())
                 .ok_or_else(|| Error::format(&gguf.file, "no vocab size: neither vocab_size metadata nor token_embd.weight"))?,
         };
         // Llama 3.1+ GGUFs carry the scaled frequencies as a `rope_freqs.weight` tensor instead
         // (applied by the loader); linear scaling is metadata.
-        let rope_scaling = match gguf.get(&key("rope.scaling.type")).and_then(|v| v.as_str()) {
-            Some("linear") => Some(RopeScaling {
-                rope_type: RopeType::Linear,
-                factor: gguf.get_f64(&key("rope.scaling.factor")).unwrap_or(1.0) as f32,
-                low_freq_factor: 1.0,
-                high_freq_factor: 4.0,
-                original_max_position_embeddings: 8192,
-            }),
-            Some("none") | None => None,
-            Some(other) => {
-                return Err(Error::format(&gguf.file, format!("rope scaling type \"{other}\" is not supported")));
-            }
+        let scaling_type = key("rope.scaling.type");
+        let rope_scaling = match gguf.get(&scaling_type) {
+            None => None,
+            Some(v) => match v.as_str() {
+                Some("linear") => Some(RopeScaling {
+                    rope_type: RopeType::Linear,
+                    factor: opt_f("rope.scaling.factor")?.unwrap_or(1.0) as f32,
+                    low_freq_factor: 1.0,
+                    high_freq_factor: 4.0,
+                    original_max_position_embeddings: 8192,
+                }),
+                Some("none") => None,
+                Some(other) => {
+                    return Err(Error::format(&gguf.file, format!("rope scaling type \"{other}\" is not supported")));
+                }
+                None => return Err(Error::format(&gguf.file, format!("metadata {scaling_type} = {v:?} is not a string"))),
+            },
         };
         let config = ModelConfig {
             arch,
@@ -105,12 +111,12 @@ impl ModelConfig {
             n_kv_heads,
             head_dim,
             ffn_dim: u("feed_forward_length")?,
-            rope_theta: gguf.get_f64(&key("rope.freq_base")).unwrap_or(10000.0) as f32,
+            rope_theta: opt_f("rope.freq_base")?.unwrap_or(10000.0) as f32,
             rope_scaling,
-            norm_eps: gguf.get_f64(&key("attention.layer_norm_rms_epsilon")).unwrap_or(1e-5) as f32,
+            norm_eps: opt_f("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5) as f32,
             tied_embeddings: gguf.tensor("output.weight").is_none(),
             qkv_bias: arch == Arch::Qwen2,
-            max_seq_len: gguf.get(&key("context_length")).and_then(|v| v.as_u64()).unwrap_or(2048) as usize,
+            max_seq_len: opt_u("context_length")?.unwrap_or(2048),
         };
         config.validate(&gguf.file)?;
         Ok(config)
@@ -171,30 +177,24 @@ impl ModelConfig {
         Ok(config)
     }
 
-    /// Checks the divisibility rules the kernels rely on.
+    /// Checks every hyperparameter against [`limits`] and the divisibility rules the kernels
+    /// rely on, and that every product of sizes used later (`H·D`, `C·F`, `V·C`, …) fits a
+    /// `usize`: an error names `file` and the value, with the allowed range.
     pub fn validate(&self, file: &str) -> Result<()> {
-        let bad = |what: String| Err(Error::format(file, what));
-        if self.n_heads == 0 || self.n_kv_heads == 0 || self.n_layers == 0 || self.dim == 0 || self.vocab_size == 0 {
-            return bad(format!("degenerate model dimensions: {self:?}"));
-        }
-        if self.n_heads % self.n_kv_heads != 0 {
-            return bad(format!("{} attention heads are not a multiple of {} key/value heads", self.n_heads, self.n_kv_heads));
-        }
-        if self.head_dim % 2 != 0 {
-            return bad(format!("head dimension {} is odd; RoPE needs it even", self.head_dim));
-        }
-        Ok(())
+        limits::check(self).map_err(|what| Error::format(file, what))
     }
 
     /// Number of parameters (weights of every matrix, norms and biases).
+    /// Saturates at `usize::MAX` (a model of more than 2^32 parameters on wasm32).
     pub fn parameter_count(&self) -> usize {
-        let (c, f, d) = (self.dim, self.ffn_dim, self.head_dim);
-        let q = self.n_heads * d;
-        let kv = self.n_kv_heads * d;
+        let n = |x: usize| x as u128;
+        let (c, f, d) = (n(self.dim), n(self.ffn_dim), n(self.head_dim));
+        let q = n(self.n_heads) * d;
+        let kv = n(self.n_kv_heads) * d;
         let attn = c * q + 2 * c * kv + q * c + if self.qkv_bias { q + 2 * kv } else { 0 };
         let mlp = 3 * c * f;
         let layer = attn + mlp + 2 * c;
-        let embed = self.vocab_size * c * if self.tied_embeddings { 1 } else { 2 };
-        self.n_layers * layer + embed + c
+        let embed = n(self.vocab_size) * c * if self.tied_embeddings { 1 } else { 2 };
+        usize::try_from(n(self.n_layers) * layer + embed + c).unwrap_or(usize::MAX)
     }
 }

@@ -7,8 +7,10 @@ use super::names::Naming;
 use super::Model;
 use crate::chat::ChatTemplate;
 use crate::error::{Error, Result};
+use crate::formats::TensorInfo;
 use crate::formats::source::{ModelFiles, ModelFormat};
 use crate::gpu::Gpu;
+use crate::quant::dequant::dequantize;
 use crate::tokenizer::Tokenizer;
 
 impl Model {
@@ -26,7 +28,7 @@ impl Model {
                 }
                 let tokenizer = Tokenizer::from_gguf(&gguf.metadata, &name)?;
                 let rope_factors = match gguf.tensor("rope_freqs.weight") {
-                    Some(t) => Some(crate::quant::dequant::dequantize(t.ty(&name)?, t.bytes(bytes), t.numel())?),
+                    Some(t) => Some(rope_factors(&name, t, bytes)?),
                     None => None,
                 };
                 Model::assemble(gpu, name, config, &ckpt, tokenizer, rope_factors)
@@ -36,7 +38,7 @@ impl Model {
                 let config = ModelConfig::from_hf(&hf.config, "config.json")?;
                 let mut ckpt = Checkpoint::new(&name, Naming::HuggingFace, false);
                 for (file, info) in hf.tensors.values() {
-                    ckpt.insert(info, files.bytes(*file));
+                    ckpt.insert_from(files.name(*file), info, files.bytes(*file));
                 }
                 let tokenizer_json = hf.tokenizer_json.as_ref().ok_or_else(|| {
                     Error::format(&name, "tokenizer.json is missing (it must sit next to config.json)")
@@ -69,4 +71,15 @@ impl Model {
         let chat_template = tokenizer.chat_template.as_ref().map(ChatTemplate::from_source).transpose()?;
         Model::from_parts(gpu, name, config, ckpt, tokenizer, chat_template, rope_factors)
     }
+}
+
+/// The RoPE frequency divisors of GGUF tensor `t` (`rope_freqs.weight`); each must be finite
+/// and positive.
+fn rope_factors(file: &str, t: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    let factors = dequantize(t.ty(file)?, t.bytes(bytes), t.numel())?;
+    if let Some((i, x)) = factors.iter().enumerate().find(|(_, x)| !(x.is_finite() && **x > 0.0)) {
+        let what = format!("tensor {}: value {i} is {x}; the RoPE frequency divisors must be finite and positive", t.name);
+        return Err(Error::format(file, what));
+    }
+    Ok(factors)
 }

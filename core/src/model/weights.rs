@@ -4,7 +4,7 @@
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::names::{LayerTensor, ModelTensor, unpermute_rows};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 use crate::quant::dequant::dequantize;
 use crate::weights::Weight;
@@ -32,6 +32,22 @@ pub struct ModelWeights {
     pub output_norm: GpuTensor, // (C)
     /// `None` when tied to `token_embd`.
     pub output: Option<Weight>, // (V, C)
+}
+
+/// The checkpoint must hold exactly `n_layers` blocks: the last one's norm present, none after
+/// it (a layer count that disagrees with the tensors is refused before anything is allocated).
+fn check_layer_count(n_layers: usize, ckpt: &Checkpoint) -> Result<()> {
+    let norm = |i: usize| ckpt.naming.layer(i, LayerTensor::AttnNorm);
+    let (last, next) = (norm(n_layers.saturating_sub(1)), norm(n_layers));
+    if !ckpt.contains(&last) {
+        let what = format!("the configuration gives {n_layers} layers but tensor {last} (of the last one) is missing");
+        return Err(Error::format(&ckpt.file, what));
+    }
+    if ckpt.contains(&next) {
+        let what = format!("the configuration gives {n_layers} layers but the file also holds {next}");
+        return Err(Error::format(&ckpt.file, what));
+    }
+    Ok(())
 }
 
 impl ModelWeights {
@@ -63,6 +79,7 @@ impl ModelWeights {
             if cfg.qkv_bias { vector(name, len).map(Some) } else { Ok(None) }
         };
 
+        check_layer_count(cfg.n_layers, ckpt)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let name = |t: LayerTensor| naming.layer(i, t);
@@ -117,5 +134,27 @@ impl ModelWeights {
             })
             .sum();
         layers + self.token_embd.gpu_bytes() + t(&self.output_norm) + self.output.as_ref().map_or(0, |w| w.gpu_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::TensorInfo;
+    use crate::model::names::Naming;
+
+    #[test]
+    fn the_layer_count_must_match_the_blocks_present() {
+        let names: Vec<String> = (0..3).map(|i| Naming::Gguf.layer(i, LayerTensor::AttnNorm)).collect();
+        let bytes = [0u8; 4];
+        let mut ck = Checkpoint::new("m.gguf", Naming::Gguf, false);
+        for name in &names {
+            ck.insert(&TensorInfo { name: name.clone(), ty_id: 0, shape: vec![1], offset: 0, size: 4 }, &bytes);
+        }
+        assert!(check_layer_count(3, &ck).is_ok());
+        let err = check_layer_count(1 << 12, &ck).unwrap_err().to_string();
+        assert!(err.contains("m.gguf") && err.contains("4096 layers but tensor blk.4095.attn_norm.weight"), "{err}");
+        let err = check_layer_count(2, &ck).unwrap_err().to_string();
+        assert!(err.contains("2 layers but the file also holds blk.2.attn_norm.weight"), "{err}");
     }
 }

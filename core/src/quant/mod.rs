@@ -79,4 +79,5 @@ pub fn ggml_type_name(id: u32) -> &'static str {
 }
 
 pub mod dequant;
+pub mod finite;
 pub mod quantize;

@@ -51,13 +51,27 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
     })?;
     let tokens = string_array(meta, "tokenizer.ggml.tokens", file)?
         .ok_or_else(|| Error::format(file, "metadata key tokenizer.ggml.tokens is missing"))?;
+    if tokens.len() > u32::MAX as usize {
+        return Err(Error::format(file, format!("tokenizer.ggml.tokens has {} tokens, more than ids can number", tokens.len())));
+    }
     let types = int_array(meta, "tokenizer.ggml.token_type", file)?.unwrap_or_default();
+    // Per-token arrays: one entry per token, or the ids they describe are wrong.
+    let scores = float_array(meta, "tokenizer.ggml.scores", file)?;
+    for (key, len) in [("token_type", meta.get("tokenizer.ggml.token_type").map(|_| types.len())), ("scores", scores.as_ref().map(Vec::len))] {
+        if let Some(len) = len.filter(|&n| n != tokens.len()) {
+            let what = format!("tokenizer.ggml.{key} has {len} entries for {} tokens (one per token is needed)", tokens.len());
+            return Err(Error::format(file, what));
+        }
+    }
+    if let Some((i, x)) = scores.iter().flatten().enumerate().find(|(_, x)| x.is_nan()) {
+        return Err(Error::format(file, format!("tokenizer.ggml.scores[{i}] is {x}")));
+    }
     let token_id = |key: &str| -> Result<Option<u32>> {
         match meta.get(key) {
             None => Ok(None),
-            Some(v) => match v.as_u64() {
-                Some(id) if (id as usize) < tokens.len() => Ok(Some(id as u32)),
-                _ => Err(Error::format(file, format!("{key} = {v:?} is not a token id below {}", tokens.len()))),
+            Some(v) => match v.as_u64().filter(|&id| id < tokens.len() as u64) {
+                Some(id) => Ok(Some(id as u32)),
+                None => Err(Error::format(file, format!("{key} = {v:?} is not a token id below {}", tokens.len()))),
             },
         }
     };
@@ -76,7 +90,7 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
             (byte_level_bpe(&tokens, &merges, pre, file)?, true, false)
         }
         "llama" => {
-            let scores = float_array(meta, "tokenizer.ggml.scores", file)?.ok_or_else(|| {
+            let scores = scores.ok_or_else(|| {
                 Error::format(file, "tokenizer.ggml.scores is missing (needed by a llama vocabulary)")
             })?;
             let unk = unk_id.map(|id| tokens[id as usize].clone());
@@ -143,9 +157,13 @@ fn byte_level_bpe(tokens: &[String], merges: &[String], pre: &str, file: &str) -
         .collect();
     let merges = merges
         .iter()
-        .map(|m| match m.split_once(' ') {
-            Some((a, b)) => Ok((a.to_string(), b.to_string())),
-            None => Err(Error::format(file, format!("tokenizer.ggml.merges entry {m:?} is not two tokens"))),
+        .enumerate()
+        .map(|(i, m)| match m.split_once(' ') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains(' ') => Ok((a.to_string(), b.to_string())),
+            _ => Err(Error::format(
+                file,
+                format!("tokenizer.ggml.merges[{i}] = {m:?} is not two tokens separated by one space"),
+            )),
         })
         .collect::<Result<Vec<_>>>()?;
     let bpe = BPE::builder()

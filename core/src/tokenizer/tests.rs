@@ -266,6 +266,38 @@ fn gguf_errors_name_the_value() {
 }
 
 #[test]
+fn per_token_arrays_must_have_one_entry_per_token() {
+    let meta = tiny_spm_meta();
+    let n = meta["tokenizer.ggml.tokens"].as_array().unwrap().len();
+    for key in ["tokenizer.ggml.token_type", "tokenizer.ggml.scores"] {
+        let mut m = meta.clone();
+        let MetaValue::Array(items) = m.get_mut(key).unwrap() else { unreachable!() };
+        items.truncate(10);
+        let err = Tokenizer::from_gguf(&m, "x.gguf").unwrap_err().to_string();
+        assert!(err.starts_with("x.gguf:") && err.contains(&format!("{key} has 10 entries for {n} tokens")), "{err}");
+    }
+    let mut m = meta.clone();
+    m.insert("tokenizer.ggml.scores".into(), MetaValue::Array(vec![MetaValue::F32(f32::NAN); n]));
+    let err = Tokenizer::from_gguf(&m, "x.gguf").unwrap_err().to_string();
+    assert!(err.contains("tokenizer.ggml.scores[0] is NaN"), "{err}");
+}
+
+#[test]
+fn gpt2_merges_must_be_two_tokens() {
+    let s = |v: &str| MetaValue::String(v.into());
+    let mut meta = Metadata::new();
+    meta.insert("tokenizer.ggml.model".into(), s("gpt2"));
+    meta.insert("tokenizer.ggml.tokens".into(), MetaValue::Array(["a", "b", "ab"].map(s).to_vec()));
+    for bad in ["a b c", "ab", " b", "a "] {
+        meta.insert("tokenizer.ggml.merges".into(), MetaValue::Array(vec![s("a b"), s(bad)]));
+        let err = Tokenizer::from_gguf(&meta, "x.gguf").unwrap_err().to_string();
+        assert!(err.contains(&format!("tokenizer.ggml.merges[1] = {bad:?} is not two tokens")), "{err}");
+    }
+    meta.insert("tokenizer.ggml.merges".into(), MetaValue::Array(vec![s("a b")]));
+    assert_eq!(Tokenizer::from_gguf(&meta, "x.gguf").unwrap().vocab_size(), 3);
+}
+
+#[test]
 fn merges_from_scores_follow_generate_merges() {
     // generate_merges({"a":0,"b":1,"ab":2,"ba":3,"aba":4}, {"a":0,"b":0,"ab":-1,"ba":-1,"aba":-0.5})
     // -> [('ab','a'), ('a','ba'), ('a','b'), ('b','a')]

@@ -3,8 +3,10 @@
 
 mod fuzz;
 mod gguf_bad;
+mod gguf_layout;
 mod gguf_write;
 mod hf_config;
+mod model_limits;
 mod real_model;
 mod safetensors;
 mod source;

@@ -70,6 +70,16 @@ fn safetensors_bad_headers_are_errors_naming_file_and_tensor() {
 }
 
 #[test]
+fn safetensors_duplicate_names_are_refused() {
+    // A JSON map would keep the second "w" silently.
+    let dup = r#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                  "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#;
+    expect_err(SafetensorsFile::parse(&safetensors_raw(dup, &pattern(8)), F), &[F, "w appears twice"]);
+    let dup_meta = r#"{"__metadata__": {}, "__metadata__": {}}"#;
+    expect_err(SafetensorsFile::parse(&safetensors_raw(dup_meta, &[]), F), &[F, "__metadata__ appears twice"]);
+}
+
+#[test]
 fn safetensors_index_weight_map() {
     let json = r#"{"metadata": {"total_size": 16}, "weight_map": {
         "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}"#;

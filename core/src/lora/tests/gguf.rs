@@ -209,3 +209,24 @@ fn bad_gguf_input_is_refused_with_the_file() {
         .to_string();
     assert!(e.contains("output.weight.lora_a is not"), "{e}");
 }
+
+#[test]
+fn non_finite_gguf_adapters_and_absurd_alpha_are_refused() {
+    let model = tiny_model(Arch::Llama);
+    let mut w = random_weights(&config("v_proj", "1"), &model, 4);
+    w.modules[0].b[2] = f32::NAN;
+    let e = LoraWeights::from_gguf(&w.to_gguf(&model).unwrap(), "x.gguf", &model).unwrap_err().to_string();
+    assert!(e.starts_with("x.gguf: tensor blk.1.attn_v.weight.lora_b: value 2 is NaN"), "{e}");
+    for alpha in [1e38, f32::INFINITY, -2.0] {
+        let mut w = random_weights(&config("v_proj", "1"), &model, 4);
+        w.config.alpha = 1.0;
+        let bytes = w.to_gguf(&model).unwrap();
+        // Patch the f32 after the key adapter.lora.alpha (its type id is 4 bytes before).
+        let key = b"adapter.lora.alpha";
+        let at = bytes.windows(key.len()).position(|k| k == key).unwrap() + key.len() + 4;
+        let mut b = bytes.clone();
+        b[at..at + 4].copy_from_slice(&alpha.to_le_bytes());
+        let e = LoraWeights::from_gguf(&b, "x.gguf", &model).unwrap_err().to_string();
+        assert!(e.contains("x.gguf") && e.contains("adapter.lora.alpha") && e.contains("out of range"), "{alpha}: {e}");
+    }
+}

@@ -131,7 +131,9 @@ fn bad_peft_input_is_refused_with_the_file_and_key() {
             "embed_tokens",
         ),
         (edit("use_dora", true.into()), "use_dora"),
-        (edit("r", 4.into()), "but r is 4"),
+        (edit("r", 4.into()), "but r is 4 in adapter_config.json"),
+        (edit("lora_alpha", 1e38.into()), "lora_alpha = 100000000000000000000000000000000000000 is out of range"),
+        (edit("lora_alpha", (-8).into()), "lora_alpha = -8 is out of range (above 0, at most 65536)"),
         (
             edit("target_modules", serde_json::json!(["q_proj"])),
             "v_proj which target_modules does not list",
@@ -167,6 +169,22 @@ fn bad_peft_input_is_refused_with_the_file_and_key() {
         "{e}"
     );
     assert!(LoraWeights::from_peft(&json, &st[..st.len() - 4]).is_err());
+}
+
+#[test]
+fn non_finite_peft_weights_are_refused_naming_the_tensor() {
+    let model = tiny_model(Arch::Llama);
+    let c = config("q_proj", "0");
+    let json = random_weights(&c, &model, 5).peft_config_json("m");
+    for (is_a, bad) in [(true, f32::NAN), (false, f32::INFINITY)] {
+        let mut w = random_weights(&c, &model, 5);
+        let m = &mut w.modules[0];
+        if is_a { m.a[3] = bad } else { m.b[7] = bad }
+        let e = LoraWeights::from_peft(&json, &w.peft_safetensors().unwrap()).unwrap_err().to_string();
+        let name = peft_tensor_name(0, Target::Q, is_a);
+        let want = format!("adapter_model.safetensors: tensor {name}: value {} is {bad}", if is_a { 3 } else { 7 });
+        assert!(e.starts_with(&want), "{e}");
+    }
 }
 
 /// Writes adapters for `tests/fixtures/tiny-llama` for `tests/golden/check_adapters.py`:
