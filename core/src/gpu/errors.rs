@@ -43,8 +43,8 @@ impl ErrorSlot {
 /// wgpu's error as one line: "In Device::create_bind_group, label = 'x': Buffer binding 3 …".
 pub(crate) fn describe(error: &wgpu::Error) -> String {
     let text = match error {
-        wgpu::Error::Validation { description, .. } => description.clone(),
-        other => other.to_string(),
+        wgpu::Error::OutOfMemory { source } => format!("out of GPU memory: {source}"),
+        other => other.to_string(), // the description (validation, internal)
     };
     let text = text.replace("Validation Error", "").replace("Caused by:", "");
     let parts: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
