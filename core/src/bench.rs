@@ -24,6 +24,7 @@ pub struct BenchResult {
 /// `qmatmul_forward` with an `(n, k)` weight of type `ty`. One warm-up run (compiles the
 /// pipeline), then `iters` dispatches in one submission, waited for with one readback.
 pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType>, iters: usize) -> Result<BenchResult> {
+    check_operands(gpu, &[("x", m, k), ("y", m, n), ("B", if ty.is_none() { k } else { 1 }, n)])?;
     let mut rng = Rng::new(1);
     let x = GpuTensor::from_slice(gpu, &[m, k], &rng.normal_vec(m * k, 1.0));
     let y = GpuTensor::zeros(gpu, &[m, n]);
@@ -47,12 +48,23 @@ pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType
 /// Times `dx = dy · W` ([`qmatmul_backward_input`]), dy `(m, n)`, W `(n, k)` of type `ty`, as
 /// [`bench_matmul`] does.
 pub fn bench_qmatmul_backward(gpu: &Gpu, m: usize, n: usize, k: usize, ty: GgmlType, iters: usize) -> Result<BenchResult> {
+    check_operands(gpu, &[("dy", m, n), ("dx", m, k)])?;
     let mut rng = Rng::new(2);
     let dy = GpuTensor::from_slice(gpu, &[m, n], &rng.normal_vec(m * n, 1.0));
     let dx = GpuTensor::zeros(gpu, &[m, k]);
     let bytes = random_blocks(ty, n * k / ty.block_size(), 0.1, &mut rng);
     let w = Weight::upload(gpu, "bench.weight", ty, n, k, &bytes)?;
     time(gpu, &dx, 2 * m * n * k, iters, |rec| qmatmul_backward_input(rec, &dy, &w, &dx, false))
+}
+
+/// Refuses f32 operands `(name, rows, cols)` too large for one storage binding before any host
+/// data is made for them.
+fn check_operands(gpu: &Gpu, operands: &[(&str, usize, usize)]) -> Result<()> {
+    for &(name, rows, cols) in operands {
+        let bytes = (rows as u64).saturating_mul(cols as u64).saturating_mul(4);
+        gpu.check_buffer(bytes, true, &format!("the matmul operand {name} ({rows} × {cols} f32)"))?;
+    }
+    Ok(())
 }
 
 /// One warm-up run of `record`, then `iters` in one submission, waited for by reading `out`.

@@ -1,15 +1,17 @@
 //! Text generation with a KV cache: one prefill pass over the prompt, then one decode pass per
 //! token. Each step submits its work once and reads back only the last row of logits.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Recorder};
 use crate::chat::Message;
 use crate::model::{Activations, KvCache, LoraParams, Model};
-use crate::sample::{Sampler, SamplingConfig};
+use crate::sample::{Sampler, SamplingConfig, check_finite};
 
 /// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
 #[derive(Clone, Debug)]
 pub struct GenerateOptions {
+    /// New tokens at most: 1 ..= the model's context length (generation also stops when the
+    /// prompt and the new tokens fill the context).
     pub max_tokens: usize,
     pub sampling: SamplingConfig,
     /// Stop at the tokenizer's EOS / end-of-turn tokens.
@@ -20,6 +22,35 @@ impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions { max_tokens: 128, sampling: SamplingConfig::greedy(), stop_at_eos: true }
     }
+}
+
+impl GenerateOptions {
+    /// Refuses options outside their ranges ([`SamplingConfig::validate`], and `max_tokens` in
+    /// 1 ..= `context`), naming the option.
+    pub fn validate(&self, context: usize) -> Result<()> {
+        if !(1..=context).contains(&self.max_tokens) {
+            return Err(Error::invalid(
+                "--max-tokens",
+                format!("{} is not from 1 to the model's context length {context}", self.max_tokens),
+            ));
+        }
+        self.sampling.validate()
+    }
+}
+
+/// Refuses a token sequence with no tokens, or with more than the model's `context` positions;
+/// `what` names it in the error ("prompt", "text").
+pub fn check_tokens(ids: &[u32], context: usize, what: &str) -> Result<()> {
+    if ids.is_empty() {
+        return Err(Error::invalid(what, format!("the {what} is empty (it has no tokens)")));
+    }
+    if ids.len() > context {
+        return Err(Error::invalid(
+            what,
+            format!("its {} tokens are more than the model's context of {context} positions", ids.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// What a generation produced.
@@ -74,8 +105,11 @@ pub async fn generate_with(
     options: &GenerateOptions,
     mut on_text: impl FnMut(&str),
 ) -> Result<Generation> {
+    let context = model.config.max_seq_len;
+    options.validate(context)?;
+    check_tokens(prompt_ids, context, "prompt")?;
     model.check_ids(prompt_ids)?;
-    let capacity = (prompt_ids.len() + options.max_tokens).min(model.config.max_seq_len.max(prompt_ids.len() + 1));
+    let capacity = (prompt_ids.len() + options.max_tokens).min(context);
     let mut cache = KvCache::new(gpu, &model.config, capacity)?;
     let mut sampler = Sampler::new(options.sampling.clone());
     let mut decoder = model.tokenizer.stream_decoder(true);
@@ -90,6 +124,7 @@ pub async fn generate_with(
         model.forward_into(&mut rec, &input, &mut cache, lora, acts)?;
         let logits = model.logits(&mut rec, &acts.hidden, input.len() - 1, 1)?;
         let row = logits.read(rec).await?;
+        check_finite(&row, cache.len - 1, &model.name)?;
         let next = sampler.sample(&row);
         if options.stop_at_eos && model.tokenizer.is_stop(next) {
             out.stopped = true;
@@ -104,4 +139,59 @@ pub async fn generate_with(
         input = vec![next];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::tests::{overflowing, tiny};
+    use crate::testing::test_gpu;
+
+    fn run(model: &Model, ids: &[u32], options: &GenerateOptions) -> Result<Generation> {
+        let gpu = test_gpu().unwrap();
+        pollster::block_on(generate(gpu, model, ids, options, |_| {}))
+    }
+
+    #[test]
+    fn options_outside_their_range_are_refused_by_name() {
+        let Some(gpu) = test_gpu() else { return };
+        let model = tiny(gpu);
+        let with = |max_tokens: usize, temperature: f32, top_p: f32| GenerateOptions {
+            max_tokens,
+            sampling: SamplingConfig { temperature, top_p, ..SamplingConfig::greedy() },
+            stop_at_eos: false,
+        };
+        for (options, name) in [
+            (with(0, 0.0, 1.0), "--max-tokens"),
+            (with(129, 0.0, 1.0), "--max-tokens"),
+            (with(4, f32::NAN, 1.0), "--temperature"),
+            (with(4, -1.0, 1.0), "--temperature"),
+            (with(4, 0.8, f32::NAN), "--top-p"),
+        ] {
+            let msg = run(&model, &[1, 2], &options).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("invalid {name}: ")), "{msg}");
+        }
+        assert_eq!(run(&model, &[1, 2], &with(3, 0.8, 0.9)).unwrap().ids.len(), 3);
+    }
+
+    #[test]
+    fn an_empty_or_too_long_prompt_is_refused() {
+        let Some(gpu) = test_gpu() else { return };
+        let model = tiny(gpu);
+        let msg = run(&model, &[], &GenerateOptions::default()).unwrap_err().to_string();
+        assert_eq!(msg, "invalid prompt: the prompt is empty (it has no tokens)");
+        let msg = run(&model, &[1; 129], &GenerateOptions::default()).unwrap_err().to_string();
+        assert!(msg.contains("129 tokens are more than the model's context of 128"), "{msg}");
+        // A prompt filling the context still gives one token.
+        let options = GenerateOptions { stop_at_eos: false, ..Default::default() };
+        assert_eq!(run(&model, &[1; 128], &options).unwrap().ids.len(), 1);
+    }
+
+    #[test]
+    fn non_finite_logits_while_sampling_are_an_error() {
+        let Some(gpu) = test_gpu() else { return };
+        let model = overflowing(gpu);
+        let msg = run(&model, &[1, 2, 3], &GenerateOptions::default()).unwrap_err().to_string();
+        assert!(msg.starts_with("huge.gguf: the model produced non-finite logits at position 2"), "{msg}");
+    }
 }

@@ -6,16 +6,23 @@
 //! assert_eq!(s.sample(&[0.1, 2.0, -1.0]), 1);
 //! ```
 
+use crate::error::{Error, Result};
 use crate::rng::Rng;
 
+/// The largest temperature [`SamplingConfig::validate`] accepts (beyond it sampling is uniform
+/// noise for any model).
+pub const MAX_TEMPERATURE: f32 = 100.0;
+
 /// How to pick the next token. Defaults: greedy (temperature 0), no top-k, top-p 1, seed 0.
+/// [`SamplingConfig::validate`] states the allowed ranges.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamplingConfig {
-    /// 0 = greedy (argmax); otherwise logits are divided by it before the softmax.
+    /// 0 = greedy (argmax); otherwise logits are divided by it before the softmax. Finite,
+    /// 0 ..= [`MAX_TEMPERATURE`].
     pub temperature: f32,
-    /// Keep only the k most likely tokens (0 = all).
+    /// Keep only the k most likely tokens (0 = all; any value).
     pub top_k: usize,
-    /// Keep the smallest set of tokens whose probability reaches `top_p` (1 = all).
+    /// Keep the smallest set of tokens whose probability reaches `top_p` (1 = all); in (0, 1].
     pub top_p: f32,
     pub seed: u64,
 }
@@ -23,6 +30,20 @@ pub struct SamplingConfig {
 impl SamplingConfig {
     pub fn greedy() -> Self {
         SamplingConfig { temperature: 0.0, top_k: 0, top_p: 1.0, seed: 0 }
+    }
+
+    /// Refuses a temperature that is not a finite number in 0 ..= [`MAX_TEMPERATURE`] and a
+    /// top-p outside (0, 1], naming the option (`--temperature`, `--top-p`) and its range.
+    pub fn validate(&self) -> Result<()> {
+        let t = self.temperature;
+        if !(0.0..=MAX_TEMPERATURE).contains(&t) {
+            return Err(Error::invalid("--temperature", format!("{t} is not a number from 0 (greedy) to {MAX_TEMPERATURE}")));
+        }
+        let p = self.top_p;
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Error::invalid("--top-p", format!("{p} is not a probability in (0, 1] (1 keeps every token)")));
+        }
+        Ok(())
     }
 }
 
@@ -92,6 +113,23 @@ pub fn argmax(values: &[f32]) -> u32 {
     best as u32
 }
 
+/// Refuses a row of logits holding NaN or an infinity, naming `model` (its file) and the
+/// sequence `position` the row predicts from: the forward pass overflowed f32, and no sampled
+/// token or log-probability may come from it.
+pub fn check_finite(logits: &[f32], position: usize, model: &str) -> Result<()> {
+    match logits.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::format(
+            model,
+            format!(
+                "the model produced non-finite logits at position {position} ({} for token id {i}): \
+                 its weights (or the adapter's) overflow f32",
+                logits[i]
+            ),
+        )),
+    }
+}
+
 /// `log_softmax(row)[i]` computed stably.
 pub fn log_softmax_at(row: &[f32], i: usize) -> f32 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -138,6 +176,31 @@ mod tests {
         assert_eq!(a, run(cfg));
         let ones = a.iter().filter(|&&t| t == 1).count() as f32 / a.len() as f32;
         assert!((ones - 0.75).abs() < 0.03, "frequency of token 1: {ones}");
+    }
+
+    #[test]
+    fn sampling_options_outside_their_range_are_refused_by_name() {
+        let with = |temperature: f32, top_p: f32| SamplingConfig { temperature, top_p, ..SamplingConfig::greedy() }.validate();
+        for t in [f32::NAN, -1.0, -0.001, f32::INFINITY, 100.5] {
+            let msg = with(t, 1.0).unwrap_err().to_string();
+            assert!(msg.contains("--temperature") && msg.contains("0 (greedy) to 100"), "{t}: {msg}");
+        }
+        for p in [f32::NAN, 0.0, -0.5, 1.01, f32::INFINITY] {
+            let msg = with(0.7, p).unwrap_err().to_string();
+            assert!(msg.contains("--top-p") && msg.contains("(0, 1]"), "{p}: {msg}");
+        }
+        for (t, p) in [(0.0, 1.0), (100.0, 0.01), (0.8, 0.9)] {
+            with(t, p).unwrap();
+        }
+    }
+
+    #[test]
+    fn non_finite_logits_are_an_error_naming_the_position() {
+        check_finite(&[0.0, -3.0, 1e30], 4, "m.gguf").unwrap();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let msg = check_finite(&[0.0, bad, 1.0], 4, "m.gguf").unwrap_err().to_string();
+            assert!(msg.starts_with("m.gguf: ") && msg.contains("non-finite logits at position 4") && msg.contains("token id 1"), "{msg}");
+        }
     }
 
     #[test]

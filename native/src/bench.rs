@@ -2,7 +2,7 @@
 //! `--op matmul` prints GFLOP/s of the default model's GEMM shapes for f32 and each weight
 //! type; `--forward` prints prefill tokens/s of the model at `--tokens` tokens.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
 use anytune_core::bench::bench_matmul;
 use anytune_core::ops::matmul::{MatmulShape, kernel_name};
@@ -52,6 +52,9 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.tokens == 0 || args.iters == 0 {
+        bail!("--tokens and --iters must be at least 1 (got --tokens {}, --iters {})", args.tokens, args.iters);
+    }
     match (args.op.as_deref(), args.forward, args.train) {
         (Some("matmul"), false, false) => matmul(&args),
         (None, true, false) => forward(&args),
@@ -103,7 +106,7 @@ fn forward(args: &BenchArgs) -> Result<()> {
         pollster::block_on(logits.read(rec))?;
         Ok(start.elapsed().as_secs_f64())
     };
-    run_once()?; // warm-up: compiles pipelines
+    run_once().with_context(|| format!("a forward pass of {t} tokens"))?; // warm-up: compiles pipelines
     let mut best = f64::MAX;
     for _ in 0..args.iters {
         best = best.min(run_once()?);

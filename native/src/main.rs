@@ -190,6 +190,8 @@ fn info(m: ModelArg) -> Result<()> {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
+    let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
+    sampling.validate()?; // before loading the model; generate checks everything again
     let (gpu, model) = args.model.load()?;
     let prompt = match (&args.prompt, &args.chat) {
         (Some(p), _) => p.clone(),
@@ -206,7 +208,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     let ids = model.tokenizer.encode(&prompt, true)?;
     let options = GenerateOptions {
         max_tokens: args.max_tokens,
-        sampling: SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed },
+        sampling,
         stop_at_eos: true,
     };
     let start = Instant::now();

@@ -269,3 +269,56 @@ fn dropout_recompute_and_accuracy_flags() {
     assert!((0.0..=1.0).contains(&acc) && eval["loss"].as_f64().unwrap().is_finite(), "{eval}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Runs a command that must be refused cleanly: exit status 1 (a panic would be 101), one
+/// `error: …` message, no panic. Returns stderr, or `None` (printed) without a GPU adapter.
+fn refused(args: &[&str]) -> Option<String> {
+    let out = anytune(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if stderr.contains("no GPU adapter") {
+        eprintln!("SKIPPED: {stderr}");
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(1), "anytune {args:?}: {stderr}");
+    assert!(stderr.starts_with("error: ") && !stderr.contains("panicked"), "{stderr}");
+    Some(stderr)
+}
+
+#[test]
+fn bench_forward_beyond_the_adapter_limits_is_an_error_not_a_panic() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    // The largest buffer of the pass, (T, ffn 160) f32, must exceed this adapter's binding limit.
+    let Some(info) = ok(&["info", "--model", m]) else { return };
+    let binding_mib: u64 = info.split("storage binding ").nth(1).and_then(|r| r.split(' ').next()?.parse().ok()).unwrap();
+    if binding_mib * 1024 * 1024 >= 1_000_000 * 160 * 4 {
+        eprintln!("SKIPPED: a 1M-token pass of the tiny model fits this adapter ({binding_mib} MiB per binding)");
+        return;
+    }
+    let args = ["bench", "--forward", "--tokens", "1000000", "--iters", "1", "--model", m];
+    let Some(stderr) = refused(&args) else { return };
+    assert!(stderr.contains("a forward pass of 1000000 tokens") && stderr.contains("adapter limit: "), "{stderr}");
+    assert!(stderr.contains("MiB per storage binding") || stderr.contains("MiB per buffer"), "{stderr}");
+}
+
+#[test]
+fn generate_refuses_sampling_options_outside_their_range() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    for (option, name) in [("--temperature=NaN", "--temperature"), ("--temperature=-1", "--temperature"), ("--top-p=NaN", "--top-p")] {
+        let Some(stderr) = refused(&["generate", "--model", m, "--prompt", "the", option]) else { return };
+        assert!(stderr.contains(&format!("invalid {name}: ")), "{option}: {stderr}");
+    }
+    let Some(stderr) = refused(&["generate", "--model", m, "--prompt", "the", "--max-tokens", "0"]) else { return };
+    assert!(stderr.contains("invalid --max-tokens: 0 is not from 1 to the model's context length 128"), "{stderr}");
+}
+
+#[test]
+fn an_empty_prompt_or_text_is_refused() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    let Some(stderr) = refused(&["generate", "--model", m, "--prompt", ""]) else { return };
+    assert!(stderr.contains("the prompt is empty (it has no tokens)"), "{stderr}");
+    let stderr = refused(&["score", "--model", m, "--text", ""]).unwrap();
+    assert!(stderr.contains("the text is empty (it has no tokens)"), "{stderr}");
+}

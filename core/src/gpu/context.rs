@@ -1,6 +1,7 @@
 //! Adapter and device: natively any wgpu backend (Vulkan, Metal, DX12, GL), WebGPU in wasm.
 //! We ask for the adapter's own limits (not the WebGPU defaults) and the optional features it
 //! has (shader-f16, subgroups, timestamp-query); kernels pick variants from [`GpuFeatures`].
+//! wgpu's errors are captured as values, never panics (`gpu/errors.rs`).
 
 use super::kernels::PipelineCache;
 use crate::error::{Error, Result};
@@ -86,6 +87,8 @@ pub struct Gpu {
     pub subgroup_kernels: bool,
     pub(crate) pipelines: PipelineCache,
     pub(crate) profile: super::profile::ProfileState,
+    /// The first uncaptured wgpu error or refused buffer, returned by the next readback.
+    pub(crate) errors: std::sync::Arc<super::errors::ErrorSlot>,
 }
 
 impl Gpu {
@@ -161,7 +164,7 @@ impl Gpu {
             && !std::env::var("ANYTUNE_MATMUL_SG").is_ok_and(|v| v == "0")
             && info.subgroup_min_size >= 8
             && info.backend != wgpu::Backend::BrowserWebGpu;
-        Ok(Gpu {
+        let gpu = Gpu {
             device,
             queue,
             limits,
@@ -172,7 +175,10 @@ impl Gpu {
             subgroup_kernels,
             pipelines: PipelineCache::default(),
             profile: Default::default(),
-        })
+            errors: Default::default(),
+        };
+        gpu.capture_errors();
+        Ok(gpu)
     }
 
     /// Largest buffer a single storage binding may cover, in bytes.

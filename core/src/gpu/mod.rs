@@ -1,11 +1,13 @@
 //! The GPU runtime: adapter and device ([`Gpu`]), f32 tensors ([`GpuTensor`]), the WGSL kernel
 //! table and pipeline cache ([`kernels`]), recording dispatches into one command encoder
-//! ([`Recorder`]) and async readbacks ([`readback`]).
+//! ([`Recorder`]) and async readbacks ([`readback`]); wgpu errors and buffers over the adapter's
+//! limits become errors returned by the next readback ([`Gpu::take_error`]).
 //!
 //! Work is recorded, never executed per op: an op pushes dispatches into a [`Recorder`];
 //! the caller submits once and reads back only what it needs (logits, the loss).
 
 mod context;
+mod errors;
 pub mod kernels;
 mod profile;
 pub mod readback;

@@ -14,13 +14,16 @@ pub async fn read_f32(rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: usize, l
 }
 
 /// Copies `size` bytes from `offset` of `buffer`, submits `rec`, and awaits the mapped bytes.
+/// Returns the device's pending error instead, if it has one (see [`Gpu::take_error`]).
 pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>> {
     let gpu: &Gpu = rec.gpu;
+    gpu.take_error()?;
     if size == 0 {
         rec.submit();
-        return Ok(Vec::new());
+        return gpu.take_error().map(|()| Vec::new());
     }
     let padded = size.div_ceil(4) * 4;
+    gpu.check_buffer(padded, false, &format!("a readback of {size} bytes"))?;
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
         size: padded,
@@ -29,24 +32,30 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
     });
     rec.encoder().copy_buffer_to_buffer(buffer, offset, &staging, 0, padded);
     rec.submit();
+    gpu.take_error()?;
     let bytes = map_read(gpu, &staging).await?;
     Ok(bytes[..size as usize].to_vec())
 }
 
 /// Maps a submitted `MAP_READ` buffer and returns its bytes (natively, polling `gpu`'s device;
-/// in the browser the event loop delivers the map).
-#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
+/// in the browser the event loop delivers the map). A GPU error raised meanwhile wins over the
+/// failed map it causes.
 pub(crate) async fn map_read(gpu: &Gpu, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
     let (sender, receiver) = futures_channel::oneshot::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |result| {
         let _ = sender.send(result);
     });
     #[cfg(not(target_arch = "wasm32"))]
-    gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(e.to_string()))?;
-    receiver
-        .await
-        .map_err(|_| Error::Gpu("readback was cancelled (device lost?)".into()))?
-        .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+    if let Err(e) = gpu.device.poll(wgpu::PollType::wait_indefinitely()) {
+        gpu.take_error()?;
+        return Err(Error::Gpu(e.to_string()));
+    }
+    let mapped = match receiver.await {
+        Ok(result) => result.map_err(|e| Error::Gpu(format!("readback failed: {e}"))),
+        Err(_) => Err(Error::Gpu("readback was cancelled (device lost?)".into())),
+    };
+    gpu.take_error()?;
+    mapped?;
     let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu(e.to_string()))?;
     let out = view.to_vec();
     drop(view);
@@ -55,10 +64,10 @@ pub(crate) async fn map_read(gpu: &Gpu, staging: &wgpu::Buffer) -> Result<Vec<u8
 }
 
 /// Reads several tensors back with one copy each into a staging buffer and one submission and
-/// map per buffer-size limit's worth (checkpoints and adapter downloads read every LoRA tensor
-/// at once, not one readback per tensor).
+/// map per storage-binding limit's worth (the largest [`super::GpuTensor`] there is; checkpoints
+/// and adapter downloads read every LoRA tensor at once, not one readback per tensor).
 pub async fn read_tensors(gpu: &Gpu, tensors: &[&super::GpuTensor]) -> Result<Vec<Vec<f32>>> {
-    let limit = (gpu.report.max_buffer_size / 4).max(1) as usize;
+    let limit = (gpu.max_binding() / 4).max(1) as usize;
     let mut out = Vec::with_capacity(tensors.len());
     let mut group_start = 0;
     while group_start < tensors.len() {

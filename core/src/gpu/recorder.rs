@@ -1,5 +1,7 @@
 //! Records kernel dispatches into one command encoder. Ops call [`Recorder::dispatch`]; the
-//! caller calls [`Recorder::submit`] once per forward pass / training step.
+//! caller calls [`Recorder::submit`] once per forward pass / training step. While the device
+//! has a pending error ([`Gpu::take_error`]: a refused buffer, a wgpu validation error) nothing
+//! is recorded or submitted; the next readback returns the error.
 
 use super::context::Gpu;
 use super::kernels::Kernel;
@@ -49,6 +51,9 @@ impl<'g> Recorder<'g> {
         buffers: &[wgpu::BindingResource<'_>],
         workgroups: [u32; 3],
     ) {
+        if self.gpu.has_error() {
+            return;
+        }
         let device = &self.gpu.device;
         let pipeline = self.gpu.pipelines.get(device, kernel, constants);
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -75,12 +80,18 @@ impl<'g> Recorder<'g> {
 
     /// Copies `size` bytes between buffers inside the same submission.
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
+        if self.gpu.has_error() {
+            return;
+        }
         self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }
 
     /// Zero-fills `tensor` inside the same submission (`CommandEncoder::clear_buffer`, no
     /// kernel): for gradient buffers that accumulate with `+=`.
     pub fn clear(&mut self, tensor: &super::GpuTensor) {
+        if self.gpu.has_error() {
+            return;
+        }
         self.encoder.clear_buffer(&tensor.buffer, 0, None);
     }
 
@@ -89,13 +100,21 @@ impl<'g> Recorder<'g> {
         &mut self.encoder
     }
 
-    /// Submits everything recorded so far as one command buffer.
-    pub fn submit(mut self) -> wgpu::SubmissionIndex {
+    /// Submits everything recorded so far as one command buffer; submits nothing (`None`) while
+    /// an error is pending, including one found when the encoder is finished.
+    pub fn submit(mut self) -> Option<wgpu::SubmissionIndex> {
+        if self.gpu.has_error() {
+            return None;
+        }
         let profiled = self.queries.take().and_then(|q| q.resolve(self.gpu, &mut self.encoder));
-        let index = self.gpu.queue.submit(Some(self.encoder.finish()));
+        let commands = self.encoder.finish();
+        if self.gpu.has_error() {
+            return None;
+        }
+        let index = self.gpu.queue.submit(Some(commands));
         if let Some(p) = profiled {
             p.submitted(self.gpu);
         }
-        index
+        Some(index)
     }
 }

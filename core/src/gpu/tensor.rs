@@ -20,9 +20,14 @@ pub struct GpuTensor {
 }
 
 impl GpuTensor {
-    /// Uploads `data` (its length must equal the product of `shape`).
+    /// Uploads `data` (its length must equal the product of `shape`). A tensor too large for
+    /// the adapter is refused by [`Gpu::check_buffer`]: the refusal becomes the pending error
+    /// (returned by the next readback) and the tensor gets a one-value placeholder buffer.
     pub fn from_slice(gpu: &Gpu, shape: &[usize], data: &[f32]) -> GpuTensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} vs {} values", data.len());
+        if !Self::fits(gpu, shape) {
+            return Self::placeholder(gpu, shape);
+        }
         // wgpu refuses zero-sized bindings: keep at least one element.
         let padded;
         let contents = if data.is_empty() {
@@ -39,9 +44,34 @@ impl GpuTensor {
         GpuTensor { buffer, shape: shape.to_vec() }
     }
 
-    /// A zero-filled tensor.
+    /// A zero-filled tensor (refused as [`GpuTensor::from_slice`] refuses one too large).
     pub fn zeros(gpu: &Gpu, shape: &[usize]) -> GpuTensor {
-        let len = shape.iter().product::<usize>().max(1);
+        if !Self::fits(gpu, shape) {
+            return Self::placeholder(gpu, shape);
+        }
+        Self::zeroed(gpu, shape, shape.iter().product::<usize>().max(1))
+    }
+
+    /// Whether a tensor of `shape` fits one storage binding; if not, the refusal is recorded as
+    /// the pending error.
+    fn fits(gpu: &Gpu, shape: &[usize]) -> bool {
+        let bytes = shape.iter().try_fold(4u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
+        match gpu.check_buffer(bytes, true, &format!("a GPU tensor of shape {shape:?} (f32)")) {
+            Ok(()) => true,
+            Err(e) => {
+                gpu.record_error(e);
+                false
+            }
+        }
+    }
+
+    /// Stands in for a refused tensor until the pending error is returned: recording is skipped
+    /// meanwhile, so it is never computed with.
+    fn placeholder(gpu: &Gpu, shape: &[usize]) -> GpuTensor {
+        Self::zeroed(gpu, shape, 1)
+    }
+
+    fn zeroed(gpu: &Gpu, shape: &[usize], len: usize) -> GpuTensor {
         let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: (len * 4) as u64,
