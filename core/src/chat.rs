@@ -17,8 +17,10 @@
 //! # Limits
 //! A template is a program from a model file, so every rendering runs under limits and a template
 //! that exceeds one is refused with its origin and the limit (never a hang or an abort):
-//! - [`TEMPLATE_FUEL`] steps (minijinja's fuel: about one per instruction; a real template spends
-//!   a few hundred per message, nested `range(100000)` loops run out at once);
+//! - [`template_fuel`] steps (minijinja's fuel: about one per instruction): 20,000 plus 1,000 per
+//!   message, at most [`TEMPLATE_FUEL`]; a real template spends a few hundred per message,
+//!   nested `range(100000)` loops or loops over the messages inside loops over the messages run
+//!   out at once;
 //! - [`MAX_RENDERED_BYTES`] of output (`{{ 'x' * 100000000 }}` in a loop stops at the limit);
 //! - minijinja's own bounds: 500 levels of recursion, `range` of at most 100,000 items, one
 //!   repeated string (`'x' * n`) of at most 100 MB.
@@ -33,10 +35,22 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::tokenizer::TemplateSource;
 
-/// Steps (minijinja fuel, about one per instruction) one rendering may take. SmolLM2's and
-/// Llama 3's templates spend about 20–300 per message, so this allows conversations of thousands
-/// of messages and stops a runaway template within a fraction of a second.
+/// Steps (minijinja fuel, about one per instruction) one rendering may take at most. SmolLM2's
+/// and Llama 3's templates spend about 20–300 per message, so this allows conversations of
+/// thousands of messages and stops a runaway template within a fraction of a second.
 pub const TEMPLATE_FUEL: u64 = 2_000_000;
+
+/// Steps a rendering of `n` messages may take: [`TEMPLATE_FUEL_BASE`] plus
+/// [`TEMPLATE_FUEL_PER_MESSAGE`] per message, at most [`TEMPLATE_FUEL`]. A real template's work
+/// grows linearly with the messages; one that loops over the messages inside a loop over the
+/// messages (and stringifies them on every step, which costs as much as the conversation is
+/// long) runs out at once instead of running for minutes (found by the `chat_template` fuzz
+/// target).
+pub fn template_fuel(n: usize) -> u64 {
+    TEMPLATE_FUEL_BASE.saturating_add(TEMPLATE_FUEL_PER_MESSAGE.saturating_mul(n as u64)).min(TEMPLATE_FUEL)
+}
+pub const TEMPLATE_FUEL_BASE: u64 = 20_000;
+pub const TEMPLATE_FUEL_PER_MESSAGE: u64 = 1_000;
 
 /// Bytes of text one rendering may write (64 MiB: far more than any sequence can hold; the
 /// dataset pipeline cuts long rows before rendering, see `data::encode`).
@@ -113,8 +127,12 @@ impl ChatTemplate {
         bos_token: &str,
         eos_token: &str,
     ) -> Result<String> {
-        let fail = |e: minijinja::Error| self.render_error(&e);
-        let tmpl = self.env.get_template("chat").map_err(fail)?;
+        let fuel = template_fuel(messages.len());
+        let fail = |e: minijinja::Error| self.render_error(&e, fuel);
+        // The environment shares its compiled template; a clone carries this rendering's fuel.
+        let mut env = self.env.clone();
+        env.set_fuel(Some(fuel));
+        let tmpl = env.get_template("chat").map_err(fail)?;
         let mut out = LimitedOutput { text: Vec::new(), limit: MAX_RENDERED_BYTES, exceeded: false };
         let ctx = context! {
             messages => messages,
@@ -138,10 +156,10 @@ impl ChatTemplate {
     }
 
     /// A rendering error naming the origin (and the step limit when the template ran out of fuel).
-    fn render_error(&self, e: &minijinja::Error) -> Error {
+    fn render_error(&self, e: &minijinja::Error, fuel: u64) -> Error {
         if e.kind() == ErrorKind::OutOfFuel {
             return Error::Tokenizer(format!(
-                "{}: the chat template ran out of fuel (limit {TEMPLATE_FUEL} steps): it loops too long",
+                "{}: the chat template ran out of fuel (limit {fuel} steps for this conversation): it loops too long",
                 self.origin
             ));
         }
@@ -439,13 +457,33 @@ mod tests {
             e.unwrap_err().to_string()
         };
         let e = refuse("{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}");
-        assert!(e.contains(origin) && e.contains(&format!("ran out of fuel (limit {TEMPLATE_FUEL} steps)")), "{e}");
+        assert!(e.contains(origin) && e.contains("ran out of fuel (limit "), "{e}");
         let e = refuse("{% for i in range(100000) %}{{ 'x' * 10000000 }}{% endfor %}");
         assert!(e.contains(origin) && e.contains("more than the limit of 64 MiB"), "{e}");
         let e = refuse("{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}");
         assert!(e.contains(origin) && e.contains("64 MiB"), "{e}");
         let e = refuse("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
         assert!(e.contains(origin) && e.contains("recursion"), "{e}");
+    }
+
+    /// Found by the `chat_template` fuzz target: loops over the messages inside loops over the
+    /// messages, stringifying them on every step, took minutes under the fixed fuel of 2,000,000
+    /// steps; the fuel now grows with the messages, so this stops at once.
+    #[test]
+    fn nested_loops_over_the_messages_run_out_of_fuel_quickly() {
+        let t = ChatTemplate::new(
+            "{% for a in messages %}{% for b in messages %}{% for c in messages %}\
+             {{ c['content'] or c in messages | trim }}{% endfor %}{% endfor %}{% endfor %}",
+        )
+        .unwrap();
+        let msgs: Vec<Message> = (0..120).map(|i| Message::user(format!("message {i}"))).collect();
+        let start = std::time::Instant::now();
+        let e = t.render(&msgs, true, "", "").unwrap_err().to_string();
+        assert!(e.contains("ran out of fuel (limit 140000 steps"), "{e}");
+        assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
+        // One loop over the same messages renders.
+        let one = ChatTemplate::new("{% for m in messages %}{{ m['content'] }}\n{% endfor %}").unwrap();
+        assert_eq!(one.render(&msgs, true, "", "").unwrap().lines().count(), 120);
     }
 
     /// A ChatML template spends a few steps per message: long conversations stay far below the fuel.

@@ -80,14 +80,44 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
+/// Every entry of `tokenizer.json`'s `added_tokens` must have the id the tokenizer gives its
+/// text (the `tokenizers` crate keeps a vocabulary entry's id and ignores a conflicting one).
+fn check_added_tokens(inner: &tokenizers::Tokenizer, tokenizer_json: &[u8]) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Added {
+        id: u32,
+        content: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        added_tokens: Vec<Added>,
+    }
+    let file: File = serde_json::from_slice(tokenizer_json)
+        .map_err(|e| Error::format("tokenizer.json", format!("added_tokens: {e}")))?;
+    for t in file.added_tokens {
+        let got = inner.token_to_id(&t.content);
+        if got != Some(t.id) {
+            let got = got.map_or("none".to_string(), |g| g.to_string());
+            return Err(Error::format(
+                "tokenizer.json",
+                format!("added token {:?} has id {} in added_tokens, but the vocabulary gives it id {got}", t.content, t.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Tokenizer {
     /// From a Hugging Face folder's `tokenizer.json` and, if present, `tokenizer_config.json`
     /// (`bos_token`, `eos_token`, `add_bos_token`, `chat_template`).
     pub fn from_json(tokenizer_json: &[u8], tokenizer_config_json: Option<&[u8]>) -> Result<Tokenizer> {
         let inner = tokenizers::Tokenizer::from_bytes(tokenizer_json)
             .map_err(|e| Error::format("tokenizer.json", format!("cannot load the tokenizer: {e}")))?;
+        check_added_tokens(&inner, tokenizer_json)?;
         let config = hf_config::TokenizerConfig::parse(tokenizer_config_json)?;
-        let mut tok = Tokenizer::assemble(inner, "tokenizer.json".into(), &config.bos, &config.eos, &[])?;
+        let specials = "tokenizer_config.json";
+        let mut tok = Tokenizer::assemble(inner, "tokenizer.json".into(), specials, &config.bos, &config.eos, &[])?;
         tok.chat_template = config.chat_template;
         if let Some(add_bos) = config.add_bos_token
             && add_bos != tok.add_bos
@@ -101,7 +131,7 @@ impl Tokenizer {
     /// the file in errors. See [`gguf_vocab`] for the vocabularies and pre-tokenizers supported.
     pub fn from_gguf(meta: &crate::formats::Metadata, file: &str) -> Result<Tokenizer> {
         let v = gguf_vocab::build(meta, file)?;
-        let mut tok = Tokenizer::assemble(v.tokenizer, file.to_string(), &v.bos, &v.eos, &v.extra_stop_ids)?;
+        let mut tok = Tokenizer::assemble(v.tokenizer, file.to_string(), file, &v.bos, &v.eos, &v.extra_stop_ids)?;
         tok.add_bos = v.add_bos && tok.bos.is_some();
         tok.chat_template = meta
             .get("tokenizer.chat_template")
@@ -110,10 +140,12 @@ impl Tokenizer {
         Ok(tok)
     }
 
-    /// Wraps a built `tokenizers::Tokenizer`, resolving BOS/EOS texts to ids and finding stop ids.
+    /// Wraps a built `tokenizers::Tokenizer`, resolving BOS/EOS texts to ids and finding stop ids;
+    /// `specials` names the file the BOS/EOS texts come from.
     fn assemble(
         inner: tokenizers::Tokenizer,
         origin: String,
+        specials: &str,
         bos: &Option<String>,
         eos: &Option<String>,
         extra_stop_ids: &[u32],
@@ -124,7 +156,7 @@ impl Tokenizer {
                 None => Ok(None),
                 Some(t) => match inner.token_to_id(t) {
                     Some(id) => Ok(Some(SpecialToken { id, text: t.clone() })),
-                    None => Err(Error::format(&origin, format!("{what} {t:?} is not in the vocabulary"))),
+                    None => Err(Error::format(specials, format!("{what} {t:?} is not in the vocabulary of {origin}"))),
                 },
             }
         };

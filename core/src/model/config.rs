@@ -118,7 +118,7 @@ impl ModelConfig {
             qkv_bias: arch == Arch::Qwen2,
             max_seq_len: opt_u("context_length")?.unwrap_or(2048),
         };
-        config.validate(&gguf.file)?;
+        config.validate_keys(&gguf.file, &|f: limits::Field| f.gguf_key(arch_name))?;
         Ok(config)
     }
 
@@ -181,7 +181,12 @@ impl ModelConfig {
     /// rely on, and that every product of sizes used later (`H·D`, `C·F`, `V·C`, …) fits a
     /// `usize`: an error names `file` and the value, with the allowed range.
     pub fn validate(&self, file: &str) -> Result<()> {
-        limits::check(self).map_err(|what| Error::format(file, what))
+        self.validate_keys(file, &|f: limits::Field| f.hf_key())
+    }
+
+    /// [`ModelConfig::validate`], naming each field by the key `file` uses for it.
+    pub fn validate_keys(&self, file: &str, key: &dyn Fn(limits::Field) -> String) -> Result<()> {
+        limits::check(self, key).map_err(|what| Error::format(file, what))
     }
 
     /// Number of parameters (weights of every matrix, norms and biases).

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The values an option accepts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Range {
     /// A whole number in `min..=max`.
     Count { min: u64, max: u64 },
@@ -27,8 +27,8 @@ pub enum Range {
     Real { min: f64, max: f64, min_open: bool, max_open: bool },
     /// One of these words.
     Choice(&'static [&'static str]),
-    /// Text checked by its own parser when the run is planned (`targets`, `layers`).
-    Text(&'static str),
+    /// Text checked by its own parser (`targets`, `layers`): what it is, and the check.
+    Text(&'static str, fn(&str) -> Result<()>),
     /// On or off (a flag without a value on the command line).
     Flag,
 }
@@ -60,7 +60,7 @@ impl Range {
                 if max_open { ")" } else { "]" }
             ),
             Range::Choice(words) => format!("one of {}", words.join(", ")),
-            Range::Text(what) => what.to_string(),
+            Range::Text(what, _) => what.to_string(),
             Range::Flag => "true or false".to_string(),
         }
     }
@@ -254,6 +254,10 @@ impl OptionValue for String {
         let RawValue::Text(t) = *raw else { return Err(format!("{raw:?} is not text")) };
         match range {
             Range::Choice(words) if !words.contains(&t) => Err(format!("{t:?} is not a choice")),
+            Range::Text(_, check) => check(t).map(|_| t.to_string()).map_err(|e| match e {
+                Error::Invalid { what, .. } => what,
+                other => other.to_string(),
+            }),
             _ => Ok(t.to_string()),
         }
     }
@@ -339,9 +343,9 @@ run_options! {
     lora_dropout: f32 = 0.0, Range::below(0.0, 1.0);
     /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,
     /// or all-linear.
-    targets: String = "q_proj,v_proj".into(), Range::Text("module names separated by commas, or all-linear");
+    targets: String = "q_proj,v_proj".into(), Range::Text("module names separated by commas, or all-linear", |s| crate::lora::Target::parse_list(s).map(drop));
     /// Adapted layers: all, or indices and ranges like 0-11,20.
-    layers: String = "all".into(), Range::Text("all, or layer indices and ranges like 0-11,20");
+    layers: String = "all".into(), Range::Text("all, or layer indices and ranges like 0-11,20", |s| crate::lora::Layers::parse(s).map(drop));
     /// Longest sequence in tokens; longer rows are truncated (and reported).
     max_seq_len: usize = 256, Range::count(2, 1 << 20);
     /// Train on every token, not only completions / assistant turns.
@@ -430,7 +434,7 @@ impl RunOptions {
                     o["kind"] = "choice".into();
                     o["choices"] = words.into();
                 }
-                Range::Text(_) => o["kind"] = "text".into(),
+                Range::Text(..) => o["kind"] = "text".into(),
                 Range::Flag => o["kind"] = "flag".into(),
             }
             o

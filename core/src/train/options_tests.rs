@@ -53,6 +53,8 @@ fn values_outside_the_range_are_refused_with_the_range() {
         ("schedule", "warm", "constant, linear, cosine"),
         ("optimizer", "adam", "adamw, sgd"),
         ("recompute", "yes", "true or false"),
+        ("targets", "q_proj,foo", "unknown module \"foo\""),
+        ("layers", "0-99999999999", "too large"),
     ];
     for (name, value, allowed) in cases {
         let err = set(name, RawValue::Text(value)).unwrap_err();

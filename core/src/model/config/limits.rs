@@ -20,48 +20,107 @@ pub const MAX_CONTEXT: usize = 1 << 24;
 /// Largest RMS-norm epsilon accepted (real models use 1e-6 to 1e-5).
 pub const MAX_NORM_EPS: f32 = 0.1;
 
-/// What is wrong with `c`, or `Ok`.
-pub(super) fn check(c: &ModelConfig) -> Result<(), String> {
+/// A field of [`ModelConfig`], named in errors by the key its file uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Vocab,
+    Dim,
+    Layers,
+    Heads,
+    KvHeads,
+    HeadDim,
+    Ffn,
+    Context,
+    RopeTheta,
+    NormEps,
+}
+
+impl Field {
+    /// The GGUF metadata key of an architecture: `llama.embedding_length`.
+    pub fn gguf_key(self, arch: &str) -> String {
+        let key = match self {
+            Field::Vocab => "vocab_size",
+            Field::Dim => "embedding_length",
+            Field::Layers => "block_count",
+            Field::Heads => "attention.head_count",
+            Field::KvHeads => "attention.head_count_kv",
+            Field::HeadDim => "attention.key_length",
+            Field::Ffn => "feed_forward_length",
+            Field::Context => "context_length",
+            Field::RopeTheta => "rope.freq_base",
+            Field::NormEps => "attention.layer_norm_rms_epsilon",
+        };
+        format!("{arch}.{key}")
+    }
+
+    /// The `config.json` key: `hidden_size`.
+    pub fn hf_key(self) -> String {
+        match self {
+            Field::Vocab => "vocab_size",
+            Field::Dim => "hidden_size",
+            Field::Layers => "num_hidden_layers",
+            Field::Heads => "num_attention_heads",
+            Field::KvHeads => "num_key_value_heads",
+            Field::HeadDim => "head_dim",
+            Field::Ffn => "intermediate_size",
+            Field::Context => "max_position_embeddings",
+            Field::RopeTheta => "rope_theta",
+            Field::NormEps => "rms_norm_eps",
+        }
+        .to_string()
+    }
+}
+
+/// What is wrong with `c`, or `Ok`; `key` names each field as the file calls it.
+pub(super) fn check(c: &ModelConfig, key: &dyn Fn(Field) -> String) -> Result<(), String> {
     let sizes = [
-        ("vocab_size", c.vocab_size, MAX_DIM),
-        ("dim (embedding length, hidden_size)", c.dim, MAX_DIM),
-        ("n_layers (block_count, num_hidden_layers)", c.n_layers, MAX_LAYERS),
-        ("n_heads (attention head count)", c.n_heads, MAX_DIM),
-        ("n_kv_heads (key/value head count)", c.n_kv_heads, MAX_DIM),
-        ("head_dim (key_length)", c.head_dim, MAX_DIM),
-        ("ffn_dim (feed_forward_length, intermediate_size)", c.ffn_dim, MAX_DIM),
-        ("max_seq_len (context_length, max_position_embeddings)", c.max_seq_len, MAX_CONTEXT),
+        (Field::Vocab, c.vocab_size, MAX_DIM),
+        (Field::Dim, c.dim, MAX_DIM),
+        (Field::Layers, c.n_layers, MAX_LAYERS),
+        (Field::Heads, c.n_heads, MAX_DIM),
+        (Field::KvHeads, c.n_kv_heads, MAX_DIM),
+        (Field::HeadDim, c.head_dim, MAX_DIM),
+        (Field::Ffn, c.ffn_dim, MAX_DIM),
+        (Field::Context, c.max_seq_len, MAX_CONTEXT),
     ];
-    for (name, v, max) in sizes {
+    for (field, v, max) in sizes {
         if !(1..=max).contains(&v) {
-            return Err(format!("{name} = {v} is out of range (1 to {max})"));
+            return Err(format!("{} = {v} is out of range (1 to {max})", key(field)));
         }
     }
-    let product = |name: &str, factors: &[usize]| {
+    let product = |fields: &[Field], factors: &[usize]| {
         factors.iter().try_fold(1usize, |a, &f| a.checked_mul(f)).ok_or_else(|| {
+            let names: Vec<String> = fields.iter().map(|&f| key(f)).collect();
             let factors: Vec<String> = factors.iter().map(usize::to_string).collect();
-            format!("{name} = {} overflows (the sizes are too large together)", factors.join(" × "))
+            format!("{} = {} overflows (the sizes are too large together)", names.join(" × "), factors.join(" × "))
         })
     };
-    let q = product("n_heads × head_dim", &[c.n_heads, c.head_dim])?;
-    let kv = product("n_kv_heads × head_dim", &[c.n_kv_heads, c.head_dim])?;
+    let q = product(&[Field::Heads, Field::HeadDim], &[c.n_heads, c.head_dim])?;
+    let kv = product(&[Field::KvHeads, Field::HeadDim], &[c.n_kv_heads, c.head_dim])?;
     if q > MAX_DIM {
-        return Err(format!("n_heads × head_dim = {} × {} is above {MAX_DIM}", c.n_heads, c.head_dim));
+        return Err(format!("{} × {} = {} × {} is above {MAX_DIM}", key(Field::Heads), key(Field::HeadDim), c.n_heads, c.head_dim));
     }
-    product("dim × n_heads × head_dim", &[c.dim, q])?;
-    product("dim × n_kv_heads × head_dim", &[c.dim, kv])?;
-    product("dim × ffn_dim", &[c.dim, c.ffn_dim])?;
-    product("vocab_size × dim", &[c.vocab_size, c.dim])?;
+    product(&[Field::Dim, Field::Heads, Field::HeadDim], &[c.dim, q])?;
+    product(&[Field::Dim, Field::KvHeads, Field::HeadDim], &[c.dim, kv])?;
+    product(&[Field::Dim, Field::Ffn], &[c.dim, c.ffn_dim])?;
+    product(&[Field::Vocab, Field::Dim], &[c.vocab_size, c.dim])?;
     if c.n_heads % c.n_kv_heads != 0 {
-        return Err(format!("{} attention heads are not a multiple of {} key/value heads", c.n_heads, c.n_kv_heads));
+        return Err(format!(
+            "{} = {} attention heads are not a multiple of {} = {} key/value heads",
+            key(Field::Heads),
+            c.n_heads,
+            key(Field::KvHeads),
+            c.n_kv_heads
+        ));
     }
     if c.head_dim % 2 != 0 {
-        return Err(format!("head dimension {} is odd; RoPE needs it even", c.head_dim));
+        return Err(format!("{} = {} is odd: the head dimension must be even for RoPE", key(Field::HeadDim), c.head_dim));
     }
-    positive("rope_theta (rope.freq_base)", c.rope_theta)?;
-    positive("norm_eps (layer_norm_rms_epsilon, rms_norm_eps)", c.norm_eps)?;
+    let (theta, eps) = (key(Field::RopeTheta), key(Field::NormEps));
+    positive(&theta, c.rope_theta)?;
+    positive(&eps, c.norm_eps)?;
     if c.norm_eps > MAX_NORM_EPS {
-        return Err(format!("norm_eps = {} is above {MAX_NORM_EPS}", c.norm_eps));
+        return Err(format!("{eps} = {} is above {MAX_NORM_EPS}", c.norm_eps));
     }
     if let Some(s) = &c.rope_scaling {
         positive("rope_scaling factor", s.factor)?;
