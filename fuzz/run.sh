@@ -6,7 +6,9 @@
 #   fuzz/run.sh [seconds-per-target]      (default 60)
 #
 # Env: TARGETS="gguf peft ..." to run some; SANITIZER=none if address sanitizer fails to link.
-# Each input is bounded: -timeout=10 (s), -rss_limit_mb=2048 and -malloc_limit_mb=2048; a hang
+# Each input is bounded: -timeout=30 (s; INPUT_TIMEOUT; address sanitizer and coverage slow
+# minijinja and the tokenizers about 30×, so a rendering bounded natively at about a second by
+# its fuel can take 15 s here), -rss_limit_mb=2048 and -malloc_limit_mb=2048; a hang
 # or an oversized allocation is a finding like a panic. libFuzzer stops a target at its first
 # finding and saves the input under fuzz/artifacts/<target>/ (reproduce:
 # fuzz/target/x86_64-unknown-linux-gnu/release/<target> <file>). The corpora grow in
@@ -30,7 +32,7 @@ for t in $targets; do
         *) dict=() ;;
     esac
     start=$(date +%s)
-    "$bin/$t" "corpus/$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    "$bin/$t" "corpus/$t" "${dict[@]}" -max_total_time="$secs" -timeout="${INPUT_TIMEOUT:-30}" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -artifact_prefix="artifacts/$t/" -print_final_stats=1 >"logs/$t.log" 2>&1 || true
     ran=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$t.log" | tail -1)

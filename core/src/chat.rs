@@ -17,7 +17,7 @@
 //! # Limits
 //! A template is a program from a model file, so every rendering runs under limits and a template
 //! that exceeds one is refused with its origin and the limit (never a hang or an abort):
-//! - [`template_fuel`] steps (minijinja's fuel: about one per instruction): 20,000 plus 1,000 per
+//! - [`template_fuel`] steps (minijinja's fuel: about one per instruction): 10,000 plus 500 per
 //!   message, at most [`TEMPLATE_FUEL`]; a real template spends a few hundred per message,
 //!   nested `range(100000)` loops or loops over the messages inside loops over the messages run
 //!   out at once;
@@ -49,8 +49,8 @@ pub const TEMPLATE_FUEL: u64 = 2_000_000;
 pub fn template_fuel(n: usize) -> u64 {
     TEMPLATE_FUEL_BASE.saturating_add(TEMPLATE_FUEL_PER_MESSAGE.saturating_mul(n as u64)).min(TEMPLATE_FUEL)
 }
-pub const TEMPLATE_FUEL_BASE: u64 = 20_000;
-pub const TEMPLATE_FUEL_PER_MESSAGE: u64 = 1_000;
+pub const TEMPLATE_FUEL_BASE: u64 = 10_000;
+pub const TEMPLATE_FUEL_PER_MESSAGE: u64 = 500;
 
 /// Bytes of text one rendering may write (64 MiB: far more than any sequence can hold; the
 /// dataset pipeline cuts long rows before rendering, see `data::encode`).
@@ -479,7 +479,7 @@ mod tests {
         let msgs: Vec<Message> = (0..120).map(|i| Message::user(format!("message {i}"))).collect();
         let start = std::time::Instant::now();
         let e = t.render(&msgs, true, "", "").unwrap_err().to_string();
-        assert!(e.contains("ran out of fuel (limit 140000 steps"), "{e}");
+        assert!(e.contains("ran out of fuel (limit 70000 steps"), "{e}");
         assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
         // One loop over the same messages renders.
         let one = ChatTemplate::new("{% for m in messages %}{{ m['content'] }}\n{% endfor %}").unwrap();
