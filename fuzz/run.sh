@@ -5,7 +5,7 @@
 #
 #   fuzz/run.sh [seconds-per-target]      (default 60)
 #
-# Env: TARGETS="gguf peft ..." to run some; SANITIZER=none if address sanitizer fails to link.
+# Env: TARGETS="gguf peft ..." to run some; BUILD=0 to run the targets as built; SANITIZER=none if address sanitizer fails to link.
 # Each input is bounded: -timeout=30 (s; INPUT_TIMEOUT; address sanitizer and coverage slow
 # minijinja and the tokenizers about 30×, so a rendering bounded natively at about a second by
 # its fuel can take 15 s here), -rss_limit_mb=2048 and -malloc_limit_mb=2048; a hang
@@ -18,7 +18,7 @@ secs=${1:-60}
 targets=${TARGETS:-gguf gguf_lora safetensors peft dataset chat_template}
 cd "$(dirname "$0")"
 
-cargo +nightly fuzz build -s "${SANITIZER:-address}"
+[ "${BUILD:-1}" = 0 ] || cargo +nightly fuzz build -s "${SANITIZER:-address}"
 bin=target/x86_64-unknown-linux-gnu/release
 "$bin/seeds" corpus
 mkdir -p logs
