@@ -150,7 +150,7 @@ fn counts_and_sizes_beyond_the_limits() {
     for (meta, want) in [
         (vec![("llama.block_count", U64(1 << 60))], "block_count"),
         (vec![("llama.block_count", U64(100_000_000))], "block_count"),
-        (vec![("llama.attention.head_count", U64((1 << 62) + 4)), ("llama.attention.key_length", U64(16))], "head count"),
+        (vec![("llama.attention.head_count", U64((1 << 62) + 4)), ("llama.attention.key_length", U64(16))], "llama.attention.head_count"),
         (vec![("llama.context_length", U64(1 << 63))], "context_length"),
         (vec![("llama.rope.freq_base", MetaValue::F32(f32::NAN))], "rope.freq_base"),
         (vec![("llama.attention.layer_norm_rms_epsilon", MetaValue::F32(-1e-5))], "layer_norm_rms_epsilon"),
