@@ -1,12 +1,10 @@
 //! `anytune eval`: loss, perplexity and token accuracy of a dataset under the base model, or base + adapter —
-//! the same data pipeline and loss masks as training.
+//! the same data pipeline and loss masks as training (core's `train::eval`, which the web page calls too).
 
-use anyhow::{Result, bail};
-use crate::dataset::prepare_file;
-use anytune_core::train::run::{all_batches, pad_id, sequence_len};
-use anytune_core::data::DataConfig;
-use anytune_core::train::step::{StepBuffers, evaluate};
 use crate::option_flags::{EvalOptions, OptionFlags};
+use anyhow::Result;
+use anytune_core::data::{DataFile, read_dataset_path};
+use anytune_core::train::evaluate_file;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -17,26 +15,20 @@ pub struct EvalArgs {
     /// Data to evaluate, in any format `anytune train` reads.
     #[arg(long)]
     data: PathBuf,
-    /// --max-seq-len, --batch and --train-on-everything, as `anytune train` takes them.
+    /// --max-seq-len, --batch, --train-on-everything and --skip-bad-rows, as `anytune train` takes them.
     #[command(flatten)]
     options: OptionFlags<EvalOptions>,
 }
 
 /// Prints `{"loss", "perplexity", "accuracy", "targets", "sequences"}` as JSON (accuracy: the
-/// fraction of targets whose argmax logit is the target).
+/// fraction of targets whose argmax logit is the target), from core's [`evaluate_file`].
 pub fn run(args: EvalArgs) -> Result<()> {
     let (gpu, model) = args.model.load()?;
-    let o = args.options.options()?;
-    let cfg = DataConfig { max_seq_len: o.max_seq_len, train_on_everything: o.train_on_everything, ..DataConfig::default() };
-    let dataset = prepare_file(&model, &args.data, &cfg)?;
-    if dataset.train.is_empty() {
-        bail!("{}: no rows to evaluate", args.data.display());
-    }
-    let t = sequence_len(&dataset, o.max_seq_len);
-    let batches = all_batches(&dataset.train, o.batch, t, pad_id(&model))?;
-    let mut buf = StepBuffers::new(&gpu, &model, model.adapter.as_ref(), o.batch, t)?;
-    let r = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_ref(), &mut buf, &batches))?;
-    let out = serde_json::json!({ "loss": r.loss, "perplexity": r.perplexity, "accuracy": r.accuracy, "targets": r.targets, "sequences": dataset.train.len() });
+    let options = args.options.options()?;
+    let (bytes, name) = read_dataset_path(&args.data)?;
+    let r = pollster::block_on(evaluate_file(&gpu, &model, model.adapter.as_ref(), DataFile { bytes: &bytes, name: &name }, &options))?;
+    eprintln!("{}", r.summary);
+    let out = serde_json::json!({ "loss": r.report.loss, "perplexity": r.report.perplexity, "accuracy": r.report.accuracy, "targets": r.report.targets, "sequences": r.sequences });
     println!("{out}");
     Ok(())
 }

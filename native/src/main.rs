@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
-mod dataset;
 mod eval;
 mod option_flags;
 mod plot;

@@ -23,7 +23,7 @@ impl FlagSet for AllOptions {
 /// The options that shape evaluation data (`anytune eval`).
 pub struct EvalOptions;
 impl FlagSet for EvalOptions {
-    const NAMES: Option<&'static [&'static str]> = Some(&["max_seq_len", "batch", "train_on_everything"]);
+    const NAMES: Option<&'static [&'static str]> = Some(&["max_seq_len", "batch", "train_on_everything", "skip_bad_rows"]);
 }
 
 /// The flags of `S` that were given, in schema order, as typed.

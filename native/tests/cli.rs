@@ -267,6 +267,13 @@ fn dropout_recompute_and_accuracy_flags() {
     let eval: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--adapter", o, "--data", d]).unwrap()).unwrap();
     let acc = eval["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc) && eval["loss"].as_f64().unwrap().is_finite(), "{eval}");
+    // The base alone scores the same file worse than base + adapter trained on it.
+    let base: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--data", d]).unwrap()).unwrap();
+    assert!(base["loss"].as_f64().unwrap() > eval["loss"].as_f64().unwrap(), "{base} vs {eval}");
+    assert_eq!(base["sequences"], eval["sequences"]);
+    // eval's flags come from the option schema.
+    let stderr = refused(&["eval", "--model", m, "--data", d, "--batch", "0"]).unwrap();
+    assert!(stderr.contains("invalid --batch") && stderr.contains("from 1 to 4096"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

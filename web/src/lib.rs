@@ -11,7 +11,7 @@ use anytune_core::formats::source::ModelFiles;
 use anytune_core::generate::{GenerateOptions, chat_prompt_ids, generate_with};
 use anytune_core::gpu::{Gpu, GpuOptions};
 use anytune_core::model::Model;
-use anytune_core::train::{AdapterFiles, RunOptions, RunPlan, TrainRun, check_fits};
+use anytune_core::train::{AdapterFiles, RunOptions, RunPlan, TrainRun, check_fits, evaluate_file};
 use wasm_bindgen::prelude::*;
 
 /// anytune's version.
@@ -184,6 +184,18 @@ impl Engine {
     #[wasm_bindgen(js_name = ggufAdapter)]
     pub async fn gguf_adapter(&self) -> Result<Vec<u8>, JsError> {
         Ok(self.adapter_files().await?.gguf)
+    }
+
+    /// Loss, perplexity and token accuracy of dataset `name` (held-out data) under the base
+    /// model or with the run's current adapter (`with_adapter`), through the same pipeline as
+    /// `anytune eval` (core's `evaluate_file`); `options` is JSON with `max_seq_len`, `batch`,
+    /// `train_on_everything`, `skip_bad_rows` (missing keys take the defaults). Returns JSON:
+    /// `{loss, perplexity, accuracy, targets, sequences, summary}`.
+    pub async fn evaluate(&self, name: &str, bytes: &[u8], options: &str, with_adapter: bool) -> Result<String, JsError> {
+        let options = RunOptions::from_json(options).map_err(js_err)?;
+        let adapter = if with_adapter { Some(self.run()?.adapter()) } else { None };
+        let file = DataFile { bytes, name };
+        json(&evaluate_file(&self.gpu, self.model()?, adapter, file, &options).await.map_err(js_err)?)
     }
 
     /// Greedy generation for `text` — rendered as a user message with the model's chat

@@ -7,6 +7,7 @@
 pub mod backward;
 pub mod checkpoint;
 pub mod cpu_schedule;
+pub mod eval;
 pub mod memory;
 pub mod options;
 pub mod run;
@@ -15,6 +16,7 @@ pub mod step;
 pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
+pub use eval::{FileEval, evaluate_file};
 pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
 pub use options::RunOptions;
 pub use run::{AdapterFiles, RunPlan, StepOutcome, TrainRun};
