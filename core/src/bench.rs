@@ -62,7 +62,7 @@ pub fn bench_qmatmul_backward(gpu: &Gpu, m: usize, n: usize, k: usize, ty: GgmlT
 fn check_operands(gpu: &Gpu, operands: &[(&str, usize, usize)]) -> Result<()> {
     for &(name, rows, cols) in operands {
         let bytes = (rows as u64).saturating_mul(cols as u64).saturating_mul(4);
-        gpu.check_buffer(bytes, true, &format!("the matmul operand {name} ({rows} × {cols} f32)"))?;
+        gpu.check_buffer(bytes, true, || format!("the matmul operand {name} ({rows} × {cols} f32)"))?;
     }
     Ok(())
 }

@@ -116,18 +116,16 @@ impl GgufFile {
 
     /// A required metadata value, or an error naming the key and the file.
     pub fn require(&self, key: &str) -> Result<&MetaValue> {
-        self.get(key).ok_or_else(|| Error::format(&self.file, format!("metadata key {key} is missing")))
+        self.get(key).ok_or_else(|| self.missing(key))
     }
 
-    /// A required unsigned integer.
-    pub fn require_u64(&self, key: &str) -> Result<u64> {
-        let v = self.require(key)?;
-        v.as_u64().ok_or_else(|| Error::format(&self.file, format!("metadata {key} = {v:?} is not an unsigned integer")))
+    fn missing(&self, key: &str) -> Error {
+        Error::format(&self.file, format!("metadata key {key} is missing"))
     }
 
     /// A required unsigned integer that fits a `usize` (32 bits on wasm32).
     pub fn require_usize(&self, key: &str) -> Result<usize> {
-        self.opt_usize(key)?.ok_or_else(|| Error::format(&self.file, format!("metadata key {key} is missing")))
+        self.opt_usize(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// An optional unsigned integer that fits a `usize`; present but of another type, negative
@@ -139,11 +137,6 @@ impl GgufFile {
             Some(Err(_)) => Err(Error::format(&self.file, format!("metadata {key} = {v:?} is too large"))),
             None => Err(Error::format(&self.file, format!("metadata {key} = {v:?} is not an unsigned integer"))),
         }
-    }
-
-    /// An optional float (any numeric type).
-    pub fn get_f64(&self, key: &str) -> Option<f64> {
-        self.get(key).and_then(MetaValue::as_f64)
     }
 
     /// An optional number; present but not a number is an error naming the key.

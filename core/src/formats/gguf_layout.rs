@@ -11,25 +11,23 @@
 //!   last tensor (which catches a last tensor whose type label shrank its size).
 
 use crate::error::{Error, Result};
-use crate::quant::ggml_type_name;
+use crate::quant::{GgmlType, ggml_type_name};
 
 /// `(elements per block, bytes per block)` of every ggml type id with a known layout (ggml's
-/// `type_traits`), supported by anytune or not. Ids 4, 5 and 31–33 were removed from ggml.
+/// `type_traits`), supported by anytune ([`GgmlType`] knows those) or not. Ids 4, 5 and 31–33
+/// were removed from ggml.
 pub fn ggml_block_layout(id: u32) -> Option<(usize, usize)> {
+    if let Some(t) = GgmlType::known(id) {
+        return Some((t.block_size(), t.block_bytes()));
+    }
     Some(match id {
-        0 => (1, 4),                           // F32
-        1 | 30 => (1, 2),                      // F16, BF16
-        2 | 20 => (32, 18),                    // Q4_0, IQ4_NL
-        3 => (32, 20),                         // Q4_1
+        20 => (32, 18),                        // IQ4_NL
         6 => (32, 22),                         // Q5_0
         7 => (32, 24),                         // Q5_1
-        8 => (32, 34),                         // Q8_0
         9 => (32, 36),                         // Q8_1
         10 => (256, 84),                       // Q2_K
         11 | 21 => (256, 110),                 // Q3_K, IQ3_S
-        12 => (256, 144),                      // Q4_K
         13 => (256, 176),                      // Q5_K
-        14 => (256, 210),                      // Q6_K
         15 => (256, 292),                      // Q8_K
         16 | 35 => (256, 66),                  // IQ2_XXS, TQ2_0
         17 => (256, 74),                       // IQ2_XS

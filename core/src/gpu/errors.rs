@@ -34,6 +34,9 @@ impl ErrorSlot {
     }
 
     fn take(&self) -> Option<Error> {
+        if !self.pending() {
+            return None; // the common case: no lock on every readback
+        }
         let mut first = self.first.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.pending.store(false, Ordering::Release);
         first.take()
@@ -87,10 +90,11 @@ impl Gpu {
     }
 
     /// Refuses a buffer of `bytes` larger than the adapter's buffer size limit, or, for one bound
-    /// as storage (`storage`), than its storage-binding limit. `what` describes the buffer.
-    pub fn check_buffer(&self, bytes: u64, storage: bool, what: &str) -> Result<()> {
+    /// as storage (`storage`), than its storage-binding limit. `what` describes the buffer (only
+    /// called for a refusal, so the check costs no formatting on the way).
+    pub fn check_buffer(&self, bytes: u64, storage: bool, what: impl FnOnce() -> String) -> Result<()> {
         let too_large = |limit: String| {
-            Err(Error::TooLarge { what: format!("{what} takes {} MiB ({bytes} bytes)", mib(bytes)), limit })
+            Err(Error::TooLarge { what: format!("{} takes {} MiB ({bytes} bytes)", what(), mib(bytes)), limit })
         };
         if bytes > self.limits.max_buffer_size {
             return too_large(format!("{} MiB per buffer", self.limits.max_buffer_size / (1024 * 1024)));

@@ -23,7 +23,7 @@ pub async fn read_bytes(mut rec: Recorder<'_>, buffer: &wgpu::Buffer, offset: u6
         return gpu.take_error().map(|()| Vec::new());
     }
     let padded = size.div_ceil(4) * 4;
-    gpu.check_buffer(padded, false, &format!("a readback of {size} bytes"))?;
+    gpu.check_buffer(padded, false, || format!("a readback of {size} bytes"))?;
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
         size: padded,

@@ -56,7 +56,7 @@ impl GpuTensor {
     /// the pending error.
     fn fits(gpu: &Gpu, shape: &[usize]) -> bool {
         let bytes = shape.iter().try_fold(4u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
-        match gpu.check_buffer(bytes, true, &format!("a GPU tensor of shape {shape:?} (f32)")) {
+        match gpu.check_buffer(bytes, true, || format!("a GPU tensor of shape {shape:?} (f32)")) {
             Ok(()) => true,
             Err(e) => {
                 gpu.record_error(e);

@@ -237,30 +237,25 @@ pub(crate) fn tensor_f32(
         raw.chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     };
-    let values: Vec<f32> = match t.ty(file)? {
-        GgmlType::F32 => f32s(raw),
-        GgmlType::F16 => halves().map(|h| half::f16::from_bits(h).to_f32()).collect(),
-        GgmlType::BF16 => halves()
-            .map(|h| half::bf16::from_bits(h).to_f32())
-            .collect(),
-        other => {
-            return Err(Error::format(
-                file,
-                format!(
-                    "tensor {}: type {} is not F32, F16 or BF16",
-                    t.name,
-                    other.name()
-                ),
-            ));
-        }
-    };
-    if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(Error::format(
-            file,
-            format!("tensor {}: value {i} is {x}; adapter weights must be finite", t.name),
-        ));
+    let ty = t.ty(file)?;
+    if let Some(bad) = crate::quant::finite::find_non_finite(ty, raw) {
+        return Err(Error::format(file, format!("tensor {}: {bad}; adapter weights must be finite", t.name)));
     }
-    Ok(values)
+    match ty {
+        GgmlType::F32 => Ok(f32s(raw)),
+        GgmlType::F16 => Ok(halves().map(|h| half::f16::from_bits(h).to_f32()).collect()),
+        GgmlType::BF16 => Ok(halves()
+            .map(|h| half::bf16::from_bits(h).to_f32())
+            .collect()),
+        other => Err(Error::format(
+            file,
+            format!(
+                "tensor {}: type {} is not F32, F16 or BF16",
+                t.name,
+                other.name()
+            ),
+        )),
+    }
 }
 
 /// Parses `adapter_config.json` into a [`LoraConfig`], refusing features anytune cannot apply.

@@ -32,14 +32,17 @@ impl<'a> Checkpoint<'a> {
 
     /// Adds a tensor whose bytes are `info.bytes(file_bytes)`.
     pub fn insert(&mut self, info: &TensorInfo, file_bytes: &'a [u8]) {
-        let entry = Entry { info: info.clone(), bytes: info.bytes(file_bytes), file: None };
-        self.tensors.insert(info.name.clone(), entry);
+        self.add(None, info, file_bytes);
     }
 
     /// Adds a tensor held by the file called `file` (one shard of a folder), which errors
     /// about it then name.
     pub fn insert_from(&mut self, file: &str, info: &TensorInfo, file_bytes: &'a [u8]) {
-        let entry = Entry { info: info.clone(), bytes: info.bytes(file_bytes), file: Some(file.to_string()) };
+        self.add(Some(file.to_string()), info, file_bytes);
+    }
+
+    fn add(&mut self, file: Option<String>, info: &TensorInfo, file_bytes: &'a [u8]) {
+        let entry = Entry { info: info.clone(), bytes: info.bytes(file_bytes), file };
         self.tensors.insert(info.name.clone(), entry);
     }
 

@@ -22,9 +22,14 @@ impl GgmlType {
     pub const ALL: [GgmlType; 8] =
         [Self::F32, Self::F16, Self::Q4_0, Self::Q4_1, Self::Q8_0, Self::Q4K, Self::Q6K, Self::BF16];
 
+    /// The supported type with GGUF id `id`, if it is one.
+    pub fn known(id: u32) -> Option<GgmlType> {
+        Self::ALL.into_iter().find(|t| *t as u32 == id)
+    }
+
     /// The type with GGUF id `id`; `what` names the tensor for the error.
     pub fn from_id(id: u32, what: &str) -> Result<GgmlType> {
-        Self::ALL.into_iter().find(|t| *t as u32 == id).ok_or_else(|| {
+        Self::known(id).ok_or_else(|| {
             Error::Invalid {
                 name: what.to_string(),
                 what: format!(

@@ -63,7 +63,7 @@ impl RunIdentity {
         if saved.val_data != self.val_data {
             why.push("the validation file differs".to_string());
         }
-        let options = |v: &serde_json::Value| crate::train::RunOptions::from_json(&v.to_string());
+        let options = crate::train::RunOptions::from_value;
         match (options(&saved.options), options(&self.options)) {
             (Ok(then), Ok(now)) => why.extend(then.differences(&now, RESUMABLE_CHANGES).into_iter().map(|d| format!("option {d}"))),
             _ => why.push("the checkpoint's options cannot be read".to_string()),

@@ -397,10 +397,17 @@ impl RunOptions {
     /// The defaults with the keys of a JSON object applied (the web page's options); `null`
     /// leaves an option that may be unset (`steps`) unset and is refused for the others.
     pub fn from_json(text: &str) -> Result<RunOptions> {
-        let obj: serde_json::Map<String, Value> =
-            serde_json::from_str(text).map_err(|e| Error::invalid("options", format!("not a JSON object: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| Error::invalid("options", format!("not JSON: {e}")))?;
+        Self::from_value(&value)
+    }
+
+    /// [`RunOptions::from_json`] of an already parsed JSON value (a checkpoint's options).
+    pub fn from_value(value: &Value) -> Result<RunOptions> {
+        let Some(obj) = value.as_object() else {
+            return Err(Error::invalid("options", format!("not a JSON object: {value}")));
+        };
         let mut options = RunOptions::default();
-        for (key, value) in &obj {
+        for (key, value) in obj {
             if value.is_null() && options.get(key) == Some(Value::Null) {
                 continue;
             }

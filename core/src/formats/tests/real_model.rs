@@ -19,7 +19,7 @@ fn real_smollm2_gguf() {
     let f = "SmolLM2-135M-Instruct.Q4_1.gguf";
     assert_eq!(gguf.file, f);
     assert_eq!(gguf.tensors.len(), 272);
-    assert_eq!(gguf.require_u64("llama.block_count").unwrap(), 30);
+    assert_eq!(gguf.require_usize("llama.block_count").unwrap(), 30);
     assert_eq!(gguf.get("general.architecture").and_then(|v| v.as_str()), Some("llama"));
     let emb = gguf.tensor("token_embd.weight").unwrap();
     assert_eq!((emb.ty(f).unwrap(), emb.shape.clone()), (GgmlType::Q8_0, vec![49152, 576]));
