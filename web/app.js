@@ -115,7 +115,11 @@ function onMessage(msg) {
 
 function onError(msg) {
   const text = msg.message;
-  if (msg.context === "plan") {
+  if (msg.context === "plan" && text.startsWith("invalid ")) {
+    // An option outside its range (core's schema names it and its range): not the dataset's fault.
+    show("plan-status", text, "bad");
+    enable("train-section", false);
+  } else if (msg.context === "plan") {
     show("data-errors", text);
     show("plan-status", "Fix the dataset (or tick “skip bad rows”) to continue.");
     enable("train-section", false);

@@ -109,6 +109,14 @@ export function flowTests(test) {
       await page.setInputFiles("#data-file", DATA);
       await waitForText(page, "#data-summary", /prompt.completion/i);
       await waitForText(page, "#data-preview", /Zorblax 3000/);
+      // The form's defaults, bounds and tooltips come from core's option schema, and a value
+      // outside its range is refused by name with the range, in the plan status.
+      const rank = await page.locator("#options [name=rank]").evaluate((e) => [e.value, e.min, e.max, e.title]);
+      if (rank[0] !== "8" || rank[1] !== "1" || rank[2] !== "4096" || !rank[3].includes("Allowed: a whole number from 1 to 4096")) {
+        throw new Error(`rank field from the schema: ${rank}`);
+      }
+      await page.locator("#options [name=lr]").fill("-1");
+      await waitForText(page, "#plan-status", /invalid lr: -1 is out of range \(allowed: a number in \(0, 10\]\)/);
       await setOptions(page, OPTIONS);
       await page.click("#start");
       // The chart grows while training, and the page answers during it (the worker trains).
