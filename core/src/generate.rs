@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Recorder};
 use crate::chat::Message;
-use crate::model::{Activations, KvCache, LoraParams, Model};
+use crate::model::{Activations, AdapterWeights, KvCache, Model};
 use crate::sample::{Sampler, SamplingConfig, check_finite};
 
 /// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
@@ -73,13 +73,13 @@ pub async fn generate(
     options: &GenerateOptions,
     on_text: impl FnMut(&str),
 ) -> Result<Generation> {
-    generate_with(gpu, model, model.adapter.as_ref(), prompt_ids, options, on_text).await
+    generate_with(gpu, model, model.adapter.as_deref(), prompt_ids, options, on_text).await
 }
 
 /// The greedy answer to the user message `question` (prompt as [`chat_prompt_ids`]) with
 /// `adapter` (None: the base model alone), trimmed;
 /// at most `max_tokens` tokens.
-pub async fn chat_answer(gpu: &Gpu, model: &Model, adapter: Option<&LoraParams>, question: &str, max_tokens: usize) -> Result<String> {
+pub async fn chat_answer(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>, question: &str, max_tokens: usize) -> Result<String> {
     let ids = chat_prompt_ids(model, question)?;
     let options = GenerateOptions { max_tokens, ..Default::default() };
     Ok(generate_with(gpu, model, adapter, &ids, &options, |_| {}).await?.text.trim().to_string())
@@ -95,12 +95,12 @@ pub fn chat_prompt_ids(model: &Model, text: &str) -> Result<Vec<u32>> {
     model.tokenizer.encode(&prompt, true)
 }
 
-/// [`generate`] with `lora` instead of the model's own adapter (the web page tries the adapter
+/// [`generate`] with `adapter` instead of the model's own (the web page tries the adapter
 /// being trained next to the base model).
 pub async fn generate_with(
     gpu: &Gpu,
     model: &Model,
-    lora: Option<&LoraParams>,
+    adapter: Option<&dyn AdapterWeights>,
     prompt_ids: &[u32],
     options: &GenerateOptions,
     mut on_text: impl FnMut(&str),
@@ -115,14 +115,16 @@ pub async fn generate_with(
     let mut decoder = model.tokenizer.stream_decoder(true);
     let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
     // Buffers for the prefill pass and one set reused by every decode step.
-    let prefill = Activations::new(gpu, &model.config, 1, prompt_ids.len(), lora, false);
-    let decode = Activations::new(gpu, &model.config, 1, 1, lora, false);
+    let prefill = Activations::new(gpu, &model.config, 1, prompt_ids.len(), false);
+    let decode = Activations::new(gpu, &model.config, 1, 1, false);
+    let prefill_adapter = adapter.map(|a| a.inference(gpu, prompt_ids.len()));
+    let decode_adapter = adapter.map(|a| a.inference(gpu, 1));
     let mut input: Vec<u32> = prompt_ids.to_vec();
     while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
         let mut rec = Recorder::new(gpu);
-        let acts = if cache.len == 0 { &prefill } else { &decode };
-        model.forward_into(&mut rec, &input, &mut cache, lora, acts)?;
-        let logits = model.logits(&mut rec, &acts.hidden, input.len() - 1, 1)?;
+        let (acts, adapter) = if cache.len == 0 { (&prefill, &prefill_adapter) } else { (&decode, &decode_adapter) };
+        model.forward_into(&mut rec, &input, &mut cache, adapter.as_deref(), acts)?;
+        let logits = model.logits(&mut rec, acts.hidden(), input.len() - 1, 1)?;
         let row = logits.read(rec).await?;
         check_finite(&row, cache.len - 1, &model.name)?;
         let next = sampler.sample(&row);

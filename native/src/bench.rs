@@ -135,7 +135,7 @@ fn print_profile(times: &[KernelTime], what: &str) {
 fn train(args: &BenchArgs) -> Result<()> {
     use anytune_core::data::{Batch, DataPosition};
     use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
-    use anytune_core::model::LoraParams;
+    use anytune_core::lora::LoraParams;
     use anytune_core::train::{TrainConfig, Trainer, training_flops_per_token, training_memory};
     let gpu = open_gpu()?;
     let model = load_model(&gpu, &model_path(args.model.as_deref())?)?;

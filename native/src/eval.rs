@@ -26,7 +26,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let (gpu, model) = args.model.load()?;
     let options = args.options.options()?;
     let (bytes, name) = read_dataset_path(&args.data)?;
-    let r = pollster::block_on(evaluate_file(&gpu, &model, model.adapter.as_ref(), DataFile { bytes: &bytes, name: &name }, &options))?;
+    let r = pollster::block_on(evaluate_file(&gpu, &model, model.adapter.as_deref(), DataFile { bytes: &bytes, name: &name }, &options))?;
     eprintln!("{}", r.summary);
     let out = serde_json::json!({ "loss": r.report.loss, "perplexity": r.report.perplexity, "accuracy": r.report.accuracy, "targets": r.report.targets, "sequences": r.sequences });
     println!("{out}");

@@ -38,6 +38,6 @@ pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
         LoraWeights::from_gguf(&read(path)?, &name, &model.config)?
     };
     weights.check_model(&model.config, &name)?;
-    model.adapter = Some(anytune_core::model::LoraParams::from_weights(gpu, &model.config, &weights)?);
+    model.adapter = Some(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?));
     Ok(())
 }

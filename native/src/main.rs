@@ -182,8 +182,8 @@ fn info(m: ModelArg) -> Result<()> {
     let types: Vec<String> = model.tensor_types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
     println!("tensor types: {}", types.join(", "));
     println!("GPU memory for weights: {:.1} MiB", model.weights.gpu_bytes() as f64 / (1024.0 * 1024.0));
-    if let Some(lora) = &model.adapter {
-        println!("adapter: LoRA r {}, scale {}, {} adapted linears, {} parameters", lora.rank, lora.scale, lora.iter().count(), lora.parameter_count());
+    if let Some(adapter) = &model.adapter {
+        println!("adapter: {}", adapter.describe());
     }
     Ok(())
 }

@@ -142,8 +142,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
     if let Some(q) = &job.question {
-        model.adapter = Some(run.into_adapter());
-        println!("after:  {}", pollster::block_on(chat_answer(&gpu, &model, model.adapter.as_ref(), q, 48))?);
+        model.adapter = Some(Box::new(run.into_adapter()));
+        println!("after:  {}", pollster::block_on(chat_answer(&gpu, &model, model.adapter.as_deref(), q, 48))?);
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 
 use anytune::load::load_model;
 use anytune_core::gpu::{GpuTensor, Recorder};
-use anytune_core::lora::Target;
-use anytune_core::model::{LoraParams, Model};
+use anytune_core::lora::{LoraBuffers, LoraParams, LoraPass, Target};
+use anytune_core::model::Model;
 use anytune_core::ops::adamw::{AdamW, adamw_update};
 use anytune_core::ops::cross_entropy::IGNORE;
 use anytune_core::testing::assert_close;
@@ -51,12 +51,13 @@ fn check(fixture: &str, key: &str) {
     let ids = g.i32_as_u32("ids");
     let targets = targets(&ids, g.i32_as_u32("ignored_prefix")[0] as usize);
     let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
-    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), 1, ids.len()).unwrap();
+    let mut buf = StepBuffers::new(gpu, &model, 1, ids.len()).unwrap();
+    let lbufs = LoraBuffers::new(gpu, &lora, ids.len(), true, true);
 
     // One step: loss and gradients.
     let mut rec = Recorder::new(gpu);
-    record_step(&mut rec, &model, &lora, &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
-    let losses = pollster::block_on(buf.loss.read(rec)).unwrap();
+    record_step(&mut rec, &model, &LoraPass::new(&lora, &lbufs, None), &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
+    let losses = pollster::block_on(buf.head.loss.read(rec)).unwrap();
     let loss = losses.iter().sum::<f32>() / n_targets as f32;
     let want = g.f32(&format!("{key}.loss"))[0];
     assert!((loss - want).abs() <= 1e-5 * want.abs(), "{key} loss {loss} vs PEFT {want}");
@@ -81,14 +82,14 @@ fn check(fixture: &str, key: &str) {
             rec.clear(&s.grad_a);
             rec.clear(&s.grad_b);
         }
-        record_step(&mut rec, &model, &lora, &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
+        record_step(&mut rec, &model, &LoraPass::new(&lora, &lbufs, None), &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
         if step + 1 < want.len() {
             for ((_, _, s), [ma, va, mb, vb]) in lora.iter().zip(&state) {
                 adamw_update(&mut rec, &opt, step as u32 + 1, 1.0, None, &s.grad_a, &s.a, ma, va).unwrap();
                 adamw_update(&mut rec, &opt, step as u32 + 1, 1.0, None, &s.grad_b, &s.b, mb, vb).unwrap();
             }
         }
-        let losses = pollster::block_on(buf.loss.read(rec)).unwrap();
+        let losses = pollster::block_on(buf.head.loss.read(rec)).unwrap();
         got.push(losses.iter().sum::<f32>() / n_targets as f32);
     }
     assert_close(&got, &want, 0.0, 1e-4, &format!("{key} AdamW losses"));

@@ -6,9 +6,8 @@
 use anytune::load::load_model;
 use anytune_core::data::{Batch, DataPosition, IGNORE};
 use anytune_core::gpu::{Gpu, GpuTensor, Recorder};
-use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
-use anytune_core::model::{LoraParams, Model};
-use anytune_core::ops::lora::LoraDropout;
+use anytune_core::lora::{Layers, LoraBuffers, LoraConfig, LoraDropout, LoraParams, LoraPass, LoraWeights, Target};
+use anytune_core::model::{AdapterWeights, Model};
 use anytune_core::testing::assert_close;
 use anytune_core::train::step::{StepBuffers, evaluate, record_step};
 use anytune_core::train::{CheckpointInfo, TrainConfig, Trainer, training_memory};
@@ -49,15 +48,29 @@ fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
     pollster::block_on(t.to_vec(gpu)).unwrap()
 }
 
+/// Step buffers and LoRA's buffers for `B × T` tokens (`recompute`: activation recomputation).
+fn buffers(gpu: &Gpu, model: &Model, lora: &LoraParams, recompute: bool) -> (StepBuffers, LoraBuffers) {
+    let step = StepBuffers::with_recompute(gpu, model, B, T, recompute).unwrap();
+    (step, LoraBuffers::new(gpu, lora, B * T, !recompute, true))
+}
+
 /// Loss and every LoRA gradient of one step (gradients zeroed first).
-fn one_step(gpu: &Gpu, model: &Model, lora: &LoraParams, buf: &mut StepBuffers, b: &Batch) -> (Vec<f32>, Vec<Vec<f32>>) {
+fn one_step(
+    gpu: &Gpu,
+    model: &Model,
+    lora: &LoraParams,
+    (buf, lbufs): &mut (StepBuffers, LoraBuffers),
+    dropout: Option<LoraDropout>,
+    b: &Batch,
+) -> (Vec<f32>, Vec<Vec<f32>>) {
     let mut rec = Recorder::new(gpu);
     for (_, _, s) in lora.iter() {
         rec.clear(&s.grad_a);
         rec.clear(&s.grad_b);
     }
-    record_step(&mut rec, model, lora, buf, &b.inputs, &b.targets, 1.0 / b.n_targets as f32).unwrap();
-    let loss = pollster::block_on(buf.loss.read(rec)).unwrap();
+    let pass = LoraPass::new(lora, &*lbufs, dropout);
+    record_step(&mut rec, model, &pass, buf, &b.inputs, &b.targets, 1.0 / b.n_targets as f32).unwrap();
+    let loss = pollster::block_on(buf.head.loss.read(rec)).unwrap();
     let grads = lora.iter().flat_map(|(_, _, s)| [read(gpu, &s.grad_a), read(gpu, &s.grad_b)]).collect();
     (loss, grads)
 }
@@ -68,10 +81,9 @@ fn dropout_zero_is_the_plain_path_bit_for_bit() {
     let model = model(gpu);
     let lora = lora(gpu, &model, 0.0);
     let b = batch(&model, 0);
-    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
-    let plain = one_step(gpu, &model, &lora, &mut buf, &b);
-    buf.dropout = Some(LoraDropout { p: 0.0, seed: 9, step: 3 });
-    let zero = one_step(gpu, &model, &lora, &mut buf, &b);
+    let mut buf = buffers(gpu, &model, &lora, false);
+    let plain = one_step(gpu, &model, &lora, &mut buf, None, &b);
+    let zero = one_step(gpu, &model, &lora, &mut buf, Some(LoraDropout { p: 0.0, seed: 9, step: 3 }), &b);
     assert_eq!(plain, zero, "p = 0 must be exactly the plain LoRA path");
 }
 
@@ -83,12 +95,9 @@ fn recompute_gives_the_same_loss_and_gradients() {
         let lora = lora(gpu, &model, p);
         let b = batch(&model, 1);
         let dropout = Some(LoraDropout { p, seed: 5, step: 2 });
-        let mut full = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
-        let mut recomputing = StepBuffers::with_recompute(gpu, &model, Some(&lora), B, T, true).unwrap();
-        full.dropout = dropout;
-        recomputing.dropout = dropout;
-        let (loss, grads) = one_step(gpu, &model, &lora, &mut full, &b);
-        let (loss_r, grads_r) = one_step(gpu, &model, &lora, &mut recomputing, &b);
+        let (mut full, mut recomputing) = (buffers(gpu, &model, &lora, false), buffers(gpu, &model, &lora, true));
+        let (loss, grads) = one_step(gpu, &model, &lora, &mut full, dropout, &b);
+        let (loss_r, grads_r) = one_step(gpu, &model, &lora, &mut recomputing, dropout, &b);
         assert_close(&loss_r, &loss, 1e-5, 0.0, &format!("p={p} losses with recomputation"));
         for (i, (g, gr)) in grads.iter().zip(&grads_r).enumerate() {
             assert!(g.iter().any(|&x| x != 0.0), "p={p} gradient {i} is all zero");
@@ -167,22 +176,20 @@ fn evaluation_reports_the_token_accuracy() {
             }
         }
     }
-    let mut buf = StepBuffers::new(gpu, &model, None, B, T).unwrap();
+    let mut buf = StepBuffers::new(gpu, &model, B, T).unwrap();
     let r = pollster::block_on(evaluate(gpu, &model, None, &mut buf, &batches)).unwrap();
     assert_eq!(r.targets, count);
     assert!(hits > 0 && hits < count, "{hits} of {count}");
     assert!((r.accuracy - hits as f32 / count as f32).abs() < 1e-6, "accuracy {} vs {hits}/{count}", r.accuracy);
     assert!((r.perplexity - r.loss.exp()).abs() < 1e-3 * r.perplexity);
-    // With an adapter that has dropout: evaluation never applies it (two runs agree, and they
-    // equal a run with the same weights and dropout 0).
-    let mut buf = StepBuffers::new(gpu, &model, Some(&lora), B, T).unwrap();
-    buf.dropout = Some(LoraDropout { p: 0.3, seed: 1, step: 1 });
-    let a = pollster::block_on(evaluate(gpu, &model, Some(&lora), &mut buf, &batches)).unwrap();
+    // With an adapter that has dropout: an inference pass never applies it (it equals a run
+    // with the same weights and dropout 0), and it is not the base model.
+    let a = pollster::block_on(evaluate(gpu, &model, Some(&*lora.inference(gpu, B * T)), &mut buf, &batches)).unwrap();
     let mut no_drop = lora;
     no_drop.dropout = 0.0;
-    let mut buf0 = StepBuffers::new(gpu, &model, Some(&no_drop), B, T).unwrap();
-    let b0 = pollster::block_on(evaluate(gpu, &model, Some(&no_drop), &mut buf0, &batches)).unwrap();
+    let b0 = pollster::block_on(evaluate(gpu, &model, Some(&*no_drop.inference(gpu, B * T)), &mut buf, &batches)).unwrap();
     assert_eq!(a, b0, "evaluation without dropout");
+    assert_ne!(a, r, "the adapter changes the evaluation");
 }
 
 #[test]

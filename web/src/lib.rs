@@ -10,7 +10,7 @@ use anytune_core::data::DataFile;
 use anytune_core::formats::source::ModelFiles;
 use anytune_core::generate::{GenerateOptions, chat_prompt_ids, generate_with};
 use anytune_core::gpu::{Gpu, GpuOptions};
-use anytune_core::model::Model;
+use anytune_core::model::{AdapterWeights, Model};
 use anytune_core::train::{AdapterFiles, RunOptions, RunPlan, TrainRun, check_fits, evaluate_file};
 use wasm_bindgen::prelude::*;
 
@@ -193,7 +193,7 @@ impl Engine {
     /// `{loss, perplexity, accuracy, targets, sequences, summary}`.
     pub async fn evaluate(&self, name: &str, bytes: &[u8], options: &str, with_adapter: bool) -> Result<String, JsError> {
         let options = RunOptions::from_json(options).map_err(js_err)?;
-        let adapter = if with_adapter { Some(self.run()?.adapter()) } else { None };
+        let adapter: Option<&dyn AdapterWeights> = if with_adapter { Some(self.run()?.adapter()) } else { None };
         let file = DataFile { bytes, name };
         json(&evaluate_file(&self.gpu, self.model()?, adapter, file, &options).await.map_err(js_err)?)
     }
@@ -204,7 +204,7 @@ impl Engine {
     pub async fn generate(&self, text: &str, with_adapter: bool, max_tokens: usize, on_text: &js_sys::Function) -> Result<String, JsError> {
         let model = self.model()?;
         let ids = chat_prompt_ids(model, text).map_err(js_err)?;
-        let adapter = if with_adapter { Some(self.run()?.adapter()) } else { None };
+        let adapter: Option<&dyn AdapterWeights> = if with_adapter { Some(self.run()?.adapter()) } else { None };
         let options = GenerateOptions { max_tokens, ..Default::default() };
         let stream = |piece: &str| {
             let _ = on_text.call1(&JsValue::NULL, &JsValue::from_str(piece));

@@ -14,6 +14,7 @@ pub mod hf_config;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod path;
 pub mod safetensors;
+pub mod safetensors_dtype;
 pub mod source;
 #[cfg(test)]
 mod tests;

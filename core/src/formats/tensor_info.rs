@@ -1,6 +1,6 @@
 //! [`TensorInfo`]: where one tensor's bytes are in a model file, shared by GGUF and safetensors.
 
-use super::safetensors::unsupported_dtype_name;
+use super::safetensors_dtype::unsupported_dtype_name;
 use crate::error::{Error, Result};
 use crate::quant::GgmlType;
 
@@ -9,7 +9,7 @@ use crate::quant::GgmlType;
 pub struct TensorInfo {
     pub name: String,
     /// ggml type id (GGUF id numbering; safetensors F32/F16/BF16 are mapped onto it, other
-    /// safetensors dtypes get ids from [`super::safetensors::UNSUPPORTED_DTYPE_BASE`] up).
+    /// safetensors dtypes get ids from [`super::safetensors_dtype::UNSUPPORTED_DTYPE_BASE`] up).
     pub ty_id: u32,
     /// Shape in PyTorch order, outermost first: a linear layer is `[out, in]`.
     /// (GGUF stores `ne` innermost first; the reader reverses it.)

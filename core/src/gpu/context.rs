@@ -177,13 +177,37 @@ impl Gpu {
             profile: Default::default(),
             errors: Default::default(),
         };
-        gpu.capture_errors();
+        super::errors::capture_errors(&gpu.device, &gpu.errors);
         Ok(gpu)
     }
 
     /// Largest buffer a single storage binding may cover, in bytes.
     pub fn max_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    /// The pending GPU error, if any, as `Err` (and clears it: the device stays usable).
+    pub fn take_error(&self) -> Result<()> {
+        match self.errors.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether an error is pending (recording and submitting are skipped until it is taken).
+    pub fn has_error(&self) -> bool {
+        self.errors.pending()
+    }
+
+    /// Keeps `error` as the pending error unless one is already pending.
+    pub(crate) fn record_error(&self, error: crate::Error) {
+        self.errors.record(error);
+    }
+
+    /// Refuses a buffer of `bytes` larger than the adapter's buffer size limit, or, for one bound
+    /// as storage (`storage`), than its storage-binding limit; `what` describes it for the error.
+    pub fn check_buffer(&self, bytes: u64, storage: bool, what: impl FnOnce() -> String) -> Result<()> {
+        super::errors::check_buffer(&self.limits, bytes, storage, what)
     }
 }
 

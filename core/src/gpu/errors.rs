@@ -1,17 +1,16 @@
 //! GPU errors as values, never panics. wgpu reports validation errors, out-of-memory and a lost
-//! device through the device's uncaptured-error handler, whose default panics. [`Gpu::new`]
+//! device through the device's uncaptured-error handler, whose default panics. [`super::Gpu::new`]
 //! installs one that keeps the *first* error in an [`ErrorSlot`]; buffers too large for the
-//! adapter are refused before they are created ([`Gpu::check_buffer`]) and kept there too.
+//! adapter are refused before they are created ([`super::Gpu::check_buffer`]) and kept there too.
 //! While an error is pending, [`super::Recorder`] records and submits nothing, and the next
-//! readback (or [`Gpu::take_error`]) returns it, so an operation that went wrong on the GPU ends
+//! readback (or [`super::Gpu::take_error`]) returns it, so an operation that went wrong on the GPU ends
 //! as `Err(Error::Gpu | Error::TooLarge)` from the call that awaited its result.
 
-use super::context::Gpu;
 use crate::error::{Error, Result};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The first GPU error since the last [`Gpu::take_error`].
+/// The first GPU error since the last [`super::Gpu::take_error`].
 #[derive(Default)]
 pub(crate) struct ErrorSlot {
     /// Cheap test for the recorder's hot path.
@@ -33,7 +32,7 @@ impl ErrorSlot {
         self.pending.load(Ordering::Acquire)
     }
 
-    fn take(&self) -> Option<Error> {
+    pub(crate) fn take(&self) -> Option<Error> {
         if !self.pending() {
             return None; // the common case: no lock on every readback
         }
@@ -59,51 +58,31 @@ fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1024 * 1024)
 }
 
-impl Gpu {
-    /// Installs the handlers that turn wgpu's uncaptured errors and a lost device into pending
-    /// errors (called once by [`Gpu::new`]).
-    pub(crate) fn capture_errors(&self) {
-        let slot = self.errors.clone();
-        self.device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| slot.record(Error::Gpu(describe(&e)))));
-        let slot = self.errors.clone();
-        self.device.set_device_lost_callback(move |reason, message| {
-            slot.record(Error::Gpu(format!("the device was lost ({reason:?}): {message}")));
-        });
-    }
+/// Installs the handlers that turn wgpu's uncaptured errors and a lost device into pending
+/// errors in `slot` (called once by [`super::Gpu::new`]).
+pub(crate) fn capture_errors(device: &wgpu::Device, slot: &std::sync::Arc<ErrorSlot>) {
+    let s = slot.clone();
+    device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| s.record(Error::Gpu(describe(&e)))));
+    let s = slot.clone();
+    device.set_device_lost_callback(move |reason, message| {
+        s.record(Error::Gpu(format!("the device was lost ({reason:?}): {message}")));
+    });
+}
 
-    /// The pending GPU error, if any, as `Err` (and clears it: the device stays usable).
-    pub fn take_error(&self) -> Result<()> {
-        match self.errors.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+/// Refuses a buffer of `bytes` larger than `limits`' buffer size, or, for one bound as storage
+/// (`storage`), than its storage-binding limit. `what` describes the buffer (only called for a
+/// refusal, so the check costs no formatting on the way).
+pub(crate) fn check_buffer(limits: &wgpu::Limits, bytes: u64, storage: bool, what: impl FnOnce() -> String) -> Result<()> {
+    let too_large = |limit: String| {
+        Err(Error::TooLarge { what: format!("{} takes {} MiB ({bytes} bytes)", what(), mib(bytes)), limit })
+    };
+    if bytes > limits.max_buffer_size {
+        return too_large(format!("{} MiB per buffer", limits.max_buffer_size / (1024 * 1024)));
     }
-
-    /// Whether an error is pending (recording and submitting are skipped until it is taken).
-    pub fn has_error(&self) -> bool {
-        self.errors.pending()
+    if storage && bytes > limits.max_storage_buffer_binding_size {
+        return too_large(format!("{} MiB per storage binding", limits.max_storage_buffer_binding_size / (1024 * 1024)));
     }
-
-    /// Keeps `error` as the pending error unless one is already pending.
-    pub(crate) fn record_error(&self, error: Error) {
-        self.errors.record(error);
-    }
-
-    /// Refuses a buffer of `bytes` larger than the adapter's buffer size limit, or, for one bound
-    /// as storage (`storage`), than its storage-binding limit. `what` describes the buffer (only
-    /// called for a refusal, so the check costs no formatting on the way).
-    pub fn check_buffer(&self, bytes: u64, storage: bool, what: impl FnOnce() -> String) -> Result<()> {
-        let too_large = |limit: String| {
-            Err(Error::TooLarge { what: format!("{} takes {} MiB ({bytes} bytes)", what(), mib(bytes)), limit })
-        };
-        if bytes > self.limits.max_buffer_size {
-            return too_large(format!("{} MiB per buffer", self.limits.max_buffer_size / (1024 * 1024)));
-        }
-        if storage && bytes > self.limits.max_storage_buffer_binding_size {
-            return too_large(format!("{} MiB per storage binding", self.limits.max_storage_buffer_binding_size / (1024 * 1024)));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,14 +5,19 @@
 //!
 //! Work is recorded, never executed per op: an op pushes dispatches into a [`Recorder`];
 //! the caller submits once and reads back only what it needs (logits, the loss).
+//!
+//! Layers, each using only those above it: `errors`, `profile` (state), `kernels` → `context`
+//! ([`Gpu`]) → `timestamps` → `recorder` → `readback` → `tensor`, `profile_read`.
 
 mod context;
 mod errors;
 pub mod kernels;
 mod profile;
+mod profile_read;
 pub mod readback;
 mod recorder;
 mod tensor;
+mod timestamps;
 
 pub use context::{AdapterReport, Gpu, GpuFeatures, GpuOptions};
 pub use kernels::Kernel;

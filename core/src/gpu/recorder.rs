@@ -21,13 +21,13 @@ pub struct Recorder<'g> {
     encoder: wgpu::CommandEncoder,
     pub dispatches: u32,
     /// Timestamp queries of the dispatches, while the device profiles.
-    queries: Option<super::profile::RecorderQueries>,
+    queries: Option<super::timestamps::RecorderQueries>,
 }
 
 impl<'g> Recorder<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("anytune") });
-        Recorder { gpu, encoder, dispatches: 0, queries: super::profile::RecorderQueries::new(gpu) }
+        Recorder { gpu, encoder, dispatches: 0, queries: super::timestamps::RecorderQueries::new(gpu) }
     }
 
     /// Records one dispatch of `kernel`. `params` becomes the uniform at binding 0; `buffers`

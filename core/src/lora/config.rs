@@ -14,92 +14,10 @@
 
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
-use crate::model::names::LayerTensor;
 
-/// A linear layer of a Llama block that LoRA can adapt. Shapes: C = dim, H = heads,
-/// KVH = key/value heads, D = head_dim, F = ffn_dim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Target {
-    /// `q_proj`: C → H·D.
-    Q,
-    /// `k_proj`: C → KVH·D.
-    K,
-    /// `v_proj`: C → KVH·D.
-    V,
-    /// `o_proj`: H·D → C.
-    O,
-    /// `gate_proj`: C → F.
-    Gate,
-    /// `up_proj`: C → F.
-    Up,
-    /// `down_proj`: F → C.
-    Down,
-}
+pub use crate::model::Target;
 
 impl Target {
-    /// All seven, in block order (PEFT's `all-linear` for Llama-family models).
-    pub const ALL: [Target; 7] = [
-        Target::Q,
-        Target::K,
-        Target::V,
-        Target::O,
-        Target::Gate,
-        Target::Up,
-        Target::Down,
-    ];
-
-    /// Position in [`Target::ALL`] (slot index in per-layer arrays).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// PEFT / Hugging Face module name: `q_proj`, …, `down_proj`.
-    pub fn peft_name(self) -> &'static str {
-        match self {
-            Target::Q => "q_proj",
-            Target::K => "k_proj",
-            Target::V => "v_proj",
-            Target::O => "o_proj",
-            Target::Gate => "gate_proj",
-            Target::Up => "up_proj",
-            Target::Down => "down_proj",
-        }
-    }
-
-    /// The target called `name` (`q_proj`, …).
-    pub fn from_peft_name(name: &str) -> Option<Target> {
-        Target::ALL.into_iter().find(|t| t.peft_name() == name)
-    }
-
-    /// The base weight it adapts (for tensor names in either format).
-    pub fn layer_tensor(self) -> LayerTensor {
-        match self {
-            Target::Q => LayerTensor::Q,
-            Target::K => LayerTensor::K,
-            Target::V => LayerTensor::V,
-            Target::O => LayerTensor::O,
-            Target::Gate => LayerTensor::Gate,
-            Target::Up => LayerTensor::Up,
-            Target::Down => LayerTensor::Down,
-        }
-    }
-
-    /// `(in_features, out_features)` of the base linear layer in `model`.
-    pub fn features(self, model: &ModelConfig) -> (usize, usize) {
-        let (c, f) = (model.dim, model.ffn_dim);
-        let (q, kv) = (
-            model.n_heads * model.head_dim,
-            model.n_kv_heads * model.head_dim,
-        );
-        match self {
-            Target::Q => (c, q),
-            Target::K | Target::V => (c, kv),
-            Target::O => (q, c),
-            Target::Gate | Target::Up => (c, f),
-            Target::Down => (f, c),
-        }
-    }
-
     /// Parses a comma-separated list of module names, or `all-linear` (all seven). Duplicates
     /// are dropped; the result is in block order.
     pub fn parse_list(s: &str) -> Result<Vec<Target>> {

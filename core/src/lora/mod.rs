@@ -1,7 +1,9 @@
 //! LoRA: configuration ([`LoraConfig`]), host-side adapter weights initialised as PEFT does
 //! ([`LoraWeights`]), and the two adapter file formats: PEFT's directory
 //! (`adapter_config.json` + `adapter_model.safetensors`, loaded by `peft.PeftModel`) and GGUF
-//! (loaded by llama.cpp's `--lora`). Both read back into the same [`LoraWeights`].
+//! (loaded by llama.cpp's `--lora`). Both read back into the same [`LoraWeights`]. On the GPU:
+//! [`LoraParams`] (A, B and their gradients), the branch products ([`branch`], with dropout) and
+//! [`LoraPass`], the model's [`crate::model::Adapter`] for one pass.
 //!
 //! ```
 //! use anytune_core::lora::{LoraConfig, LoraWeights};
@@ -14,15 +16,21 @@
 //! assert_eq!(LoraWeights::from_gguf(&gguf, "a.gguf", &model).unwrap().modules, w.modules);
 //! ```
 
+pub mod branch;
 pub mod config;
 pub mod gguf;
+pub mod params;
+pub mod pass;
 pub mod peft;
 #[cfg(test)]
 mod tests;
 pub mod weights;
 
 pub use config::{Layers, LoraConfig, ModuleShape, Target};
+pub use branch::LoraDropout;
 pub use gguf::gguf_tensor_name;
+pub use params::{LoraParams, LoraSlot};
+pub use pass::{LoraBuffers, LoraPass};
 pub use peft::{PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parse_peft_config, peft_tensor_name};
 pub use weights::{
     LoraModule, LoraWeights, kaiming_bound, permute_rows_to_gguf, permute_rows_to_hf,

@@ -1,6 +1,7 @@
 //! The key/value cache of generation: per layer, keys and values of every position so far,
 //! laid out `(S, KVH, D)` (S = capacity) so one decode step appends with a buffer copy.
 
+use super::buffers::{BufferSpec, Kept};
 use super::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
@@ -39,7 +40,14 @@ impl KvCache {
         (&self.k[i], &self.v[i])
     }
 
-    fn with_layers(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> Result<KvCache> {
+    /// The k and v buffers of a cache of `layers` layers, as (count, spec), for the memory estimate.
+    pub fn specs(cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> [(usize, BufferSpec); 2] {
+        let shape = vec![batch, capacity, cfg.n_kv_heads, cfg.head_dim];
+        ["k_cache", "v_cache"].map(|name| (layers, BufferSpec { name, shape: shape.clone(), kept: Kept::Always }))
+    }
+
+    /// A cache of `layers` layers (1: one shared by every layer, as [`KvCache::single_layer`]).
+    pub fn with_layers(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> Result<KvCache> {
         let row = cfg.n_kv_heads * cfg.head_dim;
         let bytes = (batch * capacity * row * 4) as u64;
         if bytes > gpu.max_binding() {

@@ -1,11 +1,20 @@
-//! A loaded Llama-family model: configuration, frozen weights on the GPU, tokenizer and chat
-//! template. [`Model::load`] accepts a GGUF file or a Hugging Face folder (as [`ModelFiles`]).
+//! A loaded model: configuration, frozen weights on the GPU, tokenizer and chat template.
+//! [`Model::load`] accepts a GGUF file or a Hugging Face folder (as [`ModelFiles`]).
+//!
+//! Layers: [`linear`] (a frozen linear with an optional [`Adapter`], the only seam adapters use),
+//! [`buffers`] (the buffer tables that allocate and size memory), one file per architecture's
+//! block (`llama.rs`), [`blocks`] (maps an [`Arch`] to its block), and the model-level loops
+//! ([`forward`], [`backward`]). Nothing here knows LoRA.
 
-pub mod adapter;
+pub mod backward;
+pub mod blocks;
+pub mod buffers;
 pub mod checkpoint;
 pub mod config;
 pub mod forward;
 pub mod kv_cache;
+pub mod linear;
+pub mod llama;
 mod load;
 pub mod names;
 pub mod weights;
@@ -15,10 +24,11 @@ use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor};
 use crate::ops::rope::rope_inv_freq;
 use crate::tokenizer::Tokenizer;
-pub use adapter::{LoraParams, LoraSlot};
+pub use backward::Grads;
 pub use checkpoint::Checkpoint;
 pub use config::{Arch, ModelConfig};
-pub use forward::{Activations, BlockActs, Saved};
+pub use forward::{Activations, Saved};
+pub use linear::{Adapter, AdapterWeights, Linear, Site, Target};
 pub use kv_cache::KvCache;
 pub use weights::ModelWeights;
 
@@ -34,8 +44,8 @@ pub struct Model {
     pub inv_freq: GpuTensor,
     /// ggml type names of the matrices and how many of each (for `anytune info`).
     pub tensor_types: Vec<(String, usize)>,
-    /// A LoRA adapter applied by [`Model::forward`] (generation and scoring with `--adapter`).
-    pub adapter: Option<LoraParams>,
+    /// An adapter applied by [`Model::forward`] (generation and scoring with `--adapter`).
+    pub adapter: Option<Box<dyn AdapterWeights>>,
 }
 
 impl Model {

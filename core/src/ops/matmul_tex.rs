@@ -13,7 +13,7 @@
 //! (uniform bindings hold 64 KiB), so `C`, whose per-lane stores are slow, is written once
 //! instead of once per 256 values of k. Measured in ARCHITECTURE.md (lavapipe notes).
 
-use super::matmul::{MatmulShape, Operand, stage};
+use super::matmul_stage::{MatmulShape, Operand, stage};
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor, Recorder, kernels};
 

@@ -7,9 +7,9 @@ pub mod attention;
 pub mod attention_backward;
 pub mod embedding;
 #[cfg(test)]
-mod gradcheck;
-pub mod lora;
+pub(crate) mod gradcheck;
 pub mod matmul;
+pub mod matmul_stage;
 mod matmul_tex;
 pub mod qmatmul;
 pub mod rmsnorm;

@@ -8,7 +8,7 @@ use super::step::{EvalReport, StepBuffers, evaluate};
 use crate::data::{DataConfig, DataFile, DataSummary};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::model::{LoraParams, Model};
+use crate::model::{AdapterWeights, Model};
 
 /// What [`evaluate_file`] measured, with the data it measured it on.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -21,10 +21,10 @@ pub struct FileEval {
     pub summary: DataSummary,
 }
 
-/// Evaluates every row of `file` with `lora` (or the base alone) in batches of
+/// Evaluates every row of `file` with `adapter` (or the base alone) in batches of
 /// `options.batch` sequences of at most `options.max_seq_len` tokens; `train_on_everything`
 /// scores every token instead of completions / assistant turns only.
-pub async fn evaluate_file(gpu: &Gpu, model: &Model, lora: Option<&LoraParams>, file: DataFile<'_>, options: &RunOptions) -> Result<FileEval> {
+pub async fn evaluate_file(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>, file: DataFile<'_>, options: &RunOptions) -> Result<FileEval> {
     let cfg = DataConfig {
         max_seq_len: options.max_seq_len,
         train_on_everything: options.train_on_everything,
@@ -37,7 +37,8 @@ pub async fn evaluate_file(gpu: &Gpu, model: &Model, lora: Option<&LoraParams>, 
     }
     let t = sequence_len(&dataset, options.max_seq_len);
     let batches = all_batches(&dataset.train, options.batch, t, pad_id(model))?;
-    let mut buf = StepBuffers::new(gpu, model, lora, options.batch, t)?;
-    let report = evaluate(gpu, model, lora, &mut buf, &batches).await?;
+    let mut buf = StepBuffers::new(gpu, model, options.batch, t)?;
+    let pass = adapter.map(|a| a.inference(gpu, options.batch * t));
+    let report = evaluate(gpu, model, pass.as_deref(), &mut buf, &batches).await?;
     Ok(FileEval { report, sequences: dataset.train.len(), summary: dataset.summary })
 }

@@ -4,8 +4,10 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::lora::Target;
-use crate::model::{LoraParams, Model};
+use super::step::{LossBuffers, cache_layers, saved_for};
+use crate::lora::{LoraBuffers, LoraParams};
+use crate::model::buffers::{BufferSpec, Shapes};
+use crate::model::{Activations, Grads, KvCache, Model};
 
 /// Bytes of each part of a training run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -41,32 +43,25 @@ impl std::fmt::Display for MemoryEstimate {
 }
 
 /// The memory a training step of `batch × t` tokens takes with `lora`, with or without
-/// activation recomputation ([`super::TrainConfig::recompute`]).
+/// activation recomputation ([`super::TrainConfig::recompute`]): the sum of the buffer tables
+/// that [`super::step::StepBuffers`] and [`LoraBuffers`] allocate (one source for both).
 pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize, recompute: bool) -> MemoryEstimate {
     let cfg = &model.config;
-    let rows = (batch * t) as u64;
-    let (c, f) = (cfg.dim as u64, cfg.ffn_dim as u64);
-    let (q, kv) = ((cfg.n_heads * cfg.head_dim) as u64, (cfg.n_kv_heads * cfg.head_dim) as u64);
-    let lora_u = rows * lora.rank as u64 * Target::ALL.len() as u64; // at most one u per linear
-    // Per layer: x_in, xn1, x_mid, xn2 (C); q, att (H·D); k, v and their cache copies (KVH·D);
-    // gate, up, h (F); rstd ×2; lse; LoRA u.
-    let per_layer = rows * (4 * c + 2 * q + 4 * kv + 3 * f + 2) + batch as u64 * cfg.n_heads as u64 * t as u64 + lora_u;
-    // Gradients: dx, dxn (C), dh, dgate, dup (F), datt, dq (H·D), dk, dv (KVH·D), du; plus x,
-    // proj, hidden, d_hidden, final rstd, loss, lse.
-    let grads = rows * (2 * c + 3 * f + 2 * q + 2 * kv + lora.rank as u64) + rows * (4 * c + 3);
-    // Recomputation keeps each layer's input (C) and one layer's worth of the rest.
-    let saved = if recompute { rows * c * cfg.n_layers as u64 + per_layer } else { per_layer * cfg.n_layers as u64 };
-    // LoRA dropout: dropout(x) and its gradient, one scratch each.
-    let max_in = lora.iter().map(|(_, _, s)| s.d_in as u64).max().unwrap_or(0);
-    let dropout = if lora.dropout > 0.0 { 2 * rows * max_in } else { 0 };
-    let activations = 4 * (saved + grads + dropout);
-    let v = cfg.vocab_size as u64;
+    let (rows, saved) = (batch * t, saved_for(recompute));
+    let s = Shapes::new(cfg, batch, t);
+    let once = |specs: Vec<BufferSpec>| specs.into_iter().map(|b| (1, b)).collect::<Vec<_>>();
+    let mut buffers = Activations::specs(cfg, batch, t, saved);
+    buffers.extend(KvCache::specs(cfg, batch, t, cache_layers(cfg, saved)));
+    buffers.extend(once(Grads::specs(cfg, batch, t)));
+    buffers.extend(once(LossBuffers::specs(&s)));
+    buffers.extend(LoraBuffers::specs(lora, rows, saved.per_layer(), true));
+    let activations = buffers.iter().map(|(n, b)| *n as u64 * b.bytes()).sum();
+    let largest_buffer = buffers.iter().map(|(_, b)| b.bytes()).max().unwrap_or(0);
     // The loss head's chunk: its logits and its hidden rows (reused as their gradient).
-    let chunk_rows = super::step::loss_head_chunk(gpu, cfg.vocab_size, rows.max(1) as usize) as u64;
-    let logits = chunk_rows * (v + c) * 4;
+    let chunk_rows = super::step::loss_head_chunk(gpu, cfg.vocab_size, rows.max(1)) as u64;
+    let logits = chunk_rows * (cfg.vocab_size + cfg.dim) as u64 * 4;
     let adapter = 16 * lora.parameter_count() as u64;
     let weights = model.weights.gpu_bytes();
-    let largest_buffer = [rows * f, rows * c, rows * q, rows * kv].into_iter().max().unwrap_or(0) * 4;
     MemoryEstimate { weights, adapter, activations, logits, total: weights + adapter + activations + logits, largest_buffer }
 }
 

@@ -4,7 +4,6 @@
 //! The data flow: dataset → tokens ([`crate::data`]) → batches → [`step::record_step`] →
 //! optimizer ([`crate::ops::adamw`]) → adapter files ([`crate::lora`]).
 
-pub mod backward;
 pub mod checkpoint;
 pub mod cpu_schedule;
 pub mod eval;

@@ -15,7 +15,8 @@ use crate::data::{Batch, Batcher, DataConfig, DataFile, DataPosition, DataSummar
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::lora::{Layers, LoraConfig, LoraWeights, Target};
-use crate::model::{LoraParams, Model};
+use crate::lora::LoraParams;
+use crate::model::Model;
 use serde::Serialize;
 pub use super::options::RunOptions;
 

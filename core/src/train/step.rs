@@ -1,18 +1,29 @@
 //! One training step on a batch: forward with saved activations, the chunked cross-entropy
-//! head, backward into the LoRA gradients — all recorded into one [`Recorder`]. The only
+//! head, backward into the adapter's gradients — all recorded into one [`Recorder`]. The only
 //! readback is the per-row loss (the caller reads it once, after the optimizer update).
 //! Evaluation runs the forward pass and the same loss head, plus the token accuracy
 //! ([`crate::ops::argmax`]) on the same logits chunks.
 
-use super::backward::{Grads, backward};
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor, Recorder};
-use crate::model::{Activations, KvCache, LoraParams, Model, Saved};
+use crate::model::buffers::Shapes;
+use crate::model::{Activations, Adapter, Grads, KvCache, Model, Saved};
 use crate::ops::argmax::argmax_forward;
 use crate::ops::cross_entropy::{count_targets, cross_entropy_backward, cross_entropy_forward};
-use crate::ops::lora::LoraDropout;
 use crate::ops::embedding::GpuIds;
-use crate::ops::qmatmul;
+
+crate::buffer_table! {
+    /// The loss head's per-token buffers.
+    pub struct LossBuffers(s) {
+        /// Per-token loss of the last step (0 at ignored positions).
+        loss: always [s.rows],
+        /// Per-token hit of the last evaluation: 1 where the argmax logit is the target.
+        hits: always [s.rows],
+        lse: always [s.rows],
+        /// The loss's gradient with respect to the final hidden states.
+        d_hidden: always [s.rows, s.c],
+    }
+}
 
 /// Buffers of a training step for batches of `batch × t` tokens, allocated once.
 pub struct StepBuffers {
@@ -21,60 +32,51 @@ pub struct StepBuffers {
     pub acts: Activations,
     pub cache: KvCache,
     pub grads: Grads,
-    /// Per-token loss of the last step (0 at ignored positions).
-    pub loss: GpuTensor, // (R)
-    /// Per-token hit of the last evaluation: 1 where the argmax logit is the target.
-    pub hits: GpuTensor, // (R)
-    lse: GpuTensor,      // (R)
-    d_hidden: GpuTensor, // (R, C)
+    pub head: LossBuffers,
     /// The loss head's buffers for one chunk of rows (reused by every chunk and step): the
     /// hidden rows (then their gradient) `(chunk, C)` and their logits `(chunk, V)`.
     head_rows: GpuTensor,
     head_logits: GpuTensor,
-    /// LoRA dropout of the next [`record_step`] (the trainer sets the key per micro-batch);
-    /// `None` or p = 0: off. Evaluation never applies it.
-    pub dropout: Option<LoraDropout>,
 }
 
 impl StepBuffers {
-    /// `lora`: the adapter that will be trained or evaluated (`None`: evaluate the base alone).
-    pub fn new(gpu: &Gpu, model: &Model, lora: Option<&LoraParams>, batch: usize, t: usize) -> Result<StepBuffers> {
-        Self::with_recompute(gpu, model, lora, batch, t, false)
+    /// The model's buffers (the adapter keeps its own, e.g. [`crate::lora::LoraBuffers`]).
+    pub fn new(gpu: &Gpu, model: &Model, batch: usize, t: usize) -> Result<StepBuffers> {
+        Self::with_recompute(gpu, model, batch, t, false)
     }
 
     /// [`StepBuffers::new`]; with `recompute`, the forward pass keeps only each layer's input
     /// and one layer's activations and KV cache (the backward pass recomputes the rest).
-    pub fn with_recompute(
-        gpu: &Gpu,
-        model: &Model,
-        lora: Option<&LoraParams>,
-        batch: usize,
-        t: usize,
-        recompute: bool,
-    ) -> Result<StepBuffers> {
-        let rows = batch * t;
+    pub fn with_recompute(gpu: &Gpu, model: &Model, batch: usize, t: usize, recompute: bool) -> Result<StepBuffers> {
         let cfg = &model.config;
+        let rows = batch * t;
         let chunk = loss_head_chunk(gpu, cfg.vocab_size, rows);
-        let (saved, cache) = if recompute {
-            (Saved::LayerInputs, KvCache::single_layer(gpu, cfg, batch, t)?)
-        } else {
-            (Saved::AllLayers, KvCache::batched(gpu, cfg, batch, t)?)
-        };
+        let saved = saved_for(recompute);
+        let cache = KvCache::with_layers(gpu, cfg, batch, t, cache_layers(cfg, saved))?;
         Ok(StepBuffers {
             batch,
             t,
-            acts: Activations::saving(gpu, cfg, batch, t, lora, saved),
+            acts: Activations::saving(gpu, cfg, batch, t, saved),
             cache,
-            grads: Grads::new(gpu, model, batch, t, lora),
-            loss: GpuTensor::zeros(gpu, &[rows]),
-            hits: GpuTensor::zeros(gpu, &[rows]),
-            lse: GpuTensor::zeros(gpu, &[rows]),
-            d_hidden: GpuTensor::zeros(gpu, &[rows, cfg.dim]),
+            grads: Grads::new(gpu, model, batch, t),
+            head: LossBuffers::new(gpu, &Shapes::new(cfg, batch, t), true),
             head_rows: GpuTensor::zeros(gpu, &[chunk, cfg.dim]),
             head_logits: GpuTensor::zeros(gpu, &[chunk, cfg.vocab_size]),
-            dropout: None,
         })
     }
+}
+
+/// What a training forward keeps: every layer's activations, or with `recompute` each layer's
+/// input only.
+pub fn saved_for(recompute: bool) -> Saved {
+    if recompute { Saved::LayerInputs } else { Saved::AllLayers }
+}
+
+/// Layers of KV cache a training pass keeps: all, or one shared with recomputation (each
+/// layer's attention, forward or recomputed before its backward, reads its keys right after
+/// writing them).
+pub fn cache_layers(cfg: &crate::model::ModelConfig, saved: Saved) -> usize {
+    if saved.per_layer() { cfg.n_layers } else { 1 }
 }
 
 /// Loss, perplexity and token accuracy over a set of batches.
@@ -90,33 +92,32 @@ pub struct EvalReport {
 }
 
 /// Records forward, loss and backward for `inputs` / `targets` (row-major `(B, T)`; targets
-/// `IGNORE` where no loss is taken). LoRA gradients are *accumulated* (zero them per optimizer
+/// `IGNORE` where no loss is taken) through `adapter`, whose gradients are *accumulated* (zero them per optimizer
 /// step); with `grad_scale` the loss is averaged over `grad_scale`-weighted targets — pass
 /// `1 / n_targets` of the whole optimizer step so micro-batches add up to the mean.
 /// Returns the number of targets in this batch.
 pub fn record_step(
     rec: &mut Recorder,
     model: &Model,
-    lora: &LoraParams,
+    adapter: &dyn Adapter,
     buf: &mut StepBuffers,
     inputs: &[u32],
     targets: &[u32],
     grad_scale: f32,
 ) -> Result<usize> {
     buf.cache.clear();
-    let dropout = buf.dropout.filter(|d| d.p > 0.0);
-    model.forward_train(rec, inputs, &mut buf.cache, Some(lora), &buf.acts, dropout)?;
+    model.forward_into(rec, inputs, &mut buf.cache, Some(adapter), &buf.acts)?;
     record_loss_head(rec, model, buf, targets, Some(grad_scale))?;
-    backward(rec, model, lora, &buf.acts, &buf.cache, &buf.d_hidden, &buf.grads, dropout)?;
+    model.backward(rec, adapter, &buf.acts, &buf.cache, &buf.head.d_hidden, &buf.grads)?;
     Ok(count_targets(targets, model.config.vocab_size))
 }
 
 /// Mean loss, perplexity and token accuracy over `batches` (forward and loss only, no
-/// dropout), with `lora` or the base alone; one readback per batch.
+/// dropout), with `adapter` or the base alone; one readback per batch.
 pub async fn evaluate(
     gpu: &Gpu,
     model: &Model,
-    lora: Option<&LoraParams>,
+    adapter: Option<&dyn Adapter>,
     buf: &mut StepBuffers,
     batches: &[crate::data::Batch],
 ) -> Result<EvalReport> {
@@ -126,9 +127,9 @@ pub async fn evaluate(
     let out = GpuTensor::zeros(gpu, &[2 * rows]);
     for batch in batches {
         let mut rec = Recorder::new(gpu);
-        targets += record_eval(&mut rec, model, lora, buf, &batch.inputs, &batch.targets)?;
-        rec.copy(&buf.loss.buffer, 0, &out.buffer, 0, (rows * 4) as u64);
-        rec.copy(&buf.hits.buffer, 0, &out.buffer, (rows * 4) as u64, (rows * 4) as u64);
+        targets += record_eval(&mut rec, model, adapter, buf, &batch.inputs, &batch.targets)?;
+        rec.copy(&buf.head.loss.buffer, 0, &out.buffer, 0, (rows * 4) as u64);
+        rec.copy(&buf.head.hits.buffer, 0, &out.buffer, (rows * 4) as u64, (rows * 4) as u64);
         let values = out.read(rec).await?;
         sum += values[..rows].iter().map(|&l| l as f64).sum::<f64>();
         hits += values[rows..].iter().map(|&h| h as f64).sum::<f64>();
@@ -137,27 +138,22 @@ pub async fn evaluate(
     Ok(EvalReport { loss, perplexity: loss.exp(), accuracy: (hits / targets.max(1) as f64) as f32, targets })
 }
 
-/// Records the forward pass, the per-token loss and hits (no backward, no dropout):
-/// validation and `eval`. `lora` may be `None` (the base model alone). Returns the number of
-/// targets.
+/// Records the forward pass, the per-token loss and hits (no backward): validation and
+/// `eval`. `adapter` may be `None` (the base model alone). Returns the number of targets.
 pub fn record_eval(
     rec: &mut Recorder,
     model: &Model,
-    lora: Option<&LoraParams>,
+    adapter: Option<&dyn Adapter>,
     buf: &mut StepBuffers,
     inputs: &[u32],
     targets: &[u32],
 ) -> Result<usize> {
     buf.cache.clear();
-    model.forward_into(rec, inputs, &mut buf.cache, lora, &buf.acts)?;
+    model.forward_into(rec, inputs, &mut buf.cache, adapter, &buf.acts)?;
     record_loss_head(rec, model, buf, targets, None)?;
     Ok(count_targets(targets, model.config.vocab_size))
 }
 
-/// The loss head over the hidden states of the last forward pass, in row chunks small enough
-/// for one storage binding: logits → per-token loss and logsumexp; with `grad_scale`, also
-/// dlogits (in place over the logits) → `d_hidden = dlogits · W_lm`; without (evaluation), the
-/// per-token hits of the argmax.
 /// Rows per chunk of the loss head: as many as keep `(chunk, V)` logits within one binding.
 pub fn loss_head_chunk(gpu: &Gpu, vocab: usize, rows: usize) -> usize {
     (gpu.max_binding() as usize / (vocab * 4)).clamp(1, rows)
@@ -179,15 +175,15 @@ fn record_loss_head(
     while start < rows {
         let n = chunk.min(rows - start);
         let (hidden_rows, logits) = (buf.head_rows.view(&[n, c])?, buf.head_logits.view(&[n, v])?);
-        model.logits_into(rec, &buf.acts.hidden, start, &hidden_rows, &logits)?;
-        cross_entropy_forward(rec, &logits, &target_ids, start, &buf.loss, &buf.lse)?;
+        model.logits_into(rec, buf.acts.hidden(), start, &hidden_rows, &logits)?;
+        cross_entropy_forward(rec, &logits, &target_ids, start, &buf.head.loss, &buf.head.lse)?;
         if let Some(scale) = grad_scale {
-            cross_entropy_backward(rec, &target_ids, &buf.lse, start, scale, &logits)?;
+            cross_entropy_backward(rec, &target_ids, &buf.head.lse, start, scale, &logits)?;
             // The rows' copy of the hidden states is no longer needed: it takes their gradient.
-            qmatmul::qmatmul_backward_input(rec, &logits, model.weights.lm_head(), &hidden_rows, false)?;
-            rec.copy(&hidden_rows.buffer, 0, &buf.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
+            model.logits_backward(rec, &logits, &hidden_rows)?;
+            rec.copy(&hidden_rows.buffer, 0, &buf.head.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);
         } else {
-            argmax_forward(rec, &logits, &target_ids, start, &buf.hits)?;
+            argmax_forward(rec, &logits, &target_ids, start, &buf.head.hits)?;
         }
         start += n;
     }

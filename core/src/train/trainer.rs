@@ -5,11 +5,11 @@
 
 use super::schedule::Schedule;
 use super::step::{EvalReport, StepBuffers, evaluate, record_step};
-use crate::ops::lora::LoraDropout;
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
-use crate::model::{LoraParams, Model};
+use crate::lora::{LoraBuffers, LoraDropout, LoraParams, LoraPass};
+use crate::model::{Adapter, Model};
 use crate::ops::adamw::{AdamW, adamw_update};
 use crate::ops::sgd::{Sgd, sgd_update};
 use crate::ops::grad_norm::GradNorm;
@@ -104,6 +104,8 @@ pub struct Trainer {
     /// [`Trainer::params_of`] order.
     moments: Vec<[GpuTensor; 2]>,
     bufs: StepBuffers,
+    /// LoRA's buffers for the step's passes.
+    lora_bufs: LoraBuffers,
     norm: GradNorm,
     /// The norm of the parameters after the update: a step that makes the adapter non-finite
     /// (or so large that its norm overflows) is refused even when the gradients were finite.
@@ -119,7 +121,8 @@ impl Trainer {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
         super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t, config.recompute))?;
-        let bufs = StepBuffers::with_recompute(gpu, model, Some(&lora), batch, t, config.recompute)?;
+        let bufs = StepBuffers::with_recompute(gpu, model, batch, t, config.recompute)?;
+        let lora_bufs = LoraBuffers::new(gpu, &lora, batch * t, !config.recompute, true);
         let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
         let moments = Self::params_of(&lora)
             .iter()
@@ -127,7 +130,7 @@ impl Trainer {
             .collect();
         let norm = GradNorm::new(gpu, &lens);
         let param_norm = GradNorm::new(gpu, &lens);
-        Ok(Trainer { lora, config, moments, bufs, norm, param_norm, step: 0 })
+        Ok(Trainer { lora, config, moments, bufs, lora_bufs, norm, param_norm, step: 0 })
     }
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
@@ -164,9 +167,10 @@ impl Trainer {
         for (i, batch) in micro.iter().enumerate() {
             // The mask key counts micro-batches: a function of the (checkpointed) step.
             let micro_step = (self.step * self.config.grad_accum + i) as u32;
-            self.bufs.dropout = Some(LoraDropout { p: self.lora.dropout, seed, step: micro_step });
-            record_step(&mut rec, model, &self.lora, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
-            rec.copy(&self.bufs.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
+            let dropout = LoraDropout { p: self.lora.dropout, seed, step: micro_step };
+            let pass = LoraPass::new(&self.lora, &self.lora_bufs, Some(dropout));
+            record_step(&mut rec, model, &pass, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
+            rec.copy(&self.bufs.head.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
         }
         let grads: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(_, g)| *g).collect();
         self.norm.record(&mut rec, &grads, self.config.max_grad_norm)?;
@@ -214,7 +218,7 @@ impl Trainer {
     /// Mean loss, perplexity and token accuracy of `batches` with the current adapter
     /// (`with_adapter = false`: the base model alone); never with dropout.
     pub async fn evaluate(&mut self, gpu: &Gpu, model: &Model, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
-        let lora = with_adapter.then_some(&self.lora);
-        evaluate(gpu, model, lora, &mut self.bufs, batches).await
+        let pass = with_adapter.then(|| LoraPass::new(&self.lora, &self.lora_bufs, None));
+        evaluate(gpu, model, pass.as_ref().map(|p| p as &dyn Adapter), &mut self.bufs, batches).await
     }
 }

@@ -1,7 +1,8 @@
 //! LoRA on one frozen linear layer, as PEFT defines it:
 //! `y = W·x (+b) + s · B·(A·dropout(x))` with `A (r, in)`, `B (out, r)`, `s = alpha / r`
-//! (rsLoRA: `alpha / √r`); dropout only in training, only on the LoRA branch. The frozen part is [`super::qmatmul`]; this file adds the low-rank path and
-//! its gradients, built from [`super::matmul`] products.
+//! (rsLoRA: `alpha / √r`); dropout only in training, only on the LoRA branch. The frozen part is
+//! [`crate::model::linear::Linear`]; this file adds the low-rank branch and its gradients, built
+//! from [`crate::ops::matmul`] products (and [`crate::ops::dropout`]).
 //!
 //! The base is frozen, so the backward pass needs exactly dX, dA and dB:
 //! ```text
@@ -19,8 +20,8 @@
 //! the mask is not stored: backward regenerates `x̃` from the same [`DropoutKey`], uses it for
 //! dA, and routes the branch's input gradient through the mask: `dx += dropout(du · A)`.
 
-use super::dropout::{DropoutKey, dropout_backward, dropout_forward, dropout_forward_cpu};
-use super::matmul::{MatmulShape, matmul};
+use crate::ops::dropout::{DropoutKey, dropout_backward, dropout_forward, dropout_forward_cpu};
+use crate::ops::matmul::{MatmulShape, matmul};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder};
 
@@ -245,7 +246,7 @@ pub fn lora_backward_dropout_cpu(
 }
 
 #[cfg(test)]
-#[path = "lora_dropout_tests.rs"]
+#[path = "branch_dropout_tests.rs"]
 mod dropout_tests;
 
 #[cfg(test)]

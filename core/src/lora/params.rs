@@ -1,11 +1,12 @@
 //! [`LoraParams`]: the trainable LoRA weights of a model on the GPU, with their gradients. One
 //! optional slot per (layer, linear); A is `(r, in)`, B `(out, r)` (PEFT's layout), f32.
 
-use super::config::ModelConfig;
-use crate::lora::Target;
+use super::branch::LoraDims;
+use super::config::Target;
+use crate::model::ModelConfig;
+use crate::model::linear::{Adapter, AdapterWeights};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
-use crate::ops::lora::LoraDims;
 
 /// LoRA weights and gradients of one adapted linear layer.
 pub struct LoraSlot {
@@ -113,5 +114,21 @@ impl LoraParams {
             modules.push(crate::lora::LoraModule { layer, target, in_features: slot.d_in, out_features: slot.d_out, a, b });
         }
         Ok(crate::lora::LoraWeights { config: config.clone(), modules })
+    }
+}
+
+impl AdapterWeights for LoraParams {
+    fn inference<'a>(&'a self, gpu: &Gpu, rows: usize) -> Box<dyn Adapter + 'a> {
+        Box::new(super::pass::LoraPass::new(self, super::pass::LoraBuffers::new(gpu, self, rows, false, false), None))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "LoRA r {}, scale {}, {} adapted linears, {} parameters",
+            self.rank,
+            self.scale,
+            self.iter().count(),
+            self.parameter_count()
+        )
     }
 }

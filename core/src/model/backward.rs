@@ -1,0 +1,95 @@
+//! The model-level backward pass, recorded after the training forward pass that saved its
+//! [`Activations`]: the head's input gradient, the final norm, then each block's backward from
+//! the last layer down to the lowest adapted one (nothing below has a gradient). The base is
+//! frozen: dX flows through every op and the [`Adapter`] accumulates its own gradients.
+//!
+//! ```text
+//! d_rows = dlogits · W_lm                       (chunk, C)   Model::logits_backward
+//! dx = rmsnorm_backward(d_hidden)               residual gradient (R, C)
+//! per layer, last to first:  block_backward(dx)  the architecture's block (llama.rs, …)
+//! ```
+//! With activation recomputation ([`super::Saved::LayerInputs`]) the forward pass kept only
+//! each layer's input; before each layer's backward the block is re-run from its input into the
+//! one shared block set and the one-layer KV cache (the top layer's are still there from the
+//! forward pass). An adapter with training-only randomness (LoRA dropout) must give the re-run
+//! the same masks as the forward: LoRA regenerates them from the same key.
+
+use super::blocks::BlockGrads;
+use super::buffers::{BufferSpec, Kept, Shapes};
+use super::forward::Activations;
+use super::kv_cache::KvCache;
+use super::linear::Adapter;
+use super::Model;
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::ops::{qmatmul, rmsnorm};
+
+/// Gradient buffers of one backward pass (reused across layers).
+pub struct Grads {
+    /// The residual stream's gradient.
+    dx: GpuTensor, // (R, C)
+    block: BlockGrads,
+}
+
+impl Grads {
+    /// Buffers for `batch × t` tokens.
+    pub fn new(gpu: &Gpu, model: &Model, batch: usize, t: usize) -> Grads {
+        let s = Shapes::new(&model.config, batch, t);
+        Grads { dx: GpuTensor::zeros(gpu, &[s.rows, s.c]), block: BlockGrads::new(gpu, &model.config, &s) }
+    }
+
+    /// What [`Grads::new`] allocates.
+    pub fn specs(model: &super::ModelConfig, batch: usize, t: usize) -> Vec<BufferSpec> {
+        let s = Shapes::new(model, batch, t);
+        let mut specs = vec![BufferSpec { name: "dx", shape: vec![s.rows, s.c], kept: Kept::Training }];
+        specs.extend(BlockGrads::specs(model, &s));
+        specs
+    }
+}
+
+/// A buffer that only a training forward pass keeps, or the error that says backward needs one.
+pub(super) fn saved(buffer: &Option<GpuTensor>) -> Result<&GpuTensor> {
+    buffer.as_ref().ok_or_else(|| Error::invalid("activations", "backward needs the activations of a training forward pass"))
+}
+
+impl Model {
+    /// Records `d_rows = dlogits · W_lm`: the gradient of the hidden rows whose logits the loss
+    /// head took (`d_rows` written).
+    ///
+    /// # Shapes
+    /// `dlogits`: (n, V), `d_rows`: (n, C).
+    pub fn logits_backward(&self, rec: &mut Recorder, dlogits: &GpuTensor, d_rows: &GpuTensor) -> Result<()> {
+        qmatmul::qmatmul_backward_input(rec, dlogits, self.weights.lm_head(), d_rows, false)
+    }
+
+    /// Records the backward pass from `d_hidden` (R, C), the gradient of the loss with respect
+    /// to the final-normed hidden states; `adapter` accumulates its gradients (it must be the
+    /// forward's pass). `acts` and `cache` are those of the training forward pass
+    /// ([`super::Saved::AllLayers`] and a cache of capacity T holding each layer's keys and values,
+    /// or [`super::Saved::LayerInputs`] and a [`KvCache::single_layer`]).
+    pub fn backward(
+        &self,
+        rec: &mut Recorder,
+        adapter: &dyn Adapter,
+        acts: &Activations,
+        cache: &KvCache,
+        d_hidden: &GpuTensor,
+        g: &Grads,
+    ) -> Result<()> {
+        let Some(lowest) = adapter.lowest_layer() else { return Ok(()) };
+        let (w, st) = (&self.weights, &acts.stream);
+        rmsnorm::rmsnorm_backward(rec, saved(&st.x_final)?, &w.output_norm, &st.rstd_final, d_hidden, &g.dx, false)?;
+        let top = w.layers.len() - 1;
+        for layer in (lowest..w.layers.len()).rev() {
+            let b = acts.block(layer);
+            if let Some(input) = acts.layer_inputs.get(layer)
+                && layer != top
+            {
+                rec.copy(&input.buffer, 0, &st.x.buffer, 0, input.buffer.size());
+                self.block_forward(rec, layer, b, &st.x, &st.proj, cache, 0, Some(adapter))?;
+            }
+            self.block_backward(rec, layer, b, cache, &g.block, &g.dx, Some(adapter))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! One table of activation and gradient buffers per unit (a block's forward activations, its
+//! gradients, the model-level stream): each buffer's name, shape and when it is kept, written
+//! once. [`buffer_table!`] turns a table into a struct of [`GpuTensor`]s, the function that
+//! allocates it and the list of [`BufferSpec`]s that `train/memory.rs` sums — so the memory
+//! estimate can never disagree with what is allocated.
+//!
+//! ```ignore
+//! buffer_table! {
+//!     /// What one block writes.
+//!     pub struct BlockActs(s) {
+//!         /// Residual stream entering the block.
+//!         x_in: training [s.rows, s.c],
+//!         xn1: always [s.rows, s.c],
+//!     }
+//! }
+//! // BlockActs { x_in: Option<GpuTensor>, xn1: GpuTensor }, BlockActs::new(gpu, &shapes, training),
+//! // BlockActs::specs(&shapes) == [x_in (R, C) training, xn1 (R, C) always]
+//! ```
+
+use super::config::ModelConfig;
+
+/// When a buffer of a table exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// In every pass (inference included).
+    Always,
+    /// Only in training passes (what backward reads and inference never needs).
+    Training,
+}
+
+/// One buffer of a table: f32 values of `shape`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BufferSpec {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub kept: Kept,
+}
+
+impl BufferSpec {
+    /// Bytes of the buffer (f32).
+    pub fn bytes(&self) -> u64 {
+        4 * self.shape.iter().map(|&d| d as u64).product::<u64>()
+    }
+}
+
+/// Bytes of the buffers of `specs` that a pass allocates (`training` or not).
+pub fn table_bytes(specs: &[BufferSpec], training: bool) -> u64 {
+    specs.iter().filter(|s| training || s.kept == Kept::Always).map(BufferSpec::bytes).sum()
+}
+
+/// The sizes every table is written in, for `batch × t` tokens: R = B·T rows, C = dim,
+/// Q = H·D, KV = KVH·D, F = ffn_dim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shapes {
+    pub batch: usize,
+    pub t: usize,
+    pub rows: usize,
+    pub c: usize,
+    pub f: usize,
+    pub h: usize,
+    pub kvh: usize,
+    pub d: usize,
+}
+
+impl Shapes {
+    pub fn new(cfg: &ModelConfig, batch: usize, t: usize) -> Shapes {
+        Shapes {
+            batch,
+            t,
+            rows: batch * t,
+            c: cfg.dim,
+            f: cfg.ffn_dim,
+            h: cfg.n_heads,
+            kvh: cfg.n_kv_heads,
+            d: cfg.head_dim,
+        }
+    }
+}
+
+/// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`) or
+/// an `Option` of one (`training`), `new(gpu, &Shapes, training)` that allocates it and
+/// `specs(&Shapes)` that lists it. Shapes are expressions in the named [`Shapes`] binding.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! buffer_table {
+    (@ty always) => { $crate::gpu::GpuTensor };
+    (@ty training) => { Option<$crate::gpu::GpuTensor> };
+    (@kept always) => { $crate::model::buffers::Kept::Always };
+    (@kept training) => { $crate::model::buffers::Kept::Training };
+    (@alloc always, $gpu:ident, $training:ident, $shape:expr) => { $crate::gpu::GpuTensor::zeros($gpu, &$shape) };
+    (@alloc training, $gpu:ident, $training:ident, $shape:expr) => {
+        $training.then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident($s:ident) {
+            $( $(#[$fmeta:meta])* $field:ident : $kept:ident [$($dim:expr),+ $(,)?] ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $( $(#[$fmeta])* pub $field: $crate::buffer_table!(@ty $kept), )*
+        }
+
+        impl $name {
+            /// Allocates every buffer of the table (`training`: also those kept only in training).
+            #[allow(unused_variables)]
+            pub fn new(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool) -> Self {
+                $name { $( $field: $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+]), )* }
+            }
+
+            /// The table: every buffer's name, shape and when it is kept.
+            pub fn specs($s: &$crate::model::buffers::Shapes) -> Vec<$crate::model::buffers::BufferSpec> {
+                vec![ $( $crate::model::buffers::BufferSpec {
+                    name: stringify!($field),
+                    shape: vec![$($dim),+],
+                    kept: $crate::buffer_table!(@kept $kept),
+                }, )* ]
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::buffer_table! {
+        /// A table for the test.
+        struct Demo(s) {
+            a: always [s.rows, s.c],
+            b: training [s.rows],
+        }
+    }
+
+    #[test]
+    fn specs_list_the_table_and_training_adds_its_rows() {
+        let s = Shapes { batch: 2, t: 3, rows: 6, c: 4, f: 0, h: 0, kvh: 0, d: 0 };
+        let specs = Demo::specs(&s);
+        assert_eq!(specs.iter().map(|b| (b.name, b.shape.clone(), b.kept)).collect::<Vec<_>>(), [
+            ("a", vec![6, 4], Kept::Always),
+            ("b", vec![6], Kept::Training)
+        ]);
+        assert_eq!(table_bytes(&specs, false), 96);
+        assert_eq!(table_bytes(&specs, true), 120);
+        let Some(gpu) = crate::testing::test_gpu() else { return };
+        let (inference, training) = (Demo::new(gpu, &s, false), Demo::new(gpu, &s, true));
+        assert_eq!((inference.a.shape.clone(), inference.b.is_none()), (vec![6, 4], true));
+        assert_eq!(training.b.map(|b| b.shape), Some(vec![6]));
+    }
+}
