@@ -1,5 +1,5 @@
-//! Frozen base weights on the GPU, in their stored format (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-//! Q4_K, Q6_K): the raw GGUF/safetensors bytes, uploaded unchanged and dequantized inside the
+//! Frozen base weights on the GPU, in their stored format (any [`GgmlType`]: F32, F16, BF16,
+//! Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): the raw GGUF/safetensors bytes, uploaded unchanged and dequantized inside the
 //! kernels. A matrix larger than the adapter's storage-binding limit is split into row chunks,
 //! each its own buffer; ops dispatch once per chunk.
 

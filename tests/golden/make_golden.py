@@ -17,6 +17,8 @@ What it writes (all committed; ~3 MB in total):
   tests/golden/smollm2-logprobs.json       SmolLM2 per-token log-probs + last-position top-5 logits
   tests/golden/smollm2-chat.json           chat template renders + greedy answer
   tests/golden/quant-blocks.safetensors    raw ggml blocks + gguf-py dequantization, per type
+  tests/golden/gemma3-rows.safetensors     the same for the first values of 4 tensors of Gemma 3 270M
+                                           Q4_K_M (set quant; needs the file, else skipped)
 
 How to run (from the repository root, CPU only, a few minutes):
 
@@ -535,30 +537,38 @@ def golden_smollm2() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def random_kquant_blocks(qtype: QT, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
-    """Random K-quant blocks with sane f16 super-block scales (gguf-py cannot quantize K-quants).
+# The f16 super-block scales of each K-quant type: (byte offset, low, high) of a uniform draw.
+#   Q2_K (84 B):  scales[16] (4-bit scale | 4-bit min) | qs[64] | d f16 | dmin f16
+#   Q3_K (110 B): hmask[32] | qs[64] | scales[12] (6-bit packed, signed) | d f16
+#   Q4_K (144 B): d f16 | dmin f16 | scales[12] (6-bit packed) | qs[128]
+#   Q5_K (176 B): d f16 | dmin f16 | scales[12] (6-bit packed) | qh[32] | qs[128]
+#   Q6_K (210 B): ql[128] | qh[64] | scales[16] (int8) | d f16
+KQUANT_SCALES = {
+    QT.Q2_K: [(80, 0.01, 0.1), (82, 0.01, 0.1)],
+    QT.Q3_K: [(108, 0.005, 0.05)],
+    QT.Q4_K: [(0, 0.001, 0.02), (2, 0.001, 0.02)],
+    QT.Q5_K: [(0, 0.0005, 0.01), (2, 0.001, 0.02)],
+    QT.Q6_K: [(208, 0.0005, 0.005)],
+}
 
-    Q4_K (144 B): d f16 | dmin f16 | scales[12] (6-bit packed) | qs[128]
-    Q6_K (210 B): ql[128] | qh[64] | scales[16] (int8) | d f16
-    """
+
+def random_kquant_blocks(qtype: QT, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
+    """Random K-quant blocks with sane f16 super-block scales (gguf-py cannot quantize K-quants):
+    every byte random, then each f16 scale of KQUANT_SCALES drawn uniformly in its range."""
     _, type_size = gguf.GGML_QUANT_SIZES[qtype]
     blocks = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
-    if qtype == QT.Q4_K:
-        blocks[:, 0:2] = rng.uniform(0.001, 0.02, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
-        blocks[:, 2:4] = rng.uniform(0.001, 0.02, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
-    elif qtype == QT.Q6_K:
-        blocks[:, 208:210] = rng.uniform(0.0005, 0.005, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
-    else:
-        raise ValueError(qtype)
+    for at, low, high in KQUANT_SCALES[qtype]:
+        blocks[:, at : at + 2] = rng.uniform(low, high, n_blocks).astype(np.float16).view(np.uint8).reshape(-1, 2)
     return blocks
 
 
 def golden_quant() -> None:
     rng = np.random.default_rng(2024)
     t = {}
-    for qtype in (QT.Q4_0, QT.Q4_1, QT.Q8_0, QT.Q4_K, QT.Q6_K):
+    # New types go at the end: the draws of the earlier ones (one generator) stay the same.
+    for qtype in (QT.Q4_0, QT.Q4_1, QT.Q8_0, QT.Q4_K, QT.Q6_K, QT.Q5_0, QT.Q5_1, QT.Q2_K, QT.Q3_K, QT.Q5_K):
         block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
-        if qtype in (QT.Q4_K, QT.Q6_K):
+        if qtype in KQUANT_SCALES:
             raw = random_kquant_blocks(qtype, 4, rng).reshape(-1)
         else:
             x = rng.standard_normal(4 * block_size).astype(np.float32)
@@ -571,6 +581,35 @@ def golden_quant() -> None:
         t[f"{qtype.name}.bytes"] = np.ascontiguousarray(raw, dtype=np.uint8)
         t[f"{qtype.name}.values"] = np.ascontiguousarray(values)
     save_np(t, str(GOLDEN / "quant-blocks.safetensors"))
+    golden_gemma3_rows()
+
+
+# The first values of one tensor of each quantized type in the Gemma 3 270M Q4_K_M file.
+GEMMA3 = Path(os.environ.get("ANYTUNE_GEMMA3_GGUF", Path.home() / ".cache/anytune/models/gemma-3-270m-q4_k_m.gguf"))
+GEMMA3_TENSORS = {"blk.0.attn_k.weight": 640, "blk.0.attn_output.weight": 256, "blk.0.ffn_down.weight": 256, "blk.0.attn_v.weight": 64}
+
+
+def golden_gemma3_rows() -> None:
+    """Raw bytes and gguf-py's dequantization of the first values of a Q5_0, Q4_K, Q6_K and Q8_0
+    tensor of the real Gemma 3 file (skipped when the file is absent)."""
+    if not GEMMA3.exists():
+        print(f"SKIPPED gemma3-rows: {GEMMA3} does not exist")
+        return
+    reader = gguf.GGUFReader(str(GEMMA3))
+    t = {}
+    for tensor in reader.tensors:
+        n = GEMMA3_TENSORS.get(tensor.name)
+        if n is None:
+            continue
+        block_size, type_size = gguf.GGML_QUANT_SIZES[tensor.tensor_type]
+        raw = np.asarray(tensor.data).reshape(-1).view(np.uint8)[: n // block_size * type_size]
+        values = gguf.quants.dequantize(raw, tensor.tensor_type).astype(np.float32).reshape(-1)
+        assert values.size == n and np.all(np.isfinite(values))
+        t[f"{tensor.name}.bytes"] = np.ascontiguousarray(raw, dtype=np.uint8)
+        t[f"{tensor.name}.values"] = np.ascontiguousarray(values)
+        print(f"gemma3-rows: {tensor.name} {tensor.tensor_type.name} first {n} values")
+    assert len(t) == 2 * len(GEMMA3_TENSORS)
+    save_np(t, str(GOLDEN / "gemma3-rows.safetensors"), metadata={"file": GEMMA3.name})
 
 
 # ----------------------------------------------------------------------------------------------

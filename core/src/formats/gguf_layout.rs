@@ -14,20 +14,16 @@ use crate::error::{Error, Result};
 use crate::quant::{GgmlType, ggml_type_name};
 
 /// `(elements per block, bytes per block)` of every ggml type id with a known layout (ggml's
-/// `type_traits`), supported by anytune ([`GgmlType`] knows those) or not. Ids 4, 5 and 31–33
-/// were removed from ggml.
+/// `type_traits`; as gguf-py 0.19's `GGML_QUANT_SIZES`), supported by anytune ([`GgmlType`]
+/// knows those) or not. Ids 4, 5, 31–33 and 36–38 were removed from ggml.
 pub fn ggml_block_layout(id: u32) -> Option<(usize, usize)> {
     if let Some(t) = GgmlType::known(id) {
         return Some((t.block_size(), t.block_bytes()));
     }
     Some(match id {
         20 => (32, 18),                        // IQ4_NL
-        6 => (32, 22),                         // Q5_0
-        7 => (32, 24),                         // Q5_1
         9 => (32, 36),                         // Q8_1
-        10 => (256, 84),                       // Q2_K
-        11 | 21 => (256, 110),                 // Q3_K, IQ3_S
-        13 => (256, 176),                      // Q5_K
+        21 => (256, 110),                      // IQ3_S
         15 => (256, 292),                      // Q8_K
         16 | 35 => (256, 66),                  // IQ2_XXS, TQ2_0
         17 => (256, 74),                       // IQ2_XS
@@ -42,6 +38,8 @@ pub fn ggml_block_layout(id: u32) -> Option<(usize, usize)> {
         29 => (256, 56),                       // IQ1_M
         34 => (256, 54),                       // TQ1_0
         39 => (32, 17),                        // MXFP4
+        40 => (64, 36),                        // NVFP4
+        41 => (128, 18),                       // Q1_0
         _ => return None,
     })
 }

@@ -1,5 +1,5 @@
-//! Linear layers against frozen base weights kept in their GGUF type (F32, F16, BF16, Q8_0,
-//! Q4_0, Q4_1, Q4_K, Q6_K), dequantized inside the kernels (`shaders/gguf_dequant.wgsl`):
+//! Linear layers against frozen base weights kept in their GGUF type (any
+//! [`crate::quant::GgmlType`]), dequantized inside the kernels (`shaders/gguf_dequant.wgsl`):
 //! forward `y = x · Wᵀ + bias` and the input gradient `dx (+)= dy · W`. The base is frozen,
 //! so there is no weight gradient here; LoRA's dA, dB go through [`super::matmul`].
 //!
@@ -486,6 +486,30 @@ mod tests {
         ];
         for (ty, m, n, k, chunks, accumulate) in cases {
             check_backward(gpu, &mut rng, ty, m, n, k, chunks, accumulate);
+        }
+    }
+
+    /// Q5_0, Q5_1, Q2_K, Q3_K and Q5_K on 16-row tiles (M >= 16), where the subgroup kernels
+    /// run (the other types have cases above): forward and input gradient, plain kernel and
+    /// both subgroup workgroup sizes, several blocks per row, partial workgroups, two chunks.
+    #[test]
+    fn qmatmul_q5_and_k_types_on_16_row_tiles() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(27);
+        for ty in [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2K, GgmlType::Q3K, GgmlType::Q5K] {
+            let (m, n, k, chunks) = (17, 41, if ty.block_size() == 256 { 256 } else { 96 }, 2);
+            let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
+            let x = rng.normal_vec(m * k, 1.0);
+            let want = qmatmul_forward_cpu(&x, &w, &bytes, None).unwrap();
+            for variant in variants(gpu) {
+                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
+                let gy = GpuTensor::zeros(gpu, &[m, n]);
+                let mut rec = Recorder::new(gpu);
+                qmatmul_forward_with(&mut rec, &gx, &w, None, &gy, variant).unwrap();
+                let got = pollster::block_on(gy.read(rec)).unwrap();
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k}"));
+            }
+            check_backward(gpu, &mut rng, ty, m, n, k, chunks, true);
         }
     }
 

@@ -1,6 +1,7 @@
 //! CPU dequantization of GGUF tensor data, exactly as ggml's reference `dequantize_row_*`
-//! (`ggml-quants.c`). The CPU reference for every kernel that reads weights in their stored
-//! format (`shaders/gguf_dequant.wgsl` mirrors it), and the loader's fallback.
+//! (`ggml-quants.c`); the 256-value K-quant blocks are decoded in [`super::kquants`]. The CPU
+//! reference for every kernel that reads weights in their stored format
+//! (`shaders/gguf_dequant.wgsl` mirrors it), and the loader's fallback.
 //!
 //! ```
 //! use anytune_core::quant::{GgmlType, dequant::dequantize};
@@ -12,7 +13,7 @@
 //! assert_eq!(x[31], 7.5);
 //! ```
 
-use super::GgmlType;
+use super::{GgmlType, kquants};
 use crate::error::{Error, Result};
 use half::{bf16, f16};
 
@@ -40,8 +41,13 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
         GgmlType::Q8_0 => blocks.for_each(|b| q8_0(b, &mut out)),
         GgmlType::Q4_0 => blocks.for_each(|b| q4_0(b, &mut out)),
         GgmlType::Q4_1 => blocks.for_each(|b| q4_1(b, &mut out)),
-        GgmlType::Q4K => blocks.for_each(|b| q4_k(b, &mut out)),
-        GgmlType::Q6K => blocks.for_each(|b| q6_k(b, &mut out)),
+        GgmlType::Q5_0 => blocks.for_each(|b| q5_0(b, &mut out)),
+        GgmlType::Q5_1 => blocks.for_each(|b| q5_1(b, &mut out)),
+        GgmlType::Q2K => blocks.for_each(|b| kquants::q2_k(b, &mut out)),
+        GgmlType::Q3K => blocks.for_each(|b| kquants::q3_k(b, &mut out)),
+        GgmlType::Q4K => blocks.for_each(|b| kquants::q4_k(b, &mut out)),
+        GgmlType::Q5K => blocks.for_each(|b| kquants::q5_k(b, &mut out)),
+        GgmlType::Q6K => blocks.for_each(|b| kquants::q6_k(b, &mut out)),
     }
     Ok(out)
 }
@@ -73,61 +79,29 @@ fn q4_1(b: &[u8], out: &mut Vec<f32>) {
     out.extend(qs.iter().map(|&q| d * (q >> 4) as f32 + m));
 }
 
-/// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` (0..8) of a Q4_K block.
-pub fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (q[j] & 63, q[j + 4] & 63)
-    } else {
-        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
-    }
+/// The 5-bit quant j (0..32) of a Q5_0 / Q5_1 block: the nibble as Q4_0 (`qs` at byte `qs`),
+/// plus bit j of the little-endian u32 `qh` (at byte `qs - 4`) as bit 4.
+fn quant5(b: &[u8], qs: usize, j: usize) -> u8 {
+    let qh = u32::from_le_bytes([b[qs - 4], b[qs - 3], b[qs - 2], b[qs - 1]]);
+    ((b[qs + j % 16] >> (4 * (j / 16))) & 0xF) | ((((qh >> j) & 1) as u8) << 4)
 }
 
-/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }`, 256 values in 8 sub-blocks of 32:
-/// each 64 values use 32 quant bytes (low nibbles first, then high nibbles);
-/// `x = d * sc * q - dmin * m`.
-fn q4_k(b: &[u8], out: &mut Vec<f32>) {
-    let (d, dmin) = (half_at(b, 0), half_at(b, 2));
-    let scales = &b[4..16];
-    for g in 0..4 {
-        let q = &b[16 + 32 * g..16 + 32 * (g + 1)];
-        let (sc1, m1) = scale_min_k4(2 * g, scales);
-        let (sc2, m2) = scale_min_k4(2 * g + 1, scales);
-        let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
-        let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
-        out.extend(q.iter().map(|&v| d1 * (v & 0xF) as f32 - m1));
-        out.extend(q.iter().map(|&v| d2 * (v >> 4) as f32 - m2));
-    }
+/// `{ f16 d; u8 qh[4]; u8 qs[16] }`: [`quant5`]; `x = d * (q - 16)`.
+fn q5_0(b: &[u8], out: &mut Vec<f32>) {
+    let d = half_at(b, 0);
+    out.extend((0..32).map(|j| d * (quant5(b, 6, j) as i32 - 16) as f32));
 }
 
-/// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }`, 256 values of 6 bits (4 low bits in
-/// `ql`, 2 high bits in `qh`), one int8 scale per 16 values; `x = d * sc * (q - 32)`.
-fn q6_k(b: &[u8], out: &mut Vec<f32>) {
-    let d = half_at(b, 208);
-    let start = out.len();
-    out.resize(start + 256, 0.0);
-    let y = &mut out[start..];
-    for half in 0..2 {
-        let ql = &b[64 * half..];
-        let qh = &b[128 + 32 * half..];
-        let sc = |i: usize| b[192 + 8 * half + i] as i8 as f32;
-        let y = &mut y[128 * half..];
-        for l in 0..32 {
-            let is = l / 16;
-            let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-            let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-            y[l] = d * sc(is) * q1 as f32;
-            y[l + 32] = d * sc(is + 2) * q2 as f32;
-            y[l + 64] = d * sc(is + 4) * q3 as f32;
-            y[l + 96] = d * sc(is + 6) * q4 as f32;
-        }
-    }
+/// `{ f16 d; f16 m; u8 qh[4]; u8 qs[16] }`: [`quant5`]; `x = d * q + m`.
+fn q5_1(b: &[u8], out: &mut Vec<f32>) {
+    let (d, m) = (half_at(b, 0), half_at(b, 2));
+    out.extend((0..32).map(|j| d * quant5(b, 8, j) as f32 + m));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::kquants::scale_min_k4;
 
     fn h(x: f32) -> [u8; 2] {
         f16::from_f32(x).to_le_bytes()
@@ -156,6 +130,21 @@ mod tests {
         b.extend([0u8; 15]);
         let x = dequantize(GgmlType::Q4_1, &b, 32).unwrap();
         assert_eq!((x[0], x[16], x[1]), (0.5, 4.0, -1.0));
+    }
+
+    #[test]
+    fn q5_0_and_q5_1_fifth_bit() {
+        // qh bit 0 (value 0) and bit 17 (value 17); qs[1] = 0x3F: value 1 = 15, value 17 = 3.
+        let qh = (1u32 | (1 << 17)).to_le_bytes();
+        let mut qs = [0u8; 16];
+        qs[1] = 0x3F;
+        let b = [&h(2.0)[..], &qh, &qs].concat();
+        let x = dequantize(GgmlType::Q5_0, &b, 32).unwrap();
+        // q = 16, 15, 16 + 3, 0, minus 16, times d = 2.
+        assert_eq!((x[0], x[1], x[17], x[2]), (0.0, -2.0, 6.0, -32.0));
+        let b = [&h(0.5)[..], &h(-1.0), &qh, &qs].concat();
+        let x = dequantize(GgmlType::Q5_1, &b, 32).unwrap();
+        assert_eq!((x[0], x[1], x[17], x[2]), (7.0, 6.5, 8.5, -1.0));
     }
 
     #[test]

@@ -34,8 +34,10 @@ impl fmt::Display for NonFinite {
 fn scale_offsets(ty: GgmlType) -> &'static [usize] {
     match ty {
         GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => &[],
-        GgmlType::Q4_0 | GgmlType::Q8_0 => &[0],
-        GgmlType::Q4_1 | GgmlType::Q4K => &[0, 2],
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
+        GgmlType::Q2K => &[80, 82],
+        GgmlType::Q3K => &[108],
         GgmlType::Q6K => &[208],
     }
 }
@@ -82,7 +84,7 @@ mod tests {
 
     #[test]
     fn quantized_types_check_their_scales() {
-        for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4K, GgmlType::Q6K] {
+        for ty in GgmlType::ALL.into_iter().filter(|t| t.block_size() > 1) {
             let mut bytes = vec![0u8; 3 * ty.block_bytes()];
             assert_eq!(find_non_finite(ty, &bytes), None, "{ty:?}");
             // Every scale of block 1 in turn.
@@ -101,6 +103,22 @@ mod tests {
                 }
             }
             assert_eq!(find_non_finite(ty, &bytes), None, "{ty:?}");
+        }
+    }
+
+    /// The offsets checked are exactly the f16s the dequantizer reads as scales: in a zero
+    /// block, a NaN at an even byte offset makes some dequantized value NaN (NaN * 0 is NaN)
+    /// if and only if the check reports that block.
+    #[test]
+    fn checked_scales_are_the_dequantizers_scales() {
+        for ty in GgmlType::ALL.into_iter().filter(|t| t.block_size() > 1) {
+            for at in (0..ty.block_bytes()).step_by(2) {
+                let mut b = vec![0u8; ty.block_bytes()];
+                b[at..at + 2].copy_from_slice(&f16::NAN.to_le_bytes());
+                let x = crate::quant::dequant::dequantize(ty, &b, ty.block_size()).unwrap();
+                let poisoned = x.iter().any(|v| !v.is_finite());
+                assert_eq!(find_non_finite(ty, &b).is_some(), poisoned, "{ty:?}: NaN at byte {at}");
+            }
         }
     }
 }

@@ -1,14 +1,15 @@
 //! Reference quantizers, used by tests to build weights of every [`GgmlType`]:
-//! F32/F16/BF16 conversion, Q8_0/Q4_0/Q4_1 as ggml's `quantize_row_*_ref`, and for Q4_K/Q6_K
-//! a generator of valid random blocks (random quants, small random scales) — their real
-//! quantizers (k-means-like searches) are not needed to test a kernel.
+//! F32/F16/BF16 conversion, Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 as ggml's `quantize_row_*_ref`, and for
+//! the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) a generator of valid random blocks (random
+//! quants, small random scales) — their real quantizers (k-means-like searches) are not
+//! needed to test a kernel.
 
 use super::GgmlType;
 use crate::testing::Rng;
 use half::{bf16, f16};
 
 /// Quantizes `x` (a whole number of blocks) as ggml's reference quantizer does.
-/// `None` for Q4_K and Q6_K (use [`random_blocks`]).
+/// `None` for the K-quants (use [`random_blocks`]).
 pub fn quantize(ty: GgmlType, x: &[f32]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match ty {
@@ -16,9 +17,11 @@ pub fn quantize(ty: GgmlType, x: &[f32]) -> Option<Vec<u8>> {
         GgmlType::F16 => out.extend(x.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes())),
         GgmlType::BF16 => out.extend(x.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes())),
         GgmlType::Q8_0 => x.chunks_exact(32).for_each(|b| q8_0(b, &mut out)),
-        GgmlType::Q4_0 => x.chunks_exact(32).for_each(|b| q4_0(b, &mut out)),
-        GgmlType::Q4_1 => x.chunks_exact(32).for_each(|b| q4_1(b, &mut out)),
-        GgmlType::Q4K | GgmlType::Q6K => return None,
+        GgmlType::Q4_0 => x.chunks_exact(32).for_each(|b| pack4(&grid_0(b, 8.0, &mut out), &mut out)),
+        GgmlType::Q4_1 => x.chunks_exact(32).for_each(|b| pack4(&grid_1(b, 15, &mut out), &mut out)),
+        GgmlType::Q5_0 => x.chunks_exact(32).for_each(|b| pack5(&grid_0(b, 16.0, &mut out), &mut out)),
+        GgmlType::Q5_1 => x.chunks_exact(32).for_each(|b| pack5(&grid_1(b, 31, &mut out), &mut out)),
+        GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => return None,
     }
     Some(out)
 }
@@ -32,33 +35,62 @@ fn q8_0(x: &[f32], out: &mut Vec<u8>) {
     out.extend(x.iter().map(|v| (v * id).round() as i8 as u8));
 }
 
-/// `quantize_row_q4_0_ref`: `d = max / -8` (max = the value of largest magnitude),
-/// `q = min(15, (int8)(x / d + 8.5))`.
-fn q4_0(x: &[f32], out: &mut Vec<u8>) {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
-    let d = max / -8.0;
+/// ggml's `_0` reference grid of `2 * half` levels (`quantize_row_q4_0_ref`: half 8,
+/// `quantize_row_q5_0_ref`: 16): writes `d = max / -half` (max = the value of largest
+/// magnitude), returns `q = min(2 half - 1, (int8)(x / d + half + 0.5))`.
+fn grid_0(x: &[f32], half: f32, out: &mut Vec<u8>) -> Vec<u8> {
+    let max = x.iter().copied().fold(0f32, |m, v| if v.abs() > m.abs() { v } else { m });
+    let d = max / -half;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     out.extend(f16::from_f32(d).to_le_bytes());
-    let q = |v: f32| ((v * id + 8.5) as i8).min(15) as u8;
-    out.extend((0..16).map(|j| q(x[j]) | (q(x[j + 16]) << 4)));
+    let (offset, top) = (half + 0.5, 2 * half as i8 - 1);
+    x.iter().map(|v| ((v * id + offset) as i8).min(top) as u8).collect()
 }
 
-/// `quantize_row_q4_1_ref`: `d = (max - min) / 15`, `m = min`, `q = min(15, (int8)((x - m) / d + 0.5))`.
-fn q4_1(x: &[f32], out: &mut Vec<u8>) {
+/// ggml's `_1` reference grid of `top + 1` levels (`quantize_row_q4_1_ref`: top 15,
+/// `quantize_row_q5_1_ref`: 31): writes `d = (max - min) / top` and `m = min`, returns
+/// `q = min(top, (int8)((x - m) / d + 0.5))`.
+fn grid_1(x: &[f32], top: u8, out: &mut Vec<u8>) -> Vec<u8> {
     let min = x.iter().copied().fold(f32::INFINITY, f32::min);
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let d = (max - min) / 15.0;
+    let d = (max - min) / top as f32;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     out.extend(f16::from_f32(d).to_le_bytes());
     out.extend(f16::from_f32(min).to_le_bytes());
-    let q = |v: f32| (((v - min) * id + 0.5) as i8).min(15) as u8;
-    out.extend((0..16).map(|j| q(x[j]) | (q(x[j + 16]) << 4)));
+    x.iter().map(|v| (((v - min) * id + 0.5) as i8 as u8).min(top)).collect()
+}
+
+/// Packs 32 quants of 4 bits as Q4_0/Q4_1 store them: 16 bytes, quant j in the low nibble of
+/// byte j, quant j + 16 in its high nibble.
+fn pack4(q: &[u8], out: &mut Vec<u8>) {
+    out.extend((0..16).map(|j| (q[j] & 0xF) | ((q[j + 16] & 0xF) << 4)));
+}
+
+/// Packs 32 quants of 5 bits as Q5_0/Q5_1 store them: `qh` (bit j = bit 4 of quant j, a
+/// little-endian u32), then the low 4 bits as [`pack4`].
+fn pack5(q: &[u8], out: &mut Vec<u8>) {
+    let qh = q.iter().enumerate().fold(0u32, |h, (j, &v)| h | (((v >> 4) as u32 & 1) << j));
+    out.extend(qh.to_le_bytes());
+    pack4(q, out);
+}
+
+/// The f16 scales of a random K-quant block: `(byte offset, a, b)`, each set to
+/// `scale * (a + b * u)` with `u` uniform in [0, 1), so that values stay of magnitude about
+/// `scale` given the type's largest sub-block scale and quant (in the comments).
+fn k_scales(ty: GgmlType) -> &'static [(usize, f32, f32)] {
+    match ty {
+        // x = d * sc * q - dmin * m with sc, m < 16 and q < 4.
+        GgmlType::Q2K => &[(80, 1.0 / 48.0, 1.0 / 24.0), (82, 0.0, 1.0 / 24.0)],
+        // x = d * sc * q with -32 <= sc < 32 and -4 <= q < 4.
+        GgmlType::Q3K => &[(108, 1.0 / 128.0, 1.0 / 64.0)],
+        // x = d * sc * q - dmin * m with sc, m < 64 and q < 16.
+        GgmlType::Q4K => &[(0, 1.0 / 800.0, 1.0 / 400.0), (2, 0.0, 1.0 / 100.0)],
+        // x = d * sc * q - dmin * m with sc, m < 64 and q < 32.
+        GgmlType::Q5K => &[(0, 1.0 / 1600.0, 1.0 / 800.0), (2, 0.0, 1.0 / 100.0)],
+        // x = d * sc * (q - 32) with |sc| < 128 and |q - 32| <= 32.
+        GgmlType::Q6K => &[(208, 1.0 / 4000.0, 1.0 / 2000.0)],
+        _ => &[],
+    }
 }
 
 /// `blocks` valid random blocks of `ty`, with values of magnitude about `scale`: random quant
@@ -67,20 +99,12 @@ pub fn random_blocks(ty: GgmlType, blocks: usize, scale: f32, rng: &mut Rng) -> 
     let n = blocks * ty.block_size();
     let h = |v: f32| f16::from_f32(v).to_le_bytes();
     match ty {
-        GgmlType::Q4K => (0..blocks)
+        GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => (0..blocks)
             .flat_map(|_| {
-                // x = d * sc * q - dmin * m with sc, m < 64 and q < 16.
-                let mut b = [h(scale / 400.0 * (0.5 + rng.uniform())), h(scale / 100.0 * rng.uniform())].concat();
-                b.extend((0..140).map(|_| rng.below(256) as u8));
-                b
-            })
-            .collect(),
-        GgmlType::Q6K => (0..blocks)
-            .flat_map(|_| {
-                // x = d * sc * (q - 32) with |sc| < 128 and |q - 32| <= 32.
-                let mut b: Vec<u8> = (0..192).map(|_| rng.below(256) as u8).collect();
-                b.extend((0..16).map(|_| rng.below(256) as u8));
-                b.extend(h(scale / 2000.0 * (0.5 + rng.uniform())));
+                let mut b: Vec<u8> = (0..ty.block_bytes()).map(|_| rng.below(256) as u8).collect();
+                for &(at, a, spread) in k_scales(ty) {
+                    b[at..at + 2].copy_from_slice(&h(scale * (a + spread * rng.uniform())));
+                }
                 b
             })
             .collect(),
@@ -101,7 +125,8 @@ mod tests {
     fn round_trips_are_within_one_step() {
         let mut rng = Rng::new(7);
         let x = rng.normal_vec(32 * 20, 1.0);
-        for (ty, levels) in [(GgmlType::Q8_0, 254.0), (GgmlType::Q4_0, 16.0), (GgmlType::Q4_1, 15.0)] {
+        let cases = [(GgmlType::Q8_0, 254.0), (GgmlType::Q4_0, 16.0), (GgmlType::Q4_1, 15.0), (GgmlType::Q5_0, 32.0), (GgmlType::Q5_1, 31.0)];
+        for (ty, levels) in cases {
             let y = dequantize(ty, &quantize(ty, &x).unwrap(), x.len()).unwrap();
             for (bx, by) in x.chunks(32).zip(y.chunks(32)) {
                 let range = bx.iter().fold(0f32, |a, v| a.max(v.abs())) * 2.0;
@@ -134,7 +159,7 @@ mod tests {
     #[test]
     fn random_k_blocks_have_the_right_size_and_are_finite() {
         let mut rng = Rng::new(3);
-        for ty in [GgmlType::Q4K, GgmlType::Q6K] {
+        for ty in [GgmlType::Q2K, GgmlType::Q3K, GgmlType::Q4K, GgmlType::Q5K, GgmlType::Q6K] {
             let b = random_blocks(ty, 3, 1.0, &mut rng);
             assert_eq!(b.len(), 3 * ty.block_bytes());
             let y = dequantize(ty, &b, 768).unwrap();
