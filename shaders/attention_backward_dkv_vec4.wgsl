@@ -3,12 +3,13 @@
 // attention backward (after attention_common.wgsl): gathers dk and dv for one cache row j of
 // one kv head g, summing over the query heads of its group and the query positions that see it
 // (no atomics, no scatter):
-//   for h in group(g), t with pos0 + t >= j:
+//   for h in group(g), t with j <= pos0 + t < j + window (the queries whose window holds j):
 //     p    = exp(scale * q[b, t, h, :] . k_j - lse[b, h, t])
 //     dp   = dout[b, t, h, :] . v_j
 //     dv_j += p * dout[b, t, h, :]
 //     dk_j += scale * p * (dp - delta[b, h, t]) * q[b, t, h, :]
-// Rows j >= pos0 + T (unused cache capacity) get zeros.
+// Rows j >= pos0 + T (unused cache capacity), and rows no query's window reaches
+// (j + window <= pos0), get zeros.
 // One invocation per (b, g, j).
 //
 // Bindings (rows of D floats read as D/4 vec4s):
@@ -47,10 +48,11 @@ fn attention_backward_dkv_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @b
         kv[i] = k[kv_base + i] * params.scale;
         vv[i] = v[kv_base + i];
     }
-    // Query t (absolute position pos0 + t) sees row j when t >= j - pos0.
+    // Query t (absolute position pos0 + t) sees row j when j <= pos0 + t < j + window.
     let t0 = max(j, params.pos0) - params.pos0;
+    let t1 = end_query(j);
     for (var h = g * group; h < (g + 1u) * group; h++) {
-        for (var t = t0; t < params.t; t++) {
+        for (var t = t0; t < t1; t++) {
             let q_base = ((b * params.t + t) * params.h + h) * d;
             let stat = (b * params.h + h) * params.t + t;
             var score4 = vec4<f32>(0.0);

@@ -3,7 +3,8 @@
 // backward (after attention_common.wgsl): rebuilds the softmax from the saved logsumexp and
 // gathers dq.
 //   delta[b, h, t] = dout[b, t, h, :] . out[b, t, h, :]          (= sum_j p_j dp_j)
-//   p_j  = exp(scale * q . k_j - lse[b, h, t])                   for j = 0 ..= pos0 + t
+//   p_j  = exp(scale * q . k_j - lse[b, h, t])   for the keys the forward saw: with
+//          p = pos0 + t, j = p + 1 - min(p + 1, window) ..= p  (first_key, attention_common)
 //   dp_j = dout[b, t, h, :] . v_j
 //   dq[b, t, h, :] = scale * sum_j p_j (dp_j - delta) k_j        (k_j = k[b, j, h / (H/KVH), :])
 // One invocation per (b, h, t) row; delta is written for attention_backward_dkv.
@@ -47,7 +48,8 @@ fn attention_backward_dq_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     }
     let dlt = dlt4.x + dlt4.y + dlt4.z + dlt4.w;
     let row_lse = lse[row];
-    for (var j = 0u; j <= params.pos0 + t; j++) {
+    let last = params.pos0 + t;
+    for (var j = first_key(last); j <= last; j++) {
         let kv_base = ((b * params.s + j) * params.kvh + g) * d;
         var score4 = vec4<f32>(0.0);
         var dp4 = vec4<f32>(0.0);

@@ -2,7 +2,13 @@
 // attention_backward_dkv.wgsl (concatenated before them): the params struct (mirrored by
 // AttentionParams in core/src/ops/attention.rs) and the largest head dim.
 // B batch, T query tokens, H query heads, KVH kv heads, D head dim, S cache rows,
-// pos0 the absolute position of query 0, scale = 1 / sqrt(D).
+// pos0 the absolute position of query 0, scale = 1 / sqrt(D) unless set (Gemma 3:
+// 1 / sqrt(query_pre_attn_scalar)), window = keys each query sees, in 1 ..= S.
+//
+// Mask: the query at absolute position p sees keys j with p - window < j <= p, the window most
+// recent positions including its own (transformers' sliding_window_overlay keeps
+// kv_idx > q_idx - sliding_window, and'ed with the causal kv_idx <= q_idx). window = S is plain
+// causal (the host passes S for "no window"), so no kernel branches on it.
 
 // Per-invocation accumulators are fixed-size private arrays of this many floats.
 const MAX_D: u32 = 256u;
@@ -16,4 +22,19 @@ struct Params {
     s: u32,
     pos0: u32,
     scale: f32,
+    window: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// The first key the query at absolute position p sees (it sees first_key(p) ..= p).
+fn first_key(p: u32) -> u32 {
+    return p + 1u - min(p + 1u, params.window);
+}
+
+// One past the last query row t that sees cache row j (queries t0 .. end_query(j) with
+// t0 = max(j, pos0) - pos0): absolute positions j <= pos0 + t < j + window.
+fn end_query(j: u32) -> u32 {
+    return min(params.t, max(j + params.window, params.pos0) - params.pos0);
 }

@@ -1,7 +1,8 @@
 // attention_forward — causal scaled-dot-product attention with grouped-query heads (GQA),
-// reading keys and values from a KV cache:
+// reading keys and values from a KV cache, optionally over a sliding window:
 //   g = h / (H / KVH)                                  (the kv head of query head h)
-//   s_j = scale * q[b, t, h, :] . k[b, j, g, :]        for j = 0 ..= pos0 + t
+//   p = pos0 + t                                       (the query's absolute position)
+//   s_j = scale * q[b, t, h, :] . k[b, j, g, :]        for j = p + 1 - min(p + 1, window) ..= p
 //   out[b, t, h, :] = sum_j softmax(s)_j * v[b, j, g, :]
 //   lse[b, h, t]    = log(sum_j exp(s_j))              (saved for the backward pass)
 // One invocation per (b, h, t) row with an online softmax over the keys (running max m,
@@ -9,7 +10,8 @@
 //
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 out (B, T, H, D) write, 5 lse (B, H, T) write.
-// Shapes: S = cache capacity (S >= pos0 + T; training passes S = T, pos0 = 0), D <= MAX_D.
+// Shapes: S = cache capacity (S >= pos0 + T; training passes S = T, pos0 = 0), D <= MAX_D;
+//         window in 1 ..= S (S: plain causal). Decode (T = 1) may read a cache longer than window.
 // Params and MAX_D come from attention_common.wgsl, concatenated before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -40,7 +42,7 @@ fn attention_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     var m = -3.0e38;
     var l = 0.0;
     let last = params.pos0 + t;
-    for (var j = 0u; j <= last; j++) {
+    for (var j = first_key(last); j <= last; j++) {
         let kv_base = ((b * params.s + j) * params.kvh + g) * d;
         var score = 0.0;
         for (var i = 0u; i < d; i++) {

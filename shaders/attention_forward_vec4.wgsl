@@ -4,7 +4,8 @@
 //
 // Bindings: 0 params, 1 q (B, T, H, D/4) read, 2 k (B, S, KVH, D/4) read,
 //           3 v (B, S, KVH, D/4) read, 4 out (B, T, H, D/4) write, 5 lse (B, H, T) write.
-// Shapes: as attention_forward, with D % 4 == 0 and D <= MAX_D (attention_common.wgsl).
+// Shapes: as attention_forward (window included), with D % 4 == 0 and D <= MAX_D
+// (attention_common.wgsl).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -34,7 +35,7 @@ fn attention_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     var m = -3.0e38;
     var l = 0.0;
     let last = params.pos0 + t;
-    for (var j = 0u; j <= last; j++) {
+    for (var j = first_key(last); j <= last; j++) {
         let kv_base = ((b * params.s + j) * params.kvh + g) * d4;
         var dots = vec4<f32>(0.0);
         for (var i = 0u; i < d4; i++) {

@@ -1,5 +1,5 @@
-// embedding_forward — token embedding gather from a frozen table in its GGUF type:
-//   out[t, c] = table[ids[t], c]
+// embedding_forward — token embedding gather from a frozen table in its GGUF type, scaled:
+//   out[t, c] = table[ids[t], c] * scale      (scale = 1, or sqrt(C) for Gemma; f32 multiply)
 // for the ids that fall in one row chunk [row_start, row_start + rows) of the table
 // (dispatched once per chunk). Ids >= vocab are written as zeros by the first chunk's
 // dispatch (the caller validates ids before; this only keeps reads in bounds).
@@ -15,7 +15,7 @@ struct Params {
     rows: u32,
     vocab: u32,
     first: u32,
-    _pad: u32,
+    scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -40,5 +40,5 @@ fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     if (id < params.row_start || id >= params.row_start + params.rows) {
         return;
     }
-    out[i] = wdeq1((id - params.row_start) * params.row_bytes, c);
+    out[i] = wdeq1((id - params.row_start) * params.row_bytes, c) * params.scale;
 }

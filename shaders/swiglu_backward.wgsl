@@ -1,7 +1,9 @@
-// swiglu_backward — gradient of h = silu(gate) * up (after swiglu_common.wgsl):
-//   sig = sigmoid(gate)
-//   dgate = dh * up * sig * (1 + gate * (1 - sig))     (silu'(x) = sig * (1 + x * (1 - sig)))
-//   dup   = dh * gate * sig
+// swiglu_backward — gradient of h = act(gate) * up (after swiglu_common.wgsl, which defines
+// act and act' for ACT = 0 silu and ACT = 1 gelu_tanh):
+//   dgate = dh * up * act'(gate)     silu'(x) = sig * (1 + x * (1 - sig)),  sig = sigmoid(x)
+//                                    gelu_tanh'(x) = s + x s (1 - s) 2u',   s = sigmoid(2u),
+//                                    u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+//   dup   = dh * act(gate)
 //
 // Bindings: 0 params, 1 gate (R, F) read, 2 up (R, F) read, 3 dh (R, F) read,
 //           4 dgate (R, F) write, 5 dup (R, F) write.
@@ -20,9 +22,8 @@ fn swiglu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     if (i >= params.n) {
         return;
     }
-    let g = gate[i];
-    let sig = sigmoid(g);
+    let a = gate_act(gate[i]);
     let d = dh[i];
-    dgate[i] = d * up[i] * sig * (1.0 + g * (1.0 - sig));
-    dup[i] = d * g * sig;
+    dgate[i] = d * up[i] * a.y;
+    dup[i] = d * a.x;
 }

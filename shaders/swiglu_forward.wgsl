@@ -1,5 +1,6 @@
-// swiglu_forward — the gated activation of the Llama MLP (after swiglu_common.wgsl):
-//   h = silu(gate) * up,   silu(x) = x * sigmoid(x)
+// swiglu_forward — the gated activation of the MLP (after swiglu_common.wgsl):
+//   h = act(gate) * up,   act = silu (ACT = 0, SwiGLU: Llama, Qwen2) or gelu_tanh (ACT = 1,
+//   GeGLU: Gemma 3); see swiglu_common.wgsl for both formulas.
 //
 // Bindings: 0 params, 1 gate (R, F) read, 2 up (R, F) read, 3 h (R, F) write.
 // Shapes: R = B*T rows, F = ffn dim; one invocation per element, N = R*F.
@@ -15,6 +16,5 @@ fn swiglu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     if (i >= params.n) {
         return;
     }
-    let g = gate[i];
-    h[i] = g * sigmoid(g) * up[i];
+    h[i] = gate_act(gate[i]).x * up[i];
 }

@@ -2,7 +2,9 @@
 //! writes the current tokens' keys and values into the cache.
 //!
 //! Query head `h` uses kv head `h / (H / KVH)`. Query `t` sits at absolute position `pos0 + t`
-//! and attends to cache rows `0 ..= pos0 + t`, with scale `1 / sqrt(D)`. The same kernel does
+//! and attends to cache rows `0 ..= pos0 + t`, with scale `1 / sqrt(D)`; with
+//! [`AttentionOptions`] (the `_with` functions), to the rows `pos0 + t - window < j <= pos0 + t`
+//! of a sliding window and with another scale (Gemma 3). The same kernel does
 //! training and prefill (`pos0 = 0`, `S = T`, k and v straight from the projections) and decode
 //! (`T = 1`, `pos0` = tokens already cached). The forward pass saves the per-row logsumexp
 //! `lse (B, H, T)`, which is all the backward pass ([`super::attention_backward`]) needs to
@@ -12,6 +14,7 @@
 //! `attention_forward_vec4` (the same with vec4 loads, for head dims divisible by 4, about 2x
 //! faster on lavapipe); both run one invocation per `(b, h, t)` with an online softmax.
 
+pub use super::attention_options::AttentionOptions;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 
@@ -105,21 +108,28 @@ pub(crate) struct AttentionParams {
     s: u32,
     pos0: u32,
     scale: f32,
+    /// Keys seen per query, in `1 ..= S` (`S`: plain causal); see [`AttentionOptions`].
+    window: u32,
+    _pad: [u32; 3],
 }
 
-impl From<AttentionDims> for AttentionParams {
-    fn from(a: AttentionDims) -> Self {
+impl AttentionParams {
+    /// The uniform of `dims` under `opts`; errors on a bad scale.
+    pub(crate) fn new(dims: AttentionDims, opts: AttentionOptions) -> Result<AttentionParams> {
+        opts.check()?;
         let u = |x: usize| x as u32;
-        AttentionParams {
-            b: u(a.b),
-            t: u(a.t),
-            h: u(a.h),
-            kvh: u(a.kvh),
-            d: u(a.d),
-            s: u(a.s),
-            pos0: u(a.pos0),
-            scale: a.scale(),
-        }
+        Ok(AttentionParams {
+            b: u(dims.b),
+            t: u(dims.t),
+            h: u(dims.h),
+            kvh: u(dims.kvh),
+            d: u(dims.d),
+            s: u(dims.s),
+            pos0: u(dims.pos0),
+            scale: opts.scale_for(&dims),
+            window: opts.kernel_window(&dims),
+            _pad: [0; 3],
+        })
     }
 }
 
@@ -137,10 +147,29 @@ pub fn attention_forward(
     out: &GpuTensor,
     lse: &GpuTensor,
 ) -> Result<()> {
+    attention_forward_with(rec, q, k, v, pos0, AttentionOptions::default(), out, lse)
+}
+
+/// [`attention_forward`] with a sliding window and/or another scale:
+/// `out = softmax(scale · q kᵀ, keys pos0 + t - window < j <= pos0 + t) v`, and `lse`.
+///
+/// # Shapes
+/// As [`attention_forward`]; decode (`T = 1`, `pos0 > 0`) may use a cache longer than the window.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward_with(
+    rec: &mut Recorder,
+    q: &GpuTensor,
+    k: &GpuTensor,
+    v: &GpuTensor,
+    pos0: usize,
+    opts: AttentionOptions,
+    out: &GpuTensor,
+    lse: &GpuTensor,
+) -> Result<()> {
     let dims = AttentionDims::from_tensors(q, k, v, pos0)?;
     check_len("attention out", out, q.len())?;
     check_len("attention lse", lse, dims.b * dims.h * dims.t)?;
-    let params = AttentionParams::from(dims);
+    let params = AttentionParams::new(dims, opts)?;
     let bindings = [q.binding(), k.binding(), v.binding(), out.binding(), lse.binding()];
     // Head dims divisible by 4 (all Llama-family models) take the vec4 kernel (about 2x faster
     // on lavapipe); the scalar kernel handles any D and is what the D = 6 tests exercise.
@@ -178,8 +207,20 @@ pub fn kv_write(rec: &mut Recorder, new: &GpuTensor, cache: &GpuTensor, pos0: us
 
 /// CPU reference (f64 sums, max-subtracted softmax): returns `(out (B, T, H, D), lse (B, H, T))`.
 pub fn attention_forward_cpu(q: &[f32], k: &[f32], v: &[f32], dims: AttentionDims) -> (Vec<f32>, Vec<f32>) {
+    attention_forward_cpu_with(q, k, v, dims, AttentionOptions::default())
+}
+
+/// CPU reference of [`attention_forward_with`]: each query's scores over its keys
+/// `opts.first_key(p) ..= p` only.
+pub fn attention_forward_cpu_with(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dims: AttentionDims,
+    opts: AttentionOptions,
+) -> (Vec<f32>, Vec<f32>) {
     let AttentionDims { b, t, s, h, kvh, d, pos0 } = dims;
-    let scale = dims.scale() as f64;
+    let scale = opts.scale_for(&dims) as f64;
     let mut out = vec![0f32; b * t * h * d];
     let mut lse = vec![0f32; b * h * t];
     for bi in 0..b {
@@ -188,13 +229,15 @@ pub fn attention_forward_cpu(q: &[f32], k: &[f32], v: &[f32], dims: AttentionDim
             for ti in 0..t {
                 let qrow = &q[((bi * t + ti) * h + hi) * d..][..d];
                 let kv = |j: usize| ((bi * s + j) * kvh + g) * d;
-                let scores: Vec<f64> = (0..=pos0 + ti)
+                let keys = opts.first_key(pos0 + ti)..=pos0 + ti;
+                let scores: Vec<f64> = keys
+                    .clone()
                     .map(|j| scale * (0..d).map(|i| qrow[i] as f64 * k[kv(j) + i] as f64).sum::<f64>())
                     .collect();
                 let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let sum: f64 = scores.iter().map(|x| (x - m).exp()).sum();
                 for i in 0..d {
-                    let o: f64 = scores.iter().enumerate().map(|(j, x)| (x - m).exp() * v[kv(j) + i] as f64).sum();
+                    let o: f64 = scores.iter().zip(keys.clone()).map(|(x, j)| (x - m).exp() * v[kv(j) + i] as f64).sum();
                     out[((bi * t + ti) * h + hi) * d + i] = (o / sum) as f32;
                 }
                 lse[(bi * h + hi) * t + ti] = (m + sum.ln()) as f32;
@@ -205,12 +248,18 @@ pub fn attention_forward_cpu(q: &[f32], k: &[f32], v: &[f32], dims: AttentionDim
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    /// Runs the GPU forward on host data; returns `(out, lse)`.
-    fn gpu_attention(q: &[f32], k: &[f32], v: &[f32], dims: AttentionDims) -> (Vec<f32>, Vec<f32>) {
+    /// Runs the GPU forward with `opts` on host data; returns `(out, lse)`.
+    pub(crate) fn gpu_attention_with(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        dims: AttentionDims,
+        opts: AttentionOptions,
+    ) -> (Vec<f32>, Vec<f32>) {
         let gpu = test_gpu().unwrap();
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = dims;
         let gq = GpuTensor::from_slice(gpu, &[b, t, h, d], q);
@@ -219,7 +268,7 @@ mod tests {
         let gout = GpuTensor::zeros(gpu, &[b, t, h, d]);
         let glse = GpuTensor::zeros(gpu, &[b, h, t]);
         let mut rec = Recorder::new(gpu);
-        attention_forward(&mut rec, &gq, &gk, &gv, pos0, &gout, &glse).unwrap();
+        attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse).unwrap();
         rec.submit();
         (pollster::block_on(gout.to_vec(gpu)).unwrap(), pollster::block_on(glse.to_vec(gpu)).unwrap())
     }
@@ -237,16 +286,22 @@ mod tests {
             AttentionDims { b: 2, t: 13, s: 20, h: 4, kvh: 2, d: 6, pos0: 5 },
         ];
         for dims in cases {
-            let AttentionDims { b, t, s, h, kvh, d, .. } = dims;
-            // Scale 2: peaked softmaxes, so the online max and rescaling paths are exercised.
-            let q = rng.normal_vec(b * t * h * d, 2.0);
-            let k = rng.normal_vec(b * s * kvh * d, 2.0);
-            let v = rng.normal_vec(b * s * kvh * d, 1.0);
-            let (out, lse) = gpu_attention(&q, &k, &v, dims);
-            let (want_out, want_lse) = attention_forward_cpu(&q, &k, &v, dims);
-            assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {dims:?}"));
-            assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {dims:?}"));
+            check_forward_vs_cpu(&mut rng, dims, AttentionOptions::default());
         }
+    }
+
+    /// GPU forward against [`attention_forward_cpu_with`] on random inputs; returns `(v, out)`.
+    pub(crate) fn check_forward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) -> (Vec<f32>, Vec<f32>) {
+        let AttentionDims { b, t, s, h, kvh, d, .. } = dims;
+        // Scale 2: peaked softmaxes, so the online max and rescaling paths are exercised.
+        let q = rng.normal_vec(b * t * h * d, 2.0);
+        let k = rng.normal_vec(b * s * kvh * d, 2.0);
+        let v = rng.normal_vec(b * s * kvh * d, 1.0);
+        let (out, lse) = gpu_attention_with(&q, &k, &v, dims, opts);
+        let (want_out, want_lse) = attention_forward_cpu_with(&q, &k, &v, dims, opts);
+        assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {dims:?} {opts:?}"));
+        assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {dims:?} {opts:?}"));
+        (v, out)
     }
 
     /// Prefill of 10 tokens vs 9 cached tokens plus one decode step: the decode output must

@@ -8,10 +8,12 @@
 //!
 //! With `p = softmax(s)`, `s_j = scale · q · k_j`: `dv_j = Σ p_j dout`,
 //! `ds_j = p_j (dout · v_j − delta)`, `dq = scale Σ_j ds_j k_j`, `dk_j = scale Σ ds_j q`.
+//! With a sliding window ([`AttentionOptions`]) both passes sum over the visible pairs only:
+//! query `p` sees `p - window < j <= p`, so row `j` is seen by `j <= p < j + window`.
 //! Training calls it with `S = T`, `pos0 = 0`. The base weights are frozen: these activation
 //! gradients flow on to the q/k/v projections' LoRA adapters and inputs.
 
-use super::attention::{AttentionDims, AttentionParams, check_len};
+use super::attention::{AttentionDims, AttentionOptions, AttentionParams, check_len};
 use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 
@@ -35,6 +37,29 @@ pub fn attention_backward(
     dk: &GpuTensor,
     dv: &GpuTensor,
 ) -> Result<()> {
+    attention_backward_with(rec, q, k, v, out, lse, dout, pos0, AttentionOptions::default(), dq, dk, dv)
+}
+
+/// [`attention_backward`] of [`super::attention::attention_forward_with`]: the same `opts`
+/// (window and scale) as the forward that saved `out` and `lse`.
+///
+/// # Shapes
+/// As [`attention_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward_with(
+    rec: &mut Recorder,
+    q: &GpuTensor,
+    k: &GpuTensor,
+    v: &GpuTensor,
+    out: &GpuTensor,
+    lse: &GpuTensor,
+    dout: &GpuTensor,
+    pos0: usize,
+    opts: AttentionOptions,
+    dq: &GpuTensor,
+    dk: &GpuTensor,
+    dv: &GpuTensor,
+) -> Result<()> {
     let dims = AttentionDims::from_tensors(q, k, v, pos0)?;
     let rows = dims.b * dims.h * dims.t;
     check_len("attention_backward out", out, q.len())?;
@@ -43,7 +68,7 @@ pub fn attention_backward(
     check_len("attention_backward lse", lse, rows)?;
     check_len("attention_backward dk", dk, k.len())?;
     check_len("attention_backward dv", dv, k.len())?;
-    let params = AttentionParams::from(dims);
+    let params = AttentionParams::new(dims, opts)?;
     // delta (B, H, T): scratch passed from the first pass to the second; wgpu keeps it alive
     // until the recorded work has run.
     let delta = GpuTensor::zeros(rec.gpu, &[dims.b, dims.h, dims.t]);
@@ -88,8 +113,20 @@ pub fn attention_backward_cpu(
     dout: &[f32],
     dims: AttentionDims,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    attention_backward_cpu_with(q, k, v, dout, dims, AttentionOptions::default())
+}
+
+/// CPU reference of [`attention_backward_with`]: each query's keys `opts.first_key(p) ..= p`.
+pub fn attention_backward_cpu_with(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dout: &[f32],
+    dims: AttentionDims,
+    opts: AttentionOptions,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let AttentionDims { b, t, s, h, kvh, d, pos0 } = dims;
-    let scale = dims.scale() as f64;
+    let scale = opts.scale_for(&dims) as f64;
     let mut dq = vec![0f64; q.len()];
     let mut dk = vec![0f64; k.len()];
     let mut dv = vec![0f64; v.len()];
@@ -102,19 +139,21 @@ pub fn attention_backward_cpu(
                 let dot = |a: &[f32], ao: usize, bo: usize, bb: &[f32]| -> f64 {
                     (0..d).map(|i| a[ao + i] as f64 * bb[bo + i] as f64).sum()
                 };
-                let n = pos0 + ti + 1;
-                let scores: Vec<f64> = (0..n).map(|j| scale * dot(q, qo, kv(j), k)).collect();
+                // Keys j0 ..= pos0 + ti; index n of the vectors below is key j0 + n.
+                let j0 = opts.first_key(pos0 + ti);
+                let keys = j0..pos0 + ti + 1;
+                let scores: Vec<f64> = keys.clone().map(|j| scale * dot(q, qo, kv(j), k)).collect();
                 let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let sum: f64 = scores.iter().map(|x| (x - m).exp()).sum();
                 let p: Vec<f64> = scores.iter().map(|x| (x - m).exp() / sum).collect();
-                let dp: Vec<f64> = (0..n).map(|j| dot(dout, qo, kv(j), v)).collect();
-                let delta: f64 = (0..n).map(|j| p[j] * dp[j]).sum();
-                for j in 0..n {
-                    let ds = p[j] * (dp[j] - delta);
+                let dp: Vec<f64> = keys.clone().map(|j| dot(dout, qo, kv(j), v)).collect();
+                let delta: f64 = p.iter().zip(&dp).map(|(p, dp)| p * dp).sum();
+                for (n, j) in keys.enumerate() {
+                    let ds = p[n] * (dp[n] - delta);
                     for i in 0..d {
                         dq[qo + i] += scale * ds * k[kv(j) + i] as f64;
                         dk[kv(j) + i] += scale * ds * q[qo + i] as f64;
-                        dv[kv(j) + i] += p[j] * dout[qo + i] as f64;
+                        dv[kv(j) + i] += p[n] * dout[qo + i] as f64;
                     }
                 }
             }
@@ -125,22 +164,23 @@ pub fn attention_backward_cpu(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::ops::attention::{attention_forward, attention_forward_cpu};
+    use crate::ops::attention::{attention_forward, attention_forward_cpu_with, attention_forward_with};
     use crate::ops::gradcheck::{numeric_grad, weighted_sum};
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    struct Case {
-        dims: AttentionDims,
-        q: Vec<f32>,
-        k: Vec<f32>,
-        v: Vec<f32>,
+    /// Random inputs of one backward test.
+    pub(crate) struct Case {
+        pub dims: AttentionDims,
+        pub q: Vec<f32>,
+        pub k: Vec<f32>,
+        pub v: Vec<f32>,
         /// dL/dout for L = sum(out * r).
-        r: Vec<f32>,
+        pub r: Vec<f32>,
     }
 
-    fn case(rng: &mut Rng, dims: AttentionDims) -> Case {
+    pub(crate) fn case(rng: &mut Rng, dims: AttentionDims) -> Case {
         let AttentionDims { b, t, s, h, kvh, d, .. } = dims;
         Case {
             dims,
@@ -151,8 +191,8 @@ mod tests {
         }
     }
 
-    /// GPU forward then GPU backward; returns `(dq, dk, dv)`.
-    fn gpu_backward(c: &Case) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// GPU forward then GPU backward with `opts` (the same for both); returns `(dq, dk, dv)`.
+    pub(crate) fn gpu_backward_with(c: &Case, opts: AttentionOptions) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let gpu = test_gpu().unwrap();
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = c.dims;
         let qs = [b, t, h, d];
@@ -172,8 +212,8 @@ mod tests {
             GpuTensor::from_slice(gpu, &ks, &garbage),
         );
         let mut rec = Recorder::new(gpu);
-        attention_forward(&mut rec, &gq, &gk, &gv, pos0, &gout, &glse).unwrap();
-        attention_backward(&mut rec, &gq, &gk, &gv, &gout, &glse, &gr, pos0, &gdq, &gdk, &gdv).unwrap();
+        attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse).unwrap();
+        attention_backward_with(&mut rec, &gq, &gk, &gv, &gout, &glse, &gr, pos0, opts, &gdq, &gdk, &gdv).unwrap();
         rec.submit();
         let read = |x: &GpuTensor| pollster::block_on(x.to_vec(gpu)).unwrap();
         (read(&gdq), read(&gdk), read(&gdv))
@@ -191,13 +231,18 @@ mod tests {
             AttentionDims { b: 2, t: 5, s: 12, h: 4, kvh: 2, d: 6, pos0: 5 },
             AttentionDims { b: 1, t: 1, s: 10, h: 9, kvh: 3, d: 64, pos0: 9 },
         ] {
-            let c = case(&mut rng, dims);
-            let (dq, dk, dv) = gpu_backward(&c);
-            let (want_dq, want_dk, want_dv) = attention_backward_cpu(&c.q, &c.k, &c.v, &c.r, dims);
-            assert_close(&dq, &want_dq, 1e-5, 1e-4, &format!("attention dq {dims:?}"));
-            assert_close(&dk, &want_dk, 1e-5, 1e-4, &format!("attention dk {dims:?}"));
-            assert_close(&dv, &want_dv, 1e-5, 1e-4, &format!("attention dv {dims:?}"));
+            check_backward_vs_cpu(&mut rng, dims, AttentionOptions::default());
         }
+    }
+
+    /// GPU backward against [`attention_backward_cpu_with`] on random inputs.
+    pub(crate) fn check_backward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
+        let c = case(rng, dims);
+        let (dq, dk, dv) = gpu_backward_with(&c, opts);
+        let (want_dq, want_dk, want_dv) = attention_backward_cpu_with(&c.q, &c.k, &c.v, &c.r, dims, opts);
+        assert_close(&dq, &want_dq, 1e-5, 1e-4, &format!("attention dq {dims:?} {opts:?}"));
+        assert_close(&dk, &want_dk, 1e-5, 1e-4, &format!("attention dk {dims:?} {opts:?}"));
+        assert_close(&dv, &want_dv, 1e-5, 1e-4, &format!("attention dv {dims:?} {opts:?}"));
     }
 
     #[test]
@@ -212,16 +257,22 @@ mod tests {
             // D = 4: the vec4 kernels.
             AttentionDims { b: 1, t: 3, s: 4, h: 2, kvh: 1, d: 4, pos0: 1 },
         ] {
-            let c = case(&mut rng, dims);
-            let (dq, dk, dv) = gpu_backward(&c);
-            let loss = |q: &[f32], k: &[f32], v: &[f32]| weighted_sum(&attention_forward_cpu(q, k, v, dims).0, &c.r);
-            let num_dq = numeric_grad(&c.q, 1e-2, |x| loss(x, &c.k, &c.v));
-            let num_dk = numeric_grad(&c.k, 1e-2, |x| loss(&c.q, x, &c.v));
-            let num_dv = numeric_grad(&c.v, 1e-2, |x| loss(&c.q, &c.k, x));
-            assert_close(&dq, &num_dq, 2e-3, 2e-3, &format!("attention dq vs finite differences {dims:?}"));
-            assert_close(&dk, &num_dk, 2e-3, 2e-3, &format!("attention dk vs finite differences {dims:?}"));
-            assert_close(&dv, &num_dv, 2e-3, 2e-3, &format!("attention dv vs finite differences {dims:?}"));
+            check_backward_vs_finite_differences(&mut rng, dims, AttentionOptions::default());
         }
+    }
+
+    /// GPU backward against central differences of [`attention_forward_cpu_with`].
+    pub(crate) fn check_backward_vs_finite_differences(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
+        let c = case(rng, dims);
+        let (dq, dk, dv) = gpu_backward_with(&c, opts);
+        let loss = |q: &[f32], k: &[f32], v: &[f32]| weighted_sum(&attention_forward_cpu_with(q, k, v, dims, opts).0, &c.r);
+        let num_dq = numeric_grad(&c.q, 1e-2, |x| loss(x, &c.k, &c.v));
+        let num_dk = numeric_grad(&c.k, 1e-2, |x| loss(&c.q, x, &c.v));
+        let num_dv = numeric_grad(&c.v, 1e-2, |x| loss(&c.q, &c.k, x));
+        let what = format!("{dims:?} {opts:?}");
+        assert_close(&dq, &num_dq, 2e-3, 2e-3, &format!("attention dq vs finite differences {what}"));
+        assert_close(&dk, &num_dk, 2e-3, 2e-3, &format!("attention dk vs finite differences {what}"));
+        assert_close(&dv, &num_dv, 2e-3, 2e-3, &format!("attention dv vs finite differences {what}"));
     }
 
     /// Times forward and backward at SmolLM2 sizes (H 9, KVH 3, D 64):

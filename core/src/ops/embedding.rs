@@ -1,6 +1,9 @@
-//! Token embedding: `out[t, :] = table[ids[t], :]`, gathered from a frozen table in its GGUF
-//! type (SmolLM2's is Q8_0, 49152 × 576) and dequantized in the kernel. The table is frozen,
-//! so there is no backward kernel. Also [`GpuIds`], the u32 buffer that holds token ids.
+//! Token embedding: `out[t, :] = table[ids[t], :] · scale`, gathered from a frozen table in its
+//! GGUF type (SmolLM2's is Q8_0, 49152 × 576) and dequantized in the kernel. `scale` is 1 except
+//! for Gemma, whose embeddings are multiplied by `√C` ([`embedding_forward_scaled`]; free, in the
+//! same kernel). The table is frozen and LoRA never adapts embeddings, so there is no backward
+//! kernel (nothing upstream of the embedding needs a gradient, the scale included). Also
+//! [`GpuIds`], the u32 buffer that holds token ids.
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder, grid_1d, kernels};
@@ -44,7 +47,7 @@ struct EmbeddingParams {
     rows: u32,
     vocab: u32,
     first: u32,
-    _pad: u32,
+    scale: f32,
 }
 
 /// Errors unless every id is below `vocab`; call before [`embedding_forward`] with the host ids.
@@ -61,6 +64,18 @@ pub fn check_ids(ids: &[u32], vocab: usize) -> Result<()> {
 /// # Shapes
 /// `ids`: `(T)` (T = B*T tokens), `table`: `(vocab, C)`, `out`: `(T, C)`.
 pub fn embedding_forward(rec: &mut Recorder, ids: &GpuIds, table: &Weight, out: &GpuTensor) -> Result<()> {
+    embedding_forward_scaled(rec, ids, table, 1.0, out)
+}
+
+/// Records `out[t, :] = table[ids[t], :] · scale` in f32 (Gemma 3: `scale = √C`, the
+/// `embed_scale` of transformers' `Gemma3TextScaledWordEmbedding`). `scale` must be finite.
+///
+/// # Shapes
+/// As [`embedding_forward`].
+pub fn embedding_forward_scaled(rec: &mut Recorder, ids: &GpuIds, table: &Weight, scale: f32, out: &GpuTensor) -> Result<()> {
+    if !scale.is_finite() {
+        return Err(Error::invalid("embedding scale", format!("{scale} is not finite (Gemma: sqrt(hidden_size))")));
+    }
     let (t, c) = (ids.len, table.cols);
     if out.len() != t * c {
         return Err(Error::invalid(
@@ -81,7 +96,7 @@ pub fn embedding_forward(rec: &mut Recorder, ids: &GpuIds, table: &Weight, out: 
             rows: chunk.rows as u32,
             vocab: table.rows as u32,
             first: (i == 0) as u32,
-            _pad: 0,
+            scale,
         };
         let bindings = [ids.buffer.as_entire_binding(), chunk.buffer.as_entire_binding(), out.binding()];
         rec.dispatch_with(&kernels::EMBEDDING_FORWARD, &constants, &params, &bindings, grid_1d(t * c, 64));
@@ -91,12 +106,19 @@ pub fn embedding_forward(rec: &mut Recorder, ids: &GpuIds, table: &Weight, out: 
 
 /// CPU reference of [`embedding_forward`] (zero rows for out-of-range ids).
 pub fn embedding_forward_cpu(ids: &[u32], table: &Weight, table_bytes: &[u8]) -> Result<Vec<f32>> {
+    embedding_forward_scaled_cpu(ids, table, table_bytes, 1.0)
+}
+
+/// CPU reference of [`embedding_forward_scaled`]: each gathered value times `scale` in f32.
+pub fn embedding_forward_scaled_cpu(ids: &[u32], table: &Weight, table_bytes: &[u8], scale: f32) -> Result<Vec<f32>> {
     let c = table.cols;
     let rows = dequantize(table.ty, table_bytes, table.rows * c)?;
     let mut out = vec![0f32; ids.len() * c];
     for (t, &id) in ids.iter().enumerate() {
         if (id as usize) < table.rows {
-            out[t * c..(t + 1) * c].copy_from_slice(&rows[id as usize * c..(id as usize + 1) * c]);
+            for (o, &x) in out[t * c..(t + 1) * c].iter_mut().zip(&rows[id as usize * c..(id as usize + 1) * c]) {
+                *o = x * scale;
+            }
         }
     }
     Ok(out)
@@ -129,6 +151,36 @@ mod tests {
             let want = embedding_forward_cpu(&ids, &table, &bytes).unwrap();
             // Dequantization is the same arithmetic on both sides: near exact.
             assert_close(&got, &want, 1e-6, 1e-6, &format!("embedding {ty:?}"));
+        }
+    }
+
+    /// Gemma's `√C` scale on a BF16 and a Q8_0 table (chunked), bad ids still zero rows; a
+    /// non-finite scale is refused by name.
+    #[test]
+    fn embedding_scaled_matches_cpu() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(32);
+        let (vocab, c) = (19, 640);
+        let scale = (c as f32).sqrt();
+        for ty in [GgmlType::BF16, GgmlType::Q8_0] {
+            let bytes = random_blocks(ty, vocab * c / ty.block_size(), 1.0, &mut rng);
+            let table = Weight::upload_with_limit(gpu, "tok", ty, vocab, c, &bytes, (8 * ty.row_bytes(c)) as u64).unwrap();
+            let ids: Vec<u32> = vec![3, 18, 0, 25, 9];
+            let gids = GpuIds::from_slice(gpu, &ids);
+            let out = GpuTensor::from_slice(gpu, &[ids.len(), c], &vec![9.0; ids.len() * c]);
+            let mut rec = Recorder::new(gpu);
+            embedding_forward_scaled(&mut rec, &gids, &table, scale, &out).unwrap();
+            let got = pollster::block_on(out.read(rec)).unwrap();
+            let want = embedding_forward_scaled_cpu(&ids, &table, &bytes, scale).unwrap();
+            assert_close(&got, &want, 1e-6, 1e-6, &format!("scaled embedding {ty:?}"));
+            // Against the unscaled gather on the same device: one f32 multiply, exact.
+            let mut rec = Recorder::new(gpu);
+            embedding_forward(&mut rec, &gids, &table, &out).unwrap();
+            let plain = pollster::block_on(out.read(rec)).unwrap();
+            assert!(plain.iter().zip(&got).all(|(p, g)| *g == p * scale), "scale applied once, in f32");
+            let mut rec = Recorder::new(gpu);
+            let e = embedding_forward_scaled(&mut rec, &gids, &table, f32::NAN, &out).unwrap_err().to_string();
+            assert!(e.contains("embedding scale"), "{e}");
         }
     }
 

@@ -5,6 +5,9 @@
 pub mod add;
 pub mod attention;
 pub mod attention_backward;
+pub mod attention_options;
+#[cfg(test)]
+mod attention_window_tests;
 pub mod embedding;
 #[cfg(test)]
 pub(crate) mod gradcheck;

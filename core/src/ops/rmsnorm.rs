@@ -141,14 +141,17 @@ mod tests {
     use crate::ops::gradcheck::{numeric_grad, weighted_sum};
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    fn run_forward(rows: usize, c: usize, seed: u64) {
+    /// Forward on `x` of `shape` (rows = all but the last dim) against the CPU reference.
+    fn run_forward(shape: &[usize], seed: u64) {
         let Some(gpu) = test_gpu() else { return };
         let mut rng = Rng::new(seed);
+        let c = shape[shape.len() - 1];
+        let rows = shape.iter().product::<usize>() / c;
         let x = rng.normal_vec(rows * c, 2.0);
         let w = rng.normal_vec(c, 1.0);
-        let gx = GpuTensor::from_slice(gpu, &[rows, c], &x);
+        let gx = GpuTensor::from_slice(gpu, shape, &x);
         let gw = GpuTensor::from_slice(gpu, &[c], &w);
-        let gy = GpuTensor::zeros(gpu, &[rows, c]);
+        let gy = GpuTensor::zeros(gpu, shape);
         let grstd = GpuTensor::zeros(gpu, &[rows]);
         let mut rec = Recorder::new(gpu);
         rmsnorm_forward(&mut rec, &gx, &gw, 1e-5, &gy, &grstd).unwrap();
@@ -156,32 +159,48 @@ mod tests {
         let (want_y, want_rstd) = rmsnorm_forward_cpu(&x, &w, 1e-5);
         let y = pollster::block_on(gy.to_vec(gpu)).unwrap();
         let rstd = pollster::block_on(grstd.to_vec(gpu)).unwrap();
-        assert_close(&y, &want_y, 1e-5, 1e-4, &format!("rmsnorm y rows={rows} C={c}"));
-        assert_close(&rstd, &want_rstd, 1e-6, 1e-5, &format!("rmsnorm rstd rows={rows} C={c}"));
+        assert_close(&y, &want_y, 1e-5, 1e-4, &format!("rmsnorm y {shape:?}"));
+        assert_close(&rstd, &want_rstd, 1e-6, 1e-5, &format!("rmsnorm rstd {shape:?}"));
     }
 
     #[test]
     fn rmsnorm_forward_matches_cpu() {
         // Both kernels: few rows → one workgroup per row; many rows → one invocation per row.
         for (rows, c) in [(1, 37), (3, 577), (13, 64), (65, 37), (130, 577)] {
-            run_forward(rows, c, rows as u64 * 1000 + c as u64);
+            run_forward(&[rows, c], rows as u64 * 1000 + c as u64);
         }
     }
 
-    fn run_backward(rows: usize, c: usize, seed: u64, check_numeric: bool) {
+    /// Per-head RMSNorm (Gemma 3 and Qwen3 normalise q and k over head_dim with D weights):
+    /// x `(B, T, H, D)` is `B·T·H` rows of D. D = 256 and 16, both kernels (rows < 64: one
+    /// workgroup per row; rows >= 64: one invocation per row).
+    #[test]
+    fn rmsnorm_per_head_matches_cpu() {
+        for (i, shape) in [[2, 5, 4, 256], [1, 3, 1, 16], [2, 9, 4, 256], [1, 19, 4, 16]].iter().enumerate() {
+            run_forward(shape, 70 + i as u64);
+            run_backward(shape, 80 + i as u64, false);
+        }
+        // Finite differences on a small per-head view.
+        run_backward(&[1, 2, 3, 16], 90, true);
+    }
+
+    /// Backward on `x` of `shape` against the CPU reference (and central differences).
+    fn run_backward(shape: &[usize], seed: u64, check_numeric: bool) {
         let Some(gpu) = test_gpu() else { return };
         let mut rng = Rng::new(seed);
+        let c = shape[shape.len() - 1];
+        let rows = shape.iter().product::<usize>() / c;
         let x = rng.normal_vec(rows * c, 1.5);
         let w = rng.normal_vec(c, 1.0);
         let r = rng.normal_vec(rows * c, 1.0);
         let prior = rng.normal_vec(rows * c, 1.0);
         let (_, rstd) = rmsnorm_forward_cpu(&x, &w, 1e-5);
-        let gx = GpuTensor::from_slice(gpu, &[rows, c], &x);
+        let gx = GpuTensor::from_slice(gpu, shape, &x);
         let gw = GpuTensor::from_slice(gpu, &[c], &w);
         let grstd = GpuTensor::from_slice(gpu, &[rows], &rstd);
-        let gdy = GpuTensor::from_slice(gpu, &[rows, c], &r);
-        let gdx = GpuTensor::zeros(gpu, &[rows, c]);
-        let gacc = GpuTensor::from_slice(gpu, &[rows, c], &prior);
+        let gdy = GpuTensor::from_slice(gpu, shape, &r);
+        let gdx = GpuTensor::zeros(gpu, shape);
+        let gacc = GpuTensor::from_slice(gpu, shape, &prior);
         let mut rec = Recorder::new(gpu);
         rmsnorm_backward(&mut rec, &gx, &gw, &grstd, &gdy, &gdx, false).unwrap();
         rmsnorm_backward(&mut rec, &gx, &gw, &grstd, &gdy, &gacc, true).unwrap();
@@ -189,21 +208,21 @@ mod tests {
         let dx = pollster::block_on(gdx.to_vec(gpu)).unwrap();
         let acc = pollster::block_on(gacc.to_vec(gpu)).unwrap();
         let want = rmsnorm_backward_cpu(&x, &w, &rstd, &r);
-        assert_close(&dx, &want, 1e-5, 1e-4, &format!("rmsnorm dx rows={rows} C={c}"));
+        assert_close(&dx, &want, 1e-5, 1e-4, &format!("rmsnorm dx {shape:?}"));
         let want_acc: Vec<f32> = want.iter().zip(&prior).map(|(a, b)| a + b).collect();
-        assert_close(&acc, &want_acc, 1e-5, 1e-4, &format!("rmsnorm dx accumulate rows={rows} C={c}"));
+        assert_close(&acc, &want_acc, 1e-5, 1e-4, &format!("rmsnorm dx accumulate {shape:?}"));
         if check_numeric {
             let numeric = numeric_grad(&x, 1e-2, |xs| weighted_sum(&rmsnorm_forward_cpu(xs, &w, 1e-5).0, &r));
-            assert_close(&dx, &numeric, 2e-3, 2e-3, &format!("rmsnorm dx vs finite differences rows={rows} C={c}"));
+            assert_close(&dx, &numeric, 2e-3, 2e-3, &format!("rmsnorm dx vs finite differences {shape:?}"));
         }
     }
 
     #[test]
     fn rmsnorm_backward_matches_cpu_and_finite_differences() {
-        run_backward(3, 7, 11, true);
-        run_backward(70, 5, 12, true);
-        run_backward(2, 577, 13, false);
-        run_backward(67, 37, 14, false);
+        run_backward(&[3, 7], 11, true);
+        run_backward(&[70, 5], 12, true);
+        run_backward(&[2, 577], 13, false);
+        run_backward(&[67, 37], 14, false);
     }
 
     /// Compares the two forward kernels' speed; `cargo test -p anytune-core rmsnorm_timing
