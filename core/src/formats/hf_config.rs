@@ -51,6 +51,15 @@ pub struct HfConfig {
     pub eos_token_ids: Vec<u32>,
     /// `float32`, `bfloat16`, … as written; `None` when absent.
     pub torch_dtype: Option<String>,
+    /// Gemma 3: keys a sliding layer sees (`null` or absent: none).
+    pub sliding_window: Option<usize>,
+    /// Gemma 3: `sliding_attention` / `full_attention` per layer.
+    pub layer_types: Option<Vec<String>>,
+    /// Gemma 3: RoPE base of the sliding layers (`rope_local_base_freq`, or transformers 5's
+    /// `rope_parameters.sliding_attention.rope_theta`).
+    pub rope_local_base_freq: Option<f64>,
+    /// Gemma 3: the attention scale is `query_pre_attn_scalar^-0.5`.
+    pub query_pre_attn_scalar: Option<f64>,
 }
 
 /// `rope_scaling` (Llama 3.x: `rope_type` "llama3" with the frequency factors; older files
@@ -111,10 +120,18 @@ impl HfConfig {
         // transformers ≥ 5 writes `rope_parameters {rope_type, rope_theta, factor, …}`; published
         // checkpoints carry a top-level `rope_theta` and `rope_scaling`. Accept both.
         let rope_parameters: Option<Map<String, Value>> = f.opt("rope_parameters")?;
+        // Gemma 3 in transformers 5: `rope_parameters {full_attention: {…}, sliding_attention: {…}}`.
+        let per_type = |t: &str| rope_parameters.as_ref().and_then(|p| p.get(t)).and_then(|p| p.get("rope_theta")).and_then(Value::as_f64);
         let rope_theta = match f.opt::<f64>("rope_theta")? {
             Some(theta) => theta,
-            None => rope_parameters.as_ref().and_then(|p| p.get("rope_theta")).and_then(Value::as_f64).unwrap_or(10000.0),
+            None => rope_parameters
+                .as_ref()
+                .and_then(|p| p.get("rope_theta"))
+                .and_then(Value::as_f64)
+                .or_else(|| per_type("full_attention"))
+                .unwrap_or(10000.0),
         };
+        let rope_local_base_freq = f.opt::<f64>("rope_local_base_freq")?.or_else(|| per_type("sliding_attention"));
         let rope_scaling = match f.opt::<RopeScaling>("rope_scaling")? {
             Some(s) => Some(s),
             None => match &rope_parameters {
@@ -144,6 +161,10 @@ impl HfConfig {
             bos_token_id: f.opt("bos_token_id")?,
             eos_token_ids,
             torch_dtype: f.opt("torch_dtype")?,
+            sliding_window: f.opt("sliding_window")?,
+            layer_types: f.opt("layer_types")?,
+            rope_local_base_freq,
+            query_pre_attn_scalar: f.opt("query_pre_attn_scalar")?,
         })
     }
 }

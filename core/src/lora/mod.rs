@@ -59,6 +59,8 @@ pub mod tests_support {
             tied_embeddings: false,
             qkv_bias: arch == Arch::Qwen2,
             max_seq_len: 128,
+            sliding_window: None,
+            query_pre_attn_scalar: None,
         }
     }
 }

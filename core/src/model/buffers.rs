@@ -60,6 +60,8 @@ pub struct Shapes {
     pub h: usize,
     pub kvh: usize,
     pub d: usize,
+    /// Whether the block norms q and k per head (its tables then hold the pre-norm q and k).
+    pub qk_norm: bool,
 }
 
 impl Shapes {
@@ -73,49 +75,61 @@ impl Shapes {
             h: cfg.n_heads,
             kvh: cfg.n_kv_heads,
             d: cfg.head_dim,
+            qk_norm: cfg.arch.qk_norm(),
         }
     }
 }
 
 /// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`) or
-/// an `Option` of one (`training`), `new(gpu, &Shapes, training)` that allocates it and
-/// `specs(&Shapes)` that lists it. Shapes are expressions in the named [`Shapes`] binding.
+/// an `Option` of one (`training`, or any row with a `when (condition)` on the [`Shapes`]),
+/// `new(gpu, &Shapes, training)` that allocates it and `specs(&Shapes)` that lists what it
+/// allocates. Shapes are expressions in the named [`Shapes`] binding.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! buffer_table {
     (@ty always) => { $crate::gpu::GpuTensor };
+    (@ty $kept:ident $($cond:tt)+) => { Option<$crate::gpu::GpuTensor> };
     (@ty training) => { Option<$crate::gpu::GpuTensor> };
     (@kept always) => { $crate::model::buffers::Kept::Always };
     (@kept training) => { $crate::model::buffers::Kept::Training };
     (@alloc always, $gpu:ident, $training:ident, $shape:expr) => { $crate::gpu::GpuTensor::zeros($gpu, &$shape) };
-    (@alloc training, $gpu:ident, $training:ident, $shape:expr) => {
-        $training.then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
+    (@alloc always, $gpu:ident, $training:ident, $shape:expr, $cond:expr) => {
+        ($cond).then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
+    };
+    (@alloc training, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
+        ($training $(&& $cond)?).then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
     };
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident($s:ident) {
-            $( $(#[$fmeta:meta])* $field:ident : $kept:ident [$($dim:expr),+ $(,)?] ),* $(,)?
+            $( $(#[$fmeta:meta])* $field:ident : $kept:ident [$($dim:expr),+ $(,)?] $(when ($cond:expr))? ),* $(,)?
         }
     ) => {
         $(#[$meta])*
         $vis struct $name {
-            $( $(#[$fmeta])* pub $field: $crate::buffer_table!(@ty $kept), )*
+            $( $(#[$fmeta])* pub $field: $crate::buffer_table!(@ty $kept $(when $cond)?), )*
         }
 
         impl $name {
             /// Allocates every buffer of the table (`training`: also those kept only in training).
             #[allow(unused_variables)]
             pub fn new(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool) -> Self {
-                $name { $( $field: $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+]), )* }
+                $name { $( $field: $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+] $(, $cond)?), )* }
             }
 
-            /// The table: every buffer's name, shape and when it is kept.
+            /// The table: every buffer's name, shape and when it is kept (rows whose condition
+            /// is false for these shapes left out).
+            #[allow(clippy::vec_init_then_push)]
             pub fn specs($s: &$crate::model::buffers::Shapes) -> Vec<$crate::model::buffers::BufferSpec> {
-                vec![ $( $crate::model::buffers::BufferSpec {
-                    name: stringify!($field),
-                    shape: vec![$($dim),+],
-                    kept: $crate::buffer_table!(@kept $kept),
-                }, )* ]
+                let mut specs = Vec::new();
+                $( if true $(&& $cond)? {
+                    specs.push($crate::model::buffers::BufferSpec {
+                        name: stringify!($field),
+                        shape: vec![$($dim),+],
+                        kept: $crate::buffer_table!(@kept $kept),
+                    });
+                } )*
+                specs
             }
         }
     };
@@ -130,13 +144,15 @@ mod tests {
         struct Demo(s) {
             a: always [s.rows, s.c],
             b: training [s.rows],
+            c: always [s.c] when (s.qk_norm),
         }
     }
 
     #[test]
     fn specs_list_the_table_and_training_adds_its_rows() {
-        let s = Shapes { batch: 2, t: 3, rows: 6, c: 4, f: 0, h: 0, kvh: 0, d: 0 };
+        let s = Shapes { batch: 2, t: 3, rows: 6, c: 4, f: 0, h: 0, kvh: 0, d: 0, qk_norm: false };
         let specs = Demo::specs(&s);
+        assert_eq!(Demo::specs(&Shapes { qk_norm: true, ..s }).len(), 3, "a row whose condition holds is listed");
         assert_eq!(specs.iter().map(|b| (b.name, b.shape.clone(), b.kept)).collect::<Vec<_>>(), [
             ("a", vec![6, 4], Kept::Always),
             ("b", vec![6], Kept::Training)
@@ -147,5 +163,6 @@ mod tests {
         let (inference, training) = (Demo::new(gpu, &s, false), Demo::new(gpu, &s, true));
         assert_eq!((inference.a.shape.clone(), inference.b.is_none()), (vec![6, 4], true));
         assert_eq!(training.b.map(|b| b.shape), Some(vec![6]));
+        assert!(inference.c.is_none() && Demo::new(gpu, &Shapes { qk_norm: true, ..s }, false).c.is_some());
     }
 }

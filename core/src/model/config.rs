@@ -1,5 +1,5 @@
-//! [`ModelConfig`]: the hyperparameters of a Llama-family model, from GGUF metadata
-//! (`llama.*`, `qwen2.*`) or from a Hugging Face `config.json`.
+//! [`ModelConfig`]: the hyperparameters of a model, from GGUF metadata (`llama.*`, `qwen2.*`,
+//! `qwen3.*`, `gemma3.*`) or from a Hugging Face `config.json`.
 
 use crate::error::{Error, Result};
 use crate::formats::GgufFile;
@@ -8,21 +8,71 @@ use crate::ops::rope::{RopeScaling, RopeType};
 
 pub mod limits;
 
-/// Which member of the Llama family (they differ only in biases and tensor naming).
+/// A model architecture. Llama, Qwen2 and Qwen3 share the Llama block (`model/llama.rs`:
+/// biases and q/k norms are options of it); Gemma 3 has its own (`model/gemma3.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
     /// Llama 2/3, SmolLM, TinyLlama, Mistral-style: no biases.
     Llama,
     /// Qwen2 / Qwen2.5: biases on q, k, v.
     Qwen2,
+    /// Qwen3: RMSNorm of each query and key head, no biases.
+    Qwen3,
+    /// Gemma 3: sandwich norms, q/k norms, GeGLU, √d embedding scale, sliding-window layers.
+    Gemma3,
 }
 
 impl Arch {
+    /// Every architecture, for "supported: …" messages.
+    pub const ALL: [Arch; 4] = [Arch::Llama, Arch::Qwen2, Arch::Qwen3, Arch::Gemma3];
+
+    /// The GGUF `general.architecture` name.
     pub fn name(self) -> &'static str {
         match self {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
+            Arch::Qwen3 => "qwen3",
+            Arch::Gemma3 => "gemma3",
         }
+    }
+
+    /// The architecture named `name` in GGUF.
+    pub fn from_gguf_name(name: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Whether llama.cpp's converter permutes this architecture's q/k rows (interleaved RoPE
+    /// pairs): only Llama's; the others use NEOX-style (split halves) RoPE as transformers does.
+    pub fn gguf_qk_permuted(self) -> bool {
+        self == Arch::Llama
+    }
+
+    /// Whether q and k are RMS-normed per head before RoPE.
+    pub fn qk_norm(self) -> bool {
+        matches!(self, Arch::Qwen3 | Arch::Gemma3)
+    }
+}
+
+/// Sliding-window attention on some layers (Gemma 3: five of every six, the sixth global).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlidingWindow {
+    /// Keys a query sees on a sliding layer, itself included.
+    pub window: usize,
+    /// Per layer: whether it slides (the others attend to every earlier position).
+    pub sliding: Vec<bool>,
+    /// RoPE base of the sliding layers (the global ones use `rope_theta`).
+    pub local_rope_theta: f32,
+}
+
+impl SlidingWindow {
+    /// Gemma 3's pattern as llama.cpp hard-codes it: every sixth layer global.
+    pub fn every_sixth_global(window: usize, n_layers: usize, local_rope_theta: f32) -> SlidingWindow {
+        SlidingWindow { window, sliding: (0..n_layers).map(|l| l % 6 != 5).collect(), local_rope_theta }
+    }
+
+    /// Whether `layer` slides.
+    pub fn slides(&self, layer: usize) -> bool {
+        self.sliding.get(layer).copied().unwrap_or(false)
     }
 }
 
@@ -47,6 +97,10 @@ pub struct ModelConfig {
     pub qkv_bias: bool,
     /// Context length the model was trained for.
     pub max_seq_len: usize,
+    /// Sliding-window layers (Gemma 3), `None` for full attention everywhere.
+    pub sliding_window: Option<SlidingWindow>,
+    /// The attention scale is `1/√query_pre_attn_scalar` (Gemma 3), `None`: `1/√head_dim`.
+    pub query_pre_attn_scalar: Option<f32>,
 }
 
 impl ModelConfig {
@@ -57,16 +111,10 @@ impl ModelConfig {
             .require("general.architecture")?
             .as_str()
             .ok_or_else(|| Error::format(&gguf.file, "general.architecture is not a string"))?;
-        let arch = match arch_name {
-            "llama" => Arch::Llama,
-            "qwen2" => Arch::Qwen2,
-            other => {
-                return Err(Error::format(
-                    &gguf.file,
-                    format!("architecture \"{other}\" is not supported (supported: llama, qwen2)"),
-                ));
-            }
-        };
+        let arch = Arch::from_gguf_name(arch_name).ok_or_else(|| {
+            let names: Vec<&str> = Arch::ALL.iter().map(|a| a.name()).collect();
+            Error::format(&gguf.file, format!("architecture \"{arch_name}\" is not supported (supported: {})", names.join(", ")))
+        })?;
         let key = |k: &str| format!("{arch_name}.{k}");
         let u = |k: &str| gguf.require_usize(&key(k));
         let opt_u = |k: &str| gguf.opt_usize(&key(k));
@@ -117,6 +165,13 @@ impl ModelConfig {
             tied_embeddings: gguf.tensor("output.weight").is_none(),
             qkv_bias: arch == Arch::Qwen2,
             max_seq_len: opt_u("context_length")?.unwrap_or(2048),
+            // llama.cpp hard-codes Gemma 3's pattern (every sixth layer global) and local base.
+            sliding_window: match (arch, opt_u("attention.sliding_window")?) {
+                (Arch::Gemma3, Some(window)) => Some(SlidingWindow::every_sixth_global(window, u("block_count")?, 10000.0)),
+                _ => None,
+            },
+            // llama.cpp: Gemma 3 scales queries by 1/√key_length (= query_pre_attn_scalar).
+            query_pre_attn_scalar: None,
         };
         config.validate_keys(&gguf.file, &|f: limits::Field| f.gguf_key(arch_name))?;
         Ok(config)
@@ -127,10 +182,12 @@ impl ModelConfig {
         let arch = match hf.model_type.as_str() {
             "llama" | "mistral" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
+            "qwen3" => Arch::Qwen3,
+            "gemma3_text" => Arch::Gemma3,
             other => {
                 return Err(Error::format(
                     file,
-                    format!("model_type \"{other}\" is not supported (supported: llama, mistral, qwen2)"),
+                    format!("model_type \"{other}\" is not supported (supported: llama, mistral, qwen2, qwen3, gemma3_text)"),
                 ));
             }
         };
@@ -172,6 +229,21 @@ impl ModelConfig {
             tied_embeddings: hf.tie_word_embeddings,
             qkv_bias: hf.attention_bias,
             max_seq_len: hf.max_position_embeddings,
+            sliding_window: match (arch, hf.sliding_window) {
+                (Arch::Gemma3, Some(window)) => {
+                    let theta = hf.rope_local_base_freq.unwrap_or(10000.0) as f32;
+                    Some(match &hf.layer_types {
+                        Some(types) => SlidingWindow {
+                            window,
+                            sliding: types.iter().map(|t| t == "sliding_attention").collect(),
+                            local_rope_theta: theta,
+                        },
+                        None => SlidingWindow::every_sixth_global(window, hf.num_hidden_layers, theta),
+                    })
+                }
+                _ => None,
+            },
+            query_pre_attn_scalar: hf.query_pre_attn_scalar.map(|s| s as f32),
         };
         config.validate(file)?;
         Ok(config)
@@ -198,7 +270,8 @@ impl ModelConfig {
         let kv = n(self.n_kv_heads) * d;
         let attn = c * q + 2 * c * kv + q * c + if self.qkv_bias { q + 2 * kv } else { 0 };
         let mlp = 3 * c * f;
-        let layer = attn + mlp + 2 * c;
+        let norms = if self.arch == Arch::Gemma3 { 4 * c } else { 2 * c } + if self.arch.qk_norm() { 2 * d } else { 0 };
+        let layer = attn + mlp + norms;
         let embed = n(self.vocab_size) * c * if self.tied_embeddings { 1 } else { 2 };
         usize::try_from(n(self.n_layers) * layer + embed + c).unwrap_or(usize::MAX)
     }

@@ -161,7 +161,10 @@ impl Model {
         self.check_ids(ids)?;
         let (w, st) = (&self.weights, &acts.stream);
         let ids_buf = embedding::GpuIds::from_slice(rec.gpu, ids);
-        embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &st.x)?;
+        match super::blocks::embedding_scale(&self.config) {
+            Some(scale) => embedding::embedding_forward_scaled(rec, &ids_buf, &w.token_embd, scale, &st.x)?,
+            None => embedding::embedding_forward(rec, &ids_buf, &w.token_embd, &st.x)?,
+        }
         for layer in 0..w.layers.len() {
             if let Some(saved) = acts.layer_inputs.get(layer) {
                 rec.copy(&st.x.buffer, 0, &saved.buffer, 0, st.x.buffer.size());

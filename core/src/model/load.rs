@@ -2,7 +2,7 @@
 //! model on the GPU with its tokenizer and chat template.
 
 use super::checkpoint::Checkpoint;
-use super::config::{Arch, ModelConfig};
+use super::config::ModelConfig;
 use super::names::Naming;
 use super::Model;
 use crate::chat::ChatTemplate;
@@ -21,8 +21,7 @@ impl Model {
                 let name = files.name(file).to_string();
                 let bytes = files.bytes(file);
                 let config = ModelConfig::from_gguf(&gguf)?;
-                // llama.cpp's converter permutes Llama q/k rows; not Qwen2's.
-                let mut ckpt = Checkpoint::new(&name, Naming::Gguf, config.arch == Arch::Llama);
+                let mut ckpt = Checkpoint::new(&name, Naming::Gguf, config.arch.gguf_qk_permuted());
                 for t in &gguf.tensors {
                     ckpt.insert(t, bytes);
                 }

@@ -3,19 +3,23 @@
 //!
 //! Layers: [`linear`] (a frozen linear with an optional [`Adapter`], the only seam adapters use),
 //! [`buffers`] (the buffer tables that allocate and size memory), one file per architecture's
-//! block (`llama.rs`), [`blocks`] (maps an [`Arch`] to its block), and the model-level loops
+//! block (`llama.rs`, `gemma3.rs`) built from the shared halves ([`attention`], [`mlp`]),
+//! [`blocks`] (maps an [`Arch`] to its block), and the model-level loops
 //! ([`forward`], [`backward`]). Nothing here knows LoRA.
 
+pub mod attention;
 pub mod backward;
 pub mod blocks;
 pub mod buffers;
 pub mod checkpoint;
 pub mod config;
 pub mod forward;
+pub mod gemma3;
 pub mod kv_cache;
 pub mod linear;
 pub mod llama;
 mod load;
+pub mod mlp;
 pub mod names;
 pub mod weights;
 
@@ -42,6 +46,8 @@ pub struct Model {
     pub chat_template: Option<ChatTemplate>,
     /// RoPE inverse frequencies (D/2), from theta and the rope scaling.
     pub inv_freq: GpuTensor,
+    /// Those of the sliding-window layers, from their own base (Gemma 3).
+    pub inv_freq_local: Option<GpuTensor>,
     /// ggml type names of the matrices and how many of each (for `anytune info`).
     pub tensor_types: Vec<(String, usize)>,
     /// An adapter applied by [`Model::forward`] (generation and scoring with `--adapter`).
@@ -73,8 +79,12 @@ impl Model {
             freqs.iter_mut().zip(&factors).for_each(|(f, d)| *f /= d);
         }
         let inv_freq = GpuTensor::from_slice(gpu, &[freqs.len()], &freqs);
+        let inv_freq_local = config.sliding_window.as_ref().map(|sw| {
+            let local = rope_inv_freq(config.head_dim, sw.local_rope_theta, None);
+            GpuTensor::from_slice(gpu, &[local.len()], &local)
+        });
         let tensor_types = ckpt.type_counts();
-        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, tensor_types, adapter: None })
+        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, inv_freq_local, tensor_types, adapter: None })
     }
 }
 

@@ -2,8 +2,8 @@
 //! biases as f32. Loaded from a [`Checkpoint`] after checking every shape against the config.
 
 use super::checkpoint::Checkpoint;
-use super::config::ModelConfig;
-use super::names::{LayerTensor, ModelTensor, unpermute_rows};
+use super::config::{Arch, ModelConfig};
+use super::names::{LayerTensor, ModelTensor, Naming, unpermute_rows};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 use crate::quant::dequant::dequantize;
@@ -23,6 +23,12 @@ pub struct LayerWeights {
     pub w_gate: Weight,       // (F, C)
     pub w_up: Weight,         // (F, C)
     pub w_down: Weight,       // (C, F)
+    /// Per-head RMSNorm of q and k (Qwen3, Gemma 3).
+    pub q_norm: Option<GpuTensor>, // (D)
+    pub k_norm: Option<GpuTensor>, // (D)
+    /// Gemma 3: the norms after attention and after the MLP (`ffn_norm` is the one before it).
+    pub post_attn_norm: Option<GpuTensor>, // (C)
+    pub post_ffn_norm: Option<GpuTensor>,  // (C)
 }
 
 /// The whole model.
@@ -78,13 +84,23 @@ impl ModelWeights {
         let bias = |name: &str, len: usize| -> Result<Option<GpuTensor>> {
             if cfg.qkv_bias { vector(name, len).map(Some) } else { Ok(None) }
         };
+        // Gemma's RMSNorm is x·(1 + w): Hugging Face stores w, llama.cpp's converter w + 1.
+        let gemma = cfg.arch == Arch::Gemma3;
+        let norm_offset = if gemma && naming == Naming::HuggingFace { 1.0 } else { 0.0 };
+        let norm = |name: &str, len: usize| -> Result<GpuTensor> {
+            let (ty, bytes) = ckpt.get_shaped(name, &[len])?;
+            let w: Vec<f32> = dequantize(ty, bytes, len)?.into_iter().map(|w| w + norm_offset).collect();
+            Ok(GpuTensor::from_slice(gpu, &[len], &w))
+        };
+        let norm_if = |on: bool, name: &str, len: usize| on.then(|| norm(name, len)).transpose();
 
         check_layer_count(cfg.n_layers, ckpt)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let name = |t: LayerTensor| naming.layer(i, t);
+            let qk_norm = cfg.arch.qk_norm();
             layers.push(LayerWeights {
-                attn_norm: vector(&name(LayerTensor::AttnNorm), c)?,
+                attn_norm: norm(&name(LayerTensor::AttnNorm), c)?,
                 wq: matrix(&name(LayerTensor::Q), q, c, Some(cfg.n_heads))?,
                 wk: matrix(&name(LayerTensor::K), kv, c, Some(cfg.n_kv_heads))?,
                 wv: matrix(&name(LayerTensor::V), kv, c, None)?,
@@ -92,10 +108,14 @@ impl ModelWeights {
                 bk: bias(&name(LayerTensor::KBias), kv)?,
                 bv: bias(&name(LayerTensor::VBias), kv)?,
                 wo: matrix(&name(LayerTensor::O), c, q, None)?,
-                ffn_norm: vector(&name(LayerTensor::FfnNorm), c)?,
+                ffn_norm: norm(&name(if gemma { LayerTensor::PreFfnNorm } else { LayerTensor::FfnNorm }), c)?,
                 w_gate: matrix(&name(LayerTensor::Gate), f, c, None)?,
                 w_up: matrix(&name(LayerTensor::Up), f, c, None)?,
                 w_down: matrix(&name(LayerTensor::Down), c, f, None)?,
+                q_norm: norm_if(qk_norm, &name(LayerTensor::QNorm), cfg.head_dim)?,
+                k_norm: norm_if(qk_norm, &name(LayerTensor::KNorm), cfg.head_dim)?,
+                post_attn_norm: norm_if(gemma, &name(LayerTensor::PostAttnNorm), c)?,
+                post_ffn_norm: norm_if(gemma, &name(LayerTensor::PostFfnNorm), c)?,
             });
         }
         let output_name = naming.model(ModelTensor::Output);
@@ -107,7 +127,7 @@ impl ModelWeights {
         Ok(ModelWeights {
             token_embd: matrix(naming.model(ModelTensor::Embedding), v, c, None)?,
             layers,
-            output_norm: vector(naming.model(ModelTensor::OutputNorm), c)?,
+            output_norm: norm(naming.model(ModelTensor::OutputNorm), c)?,
             output,
         })
     }
@@ -131,6 +151,7 @@ impl ModelWeights {
                     + o(&l.bq)
                     + o(&l.bk)
                     + o(&l.bv)
+                    + [&l.q_norm, &l.k_norm, &l.post_attn_norm, &l.post_ffn_norm].into_iter().map(o).sum::<u64>()
             })
             .sum();
         layers + self.token_embd.gpu_bytes() + t(&self.output_norm) + self.output.as_ref().map_or(0, |w| w.gpu_bytes())

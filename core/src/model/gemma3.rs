@@ -1,0 +1,165 @@
+//! The Gemma 3 block: sandwich norms around both halves (a norm before and after attention,
+//! before and after the MLP), per-head q/k norms, a GeGLU MLP (tanh GELU), and — set by the
+//! config, applied by the shared halves — sliding-window attention on five of every six layers
+//! with their own RoPE base and the scale `1/√query_pre_attn_scalar`. The embeddings are scaled
+//! by √C ([`super::blocks::embedding_scale`]). RMSNorm here is `x · (1 + w)`: GGUF stores
+//! `1 + w` (llama.cpp's converter adds the 1), a Hugging Face folder `w` (the loader adds it).
+//!
+//! ```text
+//! forward (x: residual stream (R, C))               backward (dx: residual gradient)
+//!   xn1 = rmsnorm(x) · attn_norm                       dproj = rmsnorm_backward(mlp_out, dx)
+//!   attn_out = attention(xn1)                          dxn = mlp_backward(dproj)
+//!   x += rmsnorm(attn_out) · post_attention_norm       dx += rmsnorm_backward(x_mid, dxn)
+//!   xn2 = rmsnorm(x) · ffn_norm                        dproj = rmsnorm_backward(attn_out, dx)
+//!   mlp_out = mlp_gelu_tanh(xn2)                       dxn = attention_backward(dproj)
+//!   x += rmsnorm(mlp_out) · post_ffw_norm              dx += rmsnorm_backward(x_in, dxn)
+//! ```
+
+use super::Model;
+use super::attention::{self, AttnActs, AttnGrads};
+use super::backward::saved;
+use super::buffers::{BufferSpec, Shapes};
+use super::kv_cache::KvCache;
+use super::linear::Adapter;
+use super::mlp::{self, MlpActs, MlpGrads};
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::ops::add;
+use crate::ops::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
+use crate::ops::swiglu::Glu;
+
+crate::buffer_table! {
+    /// The block's own buffers around its two halves.
+    pub struct Norms(s) {
+        /// Residual stream entering the block.
+        x_in: training [s.rows, s.c],
+        xn1: always [s.rows, s.c],
+        rstd1: always [s.rows],
+        /// The attention half's output before its post-norm, and that norm's 1/rms.
+        attn_out: always [s.rows, s.c],
+        rstd_attn_out: always [s.rows],
+        /// Residual stream after attention.
+        x_mid: training [s.rows, s.c],
+        xn2: always [s.rows, s.c],
+        rstd2: always [s.rows],
+        /// The MLP's output before its post-norm, and that norm's 1/rms.
+        mlp_out: always [s.rows, s.c],
+        rstd_mlp_out: always [s.rows],
+    }
+}
+
+crate::buffer_table! {
+    /// The block's own gradient buffers.
+    pub struct NormGrads(s) {
+        /// Gradient of a normed half's input.
+        dxn: always [s.rows, s.c],
+        /// Gradient of a half's output before its post-norm.
+        dproj: always [s.rows, s.c],
+    }
+}
+
+/// What one block keeps (per layer in training, else one set shared by all layers).
+pub struct BlockActs {
+    pub norms: Norms,
+    pub attn: AttnActs,
+    pub mlp: MlpActs,
+}
+
+/// Gradient buffers of one block's backward pass (one set reused by every layer).
+pub struct BlockGrads {
+    pub norms: NormGrads,
+    pub attn: AttnGrads,
+    pub mlp: MlpGrads,
+}
+
+impl BlockActs {
+    pub fn new(gpu: &Gpu, s: &Shapes, training: bool) -> BlockActs {
+        BlockActs { norms: Norms::new(gpu, s, training), attn: AttnActs::new(gpu, s, training), mlp: MlpActs::new(gpu, s, training) }
+    }
+
+    pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
+        [Norms::specs(s), AttnActs::specs(s), MlpActs::specs(s)].concat()
+    }
+}
+
+impl BlockGrads {
+    pub fn new(gpu: &Gpu, s: &Shapes) -> BlockGrads {
+        BlockGrads { norms: NormGrads::new(gpu, s, true), attn: AttnGrads::new(gpu, s, true), mlp: MlpGrads::new(gpu, s, true) }
+    }
+
+    pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
+        [NormGrads::specs(s), AttnGrads::specs(s), MlpGrads::specs(s)].concat()
+    }
+}
+
+/// The two post-norm weights of layer `layer` (present in every Gemma 3 checkpoint: the loader
+/// requires them).
+fn post_norms(model: &Model, layer: usize) -> Result<(&GpuTensor, &GpuTensor)> {
+    let lw = &model.weights.layers[layer];
+    match (&lw.post_attn_norm, &lw.post_ffn_norm) {
+        (Some(a), Some(f)) => Ok((a, f)),
+        _ => Err(Error::invalid("gemma3 block", format!("layer {layer} has no post-attention / post-feedforward norm"))),
+    }
+}
+
+/// Records block `layer` on the residual stream `x` (updated in place; `proj` is scratch)
+/// into `b`, writing its keys and values at `pos0` of the cache.
+///
+/// # Shapes
+/// `x`, `proj`: (R, C), R = B·T; the cache layer: (B, S, KVH, D) with S ≥ pos0 + T.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward(
+    model: &Model,
+    rec: &mut Recorder,
+    layer: usize,
+    b: &BlockActs,
+    x: &GpuTensor,
+    proj: &GpuTensor,
+    cache: &KvCache,
+    pos0: usize,
+    adapter: Option<&dyn Adapter>,
+) -> Result<()> {
+    let (eps, lw, n) = (model.config.norm_eps, &model.weights.layers[layer], &b.norms);
+    let (post_attn, post_ffn) = post_norms(model, layer)?;
+    if let Some(x_in) = &n.x_in {
+        rec.copy(&x.buffer, 0, &x_in.buffer, 0, x.buffer.size());
+    }
+    rmsnorm_forward(rec, x, &lw.attn_norm, eps, &n.xn1, &n.rstd1)?;
+    attention::forward(model, rec, layer, &b.attn, &n.xn1, &n.attn_out, cache, pos0, adapter)?;
+    rmsnorm_forward(rec, &n.attn_out, post_attn, eps, proj, &n.rstd_attn_out)?;
+    add::add_forward(rec, x, proj);
+    if let Some(x_mid) = &n.x_mid {
+        rec.copy(&x.buffer, 0, &x_mid.buffer, 0, x.buffer.size());
+    }
+    rmsnorm_forward(rec, x, &lw.ffn_norm, eps, &n.xn2, &n.rstd2)?;
+    mlp::forward(model, rec, layer, &b.mlp, Glu::GeluTanh, &n.xn2, &n.mlp_out, adapter)?;
+    rmsnorm_forward(rec, &n.mlp_out, post_ffn, eps, proj, &n.rstd_mlp_out)?;
+    add::add_forward(rec, x, proj);
+    Ok(())
+}
+
+/// Records the backward pass of block `layer` from the residual gradient `dx` (R, C), updated
+/// in place to the gradient of the block's input; the adapter accumulates its gradients.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward(
+    model: &Model,
+    rec: &mut Recorder,
+    layer: usize,
+    b: &BlockActs,
+    cache: &KvCache,
+    g: &BlockGrads,
+    dx: &GpuTensor,
+    adapter: Option<&dyn Adapter>,
+) -> Result<()> {
+    let (lw, n, gn) = (&model.weights.layers[layer], &b.norms, &g.norms);
+    let (post_attn, post_ffn) = post_norms(model, layer)?;
+    let (x_in, x_mid) = (saved(&n.x_in)?, saved(&n.x_mid)?);
+    // MLP: x_out = x_mid + post_ffn(mlp(rmsnorm(x_mid))).
+    rmsnorm_backward(rec, &n.mlp_out, post_ffn, &n.rstd_mlp_out, dx, &gn.dproj, false)?;
+    mlp::backward(model, rec, layer, &b.mlp, Glu::GeluTanh, &n.xn2, &gn.dproj, &g.mlp, &gn.dxn, adapter)?;
+    rmsnorm_backward(rec, x_mid, &lw.ffn_norm, &n.rstd2, &gn.dxn, dx, true)?;
+    // Attention: x_mid = x_in + post_attn(attention(rmsnorm(x_in))).
+    rmsnorm_backward(rec, &n.attn_out, post_attn, &n.rstd_attn_out, dx, &gn.dproj, false)?;
+    attention::backward(model, rec, layer, &b.attn, &n.xn1, &gn.dproj, cache, &g.attn, &gn.dxn, adapter)?;
+    rmsnorm_backward(rec, x_in, &lw.attn_norm, &n.rstd1, &gn.dxn, dx, true)
+}
