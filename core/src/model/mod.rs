@@ -99,3 +99,33 @@ impl Model {
         template.render(messages, add_generation_prompt, &text(&self.tokenizer.bos), &text(&self.tokenizer.eos))
     }
 }
+
+#[cfg(test)]
+mod layering_tests {
+    /// `model/` names nothing of `lora/` outside comments: adapters plug in through
+    /// [`super::Adapter`] only, so a new adapter type never touches the model.
+    #[test]
+    fn model_imports_nothing_from_lora() {
+        fn rs_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    rs_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rs_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model"), &mut files);
+        assert!(files.len() > 10, "found {} files", files.len());
+        let needle = ["lora", "::"].concat(); // not spelled out, or this file would match
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                assert!(!code.contains(&needle), "{}:{}: {line}", file.display(), i + 1);
+            }
+        }
+    }
+}

@@ -139,6 +139,18 @@ pub(super) fn check(c: &ModelConfig, key: &dyn Fn(Field) -> String) -> Result<()
             }
         }
     }
+    if let Some(sw) = &c.sliding_window {
+        if !(1..=MAX_CONTEXT).contains(&sw.window) {
+            return Err(format!("sliding_window = {} is out of range (1 to {MAX_CONTEXT})", sw.window));
+        }
+        if sw.sliding.len() != c.n_layers {
+            return Err(format!("layer_types lists {} layers, the model has {} = {}", sw.sliding.len(), key(Field::Layers), c.n_layers));
+        }
+        positive("rope_local_base_freq", sw.local_rope_theta)?;
+    }
+    if let Some(q) = c.query_pre_attn_scalar {
+        positive("query_pre_attn_scalar", q)?;
+    }
     Ok(())
 }
 
