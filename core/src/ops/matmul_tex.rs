@@ -11,7 +11,7 @@
 //! load, where a buffer load with a runtime address gathers each value lane by lane (figures
 //! in the kernel's header); and a texture holds all of K
 //! (uniform bindings hold 64 KiB), so `C`, whose per-lane stores are slow, is written once
-//! instead of once per 256 values of k. Measured in ARCHITECTURE.md (lavapipe notes).
+//! instead of once per 256 values of k. Measured in docs/lavapipe.md.
 
 use super::matmul_stage::{MatmulShape, Operand, stage};
 use crate::error::Result;
