@@ -10,8 +10,8 @@
 //! 32 rows × 4 columns per invocation, the rows of op(A) loaded once per subgroup and shared
 //! with `subgroupBroadcast`. On CPU adapters with subgroups (llvmpipe) the texture path of
 //! [`super::matmul_tex`] takes `M >= 16` instead: operands in read-only storage textures,
-//! all of K per dispatch, 1.3–3× `matmul_forward_sg` there (see ARCHITECTURE.md, lavapipe
-//! notes, for what each kind of load costs on llvmpipe).
+//! all of K per dispatch, 1.3–3× `matmul_forward_sg` there (see docs/lavapipe.md for what
+//! each kind of load costs on llvmpipe).
 
 use crate::error::{Error, Result};
 use super::matmul_stage::{Operand, stage};
