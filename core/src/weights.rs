@@ -46,7 +46,7 @@ impl Weight {
         bytes: &[u8],
         max_binding: u64,
     ) -> Result<Weight> {
-        if cols % ty.block_size() != 0 {
+        if !cols.is_multiple_of(ty.block_size()) {
             return Err(Error::invalid(
                 name,
                 format!("{} rows of {cols} values are not a whole number of {}-value blocks", ty.name(), ty.block_size()),

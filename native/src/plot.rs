@@ -33,7 +33,10 @@ pub fn loss_svg(train: &[(f64, f64)], val: &[(f64, f64)]) -> String {
 }
 
 /// Reads `(step, loss)` of each kind ("train", "val") from a `log.jsonl`.
-pub fn read_log(text: &str) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+/// Points `(step, value)` of one curve.
+pub type Curve = Vec<(f64, f64)>;
+
+pub fn read_log(text: &str) -> (Curve, Curve) {
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };

@@ -81,7 +81,7 @@ pub async fn read_tensors(gpu: &Gpu, tensors: &[&super::GpuTensor]) -> Result<Ve
         let all = super::GpuTensor::zeros(gpu, &[total.max(1)]);
         let mut rec = Recorder::new(gpu);
         let mut offset = 0;
-        for t in group.iter().filter(|t| t.len() > 0) {
+        for t in group.iter().filter(|t| !t.is_empty()) {
             rec.copy(&t.buffer, 0, &all.buffer, offset as u64 * 4, t.len() as u64 * 4);
             offset += t.len();
         }

@@ -22,7 +22,7 @@ impl RecorderQueries {
     /// The timestamp writes of the next dispatch, a pass of `kernel`.
     pub(crate) fn next(&mut self, gpu: &Gpu, kernel: &'static str) -> wgpu::ComputePassTimestampWrites<'_> {
         let index = self.kernels.len() as u32 * 2;
-        if index % QUERIES_PER_SET == 0 {
+        if index.is_multiple_of(QUERIES_PER_SET) {
             self.sets.push(gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("anytune profile"),
                 ty: wgpu::QueryType::Timestamp,

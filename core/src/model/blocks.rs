@@ -10,13 +10,16 @@ use super::{Model, gemma3, llama};
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 
-/// The forward activations of one block, of its architecture.
+/// The forward activations of one block, of its architecture (a few per model: the size
+/// difference of the variants does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum BlockActs {
     Llama(llama::BlockActs),
     Gemma3(gemma3::BlockActs),
 }
 
 /// The gradient buffers of one block's backward pass, of its architecture.
+#[allow(clippy::large_enum_variant)]
 pub enum BlockGrads {
     Llama(llama::BlockGrads),
     Gemma3(gemma3::BlockGrads),

@@ -104,7 +104,7 @@ pub(super) fn check(c: &ModelConfig, key: &dyn Fn(Field) -> String) -> Result<()
     product(&[Field::Dim, Field::KvHeads, Field::HeadDim], &[c.dim, kv])?;
     product(&[Field::Dim, Field::Ffn], &[c.dim, c.ffn_dim])?;
     product(&[Field::Vocab, Field::Dim], &[c.vocab_size, c.dim])?;
-    if c.n_heads % c.n_kv_heads != 0 {
+    if !c.n_heads.is_multiple_of(c.n_kv_heads) {
         return Err(format!(
             "{} = {} attention heads are not a multiple of {} = {} key/value heads",
             key(Field::Heads),
@@ -113,7 +113,7 @@ pub(super) fn check(c: &ModelConfig, key: &dyn Fn(Field) -> String) -> Result<()
             c.n_kv_heads
         ));
     }
-    if c.head_dim % 2 != 0 {
+    if !c.head_dim.is_multiple_of(2) {
         return Err(format!("{} = {} is odd: the head dimension must be even for RoPE", key(Field::HeadDim), c.head_dim));
     }
     let (theta, eps) = (key(Field::RopeTheta), key(Field::NormEps));
