@@ -14,7 +14,7 @@
 //! forward pass). An adapter with training-only randomness (LoRA dropout) must give the re-run
 //! the same masks as the forward: LoRA regenerates them from the same key.
 
-use super::blocks::BlockGrads;
+use super::blocks::{BlockGrads, BlockIo};
 use super::buffers::{BufferSpec, Kept, Shapes};
 use super::forward::Activations;
 use super::kv_cache::KvCache;
@@ -82,13 +82,14 @@ impl Model {
         let top = w.layers.len() - 1;
         for layer in (lowest..w.layers.len()).rev() {
             let b = acts.block(layer);
+            let io = BlockIo { layer, stream: &st.x, proj: &st.proj, cache, pos0: 0, adapter: Some(adapter) };
             if let Some(input) = acts.layer_inputs.get(layer)
                 && layer != top
             {
                 rec.copy(&input.buffer, 0, &st.x.buffer, 0, input.buffer.size());
-                self.block_forward(rec, layer, b, &st.x, &st.proj, cache, 0, Some(adapter))?;
+                self.block_forward(rec, b, &io)?;
             }
-            self.block_backward(rec, layer, b, cache, &g.block, &g.dx, Some(adapter))?;
+            self.block_backward(rec, b, &g.block, &BlockIo { stream: &g.dx, ..io })?;
         }
         Ok(())
     }

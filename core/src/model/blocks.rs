@@ -46,8 +46,8 @@ impl BlockActs {
 impl BlockGrads {
     pub fn new(gpu: &Gpu, cfg: &ModelConfig, s: &Shapes) -> BlockGrads {
         match cfg.arch {
-            Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => BlockGrads::Llama(llama::BlockGrads::new(gpu, s)),
-            Arch::Gemma3 => BlockGrads::Gemma3(gemma3::BlockGrads::new(gpu, s)),
+            Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => BlockGrads::Llama(llama::BlockGrads::new(gpu, s, true)),
+            Arch::Gemma3 => BlockGrads::Gemma3(gemma3::BlockGrads::new(gpu, s, true)),
         }
     }
 
@@ -59,42 +59,35 @@ impl BlockGrads {
     }
 }
 
+/// What a block's forward or backward works on besides its own buffers.
+pub struct BlockIo<'a> {
+    pub layer: usize,
+    /// Forward: the residual stream (R, C), updated in place. Backward: its gradient, updated
+    /// in place from the block's output to its input.
+    pub stream: &'a GpuTensor,
+    /// (R, C) scratch for a half's projection before the residual add (forward only).
+    pub proj: &'a GpuTensor,
+    /// The KV cache: the forward writes the layer's keys and values at `pos0`; the backward
+    /// reads them (a training pass: pos0 = 0, capacity T).
+    pub cache: &'a KvCache,
+    pub pos0: usize,
+    pub adapter: Option<&'a dyn Adapter>,
+}
+
 impl Model {
-    /// Records block `layer` on the residual stream `x` (in place; `proj` is scratch) into `b`,
-    /// writing its keys and values at `pos0` of the cache.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn block_forward(
-        &self,
-        rec: &mut Recorder,
-        layer: usize,
-        b: &BlockActs,
-        x: &GpuTensor,
-        proj: &GpuTensor,
-        cache: &KvCache,
-        pos0: usize,
-        adapter: Option<&dyn Adapter>,
-    ) -> Result<()> {
+    /// Records the forward pass of block `io.layer` into `b`.
+    pub(crate) fn block_forward(&self, rec: &mut Recorder, b: &BlockActs, io: &BlockIo) -> Result<()> {
         match b {
-            BlockActs::Llama(b) => llama::forward(self, rec, layer, b, x, proj, cache, pos0, adapter),
-            BlockActs::Gemma3(b) => gemma3::forward(self, rec, layer, b, x, proj, cache, pos0, adapter),
+            BlockActs::Llama(b) => llama::forward(self, rec, b, io),
+            BlockActs::Gemma3(b) => gemma3::forward(self, rec, b, io),
         }
     }
 
-    /// Records the backward pass of block `layer`: `dx` (the residual gradient) in place.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn block_backward(
-        &self,
-        rec: &mut Recorder,
-        layer: usize,
-        b: &BlockActs,
-        cache: &KvCache,
-        g: &BlockGrads,
-        dx: &GpuTensor,
-        adapter: Option<&dyn Adapter>,
-    ) -> Result<()> {
+    /// Records the backward pass of block `io.layer` from the saved (or recomputed) `b`.
+    pub(crate) fn block_backward(&self, rec: &mut Recorder, b: &BlockActs, g: &BlockGrads, io: &BlockIo) -> Result<()> {
         match (b, g) {
-            (BlockActs::Llama(b), BlockGrads::Llama(g)) => llama::backward(self, rec, layer, b, cache, g, dx, adapter),
-            (BlockActs::Gemma3(b), BlockGrads::Gemma3(g)) => gemma3::backward(self, rec, layer, b, cache, g, dx, adapter),
+            (BlockActs::Llama(b), BlockGrads::Llama(g)) => llama::backward(self, rec, b, g, io),
+            (BlockActs::Gemma3(b), BlockGrads::Gemma3(g)) => gemma3::backward(self, rec, b, g, io),
             _ => Err(crate::Error::invalid("backward", "the gradient buffers belong to another architecture")),
         }
     }

@@ -80,6 +80,32 @@ impl Shapes {
     }
 }
 
+/// What [`buffer_table!`] implements for each table, so that tables compose ([`Halves`]).
+pub trait Table: Sized {
+    /// Allocates the table (`training`: also the rows kept only in training).
+    fn alloc(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool) -> Self;
+    /// Lists what [`Table::alloc`] allocates for these shapes.
+    fn list(s: &Shapes) -> Vec<BufferSpec>;
+}
+
+/// A block's buffers: its own table `N` around the two shared halves `A` (attention) and `M`
+/// (MLP) — for its forward activations and, with the gradient tables, for its backward.
+pub struct Halves<N, A, M> {
+    pub norms: N,
+    pub attn: A,
+    pub mlp: M,
+}
+
+impl<N: Table, A: Table, M: Table> Halves<N, A, M> {
+    pub fn new(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool) -> Self {
+        Halves { norms: N::alloc(gpu, s, training), attn: A::alloc(gpu, s, training), mlp: M::alloc(gpu, s, training) }
+    }
+
+    pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
+        [N::list(s), A::list(s), M::list(s)].concat()
+    }
+}
+
 /// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`) or
 /// an `Option` of one (`training`, or any row with a `when (condition)` on the [`Shapes`]),
 /// `new(gpu, &Shapes, training)` that allocates it and `specs(&Shapes)` that lists what it
@@ -130,6 +156,16 @@ macro_rules! buffer_table {
                     });
                 } )*
                 specs
+            }
+        }
+
+        impl $crate::model::buffers::Table for $name {
+            fn alloc(gpu: &$crate::gpu::Gpu, s: &$crate::model::buffers::Shapes, training: bool) -> Self {
+                $name::new(gpu, s, training)
+            }
+
+            fn list(s: &$crate::model::buffers::Shapes) -> Vec<$crate::model::buffers::BufferSpec> {
+                $name::specs(s)
             }
         }
     };

@@ -12,7 +12,7 @@
 //! recomputation ([`Saved::LayerInputs`]), only each layer's input, from which
 //! [`super::backward`] re-runs the block.
 
-use super::blocks::BlockActs;
+use super::blocks::{BlockActs, BlockIo};
 use super::buffers::{BufferSpec, Shapes};
 use super::config::ModelConfig;
 use super::kv_cache::KvCache;
@@ -169,7 +169,8 @@ impl Model {
             if let Some(saved) = acts.layer_inputs.get(layer) {
                 rec.copy(&st.x.buffer, 0, &saved.buffer, 0, st.x.buffer.size());
             }
-            self.block_forward(rec, layer, acts.block(layer), &st.x, &st.proj, cache, pos0, adapter)?;
+            let io = BlockIo { layer, stream: &st.x, proj: &st.proj, cache, pos0, adapter };
+            self.block_forward(rec, acts.block(layer), &io)?;
         }
         if let Some(x_final) = &st.x_final {
             rec.copy(&st.x.buffer, 0, &x_final.buffer, 0, st.x.buffer.size());

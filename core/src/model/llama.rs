@@ -15,12 +15,11 @@
 
 use super::Model;
 use super::attention::{self, AttnActs, AttnGrads};
-use super::buffers::{BufferSpec, Shapes};
-use super::kv_cache::KvCache;
-use super::linear::Adapter;
+use super::buffers::Halves;
+use super::blocks::BlockIo;
 use super::mlp::{self, MlpActs, MlpGrads};
 use crate::error::Result;
-use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::gpu::Recorder;
 use crate::ops::add;
 use crate::ops::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
 use crate::ops::swiglu::Glu;
@@ -48,56 +47,18 @@ crate::buffer_table! {
 }
 
 /// What one block keeps (per layer in training, else one set shared by all layers).
-pub struct BlockActs {
-    pub norms: Norms,
-    pub attn: AttnActs,
-    pub mlp: MlpActs,
-}
+pub type BlockActs = Halves<Norms, AttnActs, MlpActs>;
 
 /// Gradient buffers of one block's backward pass (one set reused by every layer).
-pub struct BlockGrads {
-    pub norms: NormGrads,
-    pub attn: AttnGrads,
-    pub mlp: MlpGrads,
-}
+pub type BlockGrads = Halves<NormGrads, AttnGrads, MlpGrads>;
 
-impl BlockActs {
-    pub fn new(gpu: &Gpu, s: &Shapes, training: bool) -> BlockActs {
-        BlockActs { norms: Norms::new(gpu, s, training), attn: AttnActs::new(gpu, s, training), mlp: MlpActs::new(gpu, s, training) }
-    }
-
-    pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
-        [Norms::specs(s), AttnActs::specs(s), MlpActs::specs(s)].concat()
-    }
-}
-
-impl BlockGrads {
-    pub fn new(gpu: &Gpu, s: &Shapes) -> BlockGrads {
-        BlockGrads { norms: NormGrads::new(gpu, s, true), attn: AttnGrads::new(gpu, s, true), mlp: MlpGrads::new(gpu, s, true) }
-    }
-
-    pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
-        [NormGrads::specs(s), AttnGrads::specs(s), MlpGrads::specs(s)].concat()
-    }
-}
-
-/// Records block `layer` on the residual stream `x` (updated in place; `proj` is scratch)
-/// into `b`, writing its keys and values at `pos0` of the cache.
+/// Records block `io.layer` on the residual stream `io.stream` (updated in place; `io.proj` is
+/// scratch) into `b`, writing its keys and values at `io.pos0` of the cache.
 ///
 /// # Shapes
 /// `x`, `proj`: (R, C), R = B·T; the cache layer: (B, S, KVH, D) with S ≥ pos0 + T.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn forward(
-    model: &Model,
-    rec: &mut Recorder,
-    layer: usize,
-    b: &BlockActs,
-    x: &GpuTensor,
-    proj: &GpuTensor,
-    cache: &KvCache,
-    pos0: usize,
-    adapter: Option<&dyn Adapter>,
-) -> Result<()> {
+pub(super) fn forward(model: &Model, rec: &mut Recorder, b: &BlockActs, io: &BlockIo) -> Result<()> {
+    let BlockIo { layer, stream: x, proj, cache, pos0, adapter } = *io;
     let (eps, lw, n) = (model.config.norm_eps, &model.weights.layers[layer], &b.norms);
     if let Some(x_in) = &n.x_in {
         rec.copy(&x.buffer, 0, &x_in.buffer, 0, x.buffer.size());
@@ -114,20 +75,11 @@ pub(super) fn forward(
     Ok(())
 }
 
-/// Records the backward pass of block `layer` from the residual gradient `dx` (R, C), updated
+/// Records the backward pass of block `io.layer` from the residual gradient `io.stream` (R, C), updated
 /// in place to the gradient of the block's input; the adapter accumulates its gradients.
 /// `b` and the cache hold the layer's forward activations (saved or just recomputed).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn backward(
-    model: &Model,
-    rec: &mut Recorder,
-    layer: usize,
-    b: &BlockActs,
-    cache: &KvCache,
-    g: &BlockGrads,
-    dx: &GpuTensor,
-    adapter: Option<&dyn Adapter>,
-) -> Result<()> {
+pub(super) fn backward(model: &Model, rec: &mut Recorder, b: &BlockActs, g: &BlockGrads, io: &BlockIo) -> Result<()> {
+    let BlockIo { layer, stream: dx, cache, adapter, .. } = *io;
     let (lw, n) = (&model.weights.layers[layer], &b.norms);
     let saved = super::backward::saved;
     let (x_in, x_mid, dxn) = (saved(&n.x_in)?, saved(&n.x_mid)?, &g.norms.dxn);
