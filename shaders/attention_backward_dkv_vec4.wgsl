@@ -10,7 +10,8 @@
 //     dk_j += scale * p * (dp - delta[b, h, t]) * q[b, t, h, :]
 // Rows j >= pos0 + T (unused cache capacity), and rows no query's window reaches
 // (j + window <= pos0), get zeros.
-// One invocation per (b, g, j).
+// One invocation per (b, g, j). Each dispatch sums the query rows t in [lo, hi)
+// (attention_common.wgsl); chunks after the first add to dk and dv.
 //
 // Bindings (rows of D floats read as D/4 vec4s):
 //           0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
@@ -49,8 +50,8 @@ fn attention_backward_dkv_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @b
         vv[i] = v[kv_base + i];
     }
     // Query t (absolute position pos0 + t) sees row j when j <= pos0 + t < j + window.
-    let t0 = max(j, params.pos0) - params.pos0;
-    let t1 = end_query(j);
+    let t0 = max(max(j, params.pos0) - params.pos0, params.lo);
+    let t1 = min(end_query(j), params.hi);
     for (var h = g * group; h < (g + 1u) * group; h++) {
         for (var t = t0; t < t1; t++) {
             let q_base = ((b * params.t + t) * params.h + h) * d;
@@ -71,8 +72,15 @@ fn attention_backward_dkv_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @b
             }
         }
     }
-    for (var i = 0u; i < d; i++) {
-        dk[kv_base + i] = dk_acc[i] * params.scale;
-        dv[kv_base + i] = dv_acc[i];
+    if ((params.flags & CONTINUE) != 0u) {
+        for (var i = 0u; i < d; i++) {
+            dk[kv_base + i] += dk_acc[i] * params.scale;
+            dv[kv_base + i] += dv_acc[i];
+        }
+    } else {
+        for (var i = 0u; i < d; i++) {
+            dk[kv_base + i] = dk_acc[i] * params.scale;
+            dv[kv_base + i] = dv_acc[i];
+        }
     }
 }

@@ -5,7 +5,8 @@
 //          p = pos0 + t, j = p + 1 - min(p + 1, window) ..= p  (first_key, attention_common)
 //   dp_j = dout[b, t, h, :] . v_j
 //   dq[b, t, h, :] = scale * sum_j p_j (dp_j - delta) k_j        (k_j = k[b, j, h / (H/KVH), :])
-// One invocation per (b, h, t) row; delta is written for attention_backward_dkv.
+// One invocation per (b, h, t) row; delta is written for attention_backward_dkv. Each dispatch
+// sums the keys j in [lo, hi) (attention_common.wgsl); chunks after the first add to dq.
 //
 // Bindings: 0 params, 1 q (B, T, H, D) read, 2 k (B, S, KVH, D) read, 3 v (B, S, KVH, D) read,
 //           4 out (B, T, H, D) read, 5 dout (B, T, H, D) read, 6 lse (B, H, T) read,
@@ -45,7 +46,8 @@ fn attention_backward_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     }
     let row_lse = lse[row];
     let last = params.pos0 + t;
-    for (var j = first_key(last); j <= last; j++) {
+    let j_end = min(last + 1u, params.hi);
+    for (var j = max(first_key(last), params.lo); j < j_end; j++) {
         let kv_base = ((b * params.s + j) * params.kvh + g) * d;
         var score = 0.0;
         var dp = 0.0;
@@ -58,8 +60,14 @@ fn attention_backward_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
             acc[i] += ds * k[kv_base + i];
         }
     }
-    for (var i = 0u; i < d; i++) {
-        dq[q_base + i] = acc[i] * params.scale;
+    if ((params.flags & CONTINUE) != 0u) {
+        for (var i = 0u; i < d; i++) {
+            dq[q_base + i] += acc[i] * params.scale;
+        }
+    } else {
+        for (var i = 0u; i < d; i++) {
+            dq[q_base + i] = acc[i] * params.scale;
+        }
     }
     delta[row] = dlt;
 }

@@ -9,6 +9,11 @@
 // recent positions including its own (transformers' sliding_window_overlay keeps
 // kv_idx > q_idx - sliding_window, and'ed with the causal kv_idx <= q_idx). window = S is plain
 // causal (the host passes S for "no window"), so no kernel branches on it.
+//
+// Chunks (core/src/ops/attention_chunks.rs): lavapipe stops an invocation's loops after 65 535
+// iterations in all, so each pass runs as one or more dispatches over a chunk [lo, hi) of key
+// positions (forward, dq) or query rows (dk/dv); flags & CONTINUE: an earlier chunk ran
+// (continue from its results), flags & LAST: the last chunk.
 
 // Per-invocation accumulators are fixed-size private arrays of this many floats.
 const MAX_D: u32 = 256u;
@@ -23,10 +28,13 @@ struct Params {
     pos0: u32,
     scale: f32,
     window: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    lo: u32,
+    hi: u32,
+    flags: u32,
 }
+
+const CONTINUE: u32 = 1u;
+const LAST: u32 = 2u;
 
 // The first key the query at absolute position p sees (it sees first_key(p) ..= p).
 fn first_key(p: u32) -> u32 {

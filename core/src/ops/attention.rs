@@ -12,8 +12,11 @@
 //!
 //! Kernels: `attention_forward` (any head dim up to [`MAX_HEAD_DIM`]) and
 //! `attention_forward_vec4` (the same with vec4 loads, for head dims divisible by 4, about 2x
-//! faster on lavapipe); both run one invocation per `(b, h, t)` with an online softmax.
+//! faster on lavapipe); both run one invocation per `(b, h, t)` with an online softmax, over
+//! the keys in chunks of at most [`super::attention_chunks::forward_keys`] (one dispatch each,
+//! to stay under lavapipe's loop limit; one chunk for short rows).
 
+use super::attention_chunks::{budget, chunks, flags, forward_keys};
 pub use super::attention_options::AttentionOptions;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
@@ -110,7 +113,11 @@ pub(crate) struct AttentionParams {
     scale: f32,
     /// Keys seen per query, in `1 ..= S` (`S`: plain causal); see [`AttentionOptions`].
     window: u32,
-    _pad: [u32; 3],
+    /// This dispatch's chunk `[lo, hi)`: key positions (forward, dq) or query rows (dk/dv).
+    lo: u32,
+    hi: u32,
+    /// [`super::attention_chunks::CONTINUE`] | [`super::attention_chunks::LAST`].
+    flags: u32,
 }
 
 impl AttentionParams {
@@ -128,8 +135,16 @@ impl AttentionParams {
             pos0: u(dims.pos0),
             scale: opts.scale_for(&dims),
             window: opts.kernel_window(&dims),
-            _pad: [0; 3],
+            lo: 0,
+            hi: 0,
+            flags: 0,
         })
+    }
+
+    /// These params for chunk `i` of `chunks`.
+    pub(crate) fn chunk(self, chunks: &[(usize, usize)], i: usize) -> AttentionParams {
+        let (lo, hi) = chunks[i];
+        AttentionParams { lo: lo as u32, hi: hi as u32, flags: flags(i, chunks.len()), ..self }
     }
 }
 
@@ -167,14 +182,22 @@ pub fn attention_forward_with(
     lse: &GpuTensor,
 ) -> Result<()> {
     let dims = AttentionDims::from_tensors(q, k, v, pos0)?;
+    let rows = dims.b * dims.h * dims.t;
     check_len("attention out", out, q.len())?;
-    check_len("attention lse", lse, dims.b * dims.h * dims.t)?;
+    check_len("attention lse", lse, rows)?;
     let params = AttentionParams::new(dims, opts)?;
-    let bindings = [q.binding(), k.binding(), v.binding(), out.binding(), lse.binding()];
+    // Key positions any query sees: first_key(pos0) .. pos0 + T.
+    let keys = chunks(opts.first_key(pos0), pos0 + dims.t, forward_keys(dims.d, budget()));
+    // Softmax sums carried between chunks (B, H, T); one unused float when there is one chunk.
+    let lsum_shape = if keys.len() > 1 { vec![dims.b, dims.h, dims.t] } else { vec![1] };
+    let lsum = GpuTensor::zeros(rec.gpu, &lsum_shape);
+    let bindings = [q.binding(), k.binding(), v.binding(), out.binding(), lse.binding(), lsum.binding()];
     // Head dims divisible by 4 (all Llama-family models) take the vec4 kernel (about 2x faster
     // on lavapipe); the scalar kernel handles any D and is what the D = 6 tests exercise.
     let kernel = if dims.d % 4 == 0 { &kernels::ATTENTION_FORWARD_VEC4 } else { &kernels::ATTENTION_FORWARD };
-    rec.dispatch(kernel, &params, &bindings, grid_1d(dims.b * dims.h * dims.t, 64));
+    for i in 0..keys.len() {
+        rec.dispatch(kernel, &params.chunk(&keys, i), &bindings, grid_1d(rows, 64));
+    }
     Ok(())
 }
 
@@ -250,6 +273,7 @@ pub fn attention_forward_cpu_with(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::ops::attention_chunks::{LOOP_BUDGET, with_budget};
     use crate::testing::{Rng, assert_close, test_gpu};
 
     /// Runs the GPU forward with `opts` on host data; returns `(out, lse)`.
@@ -260,6 +284,18 @@ pub(crate) mod tests {
         dims: AttentionDims,
         opts: AttentionOptions,
     ) -> (Vec<f32>, Vec<f32>) {
+        gpu_attention_budget(q, k, v, dims, opts, LOOP_BUDGET)
+    }
+
+    /// [`gpu_attention_with`] under a loop budget ([`with_budget`]).
+    pub(crate) fn gpu_attention_budget(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        dims: AttentionDims,
+        opts: AttentionOptions,
+        budget: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
         let gpu = test_gpu().unwrap();
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = dims;
         let gq = GpuTensor::from_slice(gpu, &[b, t, h, d], q);
@@ -268,7 +304,7 @@ pub(crate) mod tests {
         let gout = GpuTensor::zeros(gpu, &[b, t, h, d]);
         let glse = GpuTensor::zeros(gpu, &[b, h, t]);
         let mut rec = Recorder::new(gpu);
-        attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse).unwrap();
+        with_budget(budget, || attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse)).unwrap();
         rec.submit();
         (pollster::block_on(gout.to_vec(gpu)).unwrap(), pollster::block_on(glse.to_vec(gpu)).unwrap())
     }
@@ -286,21 +322,27 @@ pub(crate) mod tests {
             AttentionDims { b: 2, t: 13, s: 20, h: 4, kvh: 2, d: 6, pos0: 5 },
         ];
         for dims in cases {
-            check_forward_vs_cpu(&mut rng, dims, AttentionOptions::default());
+            check_forward_vs_cpu(&mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
         }
     }
 
-    /// GPU forward against [`attention_forward_cpu_with`] on random inputs; returns `(v, out)`.
-    pub(crate) fn check_forward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) -> (Vec<f32>, Vec<f32>) {
+    /// GPU forward (under `budget`) against [`attention_forward_cpu_with`] on random inputs;
+    /// returns `(v, out)`.
+    pub(crate) fn check_forward_vs_cpu(
+        rng: &mut Rng,
+        dims: AttentionDims,
+        opts: AttentionOptions,
+        budget: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
         let AttentionDims { b, t, s, h, kvh, d, .. } = dims;
         // Scale 2: peaked softmaxes, so the online max and rescaling paths are exercised.
         let q = rng.normal_vec(b * t * h * d, 2.0);
         let k = rng.normal_vec(b * s * kvh * d, 2.0);
         let v = rng.normal_vec(b * s * kvh * d, 1.0);
-        let (out, lse) = gpu_attention_with(&q, &k, &v, dims, opts);
+        let (out, lse) = gpu_attention_budget(&q, &k, &v, dims, opts, budget);
         let (want_out, want_lse) = attention_forward_cpu_with(&q, &k, &v, dims, opts);
-        assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {dims:?} {opts:?}"));
-        assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {dims:?} {opts:?}"));
+        assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {dims:?} {opts:?} budget {budget}"));
+        assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {dims:?} {opts:?} budget {budget}"));
         (v, out)
     }
 

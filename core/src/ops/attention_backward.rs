@@ -10,10 +10,14 @@
 //! `ds_j = p_j (dout · v_j − delta)`, `dq = scale Σ_j ds_j k_j`, `dk_j = scale Σ ds_j q`.
 //! With a sliding window ([`AttentionOptions`]) both passes sum over the visible pairs only:
 //! query `p` sees `p - window < j <= p`, so row `j` is seen by `j <= p < j + window`.
+//! Pass 1 takes the keys and pass 2 the query rows in chunks, one dispatch each, later chunks
+//! adding to dq (dk, dv), so that no invocation passes lavapipe's loop limit
+//! ([`super::attention_chunks`]; one chunk each for short rows).
 //! Training calls it with `S = T`, `pos0 = 0`. The base weights are frozen: these activation
 //! gradients flow on to the q/k/v projections' LoRA adapters and inputs.
 
 use super::attention::{AttentionDims, AttentionOptions, AttentionParams, check_len};
+use super::attention_chunks::{budget, chunks, dkv_queries, dq_keys};
 use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 
@@ -89,7 +93,10 @@ pub fn attention_backward_with(
     } else {
         (&kernels::ATTENTION_BACKWARD_DQ, &kernels::ATTENTION_BACKWARD_DKV)
     };
-    rec.dispatch(dq_kernel, &params, &pass1, grid_1d(rows, 64));
+    let keys = chunks(opts.first_key(pos0), pos0 + dims.t, dq_keys(dims.d, budget()));
+    for i in 0..keys.len() {
+        rec.dispatch(dq_kernel, &params.chunk(&keys, i), &pass1, grid_1d(rows, 64));
+    }
     let pass2 = [
         q.binding(),
         k.binding(),
@@ -100,7 +107,10 @@ pub fn attention_backward_with(
         dk.binding(),
         dv.binding(),
     ];
-    rec.dispatch(dkv_kernel, &params, &pass2, grid_1d(dims.b * dims.kvh * dims.s, 64));
+    let queries = chunks(0, dims.t, dkv_queries(dims.d, dims.h / dims.kvh, budget()));
+    for i in 0..queries.len() {
+        rec.dispatch(dkv_kernel, &params.chunk(&queries, i), &pass2, grid_1d(dims.b * dims.kvh * dims.s, 64));
+    }
     Ok(())
 }
 
@@ -167,6 +177,7 @@ pub fn attention_backward_cpu_with(
 pub(crate) mod tests {
     use super::*;
     use crate::ops::attention::{attention_forward, attention_forward_cpu_with, attention_forward_with};
+    use crate::ops::attention_chunks::{LOOP_BUDGET, with_budget};
     use crate::ops::gradcheck::{numeric_grad, weighted_sum};
     use crate::testing::{Rng, assert_close, test_gpu};
 
@@ -191,8 +202,9 @@ pub(crate) mod tests {
         }
     }
 
-    /// GPU forward then GPU backward with `opts` (the same for both); returns `(dq, dk, dv)`.
-    pub(crate) fn gpu_backward_with(c: &Case, opts: AttentionOptions) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// GPU forward then GPU backward with `opts` (the same for both) under a loop `budget`;
+    /// returns `(dq, dk, dv)`.
+    pub(crate) fn gpu_backward_with(c: &Case, opts: AttentionOptions, budget: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let gpu = test_gpu().unwrap();
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = c.dims;
         let qs = [b, t, h, d];
@@ -212,8 +224,11 @@ pub(crate) mod tests {
             GpuTensor::from_slice(gpu, &ks, &garbage),
         );
         let mut rec = Recorder::new(gpu);
-        attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse).unwrap();
-        attention_backward_with(&mut rec, &gq, &gk, &gv, &gout, &glse, &gr, pos0, opts, &gdq, &gdk, &gdv).unwrap();
+        with_budget(budget, || {
+            attention_forward_with(&mut rec, &gq, &gk, &gv, pos0, opts, &gout, &glse)?;
+            attention_backward_with(&mut rec, &gq, &gk, &gv, &gout, &glse, &gr, pos0, opts, &gdq, &gdk, &gdv)
+        })
+        .unwrap();
         rec.submit();
         let read = |x: &GpuTensor| pollster::block_on(x.to_vec(gpu)).unwrap();
         (read(&gdq), read(&gdk), read(&gdv))
@@ -231,18 +246,19 @@ pub(crate) mod tests {
             AttentionDims { b: 2, t: 5, s: 12, h: 4, kvh: 2, d: 6, pos0: 5 },
             AttentionDims { b: 1, t: 1, s: 10, h: 9, kvh: 3, d: 64, pos0: 9 },
         ] {
-            check_backward_vs_cpu(&mut rng, dims, AttentionOptions::default());
+            check_backward_vs_cpu(&mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
         }
     }
 
-    /// GPU backward against [`attention_backward_cpu_with`] on random inputs.
-    pub(crate) fn check_backward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
+    /// GPU backward (under `budget`) against [`attention_backward_cpu_with`] on random inputs.
+    pub(crate) fn check_backward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions, budget: usize) {
         let c = case(rng, dims);
-        let (dq, dk, dv) = gpu_backward_with(&c, opts);
+        let (dq, dk, dv) = gpu_backward_with(&c, opts, budget);
         let (want_dq, want_dk, want_dv) = attention_backward_cpu_with(&c.q, &c.k, &c.v, &c.r, dims, opts);
-        assert_close(&dq, &want_dq, 1e-5, 1e-4, &format!("attention dq {dims:?} {opts:?}"));
-        assert_close(&dk, &want_dk, 1e-5, 1e-4, &format!("attention dk {dims:?} {opts:?}"));
-        assert_close(&dv, &want_dv, 1e-5, 1e-4, &format!("attention dv {dims:?} {opts:?}"));
+        let what = format!("{dims:?} {opts:?} budget {budget}");
+        assert_close(&dq, &want_dq, 1e-5, 1e-4, &format!("attention dq {what}"));
+        assert_close(&dk, &want_dk, 1e-5, 1e-4, &format!("attention dk {what}"));
+        assert_close(&dv, &want_dv, 1e-5, 1e-4, &format!("attention dv {what}"));
     }
 
     #[test]
@@ -264,7 +280,7 @@ pub(crate) mod tests {
     /// GPU backward against central differences of [`attention_forward_cpu_with`].
     pub(crate) fn check_backward_vs_finite_differences(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
         let c = case(rng, dims);
-        let (dq, dk, dv) = gpu_backward_with(&c, opts);
+        let (dq, dk, dv) = gpu_backward_with(&c, opts, LOOP_BUDGET);
         let loss = |q: &[f32], k: &[f32], v: &[f32]| weighted_sum(&attention_forward_cpu_with(q, k, v, dims, opts).0, &c.r);
         let num_dq = numeric_grad(&c.q, 1e-2, |x| loss(x, &c.k, &c.v));
         let num_dk = numeric_grad(&c.k, 1e-2, |x| loss(&c.q, x, &c.v));

@@ -2,8 +2,11 @@
 //! backward kernels against the CPU references, finite differences, and decode against plain
 //! causal attention over just the window's rows. Shapes: Gemma 3's (H 4, KVH 1, D 256) and
 //! small ones, scalar (D % 4 != 0) and vec4 kernels, GQA, lengths that are not multiples of 64.
+//! Then the loop-budget chunks ([`super::attention_chunks`]): small budgets on small shapes
+//! (many chunks), and rows long enough to pass lavapipe's loop limit with the real budget.
 
 use super::attention::tests::{check_forward_vs_cpu, gpu_attention_with};
+use super::attention_chunks::LOOP_BUDGET;
 use super::attention::{AttentionDims, AttentionOptions, attention_forward_with};
 use super::attention_backward::tests::{check_backward_vs_cpu, check_backward_vs_finite_differences};
 use crate::gpu::{GpuTensor, Recorder};
@@ -34,11 +37,11 @@ fn sliding_window_forward_matches_cpu() {
         (dims(1, 13, 13, 4, 4, 16, 0), opts(100, None)),
     ];
     for (dims, opts) in cases {
-        check_forward_vs_cpu(&mut rng, dims, opts);
+        check_forward_vs_cpu(&mut rng, dims, opts, LOOP_BUDGET);
     }
     // Window 1: each query sees only its own key, so out = its value row.
     let (t, h, d) = (5, 2, 16);
-    let (v, out) = check_forward_vs_cpu(&mut rng, dims(1, t, t, h, 1, d, 0), opts(1, None));
+    let (v, out) = check_forward_vs_cpu(&mut rng, dims(1, t, t, h, 1, d, 0), opts(1, None), LOOP_BUDGET);
     let want: Vec<f32> = (0..t * h).flat_map(|r| v[(r / h) * d..][..d].to_vec()).collect();
     assert_close(&out, &want, 1e-6, 1e-5, "window 1 picks the own value row");
 }
@@ -82,7 +85,7 @@ fn sliding_window_backward_matches_cpu() {
         (dims(1, 9, 9, 4, 1, 16, 0), opts(4, None)),
         (dims(1, 3, 16, 4, 1, 16, 9), opts(2, None)),
     ] {
-        check_backward_vs_cpu(&mut rng, dims, opts);
+        check_backward_vs_cpu(&mut rng, dims, opts, LOOP_BUDGET);
     }
 }
 
@@ -112,5 +115,42 @@ fn attention_refuses_a_bad_scale_by_name() {
     for bad in [f32::NAN, 0.0, -1.0, f32::INFINITY] {
         let e = attention_forward_with(&mut rec, &q, &k, &k, 0, opts(2, Some(bad)), &q, &lse).unwrap_err();
         assert!(e.to_string().contains("attention scale"), "{e}");
+    }
+}
+
+/// Budgets of 200 and 300 iterations split every pass into many chunks (D 16: 22 keys per
+/// forward chunk, 32 per dq chunk, 8 queries per dk/dv chunk; D 6: 9 keys per forward chunk):
+/// causal and windowed, training, prefill into a longer cache, decode.
+#[test]
+fn chunked_attention_matches_cpu_under_small_budgets() {
+    if test_gpu().is_none() {
+        return;
+    }
+    let mut rng = Rng::new(67);
+    for (dims, opts, budget) in [
+        (dims(1, 37, 37, 4, 1, 16, 0), opts(0, None), 300),
+        (dims(2, 37, 37, 4, 2, 16, 0), opts(5, Some(0.3)), 300),
+        (dims(1, 13, 20, 6, 2, 6, 5), opts(0, None), 200),
+        (dims(1, 13, 20, 6, 2, 6, 5), opts(4, None), 200),
+        (dims(2, 1, 64, 4, 1, 16, 50), opts(0, None), 300),
+        (dims(2, 1, 64, 4, 1, 16, 50), opts(9, None), 300),
+    ] {
+        check_forward_vs_cpu(&mut rng, dims, opts, budget);
+        check_backward_vs_cpu(&mut rng, dims, opts, budget);
+    }
+}
+
+/// Rows past lavapipe's 65 535 loop iterations with the real budget (wrong before the split:
+/// max |diff| 0.7 in the forward, 14 in dk): Gemma 3 shapes, decode over 600 keys (causal
+/// and window 512) and training over 150 tokens (4 query heads per kv head).
+#[test]
+fn long_rows_match_cpu() {
+    if test_gpu().is_none() {
+        return;
+    }
+    let mut rng = Rng::new(68);
+    for opts in [opts(0, None), opts(512, None)] {
+        check_forward_vs_cpu(&mut rng, dims(1, 1, 600, 4, 1, 256, 599), opts, LOOP_BUDGET);
+        check_backward_vs_cpu(&mut rng, dims(1, 150, 150, 4, 1, 256, 0), opts, LOOP_BUDGET);
     }
 }

@@ -5,6 +5,7 @@
 pub mod add;
 pub mod attention;
 pub mod attention_backward;
+mod attention_chunks;
 pub mod attention_options;
 #[cfg(test)]
 mod attention_window_tests;
