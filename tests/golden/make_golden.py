@@ -17,11 +17,15 @@ What it writes (all committed; ~3 MB in total):
   tests/golden/smollm2-logprobs.json       SmolLM2 per-token log-probs + last-position top-5 logits
   tests/golden/smollm2-chat.json           chat template renders + greedy answer
   tests/golden/quant-blocks.safetensors    raw ggml blocks + gguf-py dequantization, per type
+  tests/fixtures/tiny-gemma3/, tiny-gemma3-{F32,Q8_0}.gguf, tiny-qwen3/, tiny-qwen3-F32.gguf,
+  tiny-qwen25/, tiny-qwen25-F32.gguf       tiny Gemma 3 / Qwen3 / Qwen2.5 (sets gemma3tiny, qwen3, qwen25)
+  tests/golden/tiny-{gemma3,qwen3,qwen25}.safetensors, tiny-{gemma3,qwen3}-lora.safetensors
+                                           their logits, Gemma 3's greedy_b, PEFT LoRA values
 
 How to run (from the repository root, CPU only, a few minutes):
 
     python3 tests/golden/make_golden.py            # everything
-    python3 tests/golden/make_golden.py tiny quant # only some sets: tiny, qwen2, smollm2, quant
+    python3 tests/golden/make_golden.py tiny quant # only some sets (names in SETS at the end)
 
 The SmolLM2 part needs ~/.cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf (or $ANYTUNE_SMOLLM2_GGUF).
 CI never runs this script: it only reads the committed outputs. Re-run it by hand when a golden set
