@@ -19,11 +19,15 @@ What it writes (all committed; ~3 MB in total):
   tests/golden/quant-blocks.safetensors    raw ggml blocks + gguf-py dequantization, per type
   tests/golden/gemma3-rows.safetensors     the same for the first values of 4 tensors of Gemma 3 270M
                                            Q4_K_M (set quant; needs the file, else skipped)
+  tests/fixtures/tiny-gemma3/, tiny-gemma3-{F32,Q8_0}.gguf, tiny-qwen3/, tiny-qwen3-F32.gguf,
+  tiny-qwen25/, tiny-qwen25-F32.gguf       tiny Gemma 3 / Qwen3 / Qwen2.5 (sets gemma3tiny, qwen3, qwen25)
+  tests/golden/tiny-{gemma3,qwen3,qwen25}.safetensors, tiny-{gemma3,qwen3}-lora.safetensors
+                                           their logits, Gemma 3's greedy_b, PEFT LoRA values
 
 How to run (from the repository root, CPU only, a few minutes):
 
     python3 tests/golden/make_golden.py            # everything
-    python3 tests/golden/make_golden.py tiny quant # only some sets: tiny, qwen2, smollm2, quant
+    python3 tests/golden/make_golden.py tiny quant # only some sets (names in SETS at the end)
 
 The SmolLM2 part needs ~/.cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf (or $ANYTUNE_SMOLLM2_GGUF).
 CI never runs this script: it only reads the committed outputs. Re-run it by hand when a golden set
@@ -50,10 +54,14 @@ from safetensors.numpy import save_file as save_np
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
     LlamaConfig,
     LlamaForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +100,20 @@ GGUF_VARIANTS = {"F32": QT.F32, "F16": QT.F16, "Q8_0": QT.Q8_0, "Q4_0": QT.Q4_0,
 # ----------------------------------------------------------------------------------------------
 
 
-def randomize_(model: torch.nn.Module, seed: int) -> None:
-    """Overwrite every parameter: N(0, 0.05) for weights/biases, 1 + N(0, 0.1) for norm weights."""
+def randomize_(model: torch.nn.Module, seed: int, norm_center: float = 1.0) -> None:
+    """Overwrite every parameter: N(0, 0.05) for weights/biases, norm_center + N(0, 0.1) for norm weights.
+
+    Gemma's RMSNorm scales by (1 + w), so its norms use norm_center 0; those values are rounded to
+    multiples of 2^-20, which makes the converter's w + 1 (and a loader's - 1) exact in float32.
+    """
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
             noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
-            if "norm" in name:
-                p.copy_(1.0 + 0.1 * noise)
+            if "norm" in name and norm_center == 0.0:
+                p.copy_(torch.round(0.1 * noise * 2.0**20) / 2.0**20)
+            elif "norm" in name:
+                p.copy_(norm_center + 0.1 * noise)
             else:
                 p.copy_(0.05 * noise)
 
@@ -141,7 +155,12 @@ def save_hf(model, folder: Path, dtype: torch.dtype, max_shard_size=None) -> Non
     # carry a top-level `rope_theta`. Write both so loaders are tested on the common spelling.
     cfg_path = folder / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["rope_theta"] = cfg["rope_parameters"]["rope_theta"]
+    rope = cfg["rope_parameters"]
+    if "full_attention" in rope:  # Gemma 3: published configs say rope_theta + rope_local_base_freq
+        cfg["rope_theta"] = rope["full_attention"]["rope_theta"]
+        cfg["rope_local_base_freq"] = rope["sliding_attention"]["rope_theta"]
+    else:
+        cfg["rope_theta"] = rope["rope_theta"]
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
@@ -248,26 +267,28 @@ def gguf_tensors(model, arch: str) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def write_gguf(model, arch: str, path: Path, qtype: QT, name: str) -> None:
-    cfg = model.config
-    head_dim = cfg.hidden_size // cfg.num_attention_heads
+LLAMA_FILE_TYPE = {QT.F32: 0, QT.F16: 1, QT.Q4_0: 2, QT.Q4_1: 3, QT.Q8_0: 7}  # general.file_type
+
+
+def start_gguf(cfg, arch: str, path: Path, qtype: QT, name: str, rope_theta: float) -> gguf.GGUFWriter:
+    """A writer with general.* and the size keys every architecture has (convert_hf_to_gguf's order)."""
     w = gguf.GGUFWriter(str(path), arch)  # writes general.architecture
     w.add_name(name)
-    w.add_file_type(
-        {QT.F32: 0, QT.F16: 1, QT.Q4_0: 2, QT.Q4_1: 3, QT.Q8_0: 7}[qtype]  # LlamaFileType
-    )
+    w.add_file_type(LLAMA_FILE_TYPE[qtype])
     w.add_block_count(cfg.num_hidden_layers)
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
     w.add_feed_forward_length(cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
     w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_rope_freq_base(float(TINY_COMMON["rope_theta"]))
+    w.add_rope_freq_base(float(rope_theta))
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    w.add_vocab_size(cfg.vocab_size)
-    w.add_rope_dimension_count(head_dim)
-    add_tokenizer(w, cfg.vocab_size)
-    for tname, arr in gguf_tensors(model, arch):
+    return w
+
+
+def finish_gguf(w: gguf.GGUFWriter, tensors, qtype: QT) -> None:
+    """Add (name, f32 array) tensors in `qtype` (1-D stay F32), then write the file."""
+    for tname, arr in tensors:
         data, dtype = to_gguf_tensor(arr, qtype)
         w.add_tensor(tname, data, raw_dtype=dtype)
     w.write_header_to_file()
@@ -276,10 +297,22 @@ def write_gguf(model, arch: str, path: Path, qtype: QT, name: str) -> None:
     w.close()
 
 
-def load_gguf_model(path: Path):
-    """Load a GGUF back with transformers (its own reader + gguf-py dequantization), f32 on CPU."""
+def write_gguf(model, arch: str, path: Path, qtype: QT, name: str) -> None:
+    cfg = model.config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    w = start_gguf(cfg, arch, path, qtype, name, TINY_COMMON["rope_theta"])
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_rope_dimension_count(head_dim)
+    add_tokenizer(w, cfg.vocab_size)
+    finish_gguf(w, gguf_tensors(model, arch), qtype)
+
+
+def load_gguf_model(path: Path, **config):
+    """Load a GGUF back with transformers (its own reader + gguf-py dequantization), f32 on CPU.
+
+    `config` sets config fields transformers' GGUF reader does not take from the file."""
     return AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=torch.float32
+        str(path.parent), gguf_file=path.name, dtype=torch.float32, **config
     ).eval()
 
 
@@ -357,6 +390,214 @@ def golden_tiny_qwen2() -> None:
         "tiny-qwen2",
         "Random tiny Qwen2 (tests/fixtures/tiny-qwen2*). logits_a.hf_f32 / logits_a.gguf_F32: "
         "[11, 320] f32 logits for ids_a.",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Gemma 3, Qwen3, Qwen2.5: tiny random models, GGUF written through gguf-py's tensor name map
+# ----------------------------------------------------------------------------------------------
+
+# Gemma 3: head_dim 32 != hidden/heads (16); 6 layers so that the 5-sliding-1-global pattern
+# (llama.cpp hard-codes 6, transformers' default layer_types give the same) has its global layer;
+# sliding window 4 < len(ids_a) = 11. query_pre_attn_scalar = head_dim: what llama.cpp uses for
+# every GGUF gemma3 (1/sqrt(attention.key_length); no GGUF key holds the scalar), and != hidden/heads,
+# so an engine scaling by 1/sqrt(hidden/heads) fails.
+GEMMA3 = dict(
+    vocab_size=320,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=6,
+    num_attention_heads=4,
+    num_key_value_heads=1,
+    head_dim=32,
+    layer_types=["sliding_attention"] * 5 + ["full_attention"],
+    sliding_window=4,
+    query_pre_attn_scalar=32,
+    rope_parameters={
+        "full_attention": {"rope_type": "default", "rope_theta": 1e6},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 1e4},  # rope_local_base_freq
+    },
+    rms_norm_eps=1e-6,
+    hidden_activation="gelu_pytorch_tanh",
+    final_logit_softcapping=None,
+    attn_logit_softcapping=None,
+    tie_word_embeddings=True,
+    max_position_embeddings=128,
+    pad_token_id=None,
+    bos_token_id=318,  # the tiny tokenizer's <|im_start|> / <|im_end|>
+    eos_token_id=319,
+)
+
+QWEN3 = dict(
+    vocab_size=320,
+    hidden_size=64,
+    intermediate_size=160,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=32,
+    rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+    max_position_embeddings=128,
+    bos_token_id=318,
+    eos_token_id=319,
+)
+
+# Qwen2.5 (Qwen2ForCausalLM): q/k/v bias, tied embeddings, theta 1e6, eps 1e-6, no sliding window.
+QWEN25 = dict(TINY_COMMON, rope_theta=1e6, rms_norm_eps=1e-6, bos_token_id=318, eos_token_id=319)
+
+
+def make_tiny_gemma3() -> Gemma3ForCausalLM:
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(Gemma3TextConfig(**GEMMA3)).to(torch.float32).eval()
+    randomize_(model, seed=3303, norm_center=0.0)
+    assert model.config.layer_types == Gemma3TextConfig(num_hidden_layers=6).layer_types, "pattern of 6"
+    return model
+
+
+def make_tiny_qwen3() -> Qwen3ForCausalLM:
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(Qwen3Config(**QWEN3)).to(torch.float32).eval()
+    randomize_(model, seed=3030)
+    return model
+
+
+def make_tiny_qwen25() -> Qwen2ForCausalLM:
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(Qwen2Config(**QWEN25, tie_word_embeddings=True, use_sliding_window=False))
+    model = model.to(torch.float32).eval()
+    randomize_(model, seed=2525)
+    return model
+
+
+def write_gguf_mapped(model, arch: str, path: Path, qtype: QT, name: str) -> None:
+    """Write `model` as convert_hf_to_gguf.py's TextModel (+ Gemma3Model) does.
+
+    Keys: block_count, context_length, embedding_length, feed_forward_length, attention.head_count,
+    head_count_kv, rope.freq_base (Gemma 3: the global layers' theta), layer_norm_rms_epsilon,
+    attention.key_length / value_length (= head_dim, where the config has one), Gemma 3 also attention.sliding_window; no
+    rope.dimension_count (llama.cpp then rotates all key_length dims). Tensor names from gguf-py's
+    map for `arch`, in the state dict's order; no q/k permutation (qwen2, qwen3 and gemma3 use NEOX
+    rope); Gemma 3 stores every `*norm.weight` (q/k norms included) + 1; tied `lm_head` skipped.
+    """
+    cfg = model.config
+    rope = cfg.rope_parameters.get("full_attention", cfg.rope_parameters)
+    w = start_gguf(cfg, arch, path, qtype, name, rope["rope_theta"])
+    if (head_dim := getattr(cfg, "head_dim", None)) is not None:  # config.json has it (not Qwen2)
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if arch == "gemma3":
+        w.add_sliding_window(cfg.sliding_window)
+    w.add_vocab_size(cfg.vocab_size)
+    add_tokenizer(w, cfg.vocab_size)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg.num_hidden_layers)
+    tensors = []
+    for hf_name, tensor in model.state_dict().items():
+        if hf_name == "lm_head.weight" and cfg.tie_word_embeddings:
+            continue
+        base, suffix = hf_name.rsplit(".", 1)
+        arr = tensor.detach().to(torch.float32).numpy()
+        if arch == "gemma3" and hf_name.endswith("norm.weight"):
+            arr = arr + np.float32(1.0)  # Gemma3Model.norm_shift
+        tensors.append((f"{names.get_name(base)}.{suffix}", arr))
+    finish_gguf(w, tensors, qtype)
+
+
+def gguf_config_of(model) -> dict:
+    """Config fields transformers' GGUF reader does not take from a gemma3/qwen3 file: qwen3's
+    head_dim (it ignores attention.key_length) and gemma3's query_pre_attn_scalar (no GGUF key;
+    llama.cpp uses key_length). Passing them loads the model llama.cpp would run."""
+    cfg = model.config
+    if cfg.model_type == "gemma3_text":
+        return {"query_pre_attn_scalar": cfg.head_dim}
+    if cfg.model_type == "qwen3":
+        return {"head_dim": cfg.head_dim}
+    return {}
+
+
+def fixtures_for(model, stem: str, arch: str, variants: list[str]) -> dict[str, np.ndarray]:
+    """HF folder + GGUF files of `model` and their logits: ids_a/ids_b, logits_{a,b}.hf_f32,
+    logits_a.gguf_<TYPE> (the GGUF loaded back by transformers); checks the F32 GGUF == HF."""
+    save_hf(model, FIXTURES / stem, torch.float32)
+    t = {"ids_a": np.array(IDS_A, dtype=np.int32), "ids_b": np.array(IDS_B, dtype=np.int32)}
+    t["logits_a.hf_f32"] = logits_of(model, IDS_A)
+    t["logits_b.hf_f32"] = logits_of(model, IDS_B)
+    reloaded = AutoModelForCausalLM.from_pretrained(str(FIXTURES / stem), dtype=torch.float32).eval()
+    assert np.array_equal(logits_of(reloaded, IDS_A), t["logits_a.hf_f32"]), f"saved {stem} != model"
+    for vname in variants:
+        path = FIXTURES / f"{stem}-{vname}.gguf"
+        write_gguf_mapped(model, arch, path, GGUF_VARIANTS[vname], stem)
+        back = load_gguf_model(path, **gguf_config_of(model))
+        t[f"logits_a.gguf_{vname}"] = logits_of(back, IDS_A)
+        d = np.abs(t[f"logits_a.gguf_{vname}"] - t["logits_a.hf_f32"]).max()
+        print(f"{stem} {vname}: max |logits - hf_f32| = {d:.3g} (|logits| <= {np.abs(t['logits_a.hf_f32']).max():.3g})")
+    assert np.array_equal(t["logits_a.gguf_F32"], t["logits_a.hf_f32"]), f"{stem} F32 GGUF != HF"
+    add_hf_tokenizer("tiny-llama-F32.gguf", [stem])
+    return t
+
+
+@torch.no_grad()
+def greedy_of(model, ids: list[int], n: int) -> np.ndarray:
+    """generate(do_sample=False) for exactly n new tokens (the script asserts none is the eos)."""
+    prompt = torch.tensor([ids])
+    out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=n,
+                         min_new_tokens=n, pad_token_id=model.config.eos_token_id)
+    new = out[0, len(ids):].tolist()
+    assert len(new) == n and model.config.eos_token_id not in new, f"greedy run stopped early: {new}"
+    return np.array(new, dtype=np.int32)
+
+
+def golden_tiny_gemma3() -> None:
+    model = make_tiny_gemma3()
+    t = fixtures_for(model, "tiny-gemma3", "gemma3", ["F32", "Q8_0"])
+    t["greedy_b"] = greedy_of(model, IDS_B, 6)
+    back = load_gguf_model(FIXTURES / "tiny-gemma3-F32.gguf", **gguf_config_of(model))
+    assert np.array_equal(greedy_of(back, IDS_B, 6), t["greedy_b"]), "GGUF greedy != HF greedy"
+    # The fixture must exercise what it is for: the window and the attention scale change the logits.
+    for field, value in [("sliding_window", 128), ("query_pre_attn_scalar", 16)]:
+        other = Gemma3ForCausalLM(Gemma3TextConfig(**dict(GEMMA3, **{field: value}))).eval()
+        other.load_state_dict(model.state_dict())
+        d = np.abs(logits_of(other, IDS_A) - t["logits_a.hf_f32"]).max()
+        print(f"tiny-gemma3 with {field} = {value}: max |logits diff| = {d:.3g}")
+        assert d > 1e-2, f"{field} does not show in the logits"
+    save_golden(
+        t,
+        "tiny-gemma3",
+        "Random tiny Gemma 3 (tests/fixtures/tiny-gemma3*). logits_<seq>.<source>: [T, 320] f32 logits for "
+        "ids_<seq>; hf_f32 = HF model, gguf_<TYPE> = tiny-gemma3-<TYPE>.gguf loaded back by transformers "
+        "(query_pre_attn_scalar = head_dim, as llama.cpp). greedy_b: 6 greedy tokens after ids_b.",
+    )
+    lora = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+    lora_golden_for(AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-gemma3"), dtype=torch.float32).eval(),
+                    "gemma3_hf_f32", lora)
+    lora_golden_for(load_gguf_model(FIXTURES / "tiny-gemma3-F32.gguf", **gguf_config_of(model)), "gemma3_gguf_F32", lora)
+    save_golden(lora, "tiny-gemma3-lora", lora_description("tests/fixtures/tiny-gemma3 (gemma3_hf_f32) and "
+                "tiny-gemma3-F32.gguf (gemma3_gguf_F32)"))
+
+
+def golden_tiny_qwen3() -> None:
+    model = make_tiny_qwen3()
+    t = fixtures_for(model, "tiny-qwen3", "qwen3", ["F32"])
+    save_golden(
+        t,
+        "tiny-qwen3",
+        "Random tiny Qwen3 (tests/fixtures/tiny-qwen3*): q/k RMSNorm per head, head_dim 32, tied. "
+        "logits_<seq>.<source>: [T, 320] f32 logits for ids_<seq>; gguf_F32 = tiny-qwen3-F32.gguf.",
+    )
+    lora = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+    lora_golden_for(AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-qwen3"), dtype=torch.float32).eval(),
+                    "qwen3_hf_f32", lora)
+    save_golden(lora, "tiny-qwen3-lora", lora_description("tests/fixtures/tiny-qwen3 (qwen3_hf_f32)"))
+
+
+def golden_tiny_qwen25() -> None:
+    t = fixtures_for(make_tiny_qwen25(), "tiny-qwen25", "qwen2", ["F32"])
+    save_golden(
+        t,
+        "tiny-qwen25",
+        "Random tiny Qwen2.5-style Qwen2 (tests/fixtures/tiny-qwen25*): q/k/v bias, tied, theta 1e6, "
+        "eps 1e-6. logits_<seq>.<source>: [T, 320] f32 logits for ids_<seq>; gguf_F32 = tiny-qwen25-F32.gguf.",
     )
 
 
@@ -585,17 +826,17 @@ def golden_quant() -> None:
 
 
 # The first values of one tensor of each quantized type in the Gemma 3 270M Q4_K_M file.
-GEMMA3 = Path(os.environ.get("ANYTUNE_GEMMA3_GGUF", Path.home() / ".cache/anytune/models/gemma-3-270m-q4_k_m.gguf"))
+GEMMA3_GGUF = Path(os.environ.get("ANYTUNE_GEMMA3_GGUF", Path.home() / ".cache/anytune/models/gemma-3-270m-q4_k_m.gguf"))
 GEMMA3_TENSORS = {"blk.0.attn_k.weight": 640, "blk.0.attn_output.weight": 256, "blk.0.ffn_down.weight": 256, "blk.0.attn_v.weight": 64}
 
 
 def golden_gemma3_rows() -> None:
     """Raw bytes and gguf-py's dequantization of the first values of a Q5_0, Q4_K, Q6_K and Q8_0
     tensor of the real Gemma 3 file (skipped when the file is absent)."""
-    if not GEMMA3.exists():
-        print(f"SKIPPED gemma3-rows: {GEMMA3} does not exist")
+    if not GEMMA3_GGUF.exists():
+        print(f"SKIPPED gemma3-rows: {GEMMA3_GGUF} does not exist")
         return
-    reader = gguf.GGUFReader(str(GEMMA3))
+    reader = gguf.GGUFReader(str(GEMMA3_GGUF))
     t = {}
     for tensor in reader.tensors:
         n = GEMMA3_TENSORS.get(tensor.name)
@@ -609,7 +850,7 @@ def golden_gemma3_rows() -> None:
         t[f"{tensor.name}.values"] = np.ascontiguousarray(values)
         print(f"gemma3-rows: {tensor.name} {tensor.tensor_type.name} first {n} values")
     assert len(t) == 2 * len(GEMMA3_TENSORS)
-    save_np(t, str(GOLDEN / "gemma3-rows.safetensors"), metadata={"file": GEMMA3.name})
+    save_np(t, str(GOLDEN / "gemma3-rows.safetensors"), metadata={"file": GEMMA3_GGUF.name})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -670,18 +911,22 @@ def golden_lora() -> None:
     lora_golden_for(hf, "hf_f32", t)
     for vname in GGUF_VARIANTS:
         lora_golden_for(load_gguf_model(FIXTURES / f"tiny-llama-{vname}.gguf"), f"gguf_{vname}", t)
-    save_golden(
-        t,
-        "tiny-llama-lora",
+    save_golden(t, "tiny-llama-lora", lora_description(
+        "tests/fixtures/tiny-llama (hf_f32) and every tiny-llama-<TYPE>.gguf (gguf_<TYPE>)"))
+
+
+def lora_description(models: str) -> str:
+    return (
         f"PEFT LoRA (r {LORA_R}, alpha {LORA_ALPHA}, dropout 0, all 7 linears, A and B = 0.1·N(0,1) "
-        f"seeded 7) on tests/fixtures/tiny-llama (hf_f32) and every tiny-llama-<TYPE>.gguf (gguf_<TYPE>): "
+        f"seeded 7) on {models}: "
         f"<key>.<layer>.<module>.<A|B>[.grad] (A (r, in), B (out, r)), <key>.loss (labels = ids with the "
         f"first {LORA_IGNORED} ignored, mean over the rest), <key>.adamw_losses (loss before each of "
-        f"{ADAMW_STEPS} AdamW steps {ADAMW} and after the last).",
+        f"{ADAMW_STEPS} AdamW steps {ADAMW} and after the last)."
     )
 
 
-SETS = {"tiny": golden_tiny_llama, "lora": golden_lora, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant}
+SETS = {"tiny": golden_tiny_llama, "lora": golden_lora, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant,
+        "gemma3tiny": golden_tiny_gemma3, "qwen3": golden_tiny_qwen3, "qwen25": golden_tiny_qwen25}
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,7 @@
-//! LoRA training numerics against PEFT (tests/golden/make_golden.py, set `lora`): on the tiny
-//! random Llama — HF f32 folder and every GGUF type — with r 4, alpha 8 on all seven linears of both
-//! layers and A, B set from the golden file: the loss, every LoRA gradient, and the losses of
+//! LoRA training numerics against PEFT (tests/golden/make_golden.py, sets `lora`, `gemma3tiny`,
+//! `qwen3`): on the tiny random Llama — HF f32 folder and every GGUF type —, the tiny Gemma 3 (HF
+//! folder and F32 GGUF) and the tiny Qwen3 (HF folder), with r 4, alpha 8 on all seven linears of
+//! every layer and A, B set from the golden file: the loss, every LoRA gradient, and the losses of
 //! five AdamW steps.
 //!
 //! Tolerances: loss rtol 1e-5; gradients atol 1e-6 + rtol 1e-3 of each element (f32 sums in a
@@ -43,9 +44,12 @@ fn read(gpu: &anytune_core::gpu::Gpu, t: &GpuTensor) -> Vec<f32> {
     pollster::block_on(t.to_vec(gpu)).unwrap()
 }
 
-fn check(fixture: &str, key: &str) {
+/// The tiny Llama's golden file (set `lora`).
+const LLAMA: &str = "golden/tiny-llama-lora.safetensors";
+
+fn check(fixture: &str, golden_file: &str, key: &str) {
     let Some(gpu) = test_gpu() else { return };
-    let g = Golden::open("golden/tiny-llama-lora.safetensors");
+    let g = Golden::open(golden_file);
     let model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
     let lora = lora_from_golden(gpu, &model, &g, key);
     let ids = g.i32_as_u32("ids");
@@ -97,17 +101,28 @@ fn check(fixture: &str, key: &str) {
 
 #[test]
 fn lora_loss_gradients_and_adamw_match_peft_on_f32_weights() {
-    check("tiny-llama", "hf_f32");
+    check("tiny-llama", LLAMA, "hf_f32");
 }
 
 #[test]
 fn lora_loss_gradients_and_adamw_match_peft_on_q4_1_weights() {
-    check("tiny-llama-Q4_1.gguf", "gguf_Q4_1");
+    check("tiny-llama-Q4_1.gguf", LLAMA, "gguf_Q4_1");
 }
 
 #[test]
 fn lora_loss_gradients_and_adamw_match_peft_on_f32_f16_q8_0_q4_0_gguf() {
     for ty in ["F32", "F16", "Q8_0", "Q4_0"] {
-        check(&format!("tiny-llama-{ty}.gguf"), &format!("gguf_{ty}"));
+        check(&format!("tiny-llama-{ty}.gguf"), LLAMA, &format!("gguf_{ty}"));
     }
+}
+
+#[test]
+fn lora_loss_gradients_and_adamw_match_peft_on_gemma3() {
+    check("tiny-gemma3", "golden/tiny-gemma3-lora.safetensors", "gemma3_hf_f32");
+    check("tiny-gemma3-F32.gguf", "golden/tiny-gemma3-lora.safetensors", "gemma3_gguf_F32");
+}
+
+#[test]
+fn lora_loss_gradients_and_adamw_match_peft_on_qwen3() {
+    check("tiny-qwen3", "golden/tiny-qwen3-lora.safetensors", "qwen3_hf_f32");
 }
