@@ -88,11 +88,10 @@ pub async fn chat_answer(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterW
 /// The prompt for a user message `text`: rendered with the model's chat template (with the
 /// generation prompt) when it has one, else `text` itself; then tokenized.
 pub fn chat_prompt_ids(model: &Model, text: &str) -> Result<Vec<u32>> {
-    let prompt = match model.chat_template {
-        Some(_) => model.render_chat(&[Message::user(text)], true)?,
-        None => text.to_string(),
-    };
-    model.tokenizer.encode(&prompt, true)
+    match model.chat_template {
+        Some(_) => model.tokenizer.encode_rendered(&model.render_chat(&[Message::user(text)], true)?),
+        None => model.tokenizer.encode(text, true),
+    }
 }
 
 /// [`generate`] with `adapter` instead of the model's own (the web page tries the adapter

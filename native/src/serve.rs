@@ -51,8 +51,8 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1; 0 picks a free one. The URL is printed.
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// The .gguf file served at /model/default.gguf. Default: SmolLM2-135M-Instruct (Q4_1),
-    /// fetched into the cache on first use.
+    /// The .gguf file (or model name, see `anytune models`) served at /model/default.gguf.
+    /// Default: SmolLM2-135M-Instruct (Q4_1), fetched into the cache on first use.
     #[arg(long)]
     model: Option<PathBuf>,
     /// The repository folder to serve (index.html, web/, tests/data/). Default: the current
@@ -93,9 +93,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         build_if_stale(&repo)?;
     }
     let model = match &args.model {
-        Some(m) if m.is_file() => Some(m.canonicalize()?),
-        Some(m) => bail!("--model {}: not a file; serve takes a .gguf file", m.display()),
-        None => match anytune::default_model::default_model_path() {
+        Some(m) => match anytune::load::model_path(Some(m))? {
+            p if p.is_file() => Some(p.canonicalize()?),
+            _ => bail!("--model {}: not a file; serve takes a .gguf file or a model name", m.display()),
+        },
+        None => match anytune::named_models::default_model_path() {
             Ok(m) => Some(m),
             Err(e) => {
                 eprintln!("anytune serve: no default model ({e:#}); /model/default.gguf answers 404");

@@ -21,7 +21,7 @@ const CHECKPOINT: &str = "checkpoint.safetensors";
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Base model (default: SmolLM2-135M-Instruct).
+    /// Base model: a path or a name from `anytune models` (default: smollm2-135m).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Training data: .jsonl / .json ({"text"}, {"prompt","completion"}, {"messages"}, alpaca), .txt or .csv.

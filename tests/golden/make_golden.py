@@ -16,6 +16,10 @@ What it writes (all committed; ~3 MB in total):
   tests/golden/smollm2-tokens.json         SmolLM2 tokenizer ids + decodes for awkward texts
   tests/golden/smollm2-logprobs.json       SmolLM2 per-token log-probs + last-position top-5 logits
   tests/golden/smollm2-chat.json           chat template renders + greedy answer
+  tests/golden/gemma3-{tokens,logprobs,chat}.json
+                                           Gemma 3 270M tokenizer ids, log-probs (one text > 512
+                                           tokens), greedy continuations, turn-template renders
+                                           (see gemma3_golden.py)
   tests/golden/quant-blocks.safetensors    raw ggml blocks + gguf-py dequantization, per type
   tests/golden/gemma3-rows.safetensors     the same for the first values of 4 tensors of Gemma 3 270M
                                            Q4_K_M (set quant; needs the file, else skipped)
@@ -29,7 +33,8 @@ How to run (from the repository root, CPU only, a few minutes):
     python3 tests/golden/make_golden.py            # everything
     python3 tests/golden/make_golden.py tiny quant # only some sets (names in SETS at the end)
 
-The SmolLM2 part needs ~/.cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf (or $ANYTUNE_SMOLLM2_GGUF).
+The SmolLM2 part needs ~/.cache/anytune/models/SmolLM2-135M-Instruct.Q4_1.gguf (or $ANYTUNE_SMOLLM2_GGUF),
+the Gemma 3 part ~/.cache/anytune/models/gemma-3-270m-q4_k_m.gguf (or $ANYTUNE_GEMMA3_GGUF).
 CI never runs this script: it only reads the committed outputs. Re-run it by hand when a golden set
 must change, and commit the outputs together with the script.
 
@@ -63,6 +68,9 @@ from transformers import (
     Qwen3Config,
     Qwen3ForCausalLM,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gemma3_golden import golden_gemma3, logprob_entry, token_entry  # noqa: E402  (the `gemma3` set, in its own file)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -678,15 +686,8 @@ def load_smollm2(tmp: Path, with_model: bool):
 def token_entries(tok, plain_pre, texts: list[str]) -> list[dict]:
     out = []
     for text in texts:
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        decoded = tok.decode(ids)
-        assert decoded == text, f"decode does not round-trip: {text!r} -> {decoded!r}"
-        entry = {"text": text, "ids": ids, "decode": decoded}
-        # With special-token parsing off, "<|im_start|>" is spelled out as ordinary text.
-        split = tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        if split != ids:
-            assert tok.decode(split) == text, f"decode does not round-trip: {text!r}"
-            entry["ids_special_as_text"] = split
+        entry = token_entry(tok, text)
+        ids = entry["ids"]
         # Report where transformers' unpatched GGUF tokenizer (plain GPT-2 split) would disagree.
         new_pre = tok.backend_tokenizer.pre_tokenizer
         tok.backend_tokenizer.pre_tokenizer = plain_pre
@@ -696,23 +697,6 @@ def token_entries(tok, plain_pre, texts: list[str]) -> list[dict]:
             print(f"  note: plain GPT-2 pre-tokenizer differs on {text[:30]!r}")
         out.append(entry)
     return out
-
-
-@torch.no_grad()
-def logprob_entry(tok, model, text: str) -> dict:
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    logits = model(input_ids=torch.tensor([ids])).logits[0].to(torch.float32)
-    lp = torch.log_softmax(logits, dim=-1)
-    per_token = [lp[i, ids[i + 1]].item() for i in range(len(ids) - 1)]
-    top = torch.topk(logits[-1], 5)
-    return {
-        "text": text,
-        "ids": ids,
-        "logprobs": per_token,
-        "mean_logprob": float(np.mean(per_token)),
-        "last_top5_ids": top.indices.tolist(),
-        "last_top5_logits": top.values.tolist(),
-    }
 
 
 def golden_smollm2() -> None:
@@ -737,7 +721,7 @@ def golden_smollm2() -> None:
             "dequantized by transformers/gguf-py; last_top5_*: top-5 of the logits at the last position.",
         }
         for name, text in LOGPROB_TEXTS.items():
-            logprobs[name] = logprob_entry(tok, model, text)
+            logprobs[name] = logprob_entry(tok, model, text, bos=False, rounded=False)
             print(f"smollm2 {name}: {len(logprobs[name]['ids'])} tokens, mean logprob {logprobs[name]['mean_logprob']:.3f}")
         (GOLDEN / "smollm2-logprobs.json").write_text(json.dumps(logprobs, indent=1, ensure_ascii=False) + "\n")
 
@@ -925,8 +909,17 @@ def lora_description(models: str) -> str:
     )
 
 
-SETS = {"tiny": golden_tiny_llama, "lora": golden_lora, "qwen2": golden_tiny_qwen2, "smollm2": golden_smollm2, "quant": golden_quant,
-        "gemma3tiny": golden_tiny_gemma3, "qwen3": golden_tiny_qwen3, "qwen25": golden_tiny_qwen25}
+SETS = {
+    "tiny": golden_tiny_llama,
+    "lora": golden_lora,
+    "qwen2": golden_tiny_qwen2,
+    "smollm2": golden_smollm2,
+    "gemma3": golden_gemma3,
+    "quant": golden_quant,
+    "gemma3tiny": golden_tiny_gemma3,
+    "qwen3": golden_tiny_qwen3,
+    "qwen25": golden_tiny_qwen25,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -64,7 +64,7 @@ pub fn smollm2() -> Option<&'static Model> {
     MODEL
         .get_or_init(|| {
             let gpu = test_gpu()?;
-            let path = anytune::default_model::default_model_path().unwrap();
+            let path = anytune::named_models::default_model_path().unwrap();
             Some(anytune::load::load_model(gpu, &path).unwrap())
         })
         .as_ref()

@@ -5,7 +5,9 @@
 //!   pre-tokenizer named by `tokenizer.ggml.pre` (see [`byte_level_pre_tokenizer`]).
 //! - `tokenizer.ggml.model = "llama"`: SentencePiece as BPE with byte fallback, merges recovered
 //!   from the token scores (transformers' `generate_merges`), `Metaspace` ▁ prepended to the first
-//!   piece, decoder `Replace ▁→space, ByteFallback, Fuse, Strip one leading space`.
+//!   piece, decoder `Replace ▁→space, ByteFallback, Fuse, Strip one leading space`; Gemma files
+//!   (`general.architecture` gemma/gemma2/gemma3) as transformers' `gemma_tokenizer` builds them
+//!   (see [`super::gguf_spm`]).
 //!
 //! Tokens of type 3 (control) become special added tokens, type 4 (user-defined) plain added
 //! tokens; both are matched whole in the text.
@@ -95,7 +97,8 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
             })?;
             let unk = unk_id.map(|id| tokens[id as usize].clone());
             let prefix = flag("tokenizer.ggml.add_space_prefix").unwrap_or(true);
-            (super::gguf_spm::sentencepiece_bpe(&tokens, &scores, unk, prefix, file)?, false, true)
+            let style = super::gguf_spm::SpmStyle::for_arch(get_str("general.architecture"), prefix);
+            (super::gguf_spm::sentencepiece_bpe(&tokens, &scores, unk, style, file)?, false, true)
         }
         other => {
             return Err(Error::format(
@@ -113,7 +116,8 @@ pub fn build(meta: &Metadata, file: &str) -> Result<GgufVocab> {
     for (i, t) in tokens.iter().enumerate() {
         match types.get(i).copied() {
             Some(TOKEN_TYPE_CONTROL) if spelled(t) => special.push(AddedToken::from(t.clone(), true).normalized(false)),
-            Some(TOKEN_TYPE_USER_DEFINED) if spelled(t) => {
+            // As transformers: only a text the vocabulary has (Gemma's "  " is respelled "▁▁").
+            Some(TOKEN_TYPE_USER_DEFINED) if spelled(t) && tokenizer.token_to_id(t).is_some() => {
                 user.push(AddedToken::from(t.clone(), false).normalized(false))
             }
             _ => {}

@@ -236,6 +236,12 @@ fn sentencepiece_gguf_matches_transformers() {
         ("hello\nthé  wor", &[1, 277, 13, 264, 261, 269, 259, 280], "hello\nthé  wor"),
         ("<s>hello</s>", &[1, 1, 271, 275, 2], "hello"),
     ];
+    check_cases(&tok, cases);
+    assert_eq!(tok.stop_ids, [2]);
+}
+
+/// Each `(text, ids with BOS, decode skipping specials)`: encode, decode and stream-decode agree.
+pub(super) fn check_cases(tok: &Tokenizer, cases: &[(&str, &[u32], &str)]) {
     for (text, want, decoded) in cases {
         let ids = tok.encode(text, true).unwrap();
         assert_eq!(&ids, want, "{text:?}");
@@ -244,7 +250,6 @@ fn sentencepiece_gguf_matches_transformers() {
         let streamed: String = ids.iter().map(|&id| stream.step(id).unwrap()).collect();
         assert_eq!(streamed, *decoded, "streamed {text:?}");
     }
-    assert_eq!(tok.stop_ids, [2]);
 }
 
 #[test]
