@@ -70,6 +70,19 @@ pub fn smollm2() -> Option<&'static Model> {
         .as_ref()
 }
 
+/// Gemma 3 270M base (Q4_K_M), the named model `gemma3-270m`, loaded once per test binary;
+/// fetched into the cache on first use (CI does that before the tests).
+pub fn gemma3() -> Option<&'static Model> {
+    static MODEL: std::sync::OnceLock<Option<Model>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let gpu = test_gpu()?;
+            let path = anytune::named_models::find("gemma3-270m").unwrap().path().unwrap();
+            Some(anytune::load::load_model(gpu, &path).unwrap())
+        })
+        .as_ref()
+}
+
 /// A golden JSON file.
 pub fn golden_json(rel: &str) -> serde_json::Value {
     let path = repo_path(rel);
