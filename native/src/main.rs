@@ -55,7 +55,7 @@ enum Command {
     /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
     Eval(eval::EvalArgs),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
-    Train(Box<train::TrainArgs>),
+    Train(Box<train_options::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
     /// List the models known by name (`--model NAME`): size, what each is, its PyPI source, and

@@ -4,7 +4,7 @@
 //! the files: options, checkpoints, the log, the loss curve and the progress bar.
 
 use crate::progress::Progress;
-use crate::train_options::{RunFlags, resolve_options};
+use crate::train_options::{TrainArgs, resolve_options};
 use anyhow::{Context, Result};
 use anytune::load::{load_model, open_gpu};
 use anytune_core::data::{DataFile, read_dataset_path};
@@ -12,43 +12,11 @@ use anytune_core::generate::chat_answer;
 use anytune_core::lora::LoraWeights;
 use anytune_core::model::Model;
 use anytune_core::train::{AdapterFiles, RunPlan, TrainRun};
-use clap::Args;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The checkpoint file inside --out.
 const CHECKPOINT: &str = "checkpoint.safetensors";
-
-#[derive(Args)]
-pub struct TrainArgs {
-    /// Base model: a path or a name from `anytune models` (default: smollm2-135m).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Training data: .jsonl / .json ({"text"}, {"prompt","completion"}, {"messages"}, alpaca), .txt or .csv.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Validation data in the same formats (or use --val-split).
-    #[arg(long)]
-    pub val_file: Option<PathBuf>,
-    /// Output folder for the adapter files, the checkpoint and the log.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// A TOML file of options: any flag's long name with underscores (`lr = 2e-4`,
-    /// `max_seq_len = 512`, `data = "train.jsonl"`); flags given on the command line win.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    #[command(flatten)]
-    pub flags: RunFlags,
-    /// Continue the run in --out from its last checkpoint (same data and options).
-    #[arg(long)]
-    pub resume: bool,
-    /// Print token counts, trainable parameters and the GPU memory needed, then stop.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// A question answered (greedy chat) before and after training.
-    #[arg(long)]
-    pub question: Option<String>,
-}
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let job = resolve_options(&args)?;

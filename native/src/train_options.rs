@@ -3,15 +3,46 @@
 //! Flags and config keys share their names (`--max-seq-len` ↔ `max_seq_len`).
 
 use crate::option_flags::{AllOptions, OptionFlags};
-use crate::train::TrainArgs;
 use anyhow::{Context, Result, bail};
 use anytune_core::train::RunOptions;
 use anytune_core::train::options::{Origin, RawValue};
+use clap::Args;
 use std::path::{Path, PathBuf};
 
 /// The run options as flags (from core's schema); a flag not given leaves the config file's
 /// value or the default.
 pub type RunFlags = OptionFlags<AllOptions>;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Base model: a path or a name from `anytune models` (default: smollm2-135m).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Training data: .jsonl / .json ({"text"}, {"prompt","completion"}, {"messages"}, alpaca), .txt or .csv.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Validation data in the same formats (or use --val-split).
+    #[arg(long)]
+    pub val_file: Option<PathBuf>,
+    /// Output folder for the adapter files, the checkpoint and the log.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A TOML file of options: any flag's long name with underscores (`lr = 2e-4`,
+    /// `max_seq_len = 512`, `data = "train.jsonl"`); flags given on the command line win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: RunFlags,
+    /// Continue the run in --out from its last checkpoint (same data and options).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print token counts, trainable parameters and the GPU memory needed, then stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A question answered (greedy chat) before and after training.
+    #[arg(long)]
+    pub question: Option<String>,
+}
 
 /// Everything a `anytune train` run needs, resolved.
 pub struct Job {
@@ -36,6 +67,12 @@ pub fn resolve_options(args: &TrainArgs) -> Result<Job> {
     // Keys that are not run options: paths (relative to the config file) and the question.
     let mut path_of = |key: &str, flag: &Option<PathBuf>| -> Result<Option<PathBuf>> {
         let from_file = match table.remove(key) {
+            // A model name (`model = "gemma3-270m"`) stays a name unless such a path exists.
+            Some(toml::Value::String(s))
+                if key == "model" && anytune::named_models::find(&s).is_some() && !dir.join(&s).exists() =>
+            {
+                Some(PathBuf::from(s))
+            }
             Some(toml::Value::String(s)) => Some(dir.join(s)),
             Some(other) => bail!("config file {file}: {key} must be a string path, not {}", other.type_str()),
             None => None,
@@ -72,5 +109,35 @@ fn raw_toml(v: &toml::Value) -> RawValue<'_> {
         toml::Value::Float(x) => RawValue::Float(*x),
         toml::Value::Boolean(b) => RawValue::Bool(*b),
         other => RawValue::Other(other.type_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+
+    /// Paths in the config file are relative to it; a model name is a name (the cached model;
+    /// CI fetches the default one first) unless a file of that name sits beside the config.
+    #[test]
+    fn config_paths_are_relative_and_model_names_resolve() {
+        let dir = std::env::temp_dir().join(format!("anytune-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("run.toml");
+        std::fs::write(&config, "model = \"smollm2-135m\"\ndata = \"train.jsonl\"\nout = \"run\"\nlr = 3e-3\n").unwrap();
+        let cli = Cli::parse_from(["train", "--config", config.to_str().unwrap()]);
+        let job = resolve_options(&cli.args).unwrap();
+        assert_eq!(job.model, anytune::named_models::find("smollm2-135m").unwrap().cached_path());
+        assert_eq!(job.data, dir.join("train.jsonl"));
+        assert_eq!(job.options.lr, 3e-3);
+        std::fs::write(dir.join("smollm2-135m"), "").unwrap();
+        assert_eq!(resolve_options(&cli.args).unwrap().model, dir.join("smollm2-135m"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
