@@ -341,6 +341,8 @@ run_options! {
     alpha: f32 = 16.0, Range::above(0.0, 65536.0);
     /// LoRA dropout on each adapted module's input during training (PEFT's lora_dropout).
     lora_dropout: f32 = 0.0, Range::below(0.0, 1.0);
+    /// rsLoRA: scale = alpha / √r instead of alpha / r (PEFT's use_rslora), steadier at high rank.
+    rslora: bool = false, Range::Flag;
     /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,
     /// or all-linear.
     targets: String = "q_proj,v_proj".into(), Range::Text("module names separated by commas, or all-linear", |s| crate::lora::Target::parse_list(s).map(drop));

@@ -115,3 +115,16 @@ fn differences_name_each_changed_option() {
     assert_eq!(a.differences(&b, &["checkpoint_every"]), vec!["lr: 0.001 → 5.0".to_string()]);
     assert!(a.differences(&a, &[]).is_empty());
 }
+
+/// `--rslora` reaches the LoRA layout: PEFT's `use_rslora`, scale alpha / √r (off: alpha / r).
+#[test]
+fn rslora_sets_the_scale_alpha_over_sqrt_r() {
+    let mut o = RunOptions { rank: 16, alpha: 8.0, ..RunOptions::default() };
+    assert_eq!(o.lora_config().unwrap().scale(), 0.5);
+    o.set("rslora", &RawValue::Bool(true), &Origin::Flag).unwrap();
+    let cfg = o.lora_config().unwrap();
+    assert!(cfg.use_rslora);
+    assert_eq!(cfg.scale(), 2.0);
+    let err = o.set("rslora", &RawValue::Text("maybe"), &Origin::Flag).unwrap_err().to_string();
+    assert!(err.contains("--rslora"), "{err}");
+}

@@ -29,7 +29,7 @@ impl RunOptions {
             dropout: self.lora_dropout,
             targets: Target::parse_list(&self.targets).map_err(|e| as_option(e, "targets"))?,
             layers: Layers::parse(&self.layers).map_err(|e| as_option(e, "layers"))?,
-            use_rslora: false,
+            use_rslora: self.rslora,
         };
         cfg.validate()?;
         Ok(cfg)
