@@ -66,7 +66,7 @@ function onMessage(msg) {
   switch (msg.type) {
     case "schema": return applySchema(msg.schema);
     case "gpu": {
-      show("gpu-status", msg.info.text.trim().replace(/^adapter:  \(/, `adapter: ${browserAdapterName} (`) +
+      show("gpu-status", msg.info.text.trim().replace(/^adapter: (?=\(|$)/m, `adapter: ${browserAdapterName} `) +
         `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
       enable("model-section", true);
       break;
@@ -246,7 +246,7 @@ function onPlan(p) {
   show("data-errors", bad.length ? `${p.summary.skipped_rows} bad rows skipped:\n${bad.join("\n")}` : "");
   const lines = [
     `${p.trainable.toLocaleString()} trainable parameters; ${p.total_steps} steps of ${p.options.batch} × ${p.seq_len} tokens`,
-    `GPU memory: ${p.memory_text}`,
+    p.memory_text,
     ...p.notes,
   ];
   if (!p.fits) lines.push(`Too large for this GPU adapter: ${p.fits_error}. Lower the batch or the sequence length.`);

@@ -58,7 +58,9 @@ async function setOptions(page, options) {
     if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(String(value));
     else await field.fill(String(value));
   }
-  await waitForText(page, "#plan-status", new RegExp(`${options.steps} steps of`));
+  const plan = await waitForText(page, "#plan-status", new RegExp(`${options.steps} steps of`));
+  // Said once, and no empty adapter name: "GPU memory: GPU memory:", "adapter ()" were bugs.
+  if (/GPU memory:.*GPU memory:|\(\)|, \)/s.test(plan)) throw new Error(`plan status: ${JSON.stringify(plan)}`);
 }
 
 const status = (page) => page.evaluate(() => structuredClone(window.anytuneStatus));

@@ -11,6 +11,8 @@ test("WebGPU: #gpu-status names the adapter and its limits", () =>
     if (/WebGPU is not available/.test(text) || !/adapter: .*\S/.test(text) || !/limits: /.test(text)) {
       throw new Error(`expected the adapter and its limits, got: ${JSON.stringify(text)}`);
     }
+    // Nothing empty shows: no "()" or ", )" for what the browser's adapter does not report.
+    if (/\(\)|, \)|\(,/.test(text)) throw new Error(`empty adapter fields shown: ${JSON.stringify(text)}`);
     if (page.errors.length) throw new Error(page.errors.join("; "));
   }));
 

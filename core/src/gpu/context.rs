@@ -38,10 +38,20 @@ pub struct AdapterReport {
     pub max_storage_buffers_per_stage: u32,
 }
 
+impl AdapterReport {
+    /// `name (device type, driver)`, leaving out what the adapter does not report (in the browser
+    /// the name and driver are often empty): never `()` or `, )`.
+    pub fn label(&self) -> String {
+        let details: Vec<&str> = [&self.device_type, &self.driver].into_iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+        let details = if details.is_empty() { String::new() } else { format!("({})", details.join(", ")) };
+        [self.name.as_str(), details.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
 impl std::fmt::Display for AdapterReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-        writeln!(f, "adapter: {} ({}, {})", self.name, self.device_type, self.driver)?;
+        writeln!(f, "adapter: {}", self.label())?;
         writeln!(f, "backend: {}", self.backend)?;
         writeln!(
             f,

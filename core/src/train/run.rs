@@ -151,7 +151,7 @@ impl RunPlan {
             "Cpu" => software_schedule(options, model.config.n_layers, dataset.train.len()),
             _ => (options.clone(), None),
         };
-        let notes: Vec<String> = note.map(|n| format!("software GPU adapter ({}), {n}", gpu.report.name)).into_iter().collect();
+        let notes: Vec<String> = note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect();
         let lora_config = options.lora_config()?;
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
