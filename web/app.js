@@ -120,6 +120,7 @@ function onError(msg) {
     show("plan-status", text, "bad");
     enable("train-section", false);
   } else if (msg.context === "plan") {
+    show("data-summary", ""); // the previous dataset's summary would read as this one's
     show("data-errors", text);
     show("plan-status", "Fix the dataset (or tick “skip bad rows”) to continue.");
     enable("train-section", false);

@@ -199,8 +199,13 @@ export function flowTests(test) {
         await page.setInputFiles("#model-file", ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].map((f) => join(folder, f)));
         await page.click("#load-model");
         await waitForText(page, "#model-status", /local model: llama, 2 layers/);
+        // A good dataset first: its summary must not stay once a bad one replaces it.
+        await page.setInputFiles("#data-file", DATA);
+        await waitForText(page, "#data-summary", /rows read: 40/);
         await page.setInputFiles("#data-file", file);
         await waitForText(page, "#data-errors", /bad\.jsonl:3/);
+        const stale = await page.textContent("#data-summary");
+        if (/zorblax|rows read: 40/.test(stale)) throw new Error(`the old dataset's summary stayed: ${JSON.stringify(stale)}`);
         await page.check("#options [name=skip_bad_rows]");
         const text = await waitForText(page, "#data-errors", /2 bad rows skipped/);
         if (!/bad\.jsonl:3:/.test(text) || !/bad\.jsonl:5:/.test(text)) throw new Error(`bad rows listed: ${text}`);
