@@ -98,10 +98,13 @@ function onMessage(msg) {
     case "step": return onStep(msg.outcome, msg.seconds);
     case "state": return onState(msg.state);
     case "gen": {
-      const out = $(msg.id.startsWith("a") ? "out-adapter" : "out-base");
+      const side = msg.id[0];
+      if (pendingGen[side] !== msg.id) break; // a piece of an answer no box waits for any more
+      const out = $(side === "a" ? "out-adapter" : "out-base");
       if (msg.done) {
         out.dataset.done = "1";
         if (!out.textContent) out.textContent = "(no text: the model ended its answer at once)";
+        genFinished(side);
       } else {
         out.textContent += msg.piece;
       }
@@ -129,7 +132,9 @@ function onError(msg) {
   } else if (msg.context === "init") {
     show("gpu-status", "WebGPU is present, but anytune could not open the GPU adapter: " + text, "bad");
   } else if (msg.context === "generate") {
-    $(msg.id && msg.id.startsWith("a") ? "out-adapter" : "out-base").textContent = "error: " + text;
+    const side = msg.id && msg.id.startsWith("a") ? "a" : "b";
+    $(side === "a" ? "out-adapter" : "out-base").textContent = "error: " + text;
+    genFinished(side);
   } else {
     show("stats", "error: " + text, "bad");
   }
@@ -285,18 +290,31 @@ function onState(state) {
   if (state === "finished" && dataset) plan();
 }
 
+/** The id of the answer each box waits for ("b": base, "a": adapter), or null. */
+const pendingGen = { a: null, b: null };
+
+/** A box's answer ended: Generate is enabled again once neither box waits. */
+function genFinished(side) {
+  pendingGen[side] = null;
+  if (!pendingGen.a && !pendingGen.b) $("generate").disabled = false;
+}
+
 function generate() {
   const text = $("prompt").value;
+  $("generate").disabled = true; // one question at a time: two would share the boxes
   for (const withAdapter of [false, true]) {
+    const side = withAdapter ? "a" : "b";
     const out = $(withAdapter ? "out-adapter" : "out-base");
     out.textContent = "";
     delete out.dataset.done;
     if (withAdapter && status.state === "idle") {
       out.textContent = "(train first)";
       out.dataset.done = "1";
+      genFinished(side);
       continue;
     }
-    const id = (withAdapter ? "a" : "b") + genId++;
+    const id = side + genId++;
+    pendingGen[side] = id;
     worker.postMessage({ type: "generate", id, text, withAdapter, maxTokens: 48 });
   }
 }

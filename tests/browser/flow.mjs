@@ -146,6 +146,14 @@ export function flowTests(test) {
       const base = await page.locator("#out-base").textContent(), adapted = await page.locator("#out-adapter").textContent();
       const real = [base, adapted].filter((t) => t.trim() && !t.startsWith("(no text"));
       if (!real.length || /error/.test(base + adapted)) throw new Error(`generation: ${JSON.stringify([base, adapted])}`);
+      // Generate is disabled while answering, so a second press (even by script) cannot mix two
+      // answers in one box; pressing again after the answers gives the same (greedy) answers.
+      await page.evaluate(() => { document.querySelector("#generate").click(); document.querySelector("#generate").click(); });
+      if (!(await page.locator("#generate").isDisabled())) throw new Error("Generate stays enabled while generating");
+      await page.waitForFunction(() => document.querySelector("#out-base").dataset.done && document.querySelector("#out-adapter").dataset.done);
+      await page.waitForFunction(() => !document.querySelector("#generate").disabled);
+      const again = [await page.locator("#out-base").textContent(), await page.locator("#out-adapter").textContent()];
+      if (again[0] !== base || again[1] !== adapted) throw new Error(`answers mixed: ${JSON.stringify({ first: [base, adapted], again })}`);
 
       const peft = await download(page, "#download-peft");
       if (peft.name !== "adapter.zip") throw new Error(peft.name);
