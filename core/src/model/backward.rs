@@ -66,7 +66,7 @@ impl Model {
     /// to the final-normed hidden states; `adapter` accumulates its gradients (it must be the
     /// forward's pass). `acts` and `cache` are those of the training forward pass
     /// ([`super::Saved::AllLayers`] and a cache of capacity T holding each layer's keys and values,
-    /// or [`super::Saved::LayerInputs`] and a [`KvCache::single_layer`]).
+    /// or [`super::Saved::LayerInputs`] and a one-layer [`KvCache::with_layers`]).
     pub fn backward(
         &self,
         rec: &mut Recorder,

@@ -37,6 +37,11 @@ pub struct BufferSpec {
 }
 
 impl BufferSpec {
+    /// Whether a pass allocates it (`training` or not).
+    pub fn allocated(&self, training: bool) -> bool {
+        training || self.kept == Kept::Always
+    }
+
     /// Bytes of the buffer (f32).
     pub fn bytes(&self) -> u64 {
         4 * self.shape.iter().map(|&d| d as u64).product::<u64>()
@@ -45,7 +50,7 @@ impl BufferSpec {
 
 /// Bytes of the buffers of `specs` that a pass allocates (`training` or not).
 pub fn table_bytes(specs: &[BufferSpec], training: bool) -> u64 {
-    specs.iter().filter(|s| training || s.kept == Kept::Always).map(BufferSpec::bytes).sum()
+    specs.iter().filter(|s| s.allocated(training)).map(BufferSpec::bytes).sum()
 }
 
 /// The sizes every table is written in, for `batch × t` tokens: R = B·T rows, C = dim,

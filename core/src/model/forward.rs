@@ -44,6 +44,13 @@ impl Saved {
     pub fn per_layer(self) -> bool {
         self == Saved::AllLayers
     }
+
+    /// Block sets and saved layer inputs a pass keeps: (one per layer or one shared, one per
+    /// layer with recomputation or none).
+    pub fn counts(self, cfg: &ModelConfig) -> (usize, usize) {
+        let per = |on: bool, off: usize| if on { cfg.n_layers } else { off };
+        (per(self.per_layer(), 1), per(self == Saved::LayerInputs, 0))
+    }
 }
 
 crate::buffer_table! {
@@ -81,8 +88,7 @@ impl Activations {
     /// Buffers for `batch × t` tokens that keep what `saved` says.
     pub fn saving(gpu: &Gpu, cfg: &ModelConfig, batch: usize, t: usize, saved: Saved) -> Self {
         let s = Shapes::new(cfg, batch, t);
-        let n_blocks = if saved.per_layer() { cfg.n_layers } else { 1 };
-        let n_inputs = if saved == Saved::LayerInputs { cfg.n_layers } else { 0 };
+        let (n_blocks, n_inputs) = saved.counts(cfg);
         Activations {
             batch,
             t,
@@ -96,9 +102,8 @@ impl Activations {
     /// estimate: the stream, the block table (once per kept set) and the layer inputs.
     pub fn specs(cfg: &ModelConfig, batch: usize, t: usize, saved: Saved) -> Vec<(usize, BufferSpec)> {
         let s = Shapes::new(cfg, batch, t);
-        let n_blocks = if saved.per_layer() { cfg.n_layers } else { 1 };
-        let n_inputs = if saved == Saved::LayerInputs { cfg.n_layers } else { 0 };
-        let keep = |spec: &BufferSpec| saved.training() || spec.kept == super::buffers::Kept::Always;
+        let (n_blocks, n_inputs) = saved.counts(cfg);
+        let keep = |spec: &BufferSpec| spec.allocated(saved.training());
         let mut out: Vec<(usize, BufferSpec)> = Stream::specs(&s).into_iter().filter(keep).map(|b| (1, b)).collect();
         out.extend(BlockActs::specs(cfg, &s).into_iter().filter(keep).map(|b| (n_blocks, b)));
         if n_inputs > 0 {

@@ -27,14 +27,7 @@ impl KvCache {
         Self::with_layers(gpu, cfg, batch, capacity, cfg.n_layers)
     }
 
-    /// One layer's cache shared by every layer ([`KvCache::layer`]): training with activation
-    /// recomputation, where each layer's attention (forward, or recomputed before its backward)
-    /// reads its keys right after writing them.
-    pub fn single_layer(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize) -> Result<KvCache> {
-        Self::with_layers(gpu, cfg, batch, capacity, 1)
-    }
-
-    /// Keys and values of `layer` (those of the one shared layer in a [`KvCache::single_layer`]).
+    /// Keys and values of `layer` (those of the one shared layer in a one-layer cache).
     pub fn layer(&self, layer: usize) -> (&GpuTensor, &GpuTensor) {
         let i = layer.min(self.k.len().saturating_sub(1));
         (&self.k[i], &self.v[i])
@@ -46,7 +39,9 @@ impl KvCache {
         ["k_cache", "v_cache"].map(|name| (layers, BufferSpec { name, shape: shape.clone(), kept: Kept::Always }))
     }
 
-    /// A cache of `layers` layers (1: one shared by every layer, as [`KvCache::single_layer`]).
+    /// A cache of `layers` layers. 1: one layer's cache shared by every layer ([`KvCache::layer`]),
+    /// for training with activation recomputation, where each layer's attention (forward, or
+    /// recomputed before its backward) reads its keys right after writing them.
     pub fn with_layers(gpu: &Gpu, cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> Result<KvCache> {
         let row = cfg.n_kv_heads * cfg.head_dim;
         let bytes = (batch * capacity * row * 4) as u64;

@@ -76,7 +76,7 @@ pub fn saved_for(recompute: bool) -> Saved {
 /// layer's attention, forward or recomputed before its backward, reads its keys right after
 /// writing them).
 pub fn cache_layers(cfg: &crate::model::ModelConfig, saved: Saved) -> usize {
-    if saved.per_layer() { cfg.n_layers } else { 1 }
+    saved.counts(cfg).0
 }
 
 /// Loss, perplexity and token accuracy over a set of batches.
