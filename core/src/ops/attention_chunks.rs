@@ -49,7 +49,7 @@ pub(crate) const LAST: u32 = 2;
 
 /// Loop passes over one row of D floats: `D / 4` for the vec4 kernels, `D` for the scalar ones.
 pub(crate) fn row_steps(d: usize) -> usize {
-    if d % 4 == 0 { d / 4 } else { d }
+    if d.is_multiple_of(4) { d / 4 } else { d }
 }
 
 /// Keys per forward chunk: a row loads q (and, continuing, its output) and writes its
