@@ -18,6 +18,8 @@ pub mod gpu;
 pub mod lora;
 pub mod model;
 pub mod ops;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod peak;
 pub mod quant;
 pub mod rng;
 pub mod sample;

@@ -1,10 +1,18 @@
 //! `anytune bench`: speed on the current adapter, measured (never asserted in tests).
 //! `--op matmul` prints GFLOP/s of the default model's GEMM shapes for f32 and each weight
-//! type; `--forward` prints prefill tokens/s of the model at `--tokens` tokens.
+//! type; `--forward` prints prefill tokens/s of the model at `--tokens` tokens; `--train` a
+//! LoRA step's tokens/s, GFLOP/s, dispatches and memory. `--synthetic NAME` runs a model of a
+//! real model's shapes and tensor types with random weights, built in memory (no model file).
+//! GFLOP/s figures come with the percentage of the adapter's f32 peak (measured by an FMA
+//! kernel, and the published figure where the adapter is in core's `peak` table).
 
 use anyhow::{Context, Result, bail};
 use anytune::load::{load_model, model_path, open_gpu};
 use anytune_core::bench::bench_matmul;
+use anytune_core::gpu::Gpu;
+use anytune_core::model::Model;
+use anytune_core::model::synthetic::find_synthetic;
+use anytune_core::peak::{measure_peak_gflops, published_peak_gflops};
 use anytune_core::ops::matmul::{MatmulShape, kernel_name};
 use anytune_core::gpu::{KernelTime, Recorder};
 use anytune_core::model::KvCache;
@@ -36,9 +44,13 @@ pub struct BenchArgs {
     /// Adapted modules for --train.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
-    /// Model for --forward: a path or a name from `anytune models` (default: smollm2-135m).
-    #[arg(long)]
+    /// Model for --forward and --train: a path or a name from `anytune models` (default: smollm2-135m).
+    #[arg(long, conflicts_with = "synthetic")]
     model: Option<PathBuf>,
+    /// For --forward and --train: a model of a real one's shapes and tensor types with random
+    /// weights, built in memory (smollm2-135m, smollm2-135m-q8_0, gemma3-270m).
+    #[arg(long)]
+    synthetic: Option<String>,
     /// Prompt length for --forward and --train, and M (rows) for the model-shape GEMMs of --op matmul.
     #[arg(long, default_value_t = 128)]
     tokens: usize,
@@ -64,18 +76,39 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
+/// The model `--synthetic` or `--model` names (the default model when neither does).
+fn bench_model(gpu: &Gpu, args: &BenchArgs) -> Result<Model> {
+    match &args.synthetic {
+        Some(name) => {
+            let synthetic = find_synthetic(name)?;
+            Ok(Model::load(gpu, &synthetic.files(0)?).with_context(|| format!("building the synthetic model {name}"))?)
+        }
+        None => load_model(gpu, &model_path(args.model.as_deref())?),
+    }
+}
+
+/// The adapter's f32 peak in GFLOP/s: the FMA kernel's measurement, printed with the
+/// published figure where the table knows the adapter.
+fn peak(gpu: &Gpu) -> Result<f64> {
+    let measured = measure_peak_gflops(gpu)?;
+    let published = published_peak_gflops(&gpu.report.name)
+        .map_or(String::new(), |p| format!("; published {p:.0} GFLOP/s (measured is {:.0}% of it)", 100.0 * measured / p));
+    println!("adapter: {} ({}); f32 FMA peak measured {measured:.1} GFLOP/s{published}", gpu.report.name, gpu.report.backend);
+    Ok(measured)
+}
+
 fn matmul(args: &BenchArgs) -> Result<()> {
     let gpu = open_gpu()?;
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    let peak = peak(&gpu)?;
     let m = args.tokens;
     // Default model (SmolLM2-135M): q/o, k/v, gate/up, down projections, plus two square-ish peers.
     let model_shapes = [(m, 576, 576), (m, 192, 576), (m, 1536, 576), (m, 576, 1536)];
-    println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>9}  kernel", "type", "M", "N", "K", "GFLOP/s", "ms");
+    println!("{:<8} {:>6} {:>6} {:>6} {:>10} {:>6} {:>9}  kernel", "type", "M", "N", "K", "GFLOP/s", "peak", "ms");
     let row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
         let r = bench_matmul(&gpu, m, n, k, ty, args.iters)?;
         let name = ty.map_or("f32", |t| t.name());
         let kernel = if ty.is_none() { kernel_name(&gpu, &MatmulShape::new(m, n, k)) } else { "" };
-        println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>9.2}  {kernel}", r.gflops, r.ms_per_iter);
+        println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>5.1}% {:>9.2}  {kernel}", r.gflops, 100.0 * r.gflops / peak, r.ms_per_iter);
         Ok(())
     };
     for shape in [(512, 1536, 576), (512, 512, 512)] {
@@ -94,7 +127,7 @@ fn matmul(args: &BenchArgs) -> Result<()> {
 
 fn forward(args: &BenchArgs) -> Result<()> {
     let gpu = open_gpu()?;
-    let model = load_model(&gpu, &model_path(args.model.as_deref())?)?;
+    let model = bench_model(&gpu, args)?;
     let t = args.tokens;
     let ids: Vec<u32> = (0..t).map(|i| (i * 7919 % model.config.vocab_size) as u32).collect();
     let run_once = || -> Result<f64> {
@@ -138,7 +171,7 @@ fn train(args: &BenchArgs) -> Result<()> {
     use anytune_core::lora::LoraParams;
     use anytune_core::train::{TrainConfig, Trainer, training_flops_per_token, training_memory};
     let gpu = open_gpu()?;
-    let model = load_model(&gpu, &model_path(args.model.as_deref())?)?;
+    let model = bench_model(&gpu, args)?;
     let (b, t) = (args.batch, args.tokens);
     let cfg = LoraConfig { r: args.rank, targets: Target::parse_list(&args.targets)?, layers: Layers::All, ..LoraConfig::default() };
     let lora = LoraParams::from_weights(&gpu, &model.config, &LoraWeights::init(&cfg, &model.config, 0)?)?;
@@ -158,9 +191,10 @@ fn train(args: &BenchArgs) -> Result<()> {
         best = best.min(start.elapsed().as_secs_f64());
     }
     let tokens = (b * t) as f64;
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    let peak = peak(&gpu)?;
+    let gflops = flops_per_token * tokens / best / 1e9;
     println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
-    println!("step: {best:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s", args.iters, tokens / best, flops_per_token * tokens / best / 1e9);
+    println!("step: {best:.3} s best of {} → {:.1} tokens/s, {gflops:.2} GFLOP/s ({:.1}% of the measured peak)", args.iters, tokens / best, 100.0 * gflops / peak);
     println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e6, first.dispatches);
     println!("{memory}{}", if args.recompute { " (with recomputation)" } else { "" });
     // Measured: what the device's allocator holds now (weights, trainer buffers), where it reports.

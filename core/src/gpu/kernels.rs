@@ -180,3 +180,5 @@ pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
     entry: "qmatmul_backward_sg",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_common.wgsl"), shader!("qmatmul_backward_sg.wgsl"), shader!("qmatmul_common.wgsl")],
 };
+/// f32 FMA throughput calibration: 8 independent vec4 FMA chains per invocation.
+pub const FMA_PEAK: Kernel = Kernel { entry: "fma_peak", sources: &[shader!("fma_peak.wgsl")] };

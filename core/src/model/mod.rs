@@ -21,6 +21,7 @@ pub mod llama;
 mod load;
 pub mod mlp;
 pub mod names;
+pub mod synthetic;
 pub mod weights;
 
 use crate::chat::{ChatTemplate, Message};

@@ -113,6 +113,7 @@ pub fn ggml_type_name(id: u32) -> &'static str {
 pub mod dequant;
 pub mod finite;
 pub mod kquants;
+pub mod presets;
 pub mod quantize;
 
 #[cfg(test)]
