@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod cpu_schedule;
 pub mod eval;
+pub mod gpu_batch;
 pub mod memory;
 pub mod options;
 pub mod run;

@@ -6,6 +6,7 @@
 
 use super::checkpoint::{CheckpointInfo, RunIdentity};
 use super::cpu_schedule::software_schedule;
+use super::gpu_batch::gpu_batch;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
 use super::step::EvalReport;
@@ -147,17 +148,23 @@ impl RunPlan {
         if dataset.train.is_empty() {
             return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
         }
-        let (options, note) = match gpu.report.device_type.as_str() {
-            "Cpu" => software_schedule(options, model.config.n_layers, dataset.train.len()),
-            _ => (options.clone(), None),
+        let cpu = gpu.report.device_type == "Cpu";
+        let (options, note) = match cpu {
+            true => software_schedule(options, model.config.n_layers, dataset.train.len()),
+            false => (options.clone(), None),
         };
-        let notes: Vec<String> = note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect();
+        let mut notes: Vec<String> = note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect();
         let lora_config = options.lora_config()?;
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
         let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
         let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
         let t = sequence_len(&dataset, options.max_seq_len);
+        let (options, note) = match cpu {
+            true => (options, None),
+            false => gpu_batch(&options, dataset.train.len(), t, |b| training_memory(gpu, model, &lora, b, t, options.recompute).total),
+        };
+        notes.extend(note);
         let per_epoch = dataset.train.len().div_ceil(options.batch).div_ceil(options.grad_accum);
         let total_steps = options.steps.unwrap_or(per_epoch * options.epochs);
         if total_steps == 0 {
