@@ -16,8 +16,10 @@ let genId = 0;
 let tokensSeen = 0, secondsSpent = 0;
 let browserAdapterName = "";
 
+/// A section that is off is greyed out and inert: no clicks, no keyboard focus, no key presses.
 function enable(section, on) {
   $(section).classList.toggle("off", !on);
+  $(section).inert = !on;
 }
 
 function show(id, text, cls) {
@@ -36,7 +38,9 @@ async function main() {
     return;
   }
   // wgpu leaves the adapter's name empty in a browser; the page can ask WebGPU itself.
-  const info = (await navigator.gpu.requestAdapter().catch(() => null))?.info;
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  if (!adapter) return show("gpu-status", noAdapterHelp(""), "bad");
+  const info = adapter.info;
   browserAdapterName = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "WebGPU adapter";
   await offlineSupport();
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
@@ -44,6 +48,16 @@ async function main() {
   worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");
   worker.postMessage({ type: "init" });
   wire();
+}
+
+/// What to do when the browser has WebGPU but gives no adapter (WebGPU turned off, the GPU
+/// blocklisted, hardware acceleration off); `detail` is what wgpu said, if anything.
+function noAdapterHelp(detail) {
+  return "This browser has WebGPU, but it offers no GPU adapter, so anytune cannot run here.\n" +
+    "Check that hardware acceleration is on (chrome://settings/system) and what chrome://gpu says about WebGPU; " +
+    "on Linux start Chromium with --enable-unsafe-webgpu --enable-features=Vulkan. " +
+    "Or run anytune natively: `anytune train --data your.jsonl --out adapter`." +
+    (detail ? `\n\nDetails: ${detail.split("\n")[0]}` : "");
 }
 
 /// Registers the service worker that keeps the page, the wasm and the model for offline use, and
@@ -130,7 +144,7 @@ function onError(msg) {
   } else if (msg.context === "loadModel" || msg.context === "restoreSaved") {
     show("model-status", text, "bad");
   } else if (msg.context === "init") {
-    show("gpu-status", "WebGPU is present, but anytune could not open the GPU adapter: " + text, "bad");
+    show("gpu-status", noAdapterHelp(text), "bad");
   } else if (msg.context === "generate") {
     const side = msg.id && msg.id.startsWith("a") ? "a" : "b";
     $(side === "a" ? "out-adapter" : "out-base").textContent = "error: " + text;

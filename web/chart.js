@@ -1,6 +1,6 @@
 // The loss chart: training loss per step (line) and validation loss (dots) on one canvas,
 // axes scaled to the data, redrawn on each new point. `canvas.dataset.points` counts the
-// points drawn (the browser test watches it).
+// points drawn (the browser test watches it); its aria-label says the same in words.
 
 export class LossChart {
   constructor(canvas) {
@@ -20,12 +20,25 @@ export class LossChart {
     this.draw();
   }
 
+  /// The chart in words (its text alternative): first and last loss of each series.
+  describe() {
+    const span = (name, pts) => {
+      if (!pts.length) return "";
+      const [[s0, l0], [s1, l1]] = [pts[0], pts[pts.length - 1]];
+      return pts.length === 1 ? `${name} loss ${l0.toFixed(3)} at step ${s0}`
+        : `${name} loss from ${l0.toFixed(3)} at step ${s0} to ${l1.toFixed(3)} at step ${s1}`;
+    };
+    const parts = [span("training", this.train), span("validation", this.val)].filter(Boolean);
+    return parts.length ? `Loss chart: ${parts.join("; ")}.` : "Loss chart: no steps yet.";
+  }
+
   draw() {
     const c = this.canvas;
     const g = c.getContext("2d");
     const w = c.width, h = c.height, pad = 40;
     g.clearRect(0, 0, w, h);
     c.dataset.points = String(this.train.length + this.val.length);
+    c.setAttribute("aria-label", this.describe());
     const all = this.train.concat(this.val);
     g.strokeStyle = "#999";
     g.strokeRect(pad, 8, w - pad - 8, h - pad - 8);

@@ -164,15 +164,15 @@ export function test(name, fn, { timeout = 120000 } = {}) {
 }
 
 /**
- * Runs the registered tests in order (only those whose name contains `$ANYTUNE_BROWSER_FILTER`
- * when set), prints `ok - name` / `not ok - name: reason`, then `browser: N passed, M failed`,
+ * Runs the registered tests in order (only those whose name contains `$ANYTUNE_BROWSER_FILTER`,
+ * or one of its `|`-separated parts, when set), prints `ok - name` / `not ok - name: reason`, then `browser: N passed, M failed`,
  * and sets the exit code to 1 when any failed. Returns `{ passed, failed }`.
  */
 export async function run() {
   const filter = process.env.ANYTUNE_BROWSER_FILTER || "";
   let passed = 0;
   let failed = 0;
-  for (const t of tests.filter((t) => t.name.includes(filter))) {
+  for (const t of tests.filter((t) => filter.split("|").some((f) => t.name.includes(f)))) {
     const start = Date.now();
     let timer;
     try {

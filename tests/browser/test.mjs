@@ -4,6 +4,7 @@
 
 import { test, run, withPage, waitForText, launchBrowser, openPage } from "./harness.mjs";
 import { flowTests } from "./flow.mjs";
+import { pageTests } from "./page.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -35,6 +36,7 @@ test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
     if (page.errors.length) throw new Error(page.errors.join("; "));
   }));
 
+pageTests(test);
 flowTests(test);
 
 await run();
