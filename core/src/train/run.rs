@@ -50,7 +50,8 @@ impl RunOptions {
         })
     }
 
-    fn data_config(&self) -> DataConfig {
+    /// The data options (how the rows become sequences and the validation split).
+    pub fn data_config(&self) -> DataConfig {
         DataConfig {
             max_seq_len: self.max_seq_len,
             train_on_everything: self.train_on_everything,
@@ -98,6 +99,18 @@ pub fn prepare_data(model: &Model, train: DataFile, val: Option<DataFile>, cfg: 
     prepare(train, val, &model.tokenizer, render, cfg)
 }
 
+/// The options a run on `gpu` trains with: on a software adapter without `steps`, the short
+/// schedule ([`software_schedule`] for `rows` training rows), with a note saying what it set.
+pub fn planned_options(gpu: &Gpu, model: &Model, rows: usize, options: &RunOptions) -> (RunOptions, Option<String>) {
+    match gpu.report.device_type.as_str() {
+        "Cpu" => {
+            let (o, note) = software_schedule(options, model.config.n_layers, rows);
+            (o, note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())))
+        }
+        _ => (options.clone(), None),
+    }
+}
+
 /// The padded sequence length of every batch: the longest prepared row, at most `max_seq_len`.
 pub fn sequence_len(dataset: &Dataset, max_seq_len: usize) -> usize {
     dataset.summary.longest.min(max_seq_len).max(2)
@@ -140,18 +153,28 @@ impl RunPlan {
     /// Prepares `train` (and `val`) for `model` with `options`; `base_name` is the base model's
     /// name written into `adapter_config.json`.
     pub fn new(gpu: &Gpu, model: &Model, train: DataFile, val: Option<DataFile>, options: &RunOptions, base_name: &str) -> Result<RunPlan> {
+        let dataset = prepare_data(model, train, val, &options.data_config())?;
+        Self::from_dataset(gpu, model, dataset, (train, val), options, base_name)
+    }
+
+    /// [`RunPlan::new`] on a `dataset` already prepared from these files with the data options of
+    /// `options` ([`RunOptions::data_config`]): the trials of a sweep share one.
+    pub fn from_dataset(
+        gpu: &Gpu,
+        model: &Model,
+        dataset: Dataset,
+        (train, val): (DataFile, Option<DataFile>),
+        options: &RunOptions,
+        base_name: &str,
+    ) -> Result<RunPlan> {
         if options.grad_accum == 0 || options.batch == 0 {
             return Err(Error::invalid("batch", "batch and grad_accum must be at least 1"));
         }
-        let dataset = prepare_data(model, train, val, &options.data_config())?;
         if dataset.train.is_empty() {
             return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
         }
-        let (options, note) = match gpu.report.device_type.as_str() {
-            "Cpu" => software_schedule(options, model.config.n_layers, dataset.train.len()),
-            _ => (options.clone(), None),
-        };
-        let notes: Vec<String> = note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect();
+        let (options, note) = planned_options(gpu, model, dataset.train.len(), options);
+        let notes: Vec<String> = note.into_iter().collect();
         let lora_config = options.lora_config()?;
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
