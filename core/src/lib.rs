@@ -24,6 +24,7 @@ pub mod quant;
 pub mod rng;
 pub mod sample;
 pub mod score;
+pub mod sweep;
 pub mod testing;
 pub mod tokenizer;
 pub mod train;

@@ -18,6 +18,7 @@ mod option_flags;
 mod plot;
 mod progress;
 mod serve;
+mod sweep;
 mod train;
 mod train_options;
 
@@ -56,6 +57,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),
+    /// Hyperparameter search: trials over a --grid or --random --space, the worst stopped at
+    /// each rung (successive halving on the validation loss); resumable; keeps the best adapter.
+    Sweep(Box<sweep::SweepArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
     Bench(bench::BenchArgs),
     /// List the models known by name (`--model NAME`): size, what each is, its PyPI source, and
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(*args),
+        Command::Sweep(args) => sweep::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Models => {

@@ -7,7 +7,6 @@ use crate::progress::Progress;
 use crate::train_options::{TrainArgs, resolve_options};
 use anyhow::{Context, Result};
 use anytune::load::{load_model, open_gpu};
-use anytune_core::data::{DataFile, read_dataset_path};
 use anytune_core::generate::chat_answer;
 use anytune_core::lora::LoraWeights;
 use anytune_core::model::Model;
@@ -22,11 +21,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let job = resolve_options(&args)?;
     let gpu = open_gpu()?;
     let mut model = load_model(&gpu, &job.model)?;
-    let (train_bytes, train_name) = read_dataset_path(&job.data)?;
-    let val = job.val_file.as_deref().map(read_dataset_path).transpose()?;
-    let val = val.as_ref().map(|(bytes, name)| DataFile { bytes, name });
-    let base_name = job.model.file_name().map_or(job.model.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let plan = RunPlan::new(&gpu, &model, DataFile { bytes: &train_bytes, name: &train_name }, val, &job.options, &base_name)?;
+    let data = job.read_data()?;
+    let (train, val) = data.files();
+    let base_name = job.base_name();
+    let plan = RunPlan::new(&gpu, &model, train, val, &job.options, &base_name)?;
     eprintln!("{}", plan.summary());
     let o = &plan.options;
     eprintln!(
@@ -117,7 +115,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 }
 
 /// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`.
-fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
+pub(crate) fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
     let files = AdapterFiles::new(weights, model, base_name)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomically(&dir.join("adapter_config.json"), files.config_json.as_bytes())?;
@@ -128,7 +126,7 @@ fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Mod
 /// Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over
 /// `path`: a reader (or a killed run) sees the old file or the new one, never a partial one.
 /// A failure (a full disk) names the file and removes the partial temporary file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let written = std::fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;

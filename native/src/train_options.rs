@@ -4,6 +4,7 @@
 
 use crate::option_flags::{AllOptions, OptionFlags};
 use anyhow::{Context, Result, bail};
+use anytune_core::data::{DataFile, read_dataset_path};
 use anytune_core::train::RunOptions;
 use anytune_core::train::options::{Origin, RawValue};
 use clap::Args;
@@ -52,6 +53,35 @@ pub struct Job {
     pub out: PathBuf,
     pub question: Option<String>,
     pub options: RunOptions,
+}
+
+/// The bytes and names of a job's training file and validation file.
+pub struct JobData {
+    pub train: (Vec<u8>, String),
+    pub val: Option<(Vec<u8>, String)>,
+}
+
+impl JobData {
+    /// The files as core takes them.
+    pub fn files(&self) -> (DataFile<'_>, Option<DataFile<'_>>) {
+        (data_file(&self.train), self.val.as_ref().map(data_file))
+    }
+}
+
+fn data_file((bytes, name): &(Vec<u8>, String)) -> DataFile<'_> {
+    DataFile { bytes, name }
+}
+
+impl Job {
+    /// Reads `data` (and `val_file`).
+    pub fn read_data(&self) -> Result<JobData> {
+        Ok(JobData { train: read_dataset_path(&self.data)?, val: self.val_file.as_deref().map(read_dataset_path).transpose()? })
+    }
+
+    /// The base model's name written into `adapter_config.json`: its file or folder name.
+    pub fn base_name(&self) -> String {
+        self.model.file_name().map_or(self.model.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
 }
 
 /// Merges the defaults, the config file and the flags of `args`.

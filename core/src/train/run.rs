@@ -51,7 +51,8 @@ impl RunOptions {
         })
     }
 
-    fn data_config(&self) -> DataConfig {
+    /// The data options (how the rows become sequences and the validation split).
+    pub fn data_config(&self) -> DataConfig {
         DataConfig {
             max_seq_len: self.max_seq_len,
             train_on_everything: self.train_on_everything,
@@ -99,6 +100,24 @@ pub fn prepare_data(model: &Model, train: DataFile, val: Option<DataFile>, cfg: 
     prepare(train, val, &model.tokenizer, render, cfg)
 }
 
+/// The options a run on `gpu` trains with, and notes saying what was chosen for the user: on
+/// a software adapter without `steps`, the short schedule ([`software_schedule`]); on a real
+/// GPU with the default batch, the batch that fills it ([`gpu_batch`], by the memory estimate
+/// of the options' adapter).
+pub fn planned_options(gpu: &Gpu, model: &Model, dataset: &Dataset, options: &RunOptions) -> Result<(RunOptions, Vec<String>)> {
+    if gpu.report.device_type == "Cpu" {
+        let (o, note) = software_schedule(options, model.config.n_layers, dataset.train.len());
+        return Ok((o, note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect()));
+    }
+    let t = sequence_len(dataset, options.max_seq_len);
+    let lora_config = options.lora_config()?;
+    check_rank(&lora_config, &model.config)?;
+    let lora = LoraParams::from_weights(gpu, &model.config, &LoraWeights::init(&lora_config, &model.config, options.seed)?)?;
+    let memory = |b| training_memory(gpu, model, &lora, b, t, options.recompute).total;
+    let (o, note) = gpu_batch(options, dataset.train.len(), t, memory);
+    Ok((o, note.into_iter().collect()))
+}
+
 /// The padded sequence length of every batch: the longest prepared row, at most `max_seq_len`.
 pub fn sequence_len(dataset: &Dataset, max_seq_len: usize) -> usize {
     dataset.summary.longest.min(max_seq_len).max(2)
@@ -141,30 +160,48 @@ impl RunPlan {
     /// Prepares `train` (and `val`) for `model` with `options`; `base_name` is the base model's
     /// name written into `adapter_config.json`.
     pub fn new(gpu: &Gpu, model: &Model, train: DataFile, val: Option<DataFile>, options: &RunOptions, base_name: &str) -> Result<RunPlan> {
+        let dataset = prepare_data(model, train, val, &options.data_config())?;
+        Self::from_dataset(gpu, model, dataset, (train, val), options, base_name)
+    }
+
+    /// [`RunPlan::new`] on a `dataset` already prepared from these files with the data options of
+    /// `options` ([`RunOptions::data_config`]): the trials of a sweep share one.
+    pub fn from_dataset(
+        gpu: &Gpu,
+        model: &Model,
+        dataset: Dataset,
+        (train, val): (DataFile, Option<DataFile>),
+        options: &RunOptions,
+        base_name: &str,
+    ) -> Result<RunPlan> {
+        let (options, notes) = planned_options(gpu, model, &dataset, options)?;
+        Self::from_planned(gpu, model, dataset, (train, val), &options, notes, base_name)
+    }
+
+    /// [`RunPlan::from_dataset`] with `options` already planned ([`planned_options`], then
+    /// changed as the caller needs: a sweep sets its searched values again) and their `notes`.
+    pub fn from_planned(
+        gpu: &Gpu,
+        model: &Model,
+        dataset: Dataset,
+        (train, val): (DataFile, Option<DataFile>),
+        options: &RunOptions,
+        notes: Vec<String>,
+        base_name: &str,
+    ) -> Result<RunPlan> {
         if options.grad_accum == 0 || options.batch == 0 {
             return Err(Error::invalid("batch", "batch and grad_accum must be at least 1"));
         }
-        let dataset = prepare_data(model, train, val, &options.data_config())?;
         if dataset.train.is_empty() {
             return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
         }
-        let cpu = gpu.report.device_type == "Cpu";
-        let (options, note) = match cpu {
-            true => software_schedule(options, model.config.n_layers, dataset.train.len()),
-            false => (options.clone(), None),
-        };
-        let mut notes: Vec<String> = note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect();
+        let options = options.clone();
         let lora_config = options.lora_config()?;
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
         let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
         let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
         let t = sequence_len(&dataset, options.max_seq_len);
-        let (options, note) = match cpu {
-            true => (options, None),
-            false => gpu_batch(&options, dataset.train.len(), t, |b| training_memory(gpu, model, &lora, b, t, options.recompute).total),
-        };
-        notes.extend(note);
         let per_epoch = dataset.train.len().div_ceil(options.batch).div_ceil(options.grad_accum);
         let total_steps = options.steps.unwrap_or(per_epoch * options.epochs);
         if total_steps == 0 {
