@@ -17,6 +17,7 @@ pub mod generate;
 pub mod gpu;
 pub mod lora;
 pub mod model;
+pub mod prep;
 pub mod ops;
 pub mod quant;
 pub mod rng;
