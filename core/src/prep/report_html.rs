@@ -20,7 +20,7 @@ pub fn html(r: &InspectReport) -> String {
         ("trained tokens", r.trained_tokens.to_string()),
         ("masked tokens", r.masked_tokens.to_string()),
         ("longest row (tokens)", r.longest.to_string()),
-        (&"rows over max_seq_len", format!("{} (max_seq_len {})", r.over_max_seq_len.len(), r.max_seq_len)),
+        ("rows over max_seq_len", format!("{} (max_seq_len {})", r.over_max_seq_len.len(), r.max_seq_len)),
         ("exact duplicate groups", r.exact_duplicates.len().to_string()),
         ("near duplicates", format!("{} (Jaccard ≥ {})", r.near_duplicates.len(), r.near_dup_threshold)),
         ("empty or blank fields", r.empty_fields.len().to_string()),
