@@ -17,6 +17,7 @@ pub mod generate;
 pub mod gpu;
 pub mod lora;
 pub mod model;
+pub mod prep;
 pub mod ops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod peak;

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use anytune_core::chat::ChatTemplate;
 use anytune_core::gpu::{Gpu, GpuOptions};
 use anytune_core::model::Model;
+use anytune_core::tokenizer::Tokenizer;
 use std::path::{Path, PathBuf};
 
 /// What `--model` names: an existing path, else a named model (fetched on first use), or the
@@ -23,15 +24,42 @@ pub fn open_gpu() -> Result<Gpu> {
 pub fn load_model(gpu: &Gpu, path: &Path) -> Result<Model> {
     let files = anytune_core::formats::read_model_path(path)?;
     let mut model = Model::load(gpu, &files).with_context(|| format!("loading the model {}", path.display()))?;
-    if model.chat_template.is_none()
-        && let Some(named) = crate::named_models::for_path(path)
-        && let Some((source, what)) = named.fallback_template
-    {
-        let origin = format!("{} (built-in template of {})", named.file, named.name);
-        model.chat_template = Some(ChatTemplate::with_origin(source, &origin)?);
-        eprintln!("anytune: {} has no chat template; using {what}", named.file);
+    if model.chat_template.is_none() {
+        model.chat_template = fallback_template(path)?;
     }
     Ok(model)
+}
+
+/// The built-in chat template of the named model whose file is `path`, if it has one (and
+/// says so once); for model files that ship none.
+fn fallback_template(path: &Path) -> Result<Option<ChatTemplate>> {
+    let Some(named) = crate::named_models::for_path(path) else { return Ok(None) };
+    let Some((source, what)) = named.fallback_template else { return Ok(None) };
+    let origin = format!("{} (built-in template of {})", named.file, named.name);
+    eprintln!("anytune: {} has no chat template; using {what}", named.file);
+    Ok(Some(ChatTemplate::with_origin(source, &origin)?))
+}
+
+/// The tokenizer and chat template of the model at `path`, without a GPU (for `anytune data`):
+/// from a GGUF's metadata or a Hugging Face folder's tokenizer files.
+pub fn load_tokenizer(path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> {
+    use anytune_core::formats::source::ModelFormat;
+    let files = anytune_core::formats::read_model_path(path)?;
+    let what = || format!("reading the tokenizer of {}", path.display());
+    let tok = match ModelFormat::detect(&files).with_context(what)? {
+        ModelFormat::Gguf { file, gguf } => Tokenizer::from_gguf(&gguf.metadata, files.name(file)).with_context(what)?,
+        ModelFormat::HuggingFace(hf) => {
+            let json = hf.tokenizer_json.as_ref().with_context(|| {
+                format!("{}: tokenizer.json is missing (it must sit next to config.json)", path.display())
+            })?;
+            Tokenizer::from_json(json.as_bytes(), hf.tokenizer_config_json.as_deref().map(str::as_bytes)).with_context(what)?
+        }
+    };
+    let template = match &tok.chat_template {
+        Some(source) => Some(ChatTemplate::from_source(source)?),
+        None => fallback_template(path)?,
+    };
+    Ok((tok, template))
 }
 
 /// Loads a LoRA adapter onto `model`: a PEFT folder (`adapter_config.json` +

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod data_cmd;
 mod eval;
 mod option_flags;
 mod plot;
@@ -68,6 +69,8 @@ enum Command {
     /// Serve the web page on http://127.0.0.1:PORT/: index.html, web/ (with the wasm, built by
     /// web/build.sh when stale), the sample datasets and the model at /model/default.gguf.
     Serve(serve::ServeArgs),
+    /// Prepare datasets: inspect, clean, split, convert (no GPU needed).
+    Data(data_cmd::DataArgs),
 }
 
 #[derive(Args)]
@@ -161,6 +164,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Data(args) => data_cmd::run(args),
         Command::Models => {
             print!("{}", anytune::named_models::list());
             Ok(())

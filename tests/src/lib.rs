@@ -94,3 +94,23 @@ pub fn golden_json(rel: &str) -> serde_json::Value {
 pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
     v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
 }
+
+/// The `anytune` binary: `ANYTUNE_BIN`, or built now (cargo is quick when it is up to date)
+/// in the profile of this test, next to this test's executable.
+pub fn anytune_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("ANYTUNE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap().to_path_buf(); // target/<profile>/deps/…
+    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args(["build", "--quiet", "-p", "anytune", "--bin", "anytune"]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.current_dir(repo_path("..")).status().expect("running cargo build -p anytune");
+    assert!(status.success(), "cargo build -p anytune failed");
+    let bin = profile_dir.join("anytune");
+    assert!(bin.exists(), "{} not found after building it (set ANYTUNE_BIN)", bin.display());
+    bin
+}

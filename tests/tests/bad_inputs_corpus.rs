@@ -14,10 +14,10 @@
 //! building `anytune` in this test's profile.
 #![cfg(unix)]
 
-use anytune_tests::repo_path;
+use anytune_tests::{anytune_binary, repo_path};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,26 +69,6 @@ fn generate(out: &Path) -> Vec<Case> {
             ok: c["ok"].as_bool().unwrap_or(false),
         })
         .collect()
-}
-
-/// The `anytune` binary: `ANYTUNE_BIN`, or built now (cargo is quick when it is up to date)
-/// in the profile of this test, next to this test's executable.
-fn anytune_binary() -> PathBuf {
-    if let Ok(bin) = std::env::var("ANYTUNE_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf(); // target/<profile>/deps/…
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.args(["build", "--quiet", "-p", "anytune", "--bin", "anytune"]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.current_dir(repo_path("..")).status().expect("running cargo build -p anytune");
-    assert!(status.success(), "cargo build -p anytune failed");
-    let bin = profile_dir.join("anytune");
-    assert!(bin.exists(), "{} not found after building it (set ANYTUNE_BIN)", bin.display());
-    bin
 }
 
 /// Runs `bin` with the case's arguments under `ulimit -v memory_kb`, killed after `timeout`.

@@ -34,6 +34,9 @@ pub enum Shape {
     /// the input after a blank line) and one assistant turn, through the chat template when the
     /// model has one, else through the Alpaca prompt ([`super::encode::ALPACA_PROMPT`]).
     Alpaca,
+    /// ShareGPT `{"conversations": [{"from": ..., "value": ...}, ...]}` with `from` one of
+    /// human/user, gpt/assistant, system: read as chat messages and trained like them.
+    ShareGpt,
 }
 
 /// The detected format of a dataset file: container and row shape.
@@ -63,6 +66,7 @@ impl Shape {
             Shape::PromptCompletion => "prompt/completion",
             Shape::Messages => "chat messages",
             Shape::Alpaca => "alpaca instruction/input/output",
+            Shape::ShareGpt => "ShareGPT conversations",
         }
     }
 
@@ -73,6 +77,7 @@ impl Shape {
             Shape::PromptCompletion => "\"prompt\" and \"completion\"",
             Shape::Messages => "\"messages\"",
             Shape::Alpaca => "\"instruction\" and \"output\"",
+            Shape::ShareGpt => "\"conversations\"",
         }
     }
 }

@@ -25,14 +25,14 @@
 
 pub mod batch;
 pub mod csv;
-mod cut;
+pub(crate) mod cut;
 pub mod encode;
 pub mod format;
-mod parse;
-mod shape;
+pub(crate) mod parse;
+pub(crate) mod shape;
 pub mod summary;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use serde::{Deserialize, Serialize};
 

@@ -57,6 +57,32 @@ impl BadRows<'_> {
 /// Parses `bytes` (named `file`) into validated rows. `require_assistant`: chat rows without an
 /// assistant message are bad rows (they would train nothing).
 pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assistant: bool) -> Result<Parsed> {
+    let mut bad = BadRows { file, skip: skip_bad_rows, rows: Vec::new() };
+    let mut rows = Rows::new(require_assistant);
+    let container = read_rows(bytes, file, &mut |line, raw| match raw {
+        Ok(v) => rows.add(v, line, &mut bad),
+        Err(reason) => bad.bad(line, reason),
+    })?;
+    let shape = rows.shape.unwrap_or(Shape::Text);
+    if rows.records.is_empty() {
+        return Err(Error::format(file, format!("no usable rows ({} bad rows skipped)", bad.rows.len())));
+    }
+    Ok(Parsed { format: DatasetFormat { container, shape }, records: rows.records, bad: bad.rows })
+}
+
+/// A row as its container holds it, before its shape is checked: a JSON value (CSV rows and
+/// text paragraphs become objects), or what is wrong with it (invalid JSON, a CSV row with the
+/// wrong number of fields).
+pub(crate) type RawRow = std::result::Result<Value, String>;
+
+/// Reads the container of `bytes` (named `file`), handing each row and the 1-based line where
+/// it starts to `row`, and returns the container. Problems of the whole file (not UTF-8, empty,
+/// invalid JSON array, CSV header without known columns) are errors.
+pub(crate) fn read_rows(
+    bytes: &[u8],
+    file: &str,
+    row: &mut dyn FnMut(usize, RawRow) -> Result<()>,
+) -> Result<Container> {
     let ext = extension(file)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -64,8 +90,6 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let container = detect_container(text, &ext).ok_or_else(|| Error::format(file, "the file is empty"))?;
-    let mut bad = BadRows { file, skip: skip_bad_rows, rows: Vec::new() };
-    let mut rows = Rows { shape: None, records: Vec::new(), require_assistant };
     match container {
         Container::Jsonl => {
             one_object_hint(text, file)?;
@@ -73,10 +97,7 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<Value>(line) {
-                    Ok(v) => rows.add(v, i + 1, &mut bad)?,
-                    Err(e) => bad.bad(i + 1, format!("invalid JSON: {e}"))?,
-                }
+                row(i + 1, serde_json::from_str::<Value>(line).map_err(|e| format!("invalid JSON: {e}")))?;
             }
         }
         Container::JsonArray => {
@@ -87,16 +108,12 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
             };
             let lines = element_lines(text);
             for (i, item) in items.into_iter().enumerate() {
-                rows.add(item, lines.get(i).copied().unwrap_or(1), &mut bad)?;
+                row(lines.get(i).copied().unwrap_or(1), Ok(item))?;
             }
         }
         Container::PlainText => {
             for (line, paragraph) in paragraphs(text) {
-                rows.add(
-                    Value::Object(Map::from_iter([("text".to_string(), Value::String(paragraph))])),
-                    line,
-                    &mut bad,
-                )?;
+                row(line, Ok(Value::Object(Map::from_iter([("text".to_string(), Value::String(paragraph))]))))?;
             }
         }
         Container::Csv => {
@@ -116,30 +133,31 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
             }
             for (line, fields) in records {
                 if fields.len() != header.len() {
-                    bad.bad(line, format!("{} fields, but the header has {}", fields.len(), header.len()))?;
+                    row(line, Err(format!("{} fields, but the header has {}", fields.len(), header.len())))?;
                     continue;
                 }
                 let obj = header.iter().cloned().zip(fields.into_iter().map(Value::String)).collect();
-                rows.add(Value::Object(obj), line, &mut bad)?;
+                row(line, Ok(Value::Object(obj)))?;
             }
         }
     }
-    let shape = rows.shape.unwrap_or(Shape::Text);
-    if rows.records.is_empty() {
-        return Err(Error::format(file, format!("no usable rows ({} bad rows skipped)", bad.rows.len())));
-    }
-    Ok(Parsed { format: DatasetFormat { container, shape }, records: rows.records, bad: bad.rows })
+    Ok(container)
 }
 
 /// Rows read so far and the shape detected from the first good one.
-struct Rows {
-    shape: Option<Shape>,
-    records: Vec<Record>,
+pub(crate) struct Rows {
+    pub shape: Option<Shape>,
+    pub records: Vec<Record>,
     require_assistant: bool,
 }
 
 impl Rows {
-    fn add(&mut self, v: Value, line: usize, bad: &mut BadRows) -> Result<()> {
+    pub fn new(require_assistant: bool) -> Rows {
+        Rows { shape: None, records: Vec::new(), require_assistant }
+    }
+
+    /// Validates row `v` (starting on `line`): a [`Record`] when good, else a bad row.
+    pub fn add(&mut self, v: Value, line: usize, bad: &mut BadRows) -> Result<()> {
         let Value::Object(obj) = v else {
             return bad.bad(line, format!("expected a JSON object, found {}", kind(&v)));
         };
@@ -148,8 +166,8 @@ impl Rows {
             return bad.bad(
                 line,
                 format!(
-                    "no known fields: a row needs \"text\", \"prompt\"/\"completion\", \"messages\" or \
-                     \"instruction\"/\"output\"; found {{{}}}",
+                    "no known fields: a row needs \"text\", \"prompt\"/\"completion\", \"messages\", \
+                     \"conversations\" or \"instruction\"/\"output\"; found {{{}}}",
                     keys.join(", ")
                 ),
             );
@@ -181,6 +199,8 @@ impl Rows {
 fn shape_of(obj: &Map<String, Value>) -> Option<Shape> {
     if obj.contains_key("messages") {
         Some(Shape::Messages)
+    } else if obj.contains_key("conversations") {
+        Some(Shape::ShareGpt)
     } else if obj.contains_key("instruction") || obj.contains_key("output") {
         Some(Shape::Alpaca)
     } else if obj.contains_key("prompt") || obj.contains_key("completion") {
@@ -207,36 +227,69 @@ fn content(obj: &Map<String, Value>, shape: Shape, require_assistant: bool) -> s
             },
             output: string(obj, "output", true)?,
         },
-        Shape::Messages => {
-            let Some(list) = obj.get("messages") else { return Err("missing field \"messages\"".into()) };
-            let Value::Array(list) = list else {
-                return Err(format!("\"messages\" must be a list of {{\"role\", \"content\"}}, found {}", kind(list)));
-            };
-            if list.is_empty() {
-                return Err("\"messages\" is empty".into());
-            }
-            let mut messages = Vec::with_capacity(list.len());
-            for (i, m) in list.iter().enumerate() {
-                let Value::Object(m) = m else {
-                    return Err(format!("message {}: expected an object, found {}", i + 1, kind(m)));
-                };
-                let role = string(m, "role", true).map_err(|e| format!("message {}: {e}", i + 1))?;
-                if !matches!(role.as_str(), "system" | "user" | "assistant") {
-                    return Err(format!(
-                        "message {}: unknown role {role:?} (expected \"system\", \"user\" or \"assistant\")",
-                        i + 1
-                    ));
-                }
-                let content =
-                    string(m, "content", role == "assistant").map_err(|e| format!("message {}: {e}", i + 1))?;
-                messages.push(Message::new(role, content));
-            }
-            if require_assistant && !messages.iter().any(|m| m.role == "assistant") {
-                return Err("no assistant message: nothing to learn from this conversation".into());
-            }
-            Content::Chat(messages)
-        }
+        Shape::Messages => Content::Chat(chat(obj, &MESSAGES, require_assistant)?),
+        Shape::ShareGpt => Content::Chat(chat(obj, &SHAREGPT, require_assistant)?),
     })
+}
+
+/// How a conversation is spelled: the list's key, each turn's role and text keys, and the
+/// roles it may name with the chat role each stands for.
+struct ChatKeys {
+    list: &'static str,
+    role: &'static str,
+    text: &'static str,
+    roles: &'static [(&'static str, &'static str)],
+}
+
+/// `{"messages": [{"role", "content"}]}`.
+const MESSAGES: ChatKeys = ChatKeys {
+    list: "messages",
+    role: "role",
+    text: "content",
+    roles: &[("system", "system"), ("user", "user"), ("assistant", "assistant")],
+};
+
+/// ShareGPT `{"conversations": [{"from", "value"}]}`.
+const SHAREGPT: ChatKeys = ChatKeys {
+    list: "conversations",
+    role: "from",
+    text: "value",
+    roles: &[
+        ("system", "system"),
+        ("human", "user"),
+        ("user", "user"),
+        ("gpt", "assistant"),
+        ("assistant", "assistant"),
+    ],
+};
+
+/// A conversation's messages (roles mapped to system/user/assistant), or what is wrong.
+fn chat(obj: &Map<String, Value>, keys: &ChatKeys, require_assistant: bool) -> std::result::Result<Vec<Message>, String> {
+    let ChatKeys { list: key, role: role_key, text: text_key, roles } = keys;
+    let Some(list) = obj.get(*key) else { return Err(format!("missing field \"{key}\"")) };
+    let Value::Array(list) = list else {
+        return Err(format!("\"{key}\" must be a list of {{\"{role_key}\", \"{text_key}\"}}, found {}", kind(list)));
+    };
+    if list.is_empty() {
+        return Err(format!("\"{key}\" is empty"));
+    }
+    let mut messages = Vec::with_capacity(list.len());
+    for (i, m) in list.iter().enumerate() {
+        let Value::Object(m) = m else {
+            return Err(format!("message {}: expected an object, found {}", i + 1, kind(m)));
+        };
+        let name = string(m, role_key, true).map_err(|e| format!("message {}: {e}", i + 1))?;
+        let Some(&(_, role)) = roles.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<String> = roles.iter().map(|(n, _)| format!("{n:?}")).collect();
+            return Err(format!("message {}: unknown {role_key} {name:?} (expected {})", i + 1, known.join(", ")));
+        };
+        let content = string(m, text_key, role == "assistant").map_err(|e| format!("message {}: {e}", i + 1))?;
+        messages.push(Message::new(role, content));
+    }
+    if require_assistant && !messages.iter().any(|m| m.role == "assistant") {
+        return Err("no assistant message: nothing to learn from this conversation".into());
+    }
+    Ok(messages)
 }
 
 /// The string field `key`; `non_empty`: an empty (or all-blank) string is an error.

@@ -113,3 +113,26 @@ fn template_exception_is_a_bad_row() {
     let e = with(tiny(), &t, rows, &DataConfig::default()).unwrap_err().to_string();
     assert!(e.starts_with("chat.jsonl:2: ") && e.contains("must start with user"), "{e}");
 }
+
+#[test]
+fn sharegpt_rows_train_like_messages() {
+    let sharegpt = r#"{"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Kettle colour?"}, {"from": "gpt", "value": "Teal."}, {"from": "user", "value": "Capacity?"}, {"from": "assistant", "value": "1.7 litres."}]}"#;
+    let s = with(tiny(), &chatml(), sharegpt, &DataConfig::default()).unwrap();
+    let m = with(tiny(), &chatml(), CONVO, &DataConfig::default()).unwrap();
+    assert_eq!(s.summary.format.shape, Shape::ShareGpt);
+    assert_eq!(s.summary.format.name(), "JSONL, ShareGPT conversations rows");
+    assert_eq!(s.train, m.train);
+    assert_eq!(trained_runs(tiny(), &s.train[0]), vec!["Teal.<|im_end|>", "1.7 litres.<|im_end|>"]);
+    let cfg = DataConfig { skip_bad_rows: true, ..DataConfig::default() };
+    let bad = format!(
+        "{sharegpt}\n{}\n{}\n{}",
+        r#"{"conversations": [{"from": "bot", "value": "a"}]}"#,
+        r#"{"conversations": [{"from": "human", "value": "a"}]}"#,
+        r#"{"conversations": "hi"}"#
+    );
+    let d = with(tiny(), &chatml(), &bad, &cfg).unwrap();
+    let reasons: Vec<&str> = d.summary.bad_rows.iter().map(|b| b.reason.as_str()).collect();
+    assert!(reasons[0].starts_with("message 1: unknown from \"bot\" (expected \"system\", \"human\""), "{reasons:?}");
+    assert!(reasons[1].starts_with("no assistant message"), "{reasons:?}");
+    assert!(reasons[2].starts_with("\"conversations\" must be a list of {\"from\", \"value\"}"), "{reasons:?}");
+}

@@ -15,7 +15,7 @@ use crate::formats::GgufFile;
 const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/tiny-llama/");
 
 /// The tiny test tokenizer.
-fn tiny() -> &'static Tokenizer {
+pub(crate) fn tiny() -> &'static Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();
     TOK.get_or_init(|| {
         let json = std::fs::read(format!("{TINY}tokenizer.json")).unwrap();
@@ -25,7 +25,7 @@ fn tiny() -> &'static Tokenizer {
 }
 
 /// A ChatML template like SmolLM2's, without the default system prompt.
-fn chatml() -> ChatTemplate {
+pub(crate) fn chatml() -> ChatTemplate {
     ChatTemplate::new(
         "{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{% endfor %}\
          {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
