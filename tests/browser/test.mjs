@@ -4,6 +4,7 @@
 
 import { test, run, withPage, waitForText, launchBrowser, openPage } from "./harness.mjs";
 import { flowTests } from "./flow.mjs";
+import { compareTests } from "./compare.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -36,5 +37,6 @@ test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
   }));
 
 flowTests(test);
+compareTests(test);
 
 await run();
