@@ -10,6 +10,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod chat;
+pub mod compare;
 pub mod data;
 pub mod error;
 pub mod formats;

@@ -65,6 +65,13 @@ pub fn load_tokenizer(path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> 
 /// Loads a LoRA adapter onto `model`: a PEFT folder (`adapter_config.json` +
 /// `adapter_model.safetensors`) or a GGUF LoRA file, checked against the model.
 pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
+    model.adapter = Some(read_adapter(gpu, model, path)?);
+    Ok(())
+}
+
+/// Reads a LoRA adapter (as [`load_adapter`]) onto the GPU without attaching it to `model`, for
+/// commands that run several adapters over one model (`anytune compare`).
+pub fn read_adapter(gpu: &Gpu, model: &Model, path: &Path) -> Result<Box<dyn anytune_core::model::AdapterWeights>> {
     use anytune_core::lora::{LoraWeights, PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE};
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading the adapter {}", p.display()));
     let name = path.display().to_string();
@@ -76,6 +83,5 @@ pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
         LoraWeights::from_gguf(&read(path)?, &name, &model.config)?
     };
     weights.check_model(&model.config, &name)?;
-    model.adapter = Some(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?));
-    Ok(())
+    Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?))
 }

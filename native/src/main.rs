@@ -4,8 +4,7 @@
 use anyhow::{Result, bail};
 use anytune::load::{load_adapter, load_model, model_path, open_gpu};
 use anytune_core::chat::Message;
-use anytune_core::generate::{GenerateOptions, generate};
-use anytune_core::sample::SamplingConfig;
+use anytune_core::generate::generate;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,11 +12,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod compare;
 mod data_cmd;
 mod eval;
 mod option_flags;
 mod plot;
 mod progress;
+mod sampling_flags;
 mod serve;
 mod sweep;
 mod train;
@@ -56,6 +57,9 @@ enum Command {
     },
     /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
     Eval(eval::EvalArgs),
+    /// Human evaluation: base vs each adapter's answers to a prompts file on a blinded rating
+    /// page (HTML); `--summarise marks.json`: win rates from the page's marks.
+    Compare(Box<compare::CompareArgs>),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),
     /// Hyperparameter search: trials over a --grid or --random --space, the worst stopped at
@@ -113,21 +117,8 @@ struct GenerateArgs {
     /// System message for --chat (default: the template's own).
     #[arg(long, requires = "chat")]
     system: Option<String>,
-    /// Maximum number of new tokens.
-    #[arg(long, default_value_t = 128)]
-    max_tokens: usize,
-    /// Sampling temperature; 0 = greedy.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f32,
-    /// Keep only the k most likely tokens (0 = all).
-    #[arg(long, default_value_t = 0)]
-    top_k: usize,
-    /// Nucleus sampling: keep the most likely tokens up to this total probability.
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f32,
-    /// Random seed for sampling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    sampling: sampling_flags::SamplingFlags,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +151,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(*args),
         Command::Train(args) => train::run(*args),
         Command::Sweep(args) => sweep::run(*args),
         Command::Bench(args) => bench::run(args),
@@ -208,8 +200,7 @@ fn info(m: ModelArg) -> Result<()> {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let sampling = SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
-    sampling.validate()?; // before loading the model; generate checks everything again
+    let options = args.sampling.options()?; // before loading the model
     let (gpu, model) = args.model.load()?;
     let ids = match (&args.prompt, &args.chat) {
         (Some(p), _) => model.tokenizer.encode(p, true)?,
@@ -222,11 +213,6 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
             model.tokenizer.encode_rendered(&model.render_chat(&messages, true)?)?
         }
         (None, None) => bail!("give --prompt or --chat"),
-    };
-    let options = GenerateOptions {
-        max_tokens: args.max_tokens,
-        sampling,
-        stop_at_eos: true,
     };
     let start = Instant::now();
     let mut first_token: Option<Instant> = None;

@@ -2,26 +2,13 @@
 //! its help promises, and bad input exits non-zero with a message naming the file.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+use support::{anytune, ok};
 
 fn tiny() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny-llama-Q8_0.gguf")
-}
-
-fn anytune(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anytune")).args(args).output().expect("run anytune")
-}
-
-/// Runs and returns stdout, or `None` (printed) when this machine has no GPU adapter.
-fn ok(args: &[&str]) -> Option<String> {
-    let out = anytune(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && stderr.contains("no GPU adapter") {
-        eprintln!("SKIPPED: {stderr}");
-        return None;
-    }
-    assert!(out.status.success(), "anytune {args:?} failed: {stderr}");
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]

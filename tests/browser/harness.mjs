@@ -70,10 +70,10 @@ export async function launchBrowser({ webgpu = true, headless = true, args = [] 
   return context;
 }
 
-/** True for URLs the page may load: the local server, and data:/blob:/about: URLs. */
+/** True for URLs the page may load: the local server, and data:/blob:/about:/file: URLs. */
 export function isLocal(url) {
   const u = new URL(url);
-  if (["data:", "blob:", "about:"].includes(u.protocol)) return true;
+  if (["data:", "blob:", "about:", "file:"].includes(u.protocol)) return true;
   return u.hostname === "127.0.0.1";
 }
 

@@ -5,6 +5,7 @@
 import { test, run, withPage, waitForText, launchBrowser, openPage } from "./harness.mjs";
 import { flowTests } from "./flow.mjs";
 import { pageTests } from "./page.mjs";
+import { compareTests } from "./compare.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -38,5 +39,6 @@ test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
 
 pageTests(test);
 flowTests(test);
+compareTests(test);
 
 await run();
