@@ -34,6 +34,10 @@ pub enum Shape {
     /// the input after a blank line) and one assistant turn, through the chat template when the
     /// model has one, else through the Alpaca prompt ([`super::encode::ALPACA_PROMPT`]).
     Alpaca,
+    /// `{"text": ..., "label": ...}` (classification): trained by the label-as-text recipe, the
+    /// text and the label set as the prompt and the label as the completion
+    /// ([`super::label::label_prompt`]).
+    Label,
 }
 
 /// The detected format of a dataset file: container and row shape.
@@ -63,6 +67,7 @@ impl Shape {
             Shape::PromptCompletion => "prompt/completion",
             Shape::Messages => "chat messages",
             Shape::Alpaca => "alpaca instruction/input/output",
+            Shape::Label => "text/label (classification)",
         }
     }
 
@@ -73,6 +78,7 @@ impl Shape {
             Shape::PromptCompletion => "\"prompt\" and \"completion\"",
             Shape::Messages => "\"messages\"",
             Shape::Alpaca => "\"instruction\" and \"output\"",
+            Shape::Label => "\"text\" and \"label\"",
         }
     }
 }

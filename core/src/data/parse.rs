@@ -18,6 +18,8 @@ pub(crate) enum Content {
     Pair { prompt: String, completion: String },
     Chat(Vec<Message>),
     Alpaca { instruction: String, input: String, output: String },
+    /// A classification row: its text and its label (trimmed).
+    Label { text: String, label: String },
 }
 
 /// A row and the 1-based line where it starts.
@@ -55,8 +57,15 @@ impl BadRows<'_> {
 }
 
 /// Parses `bytes` (named `file`) into validated rows. `require_assistant`: chat rows without an
-/// assistant message are bad rows (they would train nothing).
-pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assistant: bool) -> Result<Parsed> {
+/// assistant message are bad rows (they would train nothing). `require_labels` (`--task
+/// classify`): every row must be a text/label row.
+pub(crate) fn parse(
+    bytes: &[u8],
+    file: &str,
+    skip_bad_rows: bool,
+    require_assistant: bool,
+    require_labels: bool,
+) -> Result<Parsed> {
     let ext = extension(file)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -65,7 +74,7 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let container = detect_container(text, &ext).ok_or_else(|| Error::format(file, "the file is empty"))?;
     let mut bad = BadRows { file, skip: skip_bad_rows, rows: Vec::new() };
-    let mut rows = Rows { shape: None, records: Vec::new(), require_assistant };
+    let mut rows = Rows { shape: None, records: Vec::new(), require_assistant, require_labels };
     match container {
         Container::Jsonl => {
             one_object_hint(text, file)?;
@@ -108,8 +117,8 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
                 return Err(Error::format(
                     format!("{file}:1"),
                     format!(
-                        "the CSV header must name a \"text\" column, or \"prompt\" and \"completion\" columns \
-                         (or \"instruction\" and \"output\"); found: {}",
+                        "the CSV header must name a \"text\" column (and a \"label\" column for classification), \
+                         or \"prompt\" and \"completion\" columns (or \"instruction\" and \"output\"); found: {}",
                         header.join(", ")
                     ),
                 ));
@@ -131,11 +140,20 @@ pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assis
     Ok(Parsed { format: DatasetFormat { container, shape }, records: rows.records, bad: bad.rows })
 }
 
+/// The sorted distinct labels of classification `records`.
+pub(crate) fn labels_of(records: &[Record]) -> Vec<String> {
+    super::label::label_set(records.iter().filter_map(|r| match &r.content {
+        Content::Label { label, .. } => Some(label.as_str()),
+        _ => None,
+    }))
+}
+
 /// Rows read so far and the shape detected from the first good one.
 struct Rows {
     shape: Option<Shape>,
     records: Vec<Record>,
     require_assistant: bool,
+    require_labels: bool,
 }
 
 impl Rows {
@@ -148,12 +166,22 @@ impl Rows {
             return bad.bad(
                 line,
                 format!(
-                    "no known fields: a row needs \"text\", \"prompt\"/\"completion\", \"messages\" or \
-                     \"instruction\"/\"output\"; found {{{}}}",
+                    "no known fields: a row needs \"text\", \"text\"/\"label\", \"prompt\"/\"completion\", \
+                     \"messages\" or \"instruction\"/\"output\"; found {{{}}}",
                     keys.join(", ")
                 ),
             );
         };
+        if self.require_labels && shape != Shape::Label {
+            return bad.bad(
+                line,
+                format!(
+                    "--task classify needs {} rows (classification), but this is a {} row",
+                    Shape::Label.fields(),
+                    shape.name()
+                ),
+            );
+        }
         if let Some(first) = self.shape
             && first != shape
         {
@@ -185,6 +213,8 @@ fn shape_of(obj: &Map<String, Value>) -> Option<Shape> {
         Some(Shape::Alpaca)
     } else if obj.contains_key("prompt") || obj.contains_key("completion") {
         Some(Shape::PromptCompletion)
+    } else if obj.contains_key("label") {
+        Some(Shape::Label)
     } else if obj.contains_key("text") {
         Some(Shape::Text)
     } else {
@@ -196,6 +226,7 @@ fn shape_of(obj: &Map<String, Value>) -> Option<Shape> {
 fn content(obj: &Map<String, Value>, shape: Shape, require_assistant: bool) -> std::result::Result<Content, String> {
     Ok(match shape {
         Shape::Text => Content::Text(string(obj, "text", true)?),
+        Shape::Label => Content::Label { text: string(obj, "text", true)?, label: super::label::label_field(obj)? },
         Shape::PromptCompletion => {
             Content::Pair { prompt: string(obj, "prompt", false)?, completion: string(obj, "completion", true)? }
         }
@@ -240,7 +271,7 @@ fn content(obj: &Map<String, Value>, shape: Shape, require_assistant: bool) -> s
 }
 
 /// The string field `key`; `non_empty`: an empty (or all-blank) string is an error.
-fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::Result<String, String> {
+pub(super) fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::Result<String, String> {
     match obj.get(key) {
         None => Err(format!("missing field \"{key}\"")),
         Some(Value::String(s)) if non_empty && s.trim().is_empty() => Err(format!("empty \"{key}\"")),
@@ -249,7 +280,8 @@ fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON type of `v`, as error messages name it ("a number").
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
