@@ -14,6 +14,7 @@ use std::time::Instant;
 
 mod bench;
 mod eval;
+mod eval_table;
 mod option_flags;
 mod plot;
 mod progress;
@@ -52,7 +53,8 @@ enum Command {
         #[arg(long)]
         text: String,
     },
-    /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
+    /// Loss, perplexity and token accuracy of a dataset, generation metrics on prompt → answer rows
+    /// and classification metrics on text/label rows; with --adapter, base and base + adapter side by side.
     Eval(eval::EvalArgs),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),
