@@ -13,6 +13,7 @@ pub mod chat;
 pub mod compare;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod formats;
 pub mod generate;
 pub mod gpu;

@@ -18,6 +18,7 @@ fn options(b: u8) -> (&'static str, DataConfig) {
         val_split: if b & 32 != 0 { 0.25 } else { 0.0 },
         max_seq_len: [512, 16, 2, 64][(b >> 6) as usize],
         seed: 0,
+        ..DataConfig::default()
     };
     (name, cfg)
 }

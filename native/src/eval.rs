@@ -1,12 +1,18 @@
-//! `anytune eval`: loss, perplexity and token accuracy of a dataset under the base model, or base + adapter —
-//! the same data pipeline and loss masks as training (core's `train::eval`, which the web page calls too).
+//! `anytune eval`: loss, perplexity and token accuracy of a dataset, plus generation metrics on
+//! prompt → answer rows and classification metrics on text/label rows, under the base model and
+//! (with --adapter) base + adapter side by side — core's [`anytune_core::eval::evaluate`], the
+//! same data pipeline and loss masks as training.
 
 use crate::option_flags::{EvalOptions, OptionFlags};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use anytune_core::data::{DataFile, read_dataset_path};
-use anytune_core::train::evaluate_file;
+use anytune_core::eval::{EvalConfig, ModelEval, evaluate};
 use clap::Args;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// The file beside an adapter that records its run's label set (written by `anytune train`).
+pub const LABELS_FILE: &str = "labels.json";
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -15,20 +21,85 @@ pub struct EvalArgs {
     /// Data to evaluate, in any format `anytune train` reads.
     #[arg(long)]
     data: PathBuf,
+    /// Skip the generation metrics (one greedy answer per prompt → answer row: slow).
+    #[arg(long)]
+    no_generate: bool,
+    /// Tokens per generated answer at most [default: the reference answer's tokens + 8].
+    #[arg(long)]
+    max_tokens: Option<usize>,
+    /// With --adapter, evaluate base + adapter only (by default the base alone is evaluated
+    /// too, side by side).
+    #[arg(long)]
+    adapter_only: bool,
+    /// Print everything as one JSON object (the evaluated model's loss, perplexity, accuracy,
+    /// targets and sequences at top level; the base's under "base" when compared).
+    #[arg(long)]
+    json: bool,
     /// --max-seq-len, --batch, --train-on-everything and --skip-bad-rows, as `anytune train` takes them.
     #[command(flatten)]
     options: OptionFlags<EvalOptions>,
 }
 
-/// Prints `{"loss", "perplexity", "accuracy", "targets", "sequences"}` as JSON (accuracy: the
-/// fraction of targets whose argmax logit is the target), from core's [`evaluate_file`].
 pub fn run(args: EvalArgs) -> Result<()> {
-    let (gpu, model) = args.model.load()?;
     let options = args.options.options()?;
+    let labels = args.model.adapter.as_deref().map(read_labels).transpose()?.flatten();
+    let (gpu, model) = args.model.load()?;
     let (bytes, name) = read_dataset_path(&args.data)?;
-    let r = pollster::block_on(evaluate_file(&gpu, &model, model.adapter.as_deref(), DataFile { bytes: &bytes, name: &name }, &options))?;
-    eprintln!("{}", r.summary);
-    let out = serde_json::json!({ "loss": r.report.loss, "perplexity": r.report.perplexity, "accuracy": r.report.accuracy, "targets": r.report.targets, "sequences": r.sequences });
-    println!("{out}");
+    let file = DataFile { bytes: &bytes, name: &name };
+    let cfg = EvalConfig { options, labels, generate: !args.no_generate, max_tokens: args.max_tokens };
+    let main = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_deref(), file, &cfg))?;
+    let base = match model.adapter.is_some() && !args.adapter_only {
+        true => Some(pollster::block_on(evaluate(&gpu, &model, None, file, &cfg))?),
+        false => None,
+    };
+    eprintln!("{}", main.file.summary);
+    if args.json {
+        let mut out = model_json(&main);
+        if let Some(b) = &base {
+            out["base"] = model_json(b);
+        }
+        println!("{out}");
+    } else {
+        let columns: Vec<(&str, &ModelEval)> = match &base {
+            Some(b) => vec![("base", b), ("adapter", &main)],
+            None if model.adapter.is_some() => vec![("adapter", &main)],
+            None => vec![("base", &main)],
+        };
+        print!("{}", crate::eval_table::table(&columns));
+    }
     Ok(())
+}
+
+/// The JSON of one model's evaluation: the keys `anytune eval` has always printed, then the
+/// generation and classification metrics.
+fn model_json(e: &ModelEval) -> Value {
+    let r = &e.file.report;
+    json!({
+        "loss": r.loss, "perplexity": r.perplexity, "accuracy": r.accuracy, "targets": r.targets,
+        "sequences": e.file.sequences, "generation": e.generation, "classification": e.classification,
+        "left_out_rows": e.left_out_rows,
+    })
+}
+
+/// The label set recorded beside an adapter (`labels.json` in its folder, or beside its file);
+/// `None` when there is none.
+pub fn read_labels(adapter: &Path) -> Result<Option<Vec<String>>> {
+    let dir = if adapter.is_dir() { adapter } else { adapter.parent().unwrap_or(Path::new(".")) };
+    let path = dir.join(LABELS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let labels = v["labels"].as_array().and_then(|a| a.iter().map(|l| l.as_str().map(str::to_string)).collect::<Option<Vec<_>>>());
+    match labels {
+        Some(l) if !l.is_empty() => Ok(Some(l)),
+        _ => anyhow::bail!("{}: expected {{\"labels\": [\"a\", \"b\", ...]}} (a non-empty list of strings)", path.display()),
+    }
+}
+
+/// Writes `labels.json` (the run's label set and its recipe) into `dir`.
+pub fn labels_json(labels: &[String]) -> String {
+    json!({ "labels": labels, "recipe": "label-as-text" }).to_string()
 }

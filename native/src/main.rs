@@ -15,6 +15,7 @@ mod bench;
 mod compare;
 mod data_cmd;
 mod eval;
+mod eval_table;
 mod option_flags;
 mod plot;
 mod progress;
@@ -55,7 +56,8 @@ enum Command {
         #[arg(long)]
         text: String,
     },
-    /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
+    /// Loss, perplexity and token accuracy of a dataset, generation metrics on prompt → answer rows
+    /// and classification metrics on text/label rows; with --adapter, base and base + adapter side by side.
     Eval(eval::EvalArgs),
     /// Human evaluation: base vs each adapter's answers to a prompts file on a blinded rating
     /// page (HTML); `--summarise marks.json`: win rates from the page's marks.

@@ -232,7 +232,7 @@ fn train_to_next_rung(shared: &Shared, out: &Path, state_path: &Path, state: &mu
             eprintln!("anytune: {label}: validation loss {loss:.4} at step {until}");
             if rung + 1 == rungs {
                 let weights = pollster::block_on(run.adapter_weights(shared.gpu))?;
-                write_adapter(&dir, &weights, &shared.base_name, shared.model).with_context(|| format!("{label}: writing its adapter"))?;
+                write_adapter(&dir, &weights, &shared.base_name, shared.model, &shared.dataset.summary.labels).with_context(|| format!("{label}: writing its adapter"))?;
             }
             state.record(i, loss);
         }

@@ -52,6 +52,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let options_path = out.join("options.toml");
     std::fs::write(&options_path, toml::to_string(&plan.options)?).with_context(|| format!("writing {}", options_path.display()))?;
+    let labels = plan.summary().labels.clone();
     let mut run = TrainRun::start(&gpu, &model, plan)?;
     let checkpoint_path = out.join(CHECKPOINT);
     if args.resume {
@@ -80,7 +81,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             writeln!(log, "{record}").with_context(at_step)?;
         }
         if s.new_best {
-            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model)
+            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model, &labels)
                 .with_context(|| format!("step {}: saving the best adapter", r.step))?;
         }
         if s.checkpoint_due {
@@ -101,10 +102,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let svg_path = out.join("loss.svg");
     std::fs::write(&svg_path, crate::plot::loss_svg(&train_points, &val_points)).with_context(|| format!("writing {}", svg_path.display()))?;
     let trained = pollster::block_on(run.adapter_weights(&gpu))?;
-    write_adapter(out, &trained, &base_name, &model)?;
+    write_adapter(out, &trained, &base_name, &model, &labels)?;
     eprintln!(
-        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, {}options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
         out.display(),
+        if labels.is_empty() { "" } else { "labels.json, " },
         if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
     if let Some(q) = &job.question {
@@ -114,12 +116,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`.
-pub(crate) fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model) -> Result<()> {
+/// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`, and the run's label set
+/// (`labels.json`, for `anytune eval`) when it trained on classification rows.
+pub(crate) fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, model: &Model, labels: &[String]) -> Result<()> {
     let files = AdapterFiles::new(weights, model, base_name)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomically(&dir.join("adapter_config.json"), files.config_json.as_bytes())?;
     write_atomically(&dir.join("adapter_model.safetensors"), &files.safetensors)?;
+    if !labels.is_empty() {
+        write_atomically(&dir.join(crate::eval::LABELS_FILE), crate::eval::labels_json(labels).as_bytes())?;
+    }
     write_atomically(&dir.join("adapter.gguf"), &files.gguf)
 }
 

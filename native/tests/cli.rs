@@ -251,11 +251,11 @@ fn dropout_recompute_and_accuracy_flags() {
     let vals: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|v: &serde_json::Value| v["kind"] == "val").collect();
     assert_eq!(vals.len(), 2, "{log}");
     assert!(vals.iter().all(|v| (0.0..=1.0).contains(&v["accuracy"].as_f64().unwrap())), "{log}");
-    let eval: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--adapter", o, "--data", d]).unwrap()).unwrap();
+    let eval: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--adapter", o, "--data", d, "--json", "--no-generate"]).unwrap()).unwrap();
     let acc = eval["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc) && eval["loss"].as_f64().unwrap().is_finite(), "{eval}");
     // The base alone scores the same file worse than base + adapter trained on it.
-    let base: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--data", d]).unwrap()).unwrap();
+    let base: serde_json::Value = serde_json::from_str(&ok(&["eval", "--model", m, "--data", d, "--json", "--no-generate"]).unwrap()).unwrap();
     assert!(base["loss"].as_f64().unwrap() > eval["loss"].as_f64().unwrap(), "{base} vs {eval}");
     assert_eq!(base["sequences"], eval["sequences"]);
     // eval's flags come from the option schema.
@@ -315,4 +315,63 @@ fn an_empty_prompt_or_text_is_refused() {
     assert!(stderr.contains("the prompt is empty (it has no tokens)"), "{stderr}");
     let stderr = refused(&["score", "--model", m, "--text", ""]).unwrap();
     assert!(stderr.contains("the text is empty (it has no tokens)"), "{stderr}");
+}
+
+/// `anytune eval --json`: the keys it has always printed at top level, then generation metrics
+/// on prompt → answer rows; the table names each metric; bad --max-tokens is refused by name.
+#[test]
+fn eval_json_keys_and_generation_metrics() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let d = data.to_str().unwrap();
+    let Some(out) = ok(&["eval", "--model", m, "--data", d, "--json", "--max-tokens", "3"]) else { return };
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["loss", "perplexity", "accuracy", "targets", "sequences", "generation", "classification", "left_out_rows"] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    assert!(v["classification"].is_null() && v.get("base").is_none(), "{v}");
+    let g = &v["generation"];
+    assert_eq!(g["rows"], 40, "{g}");
+    for key in ["exact_match", "contains", "starts_with"] {
+        assert!((0.0..=1.0).contains(&g[key].as_f64().unwrap()), "{g}");
+    }
+    let answers = g["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 40);
+    assert!(answers[0]["line"] == 1 && answers[0]["answer"].is_string() && answers[0]["exact"].is_boolean(), "{g}");
+    let table = ok(&["eval", "--model", m, "--data", d, "--no-generate"]).unwrap();
+    assert!(table.contains("loss") && table.contains("token accuracy") && !table.contains("exact match"), "{table}");
+    let stderr = refused(&["eval", "--model", m, "--data", d, "--max-tokens", "0"]).unwrap();
+    assert!(stderr.contains("invalid --max-tokens: 0 is not from 1 to the model's context length 128"), "{stderr}");
+}
+
+/// The script-made sentiment set on the tiny model: label-as-text training (`--task classify`)
+/// raises the test accuracy above the base's; `labels.json` records the label set and `eval`
+/// puts base and adapter side by side.
+#[test]
+fn classification_training_beats_the_base_on_the_sentiment_set() {
+    let model = tiny();
+    let m = model.to_str().unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
+    let (train, test) = (data.join("sentiment_train.jsonl"), data.join("sentiment_test.jsonl"));
+    let out = std::env::temp_dir().join(format!("anytune-classify-{}", std::process::id()));
+    let o = out.to_str().unwrap();
+    let args = ["train", "--model", m, "--data", train.to_str().unwrap(), "--out", o, "--task", "classify", "--steps", "60", "--lr", "2e-2", "--schedule", "constant", "--warmup", "10", "--rank", "16", "--batch", "8", "--targets", "all-linear", "--seed", "0"];
+    let Some(_) = ok(&args) else { return };
+    let labels: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("labels.json")).unwrap()).unwrap();
+    assert_eq!(labels["labels"], serde_json::json!(["negative", "positive"]));
+    let eval = ok(&["eval", "--model", m, "--adapter", o, "--data", test.to_str().unwrap(), "--json"]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    let (adapter, base) = (&v["classification"], &v["base"]["classification"]);
+    let accuracy = |c: &serde_json::Value| c["accuracy"].as_f64().unwrap();
+    eprintln!("sentiment test accuracy: base {:.3}, adapter {:.3}", accuracy(base), accuracy(adapter));
+    assert_eq!(adapter["rows"], 60);
+    assert!(accuracy(adapter) > accuracy(base) + 0.2, "adapter {adapter} vs base {base}");
+    assert!(adapter["macro_f1"].as_f64().unwrap() > base["macro_f1"].as_f64().unwrap(), "{v}");
+    assert_eq!(adapter["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|n| n.as_u64().unwrap()).sum::<u64>(), 60);
+    // --task classify refuses a file without label rows, naming the file and line.
+    let zorblax = data.join("zorblax.jsonl");
+    let stderr = refused(&["train", "--model", m, "--data", zorblax.to_str().unwrap(), "--out", o, "--task", "classify", "--dry-run"]).unwrap();
+    assert!(stderr.contains("zorblax.jsonl:1: --task classify needs \"text\" and \"label\" rows"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -2,7 +2,7 @@
 """Compare `anytune eval` with PEFT + transformers on a prompt/completion JSONL of your choice.
 
     anytune train --model M.gguf --data train.jsonl --out run/
-    anytune eval  --model M.gguf --adapter run/ --data val.jsonl        # prints {"loss": …}
+    anytune eval  --model M.gguf --adapter run/ --data val.jsonl --json --no-generate       # prints a table; --json: {"loss": …}
     python3 tests/golden/check_eval.py M.gguf run/ val.jsonl             # the same with PEFT
 
 Pass `-` as the adapter for the base model alone. The loss is the mean negative log-likelihood

@@ -14,6 +14,9 @@
 //!   its tokens and counted in the summary's `mask_fallback_rows`.
 //! - alpaca: one user + one assistant message through the chat template when there is one,
 //!   else [`alpaca_prompt`] as the prompt and `output` as the completion.
+//! - label (classification): like alpaca, with [`super::label::label_question`] as the user
+//!   turn and the label as the assistant turn, else [`super::label::label_prompt`] and
+//!   `" {label}"` as prompt and completion.
 //!
 //! Long rows are bounded before tokenizing (see [`super::cut`]): truncated rows keep at most
 //! `budget` bytes of text, and text is tokenized in pieces of at most 64 KiB.
@@ -69,6 +72,8 @@ pub(crate) struct Encoder<'a> {
     pub train_on_everything: bool,
     /// Bytes of text a truncated (not text) row keeps ([`super::cut::text_budget`]).
     pub budget: usize,
+    /// The label set that classification prompts list (empty until a label file sets it).
+    pub labels: Vec<String>,
 }
 
 /// One row's example and what encoding it changed.
@@ -108,6 +113,15 @@ impl Encoder<'_> {
                 let user =
                     if input.trim().is_empty() { instruction.clone() } else { format!("{instruction}\n\n{input}") };
                 let (segs, fb) = self.chat_segments(&[Message::user(user), Message::assistant(output.clone())])?;
+                fallback = fb;
+                segs
+            }
+            Content::Label { text, label } if self.render.is_none() => {
+                vec![(super::label::label_prompt(text), Seg::Prompt), (format!(" {label}"), Seg::Completion)]
+            }
+            Content::Label { text, label } => {
+                let question = super::label::label_question(text, &self.labels);
+                let (segs, fb) = self.chat_segments(&[Message::user(question), Message::assistant(label.clone())])?;
                 fallback = fb;
                 segs
             }

@@ -37,6 +37,10 @@ pub enum Shape {
     /// ShareGPT `{"conversations": [{"from": ..., "value": ...}, ...]}` with `from` one of
     /// human/user, gpt/assistant, system: read as chat messages and trained like them.
     ShareGpt,
+    /// `{"text": ..., "label": ...}` (classification): trained by the label-as-text recipe, the
+    /// text and the label set as the prompt and the label as the completion
+    /// ([`super::label::label_prompt`]).
+    Label,
 }
 
 /// The detected format of a dataset file: container and row shape.
@@ -67,6 +71,7 @@ impl Shape {
             Shape::Messages => "chat messages",
             Shape::Alpaca => "alpaca instruction/input/output",
             Shape::ShareGpt => "ShareGPT conversations",
+            Shape::Label => "text/label (classification)",
         }
     }
 
@@ -78,6 +83,7 @@ impl Shape {
             Shape::Messages => "\"messages\"",
             Shape::Alpaca => "\"instruction\" and \"output\"",
             Shape::ShareGpt => "\"conversations\"",
+            Shape::Label => "\"text\" and \"label\"",
         }
     }
 }

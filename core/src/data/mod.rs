@@ -28,9 +28,11 @@ pub mod csv;
 pub(crate) mod cut;
 pub mod encode;
 pub mod format;
+pub mod label;
 pub(crate) mod parse;
 pub(crate) mod shape;
 pub mod summary;
+pub mod tasks;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -64,6 +66,11 @@ pub struct DataConfig {
     pub skip_bad_rows: bool,
     /// Seed of the validation split (and, by convention, of the batch order). Default 0.
     pub seed: u64,
+    /// Every row must be a classification (text/label) row (`--task classify`). Default false.
+    pub require_labels: bool,
+    /// The label set of classification prompts (a trained run's, for evaluation); `None`: the
+    /// sorted distinct labels of the training file ([`label::label_set`]). Default `None`.
+    pub labels: Option<Vec<String>>,
 }
 
 impl Default for DataConfig {
@@ -75,6 +82,8 @@ impl Default for DataConfig {
             val_split: 0.0,
             skip_bad_rows: false,
             seed: 0,
+            require_labels: false,
+            labels: None,
         }
     }
 }
@@ -121,12 +130,13 @@ pub fn prepare(
         return Err(crate::Error::invalid("val_split", "give either a validation file or val_split, not both"));
     }
     let budget = cut::text_budget(tok, cfg.max_seq_len);
-    let encoder = encode::Encoder { tok, render, train_on_everything: cfg.train_on_everything, budget };
+    let labels = cfg.labels.clone().unwrap_or_default();
+    let mut encoder = encode::Encoder { tok, render, train_on_everything: cfg.train_on_everything, budget, labels };
     let mut acc = Acc::default();
-    let (format, examples) = load(train, &encoder, cfg, &mut acc)?;
+    let (format, examples) = load(train, &mut encoder, cfg, &mut acc)?;
     let (train_ex, val_ex, val_file) = match val {
         Some(v) => {
-            let (vf, val_ex) = load(v, &encoder, cfg, &mut acc)?;
+            let (vf, val_ex) = load(v, &mut encoder, cfg, &mut acc)?;
             (examples, val_ex, Some((v.name.to_string(), vf)))
         }
         None => {
@@ -166,6 +176,7 @@ pub fn prepare(
         mask_fallback_rows: acc.fallback,
         longest: train_ex.iter().chain(&val_ex).map(|e| e.ids.len()).max().unwrap_or(0),
         max_seq_len: cfg.max_seq_len,
+        labels: encoder.labels,
     };
     Ok(Dataset { train: train_ex, val: val_ex, summary })
 }
@@ -180,14 +191,20 @@ struct Acc {
     untokenized_bytes: usize,
 }
 
-/// One file → its format and fitted examples.
+/// One file → its format and fitted examples. The first classification file read (the training
+/// file) sets the encoder's label set unless one was given.
 fn load(
     file: DataFile,
-    encoder: &encode::Encoder,
+    encoder: &mut encode::Encoder,
     cfg: &DataConfig,
     acc: &mut Acc,
 ) -> Result<(DatasetFormat, Vec<Example>)> {
-    let parsed = parse::parse(file.bytes, file.name, cfg.skip_bad_rows, !cfg.train_on_everything)?;
+    let parsed =
+        parse::parse(file.bytes, file.name, cfg.skip_bad_rows, !cfg.train_on_everything, cfg.require_labels)?;
+    if parsed.format.shape == Shape::Label && encoder.labels.is_empty() {
+        encoder.labels = parse::labels_of(&parsed.records);
+        label::check_label_set(&encoder.labels, file.name)?;
+    }
     let mut bad = parse::BadRows { file: file.name, skip: cfg.skip_bad_rows, rows: parsed.bad };
     let splittable = parsed.format.shape == Shape::Text;
     let mut encoded = Vec::with_capacity(parsed.records.len());

@@ -18,6 +18,8 @@ pub(crate) enum Content {
     Pair { prompt: String, completion: String },
     Chat(Vec<Message>),
     Alpaca { instruction: String, input: String, output: String },
+    /// A classification row: its text and its label (trimmed).
+    Label { text: String, label: String },
 }
 
 /// A row and the 1-based line where it starts.
@@ -55,10 +57,17 @@ impl BadRows<'_> {
 }
 
 /// Parses `bytes` (named `file`) into validated rows. `require_assistant`: chat rows without an
-/// assistant message are bad rows (they would train nothing).
-pub(crate) fn parse(bytes: &[u8], file: &str, skip_bad_rows: bool, require_assistant: bool) -> Result<Parsed> {
+/// assistant message are bad rows (they would train nothing). `require_labels` (`--task
+/// classify`): every row must be a text/label row.
+pub(crate) fn parse(
+    bytes: &[u8],
+    file: &str,
+    skip_bad_rows: bool,
+    require_assistant: bool,
+    require_labels: bool,
+) -> Result<Parsed> {
     let mut bad = BadRows { file, skip: skip_bad_rows, rows: Vec::new() };
-    let mut rows = Rows::new(require_assistant);
+    let mut rows = Rows::new(require_assistant, require_labels);
     let container = read_rows(bytes, file, &mut |line, raw| match raw {
         Ok(v) => rows.add(v, line, &mut bad),
         Err(reason) => bad.bad(line, reason),
@@ -125,8 +134,8 @@ pub(crate) fn read_rows(
                 return Err(Error::format(
                     format!("{file}:1"),
                     format!(
-                        "the CSV header must name a \"text\" column, or \"prompt\" and \"completion\" columns \
-                         (or \"instruction\" and \"output\"); found: {}",
+                        "the CSV header must name a \"text\" column (and a \"label\" column for classification), \
+                         or \"prompt\" and \"completion\" columns (or \"instruction\" and \"output\"); found: {}",
                         header.join(", ")
                     ),
                 ));
@@ -144,16 +153,25 @@ pub(crate) fn read_rows(
     Ok(container)
 }
 
+/// The sorted distinct labels of classification `records`.
+pub(crate) fn labels_of(records: &[Record]) -> Vec<String> {
+    super::label::label_set(records.iter().filter_map(|r| match &r.content {
+        Content::Label { label, .. } => Some(label.as_str()),
+        _ => None,
+    }))
+}
+
 /// Rows read so far and the shape detected from the first good one.
 pub(crate) struct Rows {
     pub shape: Option<Shape>,
     pub records: Vec<Record>,
     require_assistant: bool,
+    require_labels: bool,
 }
 
 impl Rows {
-    pub fn new(require_assistant: bool) -> Rows {
-        Rows { shape: None, records: Vec::new(), require_assistant }
+    pub fn new(require_assistant: bool, require_labels: bool) -> Rows {
+        Rows { shape: None, records: Vec::new(), require_assistant, require_labels }
     }
 
     /// Validates row `v` (starting on `line`): a [`Record`] when good, else a bad row.
@@ -166,12 +184,22 @@ impl Rows {
             return bad.bad(
                 line,
                 format!(
-                    "no known fields: a row needs \"text\", \"prompt\"/\"completion\", \"messages\", \
-                     \"conversations\" or \"instruction\"/\"output\"; found {{{}}}",
+                    "no known fields: a row needs \"text\", \"text\"/\"label\", \"prompt\"/\"completion\", \
+                     \"messages\", \"conversations\" or \"instruction\"/\"output\"; found {{{}}}",
                     keys.join(", ")
                 ),
             );
         };
+        if self.require_labels && shape != Shape::Label {
+            return bad.bad(
+                line,
+                format!(
+                    "--task classify needs {} rows (classification), but this is a {} row",
+                    Shape::Label.fields(),
+                    shape.name()
+                ),
+            );
+        }
         if let Some(first) = self.shape
             && first != shape
         {
@@ -205,6 +233,8 @@ fn shape_of(obj: &Map<String, Value>) -> Option<Shape> {
         Some(Shape::Alpaca)
     } else if obj.contains_key("prompt") || obj.contains_key("completion") {
         Some(Shape::PromptCompletion)
+    } else if obj.contains_key("label") {
+        Some(Shape::Label)
     } else if obj.contains_key("text") {
         Some(Shape::Text)
     } else {
@@ -216,6 +246,7 @@ fn shape_of(obj: &Map<String, Value>) -> Option<Shape> {
 fn content(obj: &Map<String, Value>, shape: Shape, require_assistant: bool) -> std::result::Result<Content, String> {
     Ok(match shape {
         Shape::Text => Content::Text(string(obj, "text", true)?),
+        Shape::Label => Content::Label { text: string(obj, "text", true)?, label: super::label::label_field(obj)? },
         Shape::PromptCompletion => {
             Content::Pair { prompt: string(obj, "prompt", false)?, completion: string(obj, "completion", true)? }
         }
@@ -293,7 +324,7 @@ fn chat(obj: &Map<String, Value>, keys: &ChatKeys, require_assistant: bool) -> s
 }
 
 /// The string field `key`; `non_empty`: an empty (or all-blank) string is an error.
-fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::Result<String, String> {
+pub(super) fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::Result<String, String> {
     match obj.get(key) {
         None => Err(format!("missing field \"{key}\"")),
         Some(Value::String(s)) if non_empty && s.trim().is_empty() => Err(format!("empty \"{key}\"")),
@@ -302,7 +333,8 @@ fn string(obj: &Map<String, Value>, key: &str, non_empty: bool) -> std::result::
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON type of `v`, as error messages name it ("a number").
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

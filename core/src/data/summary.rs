@@ -62,6 +62,9 @@ pub struct DataSummary {
     /// The longest sequence, in tokens.
     pub longest: usize,
     pub max_seq_len: usize,
+    /// The label set of classification rows (sorted; empty for other shapes).
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 impl std::fmt::Display for DataSummary {
@@ -71,6 +74,9 @@ impl std::fmt::Display for DataSummary {
             writeln!(f, "validation {file}: {format}")?;
         }
         writeln!(f, "  rows read: {}, skipped (bad): {}", self.rows, self.skipped_rows)?;
+        if !self.labels.is_empty() {
+            writeln!(f, "  labels ({}): {}; trained as text, loss on the label only", self.labels.len(), self.labels.join(", "))?;
+        }
         for b in &self.bad_rows {
             writeln!(f, "    skipped {b}")?;
         }

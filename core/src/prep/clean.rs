@@ -124,7 +124,7 @@ pub fn clean(file: DataFile, opts: &CleanOptions) -> Result<Cleaned> {
     let norm = Normalise { nfc: opts.nfc, control: opts.strip_control, whitespace: opts.whitespace };
     let mut actions: Vec<RowAction> = Vec::new();
     let drop = |line, rule, reason: String, of| RowAction { line, action: "dropped".into(), rule, reason, duplicate_of: of };
-    let mut parser = Rows::new(true);
+    let mut parser = Rows::new(true, false);
     let mut bad = BadRows { file: file.name, skip: true, rows: Vec::new() };
     // Rows that passed the row rules: (line, value, changed, text, key).
     let mut kept: Vec<(usize, serde_json::Value, bool, String)> = Vec::new();

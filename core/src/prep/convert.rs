@@ -63,7 +63,7 @@ pub fn convert(file: DataFile, opts: &ConvertOptions) -> Result<Converted> {
         || opts.completion_column.is_some()
         || opts.text_column.is_some()
         || opts.label_column.is_some();
-    let mut parser = Rows::new(false);
+    let mut parser = Rows::new(false, false);
     let mut bad = BadRows { file: file.name, skip: true, rows: Vec::new() };
     let mut labels = Vec::new();
     let mut add = |line: usize, raw: std::result::Result<Value, String>, bad: &mut BadRows| match raw {
@@ -96,8 +96,9 @@ pub fn convert(file: DataFile, opts: &ConvertOptions) -> Result<Converted> {
     }
     let mut jsonl = Vec::new();
     let mut system_added = 0;
+    let label_set = crate::data::parse::labels_of(&parser.records);
     for (record, label) in parser.records.iter().zip(labels) {
-        let mut messages = chat_messages(&record.content);
+        let mut messages = chat_messages(&record.content, &label_set);
         if let Some(system) = &opts.system
             && !messages.iter().any(|m| m.role == "system")
         {
@@ -117,9 +118,13 @@ pub fn convert(file: DataFile, opts: &ConvertOptions) -> Result<Converted> {
     Ok(Converted { jsonl, report })
 }
 
-/// A row's content as chat messages (see the module doc).
-fn chat_messages(c: &Content) -> Vec<Message> {
+/// A row's content as chat messages (see the module doc); a text/label row as the question
+/// classification training asks (the text and the file's `label_set`) and the label as the answer.
+fn chat_messages(c: &Content, label_set: &[String]) -> Vec<Message> {
     match c {
+        Content::Label { text, label } => {
+            vec![Message::user(crate::data::label::label_question(text.trim(), label_set)), Message::assistant(label)]
+        }
         Content::Text(t) => vec![Message::assistant(t.trim())],
         Content::Pair { prompt, completion } => vec![Message::user(prompt.trim()), Message::assistant(completion.trim())],
         Content::Alpaca { instruction, input, output } => {

@@ -149,7 +149,7 @@ pub fn inspect(file: DataFile, tok: &Tokenizer, render: Option<RenderChat>, opts
         Err(e) => (None, Some(e.to_string())),
     };
     let (container, rows) = read(file)?;
-    let mut parser = Rows::new(!opts.train_on_everything);
+    let mut parser = Rows::new(!opts.train_on_everything, false);
     let mut bad = BadRows { file: file.name, skip: true, rows: Vec::new() };
     let (mut empty_fields, mut control_characters, mut invalid_utf8_lines) = (Vec::new(), Vec::new(), Vec::new());
     let mut labels: BTreeMap<String, usize> = BTreeMap::new();
@@ -184,6 +184,7 @@ pub fn inspect(file: DataFile, tok: &Tokenizer, render: Option<RenderChat>, opts
         render,
         train_on_everything: opts.train_on_everything,
         budget: text_budget(tok, opts.max_seq_len.max(2)),
+        labels: crate::data::parse::labels_of(&parser.records),
     };
     let mut good: Vec<(usize, &Content, Example)> = Vec::new();
     for r in &parser.records {

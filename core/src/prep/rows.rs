@@ -54,6 +54,7 @@ pub(crate) fn content_text(c: &Content) -> String {
         Content::Pair { prompt, completion } => format!("{prompt}\n{completion}"),
         Content::Chat(messages) => messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n"),
         Content::Alpaca { instruction, input, output } => format!("{instruction}\n{input}\n{output}"),
+        Content::Label { text, label } => format!("{text}\n{label}"),
     }
 }
 

@@ -62,7 +62,7 @@ pub fn check_fractions(name: &str, f: [f64; 3]) -> Result<()> {
 pub fn split(file: DataFile, fractions: [f64; 3], seed: u64) -> Result<Split> {
     check_fractions("fractions", fractions)?;
     let (_, rows) = read(file)?;
-    let mut parser = Rows::new(false);
+    let mut parser = Rows::new(false, false);
     let mut bad = BadRows { file: file.name, skip: false, rows: Vec::new() };
     let mut values = Vec::with_capacity(rows.len());
     for row in rows {

@@ -354,6 +354,9 @@ run_options! {
     train_on_everything: bool = false, Range::Flag;
     /// Pack short examples together into sequences of up to max_seq_len tokens.
     pack: bool = false, Range::Flag;
+    /// What the rows are: auto (detected from the first row), or classify (every row must be
+    /// {"text", "label"}; trained by the label-as-text recipe, as detection also does).
+    task: String = "auto".into(), Range::Choice(&["auto", "classify"]);
     /// Skip malformed rows (reported by line) instead of stopping.
     skip_bad_rows: bool = false, Range::Flag;
     /// Fraction of the training rows held out for validation.

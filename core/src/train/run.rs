@@ -60,6 +60,8 @@ impl RunOptions {
             val_split: self.val_split,
             skip_bad_rows: self.skip_bad_rows,
             seed: self.seed,
+            require_labels: self.task == "classify",
+            labels: None,
         }
     }
 }

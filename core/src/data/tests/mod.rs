@@ -4,6 +4,7 @@
 mod bad_rows;
 mod chat;
 mod formats;
+mod labels;
 mod shaping;
 
 use std::sync::OnceLock;
