@@ -66,7 +66,7 @@ fn a_grid_sweep_stops_trials_early_and_keeps_the_best_adapter() {
     let best_dir = out.join("best");
     let model = repo("tests/fixtures/tiny-llama-Q8_0.gguf");
     let data = repo("tests/data/zorblax.jsonl");
-    let eval = ["eval", "--model", model.to_str().unwrap(), "--adapter", best_dir.to_str().unwrap(), "--data", data.to_str().unwrap(), "--max-seq-len", "48"];
+    let eval = ["eval", "--model", model.to_str().unwrap(), "--adapter", best_dir.to_str().unwrap(), "--data", data.to_str().unwrap(), "--max-seq-len", "48", "--json", "--no-generate"];
     let (json, _) = ok(&eval.map(String::from)).unwrap();
     let loss = serde_json::from_str::<serde_json::Value>(&json).unwrap()["loss"].as_f64().unwrap();
     assert!(loss.is_finite(), "{json}");
