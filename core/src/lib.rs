@@ -12,6 +12,7 @@ pub mod bench;
 pub mod chat;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod generate;
 pub mod gpu;

@@ -34,9 +34,9 @@ pub fn load_model(gpu: &Gpu, path: &Path) -> Result<Model> {
     Ok(model)
 }
 
-/// Loads a LoRA adapter onto `model`: a PEFT folder (`adapter_config.json` +
-/// `adapter_model.safetensors`) or a GGUF LoRA file, checked against the model.
-pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
+/// Reads a LoRA adapter: a PEFT folder (`adapter_config.json` + `adapter_model.safetensors`)
+/// or a GGUF LoRA file, checked against the model of `config`.
+pub fn read_adapter(path: &Path, config: &anytune_core::model::ModelConfig) -> Result<anytune_core::lora::LoraWeights> {
     use anytune_core::lora::{LoraWeights, PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE};
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading the adapter {}", p.display()));
     let name = path.display().to_string();
@@ -45,9 +45,15 @@ pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
             .with_context(|| format!("{name}/{PEFT_CONFIG_FILE} is not UTF-8"))?;
         LoraWeights::from_peft(&config, &read(&path.join(PEFT_WEIGHTS_FILE))?)?
     } else {
-        LoraWeights::from_gguf(&read(path)?, &name, &model.config)?
+        LoraWeights::from_gguf(&read(path)?, &name, config)?
     };
-    weights.check_model(&model.config, &name)?;
+    weights.check_model(config, &name)?;
+    Ok(weights)
+}
+
+/// Loads a LoRA adapter onto `model` ([`read_adapter`]).
+pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
+    let weights = read_adapter(path, &model.config)?;
     model.adapter = Some(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?));
     Ok(())
 }

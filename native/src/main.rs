@@ -14,6 +14,7 @@ use std::time::Instant;
 
 mod bench;
 mod eval;
+mod export;
 mod option_flags;
 mod plot;
 mod progress;
@@ -54,6 +55,9 @@ enum Command {
     },
     /// Loss and perplexity of a dataset under the model (with --adapter: base + adapter), as JSON.
     Eval(eval::EvalArgs),
+    /// Merge a LoRA adapter into its base and write a Hugging Face folder or a quantized GGUF
+    /// (+ Ollama Modelfile), with the size and, given --data, the perplexity cost (export.json).
+    Export(Box<export::ExportArgs>),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),
     /// Measure speed on this adapter: matmul GFLOP/s or forward-pass tokens/s.
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export::run(*args),
         Command::Train(args) => train::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
