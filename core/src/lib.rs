@@ -14,6 +14,7 @@ pub mod compare;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod formats;
 pub mod generate;
 pub mod gpu;

@@ -183,6 +183,13 @@ impl Tokenizer {
         Ok(tok)
     }
 
+    /// The tokenizer as `tokenizer.json` text (the `tokenizers` crate's own serialization, which
+    /// transformers' fast tokenizers load): how an exported Hugging Face folder gets the
+    /// vocabulary a GGUF rebuilt.
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(true).map_err(|e| Error::invalid("tokenizer", format!("{}: cannot be written as JSON: {e}", self.origin)))
+    }
+
     /// Whether the post-processor puts BOS before the text.
     fn detect_add_bos(&self) -> Result<bool> {
         let Some(bos) = &self.bos else { return Ok(false) };

@@ -62,16 +62,22 @@ pub fn load_tokenizer(path: &Path) -> Result<(Tokenizer, Option<ChatTemplate>)> 
     Ok((tok, template))
 }
 
-/// Loads a LoRA adapter onto `model`: a PEFT folder (`adapter_config.json` +
-/// `adapter_model.safetensors`) or a GGUF LoRA file, checked against the model.
+/// Loads a LoRA adapter onto `model` ([`read_adapter`]).
 pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
     model.adapter = Some(read_adapter(gpu, model, path)?);
     Ok(())
 }
 
-/// Reads a LoRA adapter (as [`load_adapter`]) onto the GPU without attaching it to `model`, for
-/// commands that run several adapters over one model (`anytune compare`).
+/// Reads a LoRA adapter (as [`read_lora_weights`]) onto the GPU without attaching it to
+/// `model`, for commands that run several adapters over one model (`anytune compare`).
 pub fn read_adapter(gpu: &Gpu, model: &Model, path: &Path) -> Result<Box<dyn anytune_core::model::AdapterWeights>> {
+    let weights = read_lora_weights(path, &model.config)?;
+    Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?))
+}
+
+/// Reads a LoRA adapter: a PEFT folder (`adapter_config.json` + `adapter_model.safetensors`)
+/// or a GGUF LoRA file, checked against the model of `config`.
+pub fn read_lora_weights(path: &Path, config: &anytune_core::model::ModelConfig) -> Result<anytune_core::lora::LoraWeights> {
     use anytune_core::lora::{LoraWeights, PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE};
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading the adapter {}", p.display()));
     let name = path.display().to_string();
@@ -80,8 +86,8 @@ pub fn read_adapter(gpu: &Gpu, model: &Model, path: &Path) -> Result<Box<dyn any
             .with_context(|| format!("{name}/{PEFT_CONFIG_FILE} is not UTF-8"))?;
         LoraWeights::from_peft(&config, &read(&path.join(PEFT_WEIGHTS_FILE))?)?
     } else {
-        LoraWeights::from_gguf(&read(path)?, &name, &model.config)?
+        LoraWeights::from_gguf(&read(path)?, &name, config)?
     };
-    weights.check_model(&model.config, &name)?;
-    Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?))
+    weights.check_model(config, &name)?;
+    Ok(weights)
 }

@@ -16,6 +16,7 @@ mod compare;
 mod data_cmd;
 mod eval;
 mod eval_table;
+mod export;
 mod option_flags;
 mod plot;
 mod progress;
@@ -62,6 +63,9 @@ enum Command {
     /// Human evaluation: base vs each adapter's answers to a prompts file on a blinded rating
     /// page (HTML); `--summarise marks.json`: win rates from the page's marks.
     Compare(Box<compare::CompareArgs>),
+    /// Merge a LoRA adapter into its base and write a Hugging Face folder or a quantized GGUF
+    /// (+ Ollama Modelfile), with the size and, given --data, the perplexity cost (export.json).
+    Export(Box<export::ExportArgs>),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),
     /// Hyperparameter search: trials over a --grid or --random --space, the worst stopped at
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(*args),
+        Command::Export(args) => export::run(*args),
         Command::Train(args) => train::run(*args),
         Command::Sweep(args) => sweep::run(*args),
         Command::Bench(args) => bench::run(args),

@@ -13,18 +13,39 @@ use crate::gpu::Gpu;
 use crate::quant::dequant::dequantize;
 use crate::tokenizer::Tokenizer;
 
+/// The name, configuration and tensors of the model `format` found in `files` (GGUF: q/k rows
+/// marked as permuted for the architectures llama.cpp permutes; HF: each tensor naming its shard).
+pub fn open_checkpoint<'a>(files: &'a ModelFiles, format: &ModelFormat) -> Result<(String, ModelConfig, Checkpoint<'a>)> {
+    match format {
+        ModelFormat::Gguf { file, gguf } => {
+            let name = files.name(*file).to_string();
+            let config = ModelConfig::from_gguf(gguf)?;
+            let mut ckpt = Checkpoint::new(&name, Naming::Gguf, config.arch.gguf_qk_permuted());
+            for t in &gguf.tensors {
+                ckpt.insert(t, files.bytes(*file));
+            }
+            Ok((name, config, ckpt))
+        }
+        ModelFormat::HuggingFace(hf) => {
+            let name = "Hugging Face folder".to_string();
+            let config = ModelConfig::from_hf(&hf.config, "config.json")?;
+            let mut ckpt = Checkpoint::new(&name, Naming::HuggingFace, false);
+            for (file, info) in hf.tensors.values() {
+                ckpt.insert_from(files.name(*file), info, files.bytes(*file));
+            }
+            Ok((name, config, ckpt))
+        }
+    }
+}
+
 impl Model {
     /// Loads a GGUF file or a Hugging Face folder held in `files`.
     pub fn load(gpu: &Gpu, files: &ModelFiles) -> Result<Model> {
-        match ModelFormat::detect(files)? {
+        let format = ModelFormat::detect(files)?;
+        let (name, config, ckpt) = open_checkpoint(files, &format)?;
+        match &format {
             ModelFormat::Gguf { file, gguf } => {
-                let name = files.name(file).to_string();
-                let bytes = files.bytes(file);
-                let config = ModelConfig::from_gguf(&gguf)?;
-                let mut ckpt = Checkpoint::new(&name, Naming::Gguf, config.arch.gguf_qk_permuted());
-                for t in &gguf.tensors {
-                    ckpt.insert(t, bytes);
-                }
+                let bytes = files.bytes(*file);
                 let tokenizer = Tokenizer::from_gguf(&gguf.metadata, &name)?;
                 let rope_factors = match gguf.tensor("rope_freqs.weight") {
                     Some(t) => Some(rope_factors(&name, t, bytes)?),
@@ -33,12 +54,6 @@ impl Model {
                 Model::assemble(gpu, name, config, &ckpt, tokenizer, rope_factors)
             }
             ModelFormat::HuggingFace(hf) => {
-                let name = "Hugging Face folder".to_string();
-                let config = ModelConfig::from_hf(&hf.config, "config.json")?;
-                let mut ckpt = Checkpoint::new(&name, Naming::HuggingFace, false);
-                for (file, info) in hf.tensors.values() {
-                    ckpt.insert_from(files.name(*file), info, files.bytes(*file));
-                }
                 let tokenizer_json = hf.tokenizer_json.as_ref().ok_or_else(|| {
                     Error::format(&name, "tokenizer.json is missing (it must sit next to config.json)")
                 })?;

@@ -35,6 +35,7 @@ pub use config::{Arch, ModelConfig};
 pub use forward::{Activations, Saved};
 pub use linear::{Adapter, AdapterWeights, Linear, Site, Target};
 pub use kv_cache::KvCache;
+pub use load::open_checkpoint;
 pub use weights::ModelWeights;
 
 /// Everything needed to run a model.

@@ -10,6 +10,8 @@
 //! - a matrix whose rows are not a multiple of 256 values cannot hold K blocks and falls
 //!   back: Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0 (llama.cpp's fallback table).
 //!
+//! Q5_K_M is the same rule with Q5_K in place of Q4_K ([`q5_k_m`]).
+//!
 //! Checked against the published Gemma 3 270M Q4_K_M file (tests/tests/gemma3.rs).
 
 use super::GgmlType;
@@ -47,6 +49,15 @@ pub fn q4_k_m(role: PresetRole, n_layers: usize, cols: usize) -> GgmlType {
     k_fallback(wanted, cols)
 }
 
+/// The Q5_K_M type of a matrix: Q4_K_M's rule with Q5_K where Q4_K_M puts Q4_K (llama.cpp
+/// gives `attn_v` and `ffn_down` of the [`use_more_bits`] layers Q6_K under both presets).
+pub fn q5_k_m(role: PresetRole, n_layers: usize, cols: usize) -> GgmlType {
+    match q4_k_m(role, n_layers, 256) {
+        GgmlType::Q4K => k_fallback(GgmlType::Q5K, cols),
+        wanted => k_fallback(wanted, cols),
+    }
+}
+
 /// llama.cpp's substitute for a K type when rows of `cols` values are not whole 256-value
 /// super-blocks (Q2_K and Q3_K fall back to IQ4_NL there, which anytune does not run: Q4_0 here).
 pub fn k_fallback(ty: GgmlType, cols: usize) -> GgmlType {
@@ -79,5 +90,10 @@ mod tests {
         assert_eq!(q4_k_m(PresetRole::FfnDown { layer: 0 }, 18, 2048), GgmlType::Q6K);
         assert_eq!(q4_k_m(PresetRole::AttnV { layer: 0 }, 18, 640), GgmlType::Q8_0);
         assert_eq!(q4_k_m(PresetRole::Embedding { tied: true }, 18, 640), GgmlType::Q8_0);
+        assert_eq!(q5_k_m(PresetRole::Other, 18, 640), GgmlType::Q5_1);
+        assert_eq!(q5_k_m(PresetRole::Other, 18, 1024), GgmlType::Q5K);
+        assert_eq!(q5_k_m(PresetRole::FfnDown { layer: 1 }, 18, 1024), GgmlType::Q6K);
+        assert_eq!(q5_k_m(PresetRole::FfnDown { layer: 2 }, 18, 1024), GgmlType::Q5K);
+        assert_eq!(q5_k_m(PresetRole::Output, 18, 640), GgmlType::Q8_0);
     }
 }

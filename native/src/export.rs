@@ -1,0 +1,128 @@
+//! `anytune export`: merges an adapter into its base and writes a Hugging Face folder or a
+//! quantized GGUF with an Ollama Modelfile (core's `export`), then reports the files' sizes and,
+//! with `--data`, the quality cost: loss and perplexity of base + adapter and of the exported
+//! model loaded back from the written files, printed and written as `export.json`.
+
+use crate::option_flags::{EvalOptions, OptionFlags};
+use anyhow::{Context, Result};
+use anytune::load::{load_adapter, load_model, model_path, open_gpu, read_lora_weights};
+use anytune_core::data::{DataFile, read_dataset_path};
+use anytune_core::export::{ExportFormat, ExportOptions, ExportType, export};
+use anytune_core::formats::read_model_path;
+use anytune_core::formats::source::ModelFormat;
+use anytune_core::model::open_checkpoint;
+use anytune_core::train::{FileEval, evaluate_file};
+use clap::Args;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The base model (a path or a name, as for every command). Default: smollm2-135m.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The LoRA adapter to merge: a PEFT folder or a GGUF LoRA file, as `anytune train` writes them.
+    #[arg(long)]
+    adapter: PathBuf,
+    /// Output folder (created; files in it with the same names are replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// hf (config.json, model.safetensors, tokenizer files) or gguf (model.gguf + Modelfile; needs a GGUF base).
+    #[arg(long, default_value = "gguf")]
+    format: String,
+    /// f32, f16, bf16, q8_0, q4_0, q4_k_m or q5_k_m (hf: the float types). Default: f32 for hf, q8_0 for gguf.
+    #[arg(long = "type")]
+    ty: Option<String>,
+    /// A dataset to measure the quality cost on: perplexity of base + adapter vs the exported model.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// --max-seq-len, --batch, --train-on-everything and --skip-bad-rows for --data, as `anytune eval` takes them.
+    #[command(flatten)]
+    options: OptionFlags<EvalOptions>,
+}
+
+/// Runs the export and writes `OUT/export.json`.
+pub fn run(args: ExportArgs) -> Result<()> {
+    let format = ExportFormat::parse(&args.format)?;
+    let ty = match &args.ty {
+        Some(t) => ExportType::parse(t)?,
+        None => format.default_type(),
+    };
+    let eval_options = args.options.options()?;
+    let path = model_path(args.model.as_deref())?;
+    let exported_files = {
+        let files = read_model_path(&path)?;
+        let (_, config, _) = open_checkpoint(&files, &ModelFormat::detect(&files)?)?;
+        let adapter = read_lora_weights(&args.adapter, &config)?;
+        let name = args.adapter.display().to_string();
+        let out = export(&files, Some(&adapter), &name, &ExportOptions { format, ty })
+            .with_context(|| format!("exporting {} with {name}", path.display()))?;
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        let mut sizes = Vec::new();
+        for (name, bytes) in &out.files {
+            let file = args.out.join(name);
+            std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+            println!("wrote {} ({})", file.display(), human(bytes.len()));
+            sizes.push(json!({ "name": name, "bytes": bytes.len() }));
+        }
+        let types: Vec<String> = out.tensor_types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+        println!("tensor types: {}", types.join(", "));
+        json!({ "files": sizes, "tensor_types": out.tensor_types.iter().map(|(t, n)| (t.clone(), json!(n))).collect::<serde_json::Map<_, _>>() })
+    };
+    let total: u64 = exported_files["files"].as_array().into_iter().flatten().filter_map(|f| f["bytes"].as_u64()).sum();
+    let eval = match &args.data {
+        None => Value::Null,
+        Some(data) => {
+            let exported = match format {
+                ExportFormat::Hf => args.out.clone(),
+                ExportFormat::Gguf => args.out.join("model.gguf"),
+            };
+            quality(&path, &args.adapter, &exported, data, &eval_options)?
+        }
+    };
+    let report = json!({
+        "model": path.display().to_string(),
+        "adapter": args.adapter.display().to_string(),
+        "format": args.format,
+        "type": ty.name(),
+        "files": exported_files["files"],
+        "total_bytes": total,
+        "tensor_types": exported_files["tensor_types"],
+        "eval": eval,
+    });
+    let file = args.out.join("export.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", file.display()))?;
+    println!("total {}; report in {}", human(total as usize), file.display());
+    Ok(())
+}
+
+/// Loss and perplexity of `data` under base + adapter and under the exported model (loaded from
+/// the written files), each loaded in turn so only one is on the GPU.
+fn quality(base: &Path, adapter: &Path, exported: &Path, data: &Path, options: &anytune_core::train::RunOptions) -> Result<Value> {
+    let gpu = open_gpu()?;
+    let (bytes, name) = read_dataset_path(data)?;
+    let file = DataFile { bytes: &bytes, name: &name };
+    let measure = |model: &anytune_core::model::Model| -> Result<FileEval> {
+        Ok(pollster::block_on(evaluate_file(&gpu, model, model.adapter.as_deref(), file, options))?)
+    };
+    let before = {
+        let mut model = load_model(&gpu, base)?;
+        load_adapter(&gpu, &mut model, adapter)?;
+        measure(&model)?
+    };
+    let after = measure(&load_model(&gpu, exported)?)?;
+    let (p0, p1) = (before.report.perplexity, after.report.perplexity);
+    let change = (p1 - p0) / p0 * 100.0;
+    println!(
+        "perplexity on {name}: base + adapter {p0:.4}, exported {p1:.4} ({change:+.2}%); loss {:.5} → {:.5}",
+        before.report.loss, after.report.loss
+    );
+    let summary = |e: &FileEval| json!({ "loss": e.report.loss, "perplexity": e.report.perplexity, "accuracy": e.report.accuracy, "targets": e.report.targets });
+    Ok(json!({ "data": name, "base_adapter": summary(&before), "exported": summary(&after), "perplexity_change_percent": change }))
+}
+
+/// `1.2 MiB`.
+fn human(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 { format!("{:.1} MiB", b / (1024.0 * 1024.0)) } else { format!("{:.1} KiB", b / 1024.0) }
+}
