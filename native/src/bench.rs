@@ -66,7 +66,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 fn matmul(args: &BenchArgs) -> Result<()> {
     let gpu = open_gpu()?;
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.family.name());
     let m = args.tokens;
     // Default model (SmolLM2-135M): q/o, k/v, gate/up, down projections, plus two square-ish peers.
     let model_shapes = [(m, 576, 576), (m, 192, 576), (m, 1536, 576), (m, 576, 1536)];
@@ -111,7 +111,7 @@ fn forward(args: &BenchArgs) -> Result<()> {
     for _ in 0..args.iters {
         best = best.min(run_once()?);
     }
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.family.name());
     println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
     println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
     if args.profile {
@@ -158,7 +158,7 @@ fn train(args: &BenchArgs) -> Result<()> {
         best = best.min(start.elapsed().as_secs_f64());
     }
     let tokens = (b * t) as f64;
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.family.name());
     println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
     println!("step: {best:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s", args.iters, tokens / best, flops_per_token * tokens / best / 1e9);
     println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e6, first.dispatches);
