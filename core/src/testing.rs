@@ -3,23 +3,36 @@
 
 pub use crate::rng::Rng;
 #[cfg(not(target_arch = "wasm32"))]
-use crate::gpu::{Gpu, GpuOptions};
+use crate::gpu::{Gpu, GpuOptions, KernelFamily};
 
 /// The shared test device (native only: the browser's device is not `Sync`), or `None` (with
-/// the reason printed) when no adapter exists at all.
+/// the reason printed) when no adapter exists at all. Its kernel family is the adapter's own
+/// (or `ANYTUNE_KERNELS`'s).
 /// Tests return early on `None`; any other failure panics.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn test_gpu() -> Option<&'static Gpu> {
     static GPU: std::sync::OnceLock<Option<Gpu>> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| match pollster::block_on(Gpu::new(&GpuOptions::default())) {
+    GPU.get_or_init(|| open_test_gpu(None)).as_ref()
+}
+
+/// A second shared test device that runs `family`'s kernels whatever the adapter (so the GPU
+/// family is tested on lavapipe), or `None` as for [`test_gpu`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn test_gpu_with(family: KernelFamily) -> Option<&'static Gpu> {
+    static GPUS: [std::sync::OnceLock<Option<Gpu>>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    GPUS[family as usize].get_or_init(|| open_test_gpu(Some(family))).as_ref()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn open_test_gpu(kernels: Option<KernelFamily>) -> Option<Gpu> {
+    match pollster::block_on(Gpu::new(&GpuOptions { kernels, ..Default::default() })) {
         Ok(gpu) => Some(gpu),
         Err(crate::Error::NoAdapter(why)) => {
             eprintln!("SKIPPED: no GPU adapter ({why})");
             None
         }
         Err(e) => panic!("GPU present but unusable: {e}"),
-    })
-    .as_ref()
+    }
 }
 
 /// Panics unless every `|got - want| <= atol + rtol * |want|`; prints the max difference.

@@ -93,7 +93,12 @@ fn peak(gpu: &Gpu) -> Result<f64> {
     let measured = measure_peak_gflops(gpu)?;
     let published = published_peak_gflops(&gpu.report.name)
         .map_or(String::new(), |p| format!("; published {p:.0} GFLOP/s (measured is {:.0}% of it)", 100.0 * measured / p));
-    println!("adapter: {} ({}); f32 FMA peak measured {measured:.1} GFLOP/s{published}", gpu.report.name, gpu.report.backend);
+    println!(
+        "adapter: {} ({}), kernels: {}; f32 FMA peak measured {measured:.1} GFLOP/s{published}",
+        gpu.report.name,
+        gpu.report.backend,
+        gpu.family.name()
+    );
     Ok(measured)
 }
 
@@ -144,7 +149,7 @@ fn forward(args: &BenchArgs) -> Result<()> {
     for _ in 0..args.iters {
         best = best.min(run_once()?);
     }
-    println!("adapter: {} ({})", gpu.report.name, gpu.report.backend);
+    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.family.name());
     println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
     println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
     if args.profile {

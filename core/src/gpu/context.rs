@@ -3,6 +3,7 @@
 //! has (shader-f16, subgroups, timestamp-query); kernels pick variants from [`GpuFeatures`].
 //! wgpu's errors are captured as values, never panics (`gpu/errors.rs`).
 
+use super::family::KernelFamily;
 use super::kernels::PipelineCache;
 use crate::error::{Error, Result};
 
@@ -12,6 +13,9 @@ pub struct GpuOptions {
     /// Restrict to these backends; `None` reads `ANYTUNE_BACKEND` (vulkan, metal, dx12, gl)
     /// natively, else tries Vulkan/Metal/DX12/WebGPU first and GL second.
     pub backends: Option<wgpu::Backends>,
+    /// Force a kernel family; `None` reads `ANYTUNE_KERNELS` (cpu, gpu) natively, else chooses
+    /// from the adapter ([`KernelFamily::choose`]). Tests force `Gpu` on lavapipe.
+    pub kernels: Option<KernelFamily>,
 }
 
 /// Optional features the device was opened with.
@@ -36,6 +40,10 @@ pub struct AdapterReport {
     pub max_invocations: u32,
     pub max_workgroup_storage: u32,
     pub max_storage_buffers_per_stage: u32,
+    /// The kernel family the device runs ([`Gpu::family`]).
+    pub kernels: KernelFamily,
+    /// Why that family: the adapter's type, or the override that chose it.
+    pub kernels_reason: String,
 }
 
 impl AdapterReport {
@@ -70,7 +78,8 @@ impl std::fmt::Display for AdapterReport {
             yes(self.features.shader_f16),
             yes(self.features.subgroups),
             yes(self.features.timestamp_query)
-        )
+        )?;
+        write!(f, "\nkernels: {} ({})", self.kernels.name(), self.kernels_reason)
     }
 }
 
@@ -95,6 +104,9 @@ pub struct Gpu {
     /// subgroups;`, which naga here does not accept). `ANYTUNE_MATMUL_SG=0` when the device
     /// opens forces the plain kernels, to compare the two.
     pub subgroup_kernels: bool,
+    /// The kernel family (chosen once when the device opens): `Gpu` runs the tiled kernels
+    /// (`matmul_tiled`, `qmatmul_tiled_*`), `Cpu` the llvmpipe-shaped ones.
+    pub family: KernelFamily,
     pub(crate) pipelines: PipelineCache,
     pub(crate) profile: super::profile::ProfileState,
     /// The first uncaptured wgpu error or refused buffer, returned by the next readback.
@@ -153,6 +165,7 @@ impl Gpu {
             timestamp_query: required_features.contains(wgpu::Features::TIMESTAMP_QUERY),
         };
         let info = adapter.get_info();
+        let (family, kernels_reason) = KernelFamily::choose(options.kernels, &info)?;
         let report = AdapterReport {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
@@ -165,6 +178,8 @@ impl Gpu {
             max_invocations: limits.max_compute_invocations_per_workgroup,
             max_workgroup_storage: limits.max_compute_workgroup_storage_size,
             max_storage_buffers_per_stage: limits.max_storage_buffers_per_shader_stage,
+            kernels: family,
+            kernels_reason,
         };
         let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
@@ -183,6 +198,7 @@ impl Gpu {
             rgba32f_storage_read,
             cpu,
             subgroup_kernels,
+            family,
             pipelines: PipelineCache::default(),
             profile: Default::default(),
             errors: Default::default(),

@@ -182,3 +182,25 @@ pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
 };
 /// f32 FMA throughput calibration: 8 independent vec4 FMA chains per invocation.
 pub const FMA_PEAK: Kernel = Kernel { entry: "fma_peak", sources: &[shader!("fma_peak.wgsl")] };
+/// GPU family: batched f32 matmul in 64×64 workgroup-memory tiles, one dispatch per product
+/// (overrides TRANS_A, TRANS_B); scalar loads, any layout.
+pub const MATMUL_TILED: Kernel = Kernel {
+    entry: "matmul_tiled",
+    sources: &[shader!("matmul_tile_common.wgsl"), shader!("matmul_tiled_common.wgsl"), shader!("matmul_tiled.wgsl")],
+};
+/// `matmul_tiled` with vec4 loads of A and B (rows and strides multiples of 4 values).
+pub const MATMUL_TILED_VEC4: Kernel = Kernel {
+    entry: "matmul_tiled_vec4",
+    sources: &[shader!("matmul_tile_common.wgsl"), shader!("matmul_tiled_common.wgsl"), shader!("matmul_tiled_vec4.wgsl")],
+};
+/// GPU family: `y = x·Wᵀ + bias`, weight tiles dequantized into workgroup memory, one dispatch
+/// per weight chunk (override WTYPE).
+pub const QMATMUL_TILED_FORWARD: Kernel = Kernel {
+    entry: "qmatmul_tiled_forward",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_forward.wgsl")],
+};
+/// GPU family: `dx (+)= dy·W`, tiled as `qmatmul_tiled_forward` (override WTYPE).
+pub const QMATMUL_TILED_BACKWARD: Kernel = Kernel {
+    entry: "qmatmul_tiled_backward",
+    sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_backward.wgsl")],
+};

@@ -6,11 +6,13 @@
 //! Work is recorded, never executed per op: an op pushes dispatches into a [`Recorder`];
 //! the caller submits once and reads back only what it needs (logits, the loss).
 //!
-//! Layers, each using only those above it: `errors`, `profile` (state), `kernels` → `context`
+//! Layers, each using only those above it: `errors`, `profile` (state), `kernels`, `family`
+//! (which kernel family a device runs) → `context`
 //! ([`Gpu`]) → `timestamps` → `recorder` → `readback` → `tensor`, `profile_read`.
 
 mod context;
 mod errors;
+mod family;
 pub mod kernels;
 mod profile;
 mod profile_read;
@@ -20,6 +22,7 @@ mod tensor;
 mod timestamps;
 
 pub use context::{AdapterReport, Gpu, GpuFeatures, GpuOptions};
+pub use family::KernelFamily;
 pub use kernels::Kernel;
 pub use profile::KernelTime;
 pub use recorder::{Recorder, grid_1d};

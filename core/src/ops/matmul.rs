@@ -12,6 +12,10 @@
 //! [`super::matmul_tex`] takes `M >= 16` instead: operands in read-only storage textures,
 //! all of K per dispatch, 1.3–3× `matmul_forward_sg` there (see docs/lavapipe.md for what
 //! each kind of load costs on llvmpipe).
+//!
+//! All of the above is the CPU kernel family. On a device of the GPU family
+//! ([`crate::gpu::KernelFamily::Gpu`]) every product runs on [`super::matmul_tiled`] instead:
+//! workgroup-memory tiles read straight from the tensors, one dispatch per product.
 
 use crate::error::{Error, Result};
 use super::matmul_stage::{Operand, stage};
@@ -78,6 +82,7 @@ pub fn kernel_name(gpu: &crate::gpu::Gpu, shape: &MatmulShape) -> &'static str {
         Variant::Plain => kernels::MATMUL_FORWARD.entry,
         Variant::Subgroup => kernels::MATMUL_FORWARD_SG.entry,
         Variant::Texture => kernels::MATMUL_FORWARD_TEX.entry,
+        Variant::Tiled => super::matmul_tiled::kernel(shape).entry,
     }
 }
 
@@ -91,13 +96,18 @@ enum Variant {
     /// `matmul_forward_tex` (see [`super::matmul_tex`]): CPU adapters with subgroups, `m >= 16`,
     /// operands that fit in textures.
     Texture,
+    /// `matmul_tiled` / `matmul_tiled_vec4` (see [`super::matmul_tiled`]): the GPU family, any
+    /// shape, one dispatch per product.
+    Tiled,
 }
 
 impl Variant {
     /// The fastest kernel this adapter runs `s` on. The texture kernel was tuned on llvmpipe
     /// (256 accumulators per lane would spill on a GPU), so GPUs keep the uniform-buffer kernels.
     fn choose(gpu: &crate::gpu::Gpu, s: &MatmulShape) -> Variant {
-        if s.m < 16 || !gpu.subgroup_kernels {
+        if gpu.family == crate::gpu::KernelFamily::Gpu {
+            Variant::Tiled
+        } else if s.m < 16 || !gpu.subgroup_kernels {
             Variant::Plain
         } else if gpu.cpu && super::matmul_tex::fits(gpu, s) {
             Variant::Texture
@@ -127,8 +137,10 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     if s.batch == 0 || s.m == 0 || s.n == 0 {
         return Ok(());
     }
-    if variant == Variant::Texture {
-        return super::matmul_tex::matmul_tex(rec, a, b, c, s);
+    match variant {
+        Variant::Texture => return super::matmul_tex::matmul_tex(rec, a, b, c, s),
+        Variant::Tiled => return super::matmul_tiled::matmul_tiled(rec, a, b, c, s),
+        Variant::Plain | Variant::Subgroup => {}
     }
     // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
     let batch_a = if s.stride_a == 0 { 1 } else { s.batch };
@@ -201,13 +213,15 @@ pub fn matmul_cpu(a: &[f32], b: &[f32], c: &[f32], s: MatmulShape) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    /// Checks every kernel this adapter can run the shape on.
+    /// Checks every kernel this adapter can run the shape on (the GPU family's tiled kernel
+    /// on any adapter).
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
         let gpu = test_gpu().unwrap();
+        check_with(shape, a_len, b_len, rng, Variant::Tiled);
         check_with(shape, a_len, b_len, rng, Variant::Plain);
         if shape.m >= 16 && gpu.subgroup_kernels {
             check_with(shape, a_len, b_len, rng, Variant::Subgroup);
@@ -215,6 +229,11 @@ mod tests {
                 check_with(shape, a_len, b_len, rng, Variant::Texture);
             }
         }
+    }
+
+    /// Checks the GPU family's tiled kernel alone (on any adapter).
+    pub(crate) fn check_tiled(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
+        check_with(shape, a_len, b_len, rng, Variant::Tiled);
     }
 
     fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, variant: Variant) {

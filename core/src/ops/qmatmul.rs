@@ -9,6 +9,11 @@
 //! `shaders/qmatmul_forward_sg.wgsl` / `shaders/qmatmul_backward_sg.wgsl`: the rows of the
 //! staged operand are loaded once per subgroup and shared with `subgroupBroadcast`
 //! (`ANYTUNE_MATMUL_SG=0` forces the plain kernels).
+//!
+//! All of the above is the CPU kernel family. On a device of the GPU family
+//! ([`crate::gpu::KernelFamily::Gpu`]) both products run on [`super::qmatmul_tiled`] instead:
+//! weight tiles dequantized into workgroup memory, x / dy read from storage, one dispatch per
+//! weight chunk.
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Kernel, Recorder, kernels};
@@ -124,10 +129,26 @@ fn slices(start: usize, len: usize, max: usize) -> impl Iterator<Item = (usize, 
     (0..len).step_by(step.max(1)).map(move |c| (start + c, step.min(len - c)))
 }
 
-/// Workgroup size of the subgroup kernels on this adapter (16 on CPU adapters: see `WG` in
-/// their shaders), or `None` where they cannot run.
-fn subgroup_workgroup(gpu: &crate::gpu::Gpu) -> Option<u32> {
-    gpu.subgroup_kernels.then_some(if gpu.cpu { 16 } else { 64 })
+/// The kernels a product runs on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Kernels {
+    /// The CPU family's staged kernels: plain, or the subgroup ones with workgroups of this
+    /// many invocations when 16 rows share a workgroup.
+    Staged(Option<u32>),
+    /// The GPU family's tiled kernels ([`super::qmatmul_tiled`]).
+    Tiled,
+}
+
+impl Kernels {
+    /// The kernels of this device's family: tiled on the GPU family; else the subgroup kernels'
+    /// workgroup size (16 on CPU adapters: see `WG` in their shaders) where they can run.
+    fn of(gpu: &crate::gpu::Gpu) -> Kernels {
+        if gpu.family == crate::gpu::KernelFamily::Gpu {
+            Kernels::Tiled
+        } else {
+            Kernels::Staged(gpu.subgroup_kernels.then_some(if gpu.cpu { 16 } else { 64 }))
+        }
+    }
 }
 
 /// The plain kernel, or the subgroup one with workgroups of `sg` invocations when 16 rows
@@ -164,12 +185,11 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
-    qmatmul_forward_with(rec, x, w, bias, y, subgroup_workgroup(rec.gpu))
+    qmatmul_forward_with(rec, x, w, bias, y, Kernels::of(rec.gpu))
 }
 
-/// [`qmatmul_forward`] with the choice of `qmatmul_forward_sg` (when 16 rows share a
-/// workgroup) made by the caller.
-fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, sg: Option<u32>) -> Result<()> {
+/// [`qmatmul_forward`] on the kernels chosen by the caller.
+pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, kernels: Kernels) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
@@ -180,6 +200,9 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
+    let Kernels::Staged(sg) = kernels else {
+        return super::qmatmul_tiled::forward(rec, x, w, bias, y, m);
+    };
     // About-equal slices of K, each starting on a whole quant block (multiples of 256), no wider
     // than lets 16 (8) rows of x share a 64 KiB binding: K = 1536 (a down projection) runs as
     // 2 × 768 on the 16-row kernels instead of 8 rows per workgroup.
@@ -224,12 +247,11 @@ fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Opt
 /// # Shapes
 /// `dy`: `(M, N)`, `w`: `(N, K)`, `dx`: `(M, K)`.
 pub fn qmatmul_backward_input(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool) -> Result<()> {
-    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, subgroup_workgroup(rec.gpu))
+    qmatmul_backward_input_with(rec, dy, w, dx, accumulate, Kernels::of(rec.gpu))
 }
 
-/// [`qmatmul_backward_input`] with the choice of `qmatmul_backward_sg` (when 16 rows share a
-/// workgroup) made by the caller.
-fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, sg: Option<u32>) -> Result<()> {
+/// [`qmatmul_backward_input`] on the kernels chosen by the caller.
+pub(crate) fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, dx: &GpuTensor, accumulate: bool, kernels: Kernels) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = dx.len().checked_div(k).unwrap_or(0);
     check("qmatmul_backward_input dx", dx, m * k, w)?;
@@ -243,6 +265,9 @@ fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w: &Weight, d
         }
         return Ok(());
     }
+    let Kernels::Staged(sg) = kernels else {
+        return super::qmatmul_tiled::backward_input(rec, dy, w, dx, accumulate, m);
+    };
     // Widest slice that still gives 16 (8) rows per binding.
     let max = BLOCK_FLOATS / if m >= 16 { 16 } else if m >= 8 { 8 } else { 1 };
     let mut ranges = Vec::new();
@@ -309,24 +334,24 @@ pub fn qmatmul_backward_input_cpu(dy: &[f32], w: &Weight, w_bytes: &[u8]) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::quant::GgmlType;
     use crate::quant::quantize::random_blocks;
     use crate::testing::{Rng, assert_close, test_gpu};
 
-    /// The plain kernel (`None`) and, where the adapter has subgroups, the subgroup kernel with
-    /// both workgroup sizes (64 for GPUs, 16 for CPU adapters).
-    fn variants(gpu: &crate::gpu::Gpu) -> Vec<Option<u32>> {
-        let mut v = vec![None];
+    /// The GPU family's tiled kernels, the plain kernel and, where the adapter has subgroups,
+    /// the subgroup kernel with both workgroup sizes (64 for GPUs, 16 for CPU adapters).
+    fn variants(gpu: &crate::gpu::Gpu) -> Vec<Kernels> {
+        let mut v = vec![Kernels::Tiled, Kernels::Staged(None)];
         if gpu.subgroup_kernels {
-            v.extend([Some(16), Some(64)]);
+            v.extend([Kernels::Staged(Some(16)), Kernels::Staged(Some(64))]);
         }
         v
     }
 
     /// Random weight bytes of `ty`, uploaded with a binding limit that gives `chunks` chunks.
-    fn weight(ty: GgmlType, n: usize, k: usize, chunks: usize, rng: &mut Rng) -> (Weight, Vec<u8>) {
+    pub(crate) fn weight(ty: GgmlType, n: usize, k: usize, chunks: usize, rng: &mut Rng) -> (Weight, Vec<u8>) {
         let gpu = test_gpu().unwrap();
         let bytes = random_blocks(ty, n * k / ty.block_size(), 1.0, rng);
         let limit = (n.div_ceil(chunks) * ty.row_bytes(k)) as u64;
@@ -337,7 +362,7 @@ mod tests {
 
     /// Tolerance: products of values ~1 summed over K; 1e-4 relative to the typical magnitude
     /// sqrt(K) (the CPU reference accumulates in f64).
-    fn atol(k: usize) -> f32 {
+    pub(crate) fn atol(k: usize) -> f32 {
         1e-4 * (k as f32).sqrt()
     }
 
@@ -432,14 +457,14 @@ mod tests {
                 let mut rec = Recorder::new(gpu);
                 qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, variant).unwrap();
                 let got = pollster::block_on(gy.read(rec)).unwrap();
-                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k}"));
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul ({variant:?}) {ty:?} m={m} n={n} k={k}"));
             }
         }
     }
 
     /// `dx (+)= dy · W` on the GPU against the CPU reference for one shape.
     #[allow(clippy::too_many_arguments)]
-    fn check_backward(gpu: &crate::gpu::Gpu, rng: &mut Rng, ty: GgmlType, m: usize, n: usize, k: usize, chunks: usize, accumulate: bool) {
+    pub(crate) fn check_backward(gpu: &crate::gpu::Gpu, rng: &mut Rng, ty: GgmlType, m: usize, n: usize, k: usize, chunks: usize, accumulate: bool) {
         let (w, bytes) = weight(ty, n, k, chunks, rng);
         let dy = rng.normal_vec(m * n, 1.0);
         let dx0 = rng.normal_vec(m * k, 1.0);
@@ -454,7 +479,7 @@ mod tests {
             let mut rec = Recorder::new(gpu);
             qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, variant).unwrap();
             let got = pollster::block_on(gdx.read(rec)).unwrap();
-            let what = format!("qmatmul_backward (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            let what = format!("qmatmul_backward ({variant:?}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
             assert_close(&got, &want, atol(n), 1e-4, &what);
         }
     }
@@ -507,7 +532,7 @@ mod tests {
                 let mut rec = Recorder::new(gpu);
                 qmatmul_forward_with(&mut rec, &gx, &w, None, &gy, variant).unwrap();
                 let got = pollster::block_on(gy.read(rec)).unwrap();
-                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul (subgroup workgroup {variant:?}) {ty:?} m={m} n={n} k={k}"));
+                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul ({variant:?}) {ty:?} m={m} n={n} k={k}"));
             }
             check_backward(gpu, &mut rng, ty, m, n, k, chunks, true);
         }

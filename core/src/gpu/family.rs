@@ -1,0 +1,88 @@
+//! Which kernel family a device runs: the kernels shaped for CPU adapters (llvmpipe/lavapipe,
+//! SwiftShader: operands staged into 64 KiB uniform buffers, 16-invocation workgroups, products
+//! cut into row blocks), or the kernels shaped for GPUs (workgroup-memory tiles, 256
+//! invocations, one dispatch per product). Chosen once when the device opens
+//! ([`KernelFamily::choose`]); `ANYTUNE_KERNELS=cpu|gpu` (natively) or
+//! [`super::GpuOptions::kernels`] overrides it, so the GPU family is tested on lavapipe.
+
+use crate::error::{Error, Result};
+
+/// The kernel family of a [`super::Gpu`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelFamily {
+    /// Kernels tuned on llvmpipe (CPU adapters); the default where the adapter is a CPU.
+    Cpu,
+    /// Tiled kernels for GPUs (`matmul_tiled`, `qmatmul_tiled_*`); the default elsewhere.
+    Gpu,
+}
+
+impl KernelFamily {
+    /// `"cpu"` or `"gpu"`, as `ANYTUNE_KERNELS` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFamily::Cpu => "cpu",
+            KernelFamily::Gpu => "gpu",
+        }
+    }
+
+    /// Parses `cpu` / `gpu` (any case); `source` names where the value came from, for the error.
+    pub fn parse(value: &str, source: &str) -> Result<KernelFamily> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(KernelFamily::Cpu),
+            "gpu" => Ok(KernelFamily::Gpu),
+            _ => Err(Error::invalid(source, format!("{value:?} is not a kernel family: use cpu or gpu"))),
+        }
+    }
+
+    /// The family for an adapter and why: `forced` (a caller's choice) first, then
+    /// `ANYTUNE_KERNELS` (natively), else from the adapter: Cpu for a CPU device type or an
+    /// adapter whose name or driver says SwiftShader (the browser may report no device type),
+    /// Gpu otherwise.
+    pub fn choose(forced: Option<KernelFamily>, info: &wgpu::AdapterInfo) -> Result<(KernelFamily, String)> {
+        if let Some(f) = forced {
+            return Ok((f, "chosen by the caller".into()));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Ok(value) = std::env::var("ANYTUNE_KERNELS") {
+            return Ok((Self::parse(&value, "ANYTUNE_KERNELS")?, "set by ANYTUNE_KERNELS".into()));
+        }
+        let text = format!("{} {} {}", info.name, info.driver, info.driver_info);
+        Ok(Self::from_adapter(info.device_type, &text))
+    }
+
+    /// The family an adapter of `device_type` described by `text` (its name and driver) calls
+    /// for, without overrides, and why.
+    pub fn from_adapter(device_type: wgpu::DeviceType, text: &str) -> (KernelFamily, String) {
+        let text = text.to_ascii_lowercase();
+        if device_type == wgpu::DeviceType::Cpu {
+            (KernelFamily::Cpu, "the adapter is a CPU (software rasterizer)".into())
+        } else if text.contains("swiftshader") {
+            (KernelFamily::Cpu, "the adapter is SwiftShader (a CPU)".into())
+        } else {
+            (KernelFamily::Gpu, format!("the adapter is a {device_type:?} device"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_family_from_adapter() {
+        use wgpu::DeviceType::{Cpu, DiscreteGpu, Other};
+        assert_eq!(KernelFamily::from_adapter(Cpu, "llvmpipe (LLVM 15.0.7, 256 bits)").0, KernelFamily::Cpu);
+        assert_eq!(KernelFamily::from_adapter(Other, "Google SwiftShader").0, KernelFamily::Cpu);
+        assert_eq!(KernelFamily::from_adapter(DiscreteGpu, "NVIDIA H100 NVIDIA 550.54").0, KernelFamily::Gpu);
+        // The browser may report nothing at all: a GPU.
+        assert_eq!(KernelFamily::from_adapter(Other, "").0, KernelFamily::Gpu);
+    }
+
+    #[test]
+    fn kernel_family_parse_refuses_other_names() {
+        assert_eq!(KernelFamily::parse(" GPU ", "ANYTUNE_KERNELS").unwrap(), KernelFamily::Gpu);
+        let e = KernelFamily::parse("fast", "ANYTUNE_KERNELS").unwrap_err().to_string();
+        assert!(e.contains("ANYTUNE_KERNELS") && e.contains("cpu or gpu"), "{e}");
+    }
+}

@@ -1,0 +1,62 @@
+//! The GPU kernel family (tiled matmul and qmatmul) against the CPU family on whole models:
+//! the tiny random Llama in Q4_0 (every frozen product through qmatmul) and f32, LoRA r 4 on
+//! all seven linears (every LoRA product through matmul). Logits, and the losses of three
+//! optimizer steps, must agree within 1e-4 relative: both families sum in f32, in different
+//! orders; a wrong tile edge or dequantized tile is off by far more.
+
+use anytune::load::load_model;
+use anytune_core::data::{Batch, DataPosition, IGNORE};
+use anytune_core::gpu::{Gpu, KernelFamily};
+use anytune_core::lora::{Layers, LoraConfig, LoraParams, LoraWeights, Target};
+use anytune_core::model::Model;
+use anytune_core::testing::{Rng, assert_close, test_gpu_with};
+use anytune_core::train::{TrainConfig, Trainer};
+use anytune_tests::{all_logits, repo_path};
+
+const B: usize = 2;
+const T: usize = 13;
+
+fn batch(model: &Model, k: usize) -> Batch {
+    let v = model.config.vocab_size;
+    let inputs: Vec<u32> = (0..B * T).map(|i| ((i * 37 + k * 101 + 5) % v) as u32).collect();
+    let targets: Vec<u32> = (0..B * T).map(|i| if i % T == T - 1 { IGNORE } else { ((i * 53 + k * 7 + 1) % v) as u32 }).collect();
+    let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
+    Batch { b: B, t: T, inputs, targets, n_targets, rows: (0..B).collect(), position: DataPosition { epoch: 0, index: k } }
+}
+
+/// Logits of one sequence and the losses of three LoRA steps on `gpu`.
+fn run(gpu: &Gpu, fixture: &str) -> (Vec<f32>, Vec<f32>) {
+    let model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
+    let ids: Vec<u32> = (0..19).map(|i| (i * 11 + 3) as u32 % model.config.vocab_size as u32).collect();
+    let logits = all_logits(gpu, &model, &ids);
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false };
+    let mut w = LoraWeights::init(&cfg, &model.config, 3).unwrap();
+    let mut rng = Rng::new(4);
+    for m in &mut w.modules {
+        m.b = rng.normal_vec(m.b.len(), 0.05);
+    }
+    let lora = LoraParams::from_weights(gpu, &model.config, &w).unwrap();
+    let config = TrainConfig { lr: 1e-2, seed: 1, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(gpu, &model, lora, config, B, T).unwrap();
+    let losses = (0..3).map(|s| pollster::block_on(trainer.train_step(gpu, &model, &[batch(&model, s)], 3)).unwrap().loss).collect();
+    (logits, losses)
+}
+
+fn check(fixture: &str) {
+    let (Some(cpu), Some(gpu)) = (test_gpu_with(KernelFamily::Cpu), test_gpu_with(KernelFamily::Gpu)) else { return };
+    assert_eq!((cpu.family, gpu.family), (KernelFamily::Cpu, KernelFamily::Gpu));
+    let (logits_cpu, losses_cpu) = run(cpu, fixture);
+    let (logits_gpu, losses_gpu) = run(gpu, fixture);
+    assert_close(&logits_gpu, &logits_cpu, 1e-4, 1e-4, &format!("{fixture} logits, GPU vs CPU kernel family"));
+    assert_close(&losses_gpu, &losses_cpu, 0.0, 1e-4, &format!("{fixture} LoRA losses, GPU vs CPU kernel family"));
+}
+
+#[test]
+fn gpu_kernel_family_matches_cpu_family_on_q4_0_model() {
+    check("tiny-llama-Q4_0.gguf");
+}
+
+#[test]
+fn gpu_kernel_family_matches_cpu_family_on_f32_model() {
+    check("tiny-llama");
+}
