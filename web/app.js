@@ -3,6 +3,7 @@
 // it and updates the page. `window.anytuneStatus` mirrors the run for tests and the console.
 
 import { LossChart } from "./chart.js";
+import { initSteps } from "./steps.js";
 
 const $ = (id) => document.getElementById(id);
 const status = { state: "idle", step: 0, total: 0, train: [], val: [], model: null };
@@ -15,6 +16,7 @@ let savedMeta = null;
 let genId = 0;
 let tokensSeen = 0, secondsSpent = 0;
 let browserAdapterName = "";
+let steps = null; // web/steps.js: inspect and Clean, prompts rated blind, test-set metrics
 
 /// A section that is off is greyed out and inert: no clicks, no keyboard focus, no key presses.
 function enable(section, on) {
@@ -47,6 +49,7 @@ async function main() {
   worker.onmessage = (e) => onMessage(e.data);
   worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");
   worker.postMessage({ type: "init" });
+  steps = initSteps({ post: (m) => worker.postMessage(m), options, dataset: () => dataset, useDataset, status });
   wire();
 }
 
@@ -77,6 +80,7 @@ async function offlineSupport() {
 }
 
 function onMessage(msg) {
+  if (steps.onMessage(msg)) return;
   switch (msg.type) {
     case "schema": return applySchema(msg.schema);
     case "gpu": {
@@ -98,7 +102,7 @@ function onMessage(msg) {
         `${(m.weights_bytes / 1048576).toFixed(1)} MiB on the GPU${m.chat_template ? ", chat template" : ""}`, "good");
       enable("data-section", true);
       enable("options-section", true);
-      if (dataset) plan();
+      if (dataset) { plan(); steps.datasetChanged(dataset, "picked"); }
       break;
     }
     case "plan": return onPlan(msg.plan);
@@ -196,9 +200,15 @@ async function fetchSample(url) {
 }
 
 async function readDataset(file) {
-  dataset = { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
-  showPreview(new TextDecoder().decode(dataset.bytes.subarray(0, 64 * 1024)), file.name);
+  useDataset(file.name, new Uint8Array(await file.arrayBuffer()), "picked");
+}
+
+/// Makes `bytes` the dataset (`how`: "picked", or "cleaned" by the Clean button) and plans the run.
+function useDataset(name, bytes, how) {
+  dataset = { name, bytes };
+  showPreview(new TextDecoder().decode(bytes.subarray(0, 64 * 1024)), name);
   plan();
+  if (status.model) steps.datasetChanged(dataset, how);
 }
 
 /// The first rows as the file has them: five lines of JSONL/text/CSV, or five elements of a JSON array.
@@ -300,6 +310,7 @@ function onState(state) {
   $("pause").disabled = state !== "training";
   $("resume").disabled = state !== "paused";
   $("stop").disabled = state !== "training" && state !== "paused";
+  steps.stateChanged(state);
   // A finished run stays for "Try it" and downloads; a new plan lets Start begin another.
   if (state === "finished" && dataset) plan();
 }

@@ -6,6 +6,7 @@
 
 import init, { Engine, optionSchema } from "./pkg/anytune_web.js";
 import * as saved from "./saved_run.js";
+import { TYPES as PIPELINE, handlePipeline } from "./pipeline_worker.js";
 
 let engine = null;
 let state = "idle"; // idle | training | paused | finished
@@ -60,6 +61,7 @@ async function handle(msg) {
       return handle({ type: "start", fromSaved: true });
     }
     case "discardSaved": await saved.clear(); post({ type: "saved", meta: null }); return;
+    default: if (PIPELINE.includes(msg.type)) return handlePipeline(engine, msg, post);
   }
 }
 

@@ -4,6 +4,7 @@
 //! `generate_with`, the PEFT/GGUF writers. Results cross the boundary as JSON strings or bytes;
 //! errors as `JsError` (only here).
 
+pub mod pipeline;
 pub mod zip;
 
 use anytune_core::data::DataFile;

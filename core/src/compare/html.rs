@@ -51,8 +51,10 @@ struct Sealed<'a> {
     expected: Vec<Option<&'a str>>,
 }
 
-/// The rating page of `report`.
-pub fn page(report: &Report) -> String {
+/// What rate.js's `mountCompare` reads for `report`, as JSON safe inside a `<script>` element:
+/// the prompts, the pairs' answers in the blinded order, and the sealed systems and sides. The
+/// rating page embeds it; the web page's "Try it" step mounts rate.js on it directly.
+pub fn page_data(report: &Report) -> String {
     let sealed = Sealed {
         systems: &report.systems,
         sides: report.pairs.iter().map(|p| p.sides()).collect(),
@@ -72,6 +74,11 @@ pub fn page(report: &Report) -> String {
             .collect(),
         seal: seal(&report.id, &json(&sealed)),
     };
+    json(&data)
+}
+
+/// The rating page of `report`.
+pub fn page(report: &Report) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n\
@@ -83,7 +90,7 @@ pub fn page(report: &Report) -> String {
 mountCompare(document.getElementById(\"compare\"), JSON.parse(document.getElementById(\"compare-data\").textContent));\n\
 </script>\n</body>\n</html>\n",
         title = escape_html(&report.prompts_file),
-        data = json(&data),
+        data = page_data(report),
     )
 }
 
