@@ -6,6 +6,7 @@ import { test, run, withPage, waitForText, launchBrowser, openPage } from "./har
 import { flowTests } from "./flow.mjs";
 import { pageTests } from "./page.mjs";
 import { compareTests } from "./compare.mjs";
+import { truthTests } from "./truth.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -40,5 +41,6 @@ test("wasm: web/pkg loads and anytune-core opens the WebGPU adapter", () =>
 pageTests(test);
 flowTests(test);
 compareTests(test);
+truthTests(test);
 
 await run();
