@@ -7,7 +7,7 @@
 const CACHE = "anytune-v1";
 const SHELL = [
   "./", "./index.html", "./web/app.js", "./web/worker.js", "./web/chart.js", "./web/saved_run.js",
-  "./web/style.css", "./web/pkg/anytune_web.js", "./web/pkg/anytune_web_bg.wasm",
+  "./web/command.js", "./web/style.css", "./web/pkg/anytune_web.js", "./web/pkg/anytune_web_bg.wasm",
 ];
 const MODEL = "/model/default.gguf";
 

@@ -106,6 +106,8 @@ export function truthTests(test) {
       await page.waitForFunction((s) => window.anytuneStatus.step >= s + 2 || window.anytuneStatus.state !== "training", asked, { timeout: 60000 });
       const during = await page.evaluate(() => ({ answering: window.anytuneStatus.answering, done: Boolean(document.querySelector("#out-adapter").dataset.done), state: document.querySelector("#train-state").textContent }));
       console.log(`  # while answering: ${JSON.stringify(during)}`);
+      // Before, training stalled until both answers were complete.
+      if (during.done || !/answering your question between steps/.test(during.state)) throw new Error(`training waited for the answer: ${JSON.stringify(during)}`);
       // Pause is shown at once and lands within a step or a token, not after the whole answer.
       await page.click("#pause");
       const shown = await page.textContent("#train-state");
