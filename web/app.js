@@ -4,9 +4,10 @@
 
 import { LossChart } from "./chart.js";
 import { initSteps } from "./steps.js";
+import { commandLine, runToml } from "./command.js";
 
 const $ = (id) => document.getElementById(id);
-const status = { state: "idle", step: 0, total: 0, train: [], val: [], model: null };
+const status = { state: "idle", step: 0, total: 0, train: [], val: [], model: null, pausing: false, answering: false, restored: false };
 window.anytuneStatus = status;
 const chart = new LossChart($("chart"));
 let worker = null;
@@ -17,6 +18,11 @@ let genId = 0;
 let tokensSeen = 0, secondsSpent = 0;
 let browserAdapterName = "";
 let steps = null; // web/steps.js: inspect and Clean, prompts rated blind, test-set metrics
+let schema = []; // core's option schema (optionSchema())
+let lastPlan = null;
+let memoryBudget = ""; // what a run's whole estimate is checked against (the worker says)
+let software = false; // a CPU adapter (SwiftShader, lavapipe): the quick demo is core's short schedule
+let measured = { flops: 0, seconds: 0 }; // of this session's steps: the quick demo's time estimate
 
 /// A section that is off is greyed out and inert: no clicks, no keyboard focus, no key presses.
 function enable(section, on) {
@@ -83,9 +89,14 @@ function onMessage(msg) {
   if (steps.onMessage(msg)) return;
   switch (msg.type) {
     case "schema": return applySchema(msg.schema);
+    case "optionErrors": return showFieldErrors(msg.errors);
+    case "answering":
+      status.answering = msg.busy;
+      return showTrainState();
     case "gpu": {
+      memoryBudget = msg.budget;
       show("gpu-status", msg.info.text.trim().replace(/^adapter: (?=\(|$)/m, `adapter: ${browserAdapterName} `) +
-        `\n(WebGPU in a worker; limits are the adapter's own.)`, "");
+        `\n(WebGPU in a worker; limits are the adapter's own. A run's whole memory estimate is checked against ${msg.budget}.)`, "");
       enable("model-section", true);
       break;
     }
@@ -106,13 +117,7 @@ function onMessage(msg) {
       break;
     }
     case "plan": return onPlan(msg.plan);
-    case "started":
-      chart.clear();
-      Object.assign(status, { step: msg.step, total: msg.total, train: [], val: [] });
-      tokensSeen = 0; secondsSpent = 0;
-      enable("try-section", true);
-      enable("download-section", true);
-      break;
+    case "started": return onStarted(msg);
     case "step": return onStep(msg.outcome, msg.seconds);
     case "state": return onState(msg.state);
     case "gen": {
@@ -138,7 +143,7 @@ function onError(msg) {
   const text = msg.message;
   if (msg.context === "plan" && text.startsWith("invalid ")) {
     // An option outside its range (core's schema names it and its range): not the dataset's fault.
-    show("plan-status", text, "bad");
+    show("plan-status", `Fix the option marked above: ${text}`, "bad");
     enable("train-section", false);
   } else if (msg.context === "plan") {
     show("data-summary", ""); // the previous dataset's summary would read as this one's
@@ -178,12 +183,24 @@ function wire() {
   };
   $("sample-zorblax").onclick = () => fetchSample("tests/data/zorblax.jsonl");
   $("sample-chat").onclick = () => fetchSample("tests/data/zorblax_chat.jsonl");
-  $("options").oninput = () => dataset && plan();
+  $("options").oninput = (e) => {
+    // Changing an option by hand leaves the preset: the fields are the run.
+    if (e.target.name !== "preset") $("options").elements.preset.value = "custom";
+    e.target.classList.remove("planned");
+    if (dataset) plan();
+  };
+  $("download-toml").onclick = () => lastPlan && saveText("run.toml", runToml(lastPlan.options, schema, runFiles()));
   $("start").onclick = () => {
     $("start").disabled = true;
     worker.postMessage({ type: "start" });
   };
-  $("pause").onclick = () => worker.postMessage({ type: "pause" });
+  $("pause").onclick = () => {
+    // The worker stops after the step (or answer token) in progress: say so at once.
+    status.pausing = true;
+    $("pause").disabled = true;
+    showTrainState();
+    worker.postMessage({ type: "pause" });
+  };
   $("resume").onclick = () => worker.postMessage({ type: "resume" });
   $("stop").onclick = () => worker.postMessage({ type: "stop" });
   $("generate").onclick = generate;
@@ -235,7 +252,8 @@ const PAGE_PRESETS = { val_split: 0.1, eval_every: 5 };
 /// The form's defaults, bounds and tooltips from core's option schema (`optionSchema()`), so
 /// the page never declares an option's default or range itself. Out-of-range values are still
 /// refused by core when the run is planned, with the option's name and range.
-function applySchema(schema) {
+function applySchema(list) {
+  schema = list;
   const f = $("options").elements;
   for (const o of schema) {
     const input = f[o.name];
@@ -267,28 +285,128 @@ function options() {
 function plan() {
   if (!status.model || status.state === "training" || status.state === "paused") return;
   show("data-errors", "");
-  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource });
+  const quick = $("options").elements.preset.value === "quick";
+  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource, quick });
+}
+
+/// Each option's error next to its field (core's schema refusal, by the option's name); none
+/// clears them all.
+function showFieldErrors(errors) {
+  const f = $("options").elements;
+  for (const o of schema) {
+    const input = f[o.name];
+    if (!input) continue;
+    const label = input.closest("label");
+    let box = label.querySelector(".field-error");
+    if (!box) {
+      box = document.createElement("small");
+      box.className = "field-error bad";
+      box.id = `error-${o.name}`;
+      box.setAttribute("aria-live", "polite");
+      label.append(box);
+    }
+    box.textContent = errors[o.name] || "";
+    input.setAttribute("aria-invalid", String(Boolean(errors[o.name])));
+  }
+  const names = Object.keys(errors);
+  if (names.length) {
+    show("plan-status", `Fix the option${names.length > 1 ? "s" : ""} marked above: ${Object.values(errors).join("; ")}`, "bad");
+    enable("train-section", false);
+  }
+}
+
+/// The planned options in the form's fields, so that what the page shows is what will run
+/// (core's short schedule on a software adapter, the quick demo, a batch that fills the GPU);
+/// the fields it changed are marked.
+function showPlannedOptions(planned) {
+  const f = $("options").elements;
+  for (const o of schema) {
+    const input = f[o.name];
+    if (!input || !(o.name in planned)) continue;
+    const v = planned[o.name];
+    let changed;
+    if (o.kind === "flag") {
+      changed = input.checked !== Boolean(v);
+      input.checked = Boolean(v);
+    } else {
+      const text = v === null ? "" : String(v);
+      changed = input.value !== text;
+      if (input.tagName === "SELECT" && ![...input.options].some((opt) => opt.value === text)) input.add(new Option(text, text));
+      input.value = text;
+    }
+    if (changed) input.classList.add("planned");
+  }
+}
+
+/// "Quick demo — about N minutes here": the plan's floating-point work at the speed measured
+/// in this session's steps, else at an assumed speed (software adapter 1.5 GFLOP/s, the
+/// SwiftShader figure of SmolLM2-135M; a GPU 100 GFLOP/s).
+function quickDemoLabel(p) {
+  const rate = measured.seconds > 0 ? measured.flops / measured.seconds : software ? 1.5e9 : 1e11;
+  const minutes = (p.flops_per_step * p.total_steps) / rate / 60;
+  const about = minutes < 1 ? "under a minute" : `about ${Math.round(minutes)} minute${Math.round(minutes) === 1 ? "" : "s"}`;
+  $("preset-quick").textContent = `Quick demo — ${about} here`;
+  $("preset-note").textContent = `Core's short schedule: few steps of one row, a higher learning rate, LoRA on every linear ` +
+    `layer of the top layers${software ? " — chosen on this software (CPU) adapter, where a full epoch takes long" : ""}. ` +
+    `Time ${measured.seconds > 0 ? "from the steps measured on this computer" : "estimated (measured once a run has taken steps)"}.`;
 }
 
 function onPlan(p) {
+  lastPlan = p;
+  software = p.software;
+  showFieldErrors({});
+  showPlannedOptions(p.options);
+  quickDemoLabel(p);
+  $("command").textContent = commandLine(p.options, schema, runFiles());
   show("data-summary", p.summary_text);
   const bad = p.summary.bad_rows.map((r) => `${r.file}:${r.line}: ${r.reason}`);
   show("data-errors", bad.length ? `${p.summary.skipped_rows} bad rows skipped:\n${bad.join("\n")}` : "");
   const lines = [
     `${p.trainable.toLocaleString()} trainable parameters; ${p.total_steps} steps of ${p.options.batch} × ${p.seq_len} tokens`,
-    p.memory_text,
+    `${p.memory_text}; the whole estimate is checked against ${memoryBudget}`,
     ...p.notes,
   ];
-  if (!p.fits) lines.push(`Too large for this GPU adapter: ${p.fits_error}. Lower the batch or the sequence length.`);
+  if (p.notes.some((n) => /short schedule/.test(n))) lines.push("The fields show what will run: on a software adapter core's short schedule fills those you left at their defaults (marked).");
+  if (!p.fits) lines.push(`Too large for this GPU adapter: ${p.fits_error}.`);
   show("plan-status", lines.join("\n"), p.fits ? "" : "bad");
   enable("train-section", p.fits);
   $("start").disabled = !p.fits;
+}
+
+/// The model and data of the run, as `anytune train` names them.
+function runFiles() {
+  const model = modelSource === "default" || !modelSource ? "smollm2-135m" : modelSource.name;
+  return { model, data: dataset ? dataset.name : "data.jsonl", out: "adapter" };
+}
+
+function saveText(name, text) {
+  save(name, new TextEncoder().encode(text));
+}
+
+function onStarted(msg) {
+  chart.clear();
+  const h = msg.history || { train: [], val: [] };
+  for (const [step, loss] of h.train) chart.add("train", step, loss);
+  for (const [step, loss] of h.val) chart.add("val", step, loss);
+  Object.assign(status, { step: msg.step, total: msg.total, train: [], val: [], history: h, restored: msg.restored, pausing: false });
+  tokensSeen = 0; secondsSpent = 0;
+  if (msg.restored) {
+    // A run opened again shows its options as they were, its steps and its chart.
+    showPlannedOptions(msg.options);
+    const last = h.train.at(-1), val = h.val.at(-1);
+    show("stats", `step ${msg.step} / ${msg.total}` + (last ? `   loss ${last[1].toFixed(4)}` : "") +
+      (val ? `\nvalidation loss ${val[1].toFixed(4)}` : "") +
+      (msg.step >= msg.total ? "\nfinished (opened from this browser)" : "\nresumed from this browser"), "");
+  }
+  enable("try-section", true);
+  enable("download-section", true);
 }
 
 function onStep(o, seconds) {
   const r = o.report;
   tokensSeen += r.tokens;
   secondsSpent += seconds;
+  if (lastPlan) { measured.flops += lastPlan.flops_per_step; measured.seconds += seconds; }
   status.step = r.step;
   status.train.push(r.loss);
   chart.add("train", r.step, r.loss);
@@ -296,6 +414,7 @@ function onStep(o, seconds) {
     status.val.push(o.val.loss);
     chart.add("val", r.step, o.val.loss);
   }
+  // Step time only: answering "Try it" between steps does not count.
   const eta = (secondsSpent / Math.max(status.train.length, 1)) * (status.total - r.step);
   show("stats", `step ${r.step} / ${status.total}   loss ${r.loss.toFixed(4)}   lr ${r.lr.toExponential(2)}   ` +
     `${(tokensSeen / secondsSpent).toFixed(0)} tokens/s   ETA ${Math.round(eta)} s` +
@@ -303,11 +422,21 @@ function onStep(o, seconds) {
     (o.early_stop ? "\nearly stop: validation loss stopped improving" : ""), "");
 }
 
+/// The run's state in words: "pausing after this step…" as soon as Pause is pressed, and
+/// whether a question is being answered between steps.
+function showTrainState() {
+  const s = status.state;
+  let text = status.pausing && s === "training" ? "pausing after this step…" : s;
+  if (status.answering) text += s === "training" ? " — answering your question between steps (not counted in the ETA)" : " — answering your question";
+  $("train-state").textContent = text;
+}
+
 function onState(state) {
   status.state = state;
-  $("train-state").textContent = state;
+  if (state !== "training") status.pausing = false;
+  showTrainState();
   $("start").disabled = state === "training" || state === "paused";
-  $("pause").disabled = state !== "training";
+  $("pause").disabled = state !== "training" || status.pausing;
   $("resume").disabled = state !== "paused";
   $("stop").disabled = state !== "training" && state !== "paused";
   steps.stateChanged(state);
@@ -345,7 +474,7 @@ function generate() {
 }
 
 function save(kind, bytes) {
-  const name = kind === "peft" ? "adapter.zip" : "adapter.gguf";
+  const name = { peft: "adapter.zip", gguf: "adapter.gguf" }[kind] || kind; // or a file name
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
   const a = document.createElement("a");
   a.href = url;
@@ -359,9 +488,12 @@ function showSaved() {
   const box = $("saved-run");
   box.classList.toggle("hidden", !m || status.state !== "idle");
   if (!m) return;
-  const model = m.model === "default" ? "the default model" : `${m.model.name} (pick it again to resume)`;
-  $("saved-text").textContent = `A run saved in this browser: ${m.dataset.name} on ${model}, ` +
+  const finished = m.total && m.step >= m.total;
+  const model = m.model === "default" ? "the default model" : `${m.model.name} (pick it again to ${finished ? "open" : "resume"} it)`;
+  $("saved-text").textContent = `A ${finished ? "finished " : ""}run saved in this browser: ${m.dataset.name} on ${model}, ` +
     `step ${m.step}${m.total ? " of " + m.total : ""}.`;
+  // A finished run is opened (its adapter, chart and options), not resumed.
+  $("resume-saved").textContent = finished ? "Open it" : "Resume it";
 }
 
 function resumeSaved() {

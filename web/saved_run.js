@@ -1,5 +1,5 @@
 // The run kept in the browser's origin-private file system (OPFS), so a reload can resume it:
-// run.json (model, dataset name, options, step/total), dataset.bin (the dataset's bytes) and
+// run.json (model, dataset name, options, step/total, loss history), dataset.bin (the dataset's bytes) and
 // checkpoint.safetensors (core's checkpoint: adapter, optimizer state, step, data position).
 // Each file is written through createWritable, which replaces the file only on close(): a tab
 // closed mid-write leaves the previous version.
@@ -40,10 +40,12 @@ export async function saveRun({ model, dataset, options }) {
   await write("run.json", JSON.stringify({ model, dataset: { name: dataset.name }, options, step: 0, total: null }));
 }
 
-export async function saveCheckpoint(bytes, { step, total }) {
+/// Writes the checkpoint and, in run.json, its step, the total and the loss `history`
+/// ({train, val} of [step, loss]) for the chart of a run opened again.
+export async function saveCheckpoint(bytes, { step, total, history }) {
   await write("checkpoint.safetensors", bytes);
   const meta = await loadMeta();
-  if (meta) await write("run.json", JSON.stringify({ ...meta, step, total, saved: new Date().toISOString() }));
+  if (meta) await write("run.json", JSON.stringify({ ...meta, step, total, history, saved: new Date().toISOString() }));
 }
 
 export async function loadCheckpoint() {

@@ -1,10 +1,12 @@
 // The training worker: owns the wasm Engine (WebGPU device, model, run) so the page never
 // freezes. Messages in: init, loadModel, plan, start, pause, resume, stop, generate, download,
-// restoreSaved, discardSaved. Messages out: schema, gpu, model, plan, step, state, gen, download, saved, error.
-// Between steps it answers queued requests (generate, download), so "Try it" works while
-// training. Checkpoints go to the origin-private file system (OPFS) and survive a reload.
+// restoreSaved, discardSaved. Messages out: schema, gpu, model, plan, optionErrors, started, step,
+// state, answering, gen, download, saved, error.
+// Between steps it answers queued requests (generate, download) one token at a time, for at most
+// as long as a step takes, so "Try it" neither stalls training nor holds up a pause. Checkpoints
+// go to the origin-private file system (OPFS) and survive a reload, with the run's loss history.
 
-import init, { Engine, optionSchema } from "./pkg/anytune_web.js";
+import init, { Engine, optionSchema, optionErrors } from "./pkg/anytune_web.js";
 import * as saved from "./saved_run.js";
 import { TYPES as PIPELINE, handlePipeline } from "./pipeline_worker.js";
 
@@ -14,6 +16,9 @@ let pauseRequested = false;
 let stopRequested = false;
 let current = null; // { model, dataset: {name, bytes}, options } of the run, for OPFS
 const queue = []; // requests answered between steps
+let answer = null; // the "generate" message being answered, one token per engine.generateNext()
+let history = { train: [], val: [] }; // [step, loss] of the run, kept with its checkpoints
+let stepMs = 250; // how long the last step took: the time given to answers between two steps
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const setState = (s) => { state = s; post({ type: "state", state }); };
@@ -24,13 +29,27 @@ async function handle(msg) {
       await init();
       post({ type: "schema", schema: JSON.parse(optionSchema()) });
       engine = await Engine.open();
-      post({ type: "gpu", info: JSON.parse(engine.adapterInfo()) });
+      const info = JSON.parse(engine.adapterInfo());
+      setBudget();
+      post({ type: "gpu", info, budget: budgetText });
       post({ type: "saved", meta: await saved.loadMeta() });
       return;
     }
     case "loadModel": return loadModel(msg.source, msg.files);
     case "plan": {
-      const plan = JSON.parse(engine.plan(msg.name, msg.bytes, JSON.stringify(msg.options)));
+      // Every field checked by core's schema first, so each bad one is named next to itself.
+      const errors = JSON.parse(optionErrors(JSON.stringify(msg.options)));
+      post({ type: "optionErrors", errors });
+      if (Object.keys(errors).length) return;
+      let plan;
+      try {
+        plan = JSON.parse(engine.plan(msg.name, msg.bytes, JSON.stringify(msg.options), Boolean(msg.quick)));
+      } catch (e) {
+        // A refusal of one option that needs the data or the model (val_split, rank, layers).
+        const name = (String(e.message).match(/^invalid ([a-z_]+): /) || [])[1];
+        if (name && name in msg.options) post({ type: "optionErrors", errors: { [name]: String(e.message) } });
+        throw e;
+      }
       current = { model: msg.model, dataset: { name: msg.name, bytes: msg.bytes }, options: plan.options };
       post({ type: "plan", plan });
       return;
@@ -39,8 +58,11 @@ async function handle(msg) {
       const checkpoint = msg.fromSaved ? await saved.loadCheckpoint() : undefined;
       engine.start(checkpoint);
       if (!msg.fromSaved) await saved.saveRun(current);
+      history = msg.history || { train: [], val: [] };
       const [step, total] = engine.progress();
-      post({ type: "started", step, total });
+      post({ type: "started", step, total, history, options: current.options, restored: Boolean(msg.fromSaved) });
+      // A finished run opened again: its adapter, chart and options, for "Try it" and downloads.
+      if (step >= total) return setState("finished");
       return train();
     }
     case "pause": pauseRequested = true; return;
@@ -49,7 +71,7 @@ async function handle(msg) {
     case "generate":
     case "download":
       queue.push(msg);
-      if (state !== "training") await drainQueue();
+      if (state !== "training") await serveQueue(Infinity);
       return;
     case "restoreSaved": {
       // A run saved before a reload: the same model (the default, or the files the user picks
@@ -58,11 +80,24 @@ async function handle(msg) {
       await loadModel(meta.model === "default" ? "default" : "files", msg.files);
       const dataset = await saved.loadDataset();
       await handle({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: meta.options, model: meta.model });
-      return handle({ type: "start", fromSaved: true });
+      return handle({ type: "start", fromSaved: true, history: meta.history });
     }
     case "discardSaved": await saved.clear(); post({ type: "saved", meta: null }); return;
     default: if (PIPELINE.includes(msg.type)) return handlePipeline(engine, msg, post);
   }
+}
+
+let budgetText = "";
+
+/// The memory budget every plan's whole estimate is checked against. WebGPU reports no memory
+/// size, so: half of the memory the browser says this device has (navigator.deviceMemory, which
+/// Chrome rounds down and caps at 8 GiB; 4 GiB assumed where it is not reported). Each buffer is
+/// also checked against the adapter's own maxBufferSize / storage-binding limits (check_fits).
+function setBudget() {
+  const reported = self.navigator.deviceMemory;
+  const device = reported || 4;
+  budgetText = `this browser's budget: half of the ${device} GiB of memory ${reported ? "navigator.deviceMemory reports" : "assumed (the browser reports none)"}, as WebGPU gives no memory size`;
+  engine.setMemoryBudget((device / 2) * 1024 ** 3, budgetText);
 }
 
 async function loadModel(source, files) {
@@ -103,23 +138,30 @@ async function fetchWithProgress(url) {
   return { bytes, name };
 }
 
+const tick = () => new Promise((r) => setTimeout(r, 0)); // lets pause/stop/generate messages in
+
 async function train() {
   pauseRequested = false;
   setState("training");
   for (;;) {
-    await drainQueue();
+    if (pauseRequested || stopRequested) break;
+    // Answers between steps, for as long as a step takes: both go on at about half speed.
+    if (answer || queue.length) await serveQueue(stepMs);
     if (pauseRequested || stopRequested) break;
     const t0 = performance.now();
     const outcome = JSON.parse(await engine.step());
-    post({ type: "step", outcome, seconds: (performance.now() - t0) / 1000 });
+    stepMs = performance.now() - t0;
+    history.train.push([outcome.report.step, outcome.report.loss]);
+    if (outcome.val) history.val.push([outcome.report.step, outcome.val.loss]);
+    post({ type: "step", outcome, seconds: stepMs / 1000 });
     if (outcome.checkpoint_due) await saveCheckpoint();
     if (outcome.done) break;
-    // Let pause/stop/generate messages in.
-    await new Promise((r) => setTimeout(r, 0));
+    await tick();
   }
   if (pauseRequested && !stopRequested) {
     await saveCheckpoint();
     setState("paused");
+    await serveQueue(Infinity);
     return;
   }
   await finish();
@@ -129,31 +171,49 @@ async function finish() {
   await saveCheckpoint();
   stopRequested = false;
   setState("finished");
-  await drainQueue();
+  await serveQueue(Infinity);
 }
 
 async function saveCheckpoint() {
   const [step, total] = engine.progress();
-  await saved.saveCheckpoint(await engine.checkpoint(), { step, total });
+  await saved.saveCheckpoint(await engine.checkpoint(), { step, total, history });
   post({ type: "saved", meta: await saved.loadMeta() });
 }
 
-async function drainQueue() {
-  while (queue.length) {
-    const msg = queue.shift();
+/// Works on the queued requests for about `ms` (at least one token or one download): a
+/// question is answered one token at a time (engine.generateNext), so a pause, a stop or a
+/// training step is never held up by a whole answer. Says when it is busy ("answering").
+async function serveQueue(ms) {
+  if (!answer && !queue.length) return;
+  post({ type: "answering", busy: true });
+  const t0 = performance.now();
+  while (answer || queue.length) {
+    const msg = answer || queue.shift();
     try {
-      if (msg.type === "generate") {
-        const text = await engine.generate(msg.text, msg.withAdapter, msg.maxTokens,
-          (piece) => post({ type: "gen", id: msg.id, piece }));
-        post({ type: "gen", id: msg.id, done: true, text });
-      } else {
+      if (msg.type === "download") {
         const bytes = msg.kind === "peft" ? await engine.peftZip() : await engine.ggufAdapter();
         post({ type: "download", kind: msg.kind, bytes }, [bytes.buffer]);
+      } else {
+        if (!answer) {
+          await engine.generateStart(msg.text, msg.withAdapter, msg.maxTokens);
+          answer = msg;
+        }
+        const piece = await engine.generateNext();
+        if (piece === undefined) {
+          answer = null;
+          post({ type: "gen", id: msg.id, done: true });
+        } else if (piece) {
+          post({ type: "gen", id: msg.id, piece });
+        }
       }
     } catch (e) {
+      answer = null;
       post({ type: "error", context: msg.type, id: msg.id, message: String(e.message || e) });
     }
+    if (performance.now() - t0 >= ms) break;
+    if (ms === Infinity) await tick();
   }
+  post({ type: "answering", busy: Boolean(answer || queue.length) });
 }
 
 // One message at a time: each waits for the previous (the Engine is used by one call at a

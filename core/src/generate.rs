@@ -6,6 +6,7 @@ use crate::gpu::{Gpu, Recorder};
 use crate::chat::Message;
 use crate::model::{Activations, AdapterWeights, KvCache, Model};
 use crate::sample::{Sampler, SamplingConfig, check_finite};
+use crate::tokenizer::StreamDecoder;
 
 /// Generation options. Defaults: 128 new tokens, greedy, stop at end-of-turn tokens.
 #[derive(Clone, Debug)]
@@ -104,42 +105,86 @@ pub async fn generate_with(
     options: &GenerateOptions,
     mut on_text: impl FnMut(&str),
 ) -> Result<Generation> {
-    let context = model.config.max_seq_len;
-    options.validate(context)?;
-    check_tokens(prompt_ids, context, "prompt")?;
-    model.check_ids(prompt_ids)?;
-    let capacity = (prompt_ids.len() + options.max_tokens).min(context);
-    let mut cache = KvCache::new(gpu, &model.config, capacity)?;
-    let mut sampler = Sampler::new(options.sampling.clone());
-    let mut decoder = model.tokenizer.stream_decoder(true);
-    let mut out = Generation { ids: Vec::new(), text: String::new(), stopped: false };
-    // Buffers for the prefill pass and one set reused by every decode step.
-    let prefill = Activations::new(gpu, &model.config, 1, prompt_ids.len(), false);
-    let decode = Activations::new(gpu, &model.config, 1, 1, false);
-    let prefill_adapter = adapter.map(|a| a.inference(gpu, prompt_ids.len()));
-    let decode_adapter = adapter.map(|a| a.inference(gpu, 1));
-    let mut input: Vec<u32> = prompt_ids.to_vec();
-    while out.ids.len() < options.max_tokens && cache.len + input.len() <= cache.capacity {
-        let mut rec = Recorder::new(gpu);
-        let (acts, adapter) = if cache.len == 0 { (&prefill, &prefill_adapter) } else { (&decode, &decode_adapter) };
-        model.forward_into(&mut rec, &input, &mut cache, adapter.as_deref(), acts)?;
-        let logits = model.logits(&mut rec, acts.hidden(), input.len() - 1, 1)?;
-        let row = logits.read(rec).await?;
-        check_finite(&row, cache.len - 1, &model.name)?;
-        let next = sampler.sample(&row);
-        if options.stop_at_eos && model.tokenizer.is_stop(next) {
-            out.stopped = true;
-            break;
-        }
-        out.ids.push(next);
-        let piece = decoder.step(next)?;
+    let mut generator = Generator::new(gpu, model, prompt_ids, options)?;
+    while let Some(piece) = generator.next_token(gpu, model, adapter).await? {
         if !piece.is_empty() {
             on_text(&piece);
-            out.text.push_str(&piece);
         }
-        input = vec![next];
     }
-    Ok(out)
+    Ok(generator.into_generation())
+}
+
+/// A generation one token at a time, so a caller can do other work between tokens (the web
+/// page trains between them, and a pause is not held up by an answer). Holds the KV cache, the
+/// sampler and the decoder; the adapter is passed to each [`Generator::next_token`] (the same
+/// one every time).
+pub struct Generator {
+    cache: KvCache,
+    sampler: Sampler,
+    decoder: StreamDecoder,
+    prefill: Activations,
+    decode: Activations,
+    /// The tokens of the next pass: the prompt, then the last sampled token.
+    input: Vec<u32>,
+    options: GenerateOptions,
+    out: Generation,
+    finished: bool,
+}
+
+impl Generator {
+    /// Checks the options and the prompt and allocates the cache and the pass buffers.
+    pub fn new(gpu: &Gpu, model: &Model, prompt_ids: &[u32], options: &GenerateOptions) -> Result<Generator> {
+        let context = model.config.max_seq_len;
+        options.validate(context)?;
+        check_tokens(prompt_ids, context, "prompt")?;
+        model.check_ids(prompt_ids)?;
+        let capacity = (prompt_ids.len() + options.max_tokens).min(context);
+        Ok(Generator {
+            cache: KvCache::new(gpu, &model.config, capacity)?,
+            sampler: Sampler::new(options.sampling.clone()),
+            decoder: model.tokenizer.stream_decoder(true),
+            // Buffers for the prefill pass and one set reused by every decode step.
+            prefill: Activations::new(gpu, &model.config, 1, prompt_ids.len(), false),
+            decode: Activations::new(gpu, &model.config, 1, 1, false),
+            input: prompt_ids.to_vec(),
+            options: options.clone(),
+            out: Generation { ids: Vec::new(), text: String::new(), stopped: false },
+            finished: false,
+        })
+    }
+
+    /// One pass: the next token's text (empty while a multi-byte character is incomplete), or
+    /// `None` once the generation has ended (a stop token, `max_tokens`, the context).
+    pub async fn next_token(&mut self, gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>) -> Result<Option<String>> {
+        let room = self.cache.len + self.input.len() <= self.cache.capacity;
+        if self.finished || self.out.ids.len() >= self.options.max_tokens || !room {
+            self.finished = true;
+            return Ok(None);
+        }
+        let mut rec = Recorder::new(gpu);
+        let acts = if self.cache.len == 0 { &self.prefill } else { &self.decode };
+        let scratch = adapter.map(|a| a.inference(gpu, self.input.len()));
+        model.forward_into(&mut rec, &self.input, &mut self.cache, scratch.as_deref(), acts)?;
+        let logits = model.logits(&mut rec, acts.hidden(), self.input.len() - 1, 1)?;
+        let row = logits.read(rec).await?;
+        check_finite(&row, self.cache.len - 1, &model.name)?;
+        let next = self.sampler.sample(&row);
+        if self.options.stop_at_eos && model.tokenizer.is_stop(next) {
+            self.out.stopped = true;
+            self.finished = true;
+            return Ok(None);
+        }
+        self.out.ids.push(next);
+        let piece = self.decoder.step(next)?;
+        self.out.text.push_str(&piece);
+        self.input = vec![next];
+        Ok(Some(piece))
+    }
+
+    /// What was generated so far (all of it once [`Generator::next_token`] gave `None`).
+    pub fn into_generation(self) -> Generation {
+        self.out
+    }
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     if dataset.val.is_empty() {
         bail!("no validation rows to compare trials on: raise --val-split (now {}) or give --val-file", job.options.val_split);
     }
-    let shared = Shared { gpu: &gpu, model: &model, dataset: &dataset, files, base_name: job.base_name() };
+    let shared = Shared { gpu: &gpu, model: &model, dataset: &dataset, files, base_name: job.base_name(&model) };
 
     // Plan every trial before training any: a value this model refuses (a rank wider than a
     // module) or memory it lacks is refused at once, naming the trial.

@@ -23,7 +23,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut model = load_model(&gpu, &job.model)?;
     let data = job.read_data()?;
     let (train, val) = data.files();
-    let base_name = job.base_name();
+    let base_name = job.base_name(&model);
     let plan = RunPlan::new(&gpu, &model, train, val, &job.options, &base_name)?;
     eprintln!("{}", plan.summary());
     let o = &plan.options;

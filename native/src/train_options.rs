@@ -78,9 +78,12 @@ impl Job {
         Ok(JobData { train: read_dataset_path(&self.data)?, val: self.val_file.as_deref().map(read_dataset_path).transpose()? })
     }
 
-    /// The base model's name written into `adapter_config.json`: its file or folder name.
-    pub fn base_name(&self) -> String {
-        self.model.file_name().map_or(self.model.display().to_string(), |n| n.to_string_lossy().into_owned())
+    /// The base model's name written into `adapter_config.json`: the name `model` is known by
+    /// (its GGUF metadata's Hugging Face id, core's `known_name`), else its file or folder name.
+    pub fn base_name(&self, model: &anytune_core::model::Model) -> String {
+        model.known_as.clone().unwrap_or_else(|| {
+            self.model.file_name().map_or(self.model.display().to_string(), |n| n.to_string_lossy().into_owned())
+        })
     }
 }
 

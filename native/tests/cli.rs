@@ -64,6 +64,16 @@ fn bad_model_path_is_a_clear_error() {
 }
 
 #[test]
+fn a_validation_split_over_half_is_refused_by_name() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/zorblax.jsonl");
+    let model = tiny();
+    let args = ["train", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", "/nonexistent/out", "--val-split", "0.95"];
+    let out = anytune(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("invalid --val-split: 0.95 is out of range (allowed: a number in [0, 0.5])"), "{stderr}");
+}
+
+#[test]
 fn train_writes_adapters_that_lower_the_loss_and_load_back() {
     let model = tiny();
     let m = model.to_str().unwrap();
@@ -74,6 +84,10 @@ fn train_writes_adapters_that_lower_the_loss_and_load_back() {
     for f in ["adapter_config.json", "adapter_model.safetensors", "adapter.gguf", "log.jsonl"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    // PEFT's base_model_name_or_path names the model as its GGUF metadata does (general.name
+    // "tiny-llama"), not by the file name (tiny-llama-Q4_0.gguf).
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["base_model_name_or_path"], "tiny-llama");
     let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
     let losses: Vec<f64> = log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap()).collect();
     assert_eq!(losses.len(), 8);

@@ -9,12 +9,12 @@ import { join, resolve } from "node:path";
 import { launchBrowser, openPage, waitForText, withPage } from "./harness.mjs";
 import { maxRelativeDiff, normDiff, readSafetensors, unzip } from "./files.mjs";
 
-const REPO = resolve(import.meta.dirname, "../..");
+export const REPO = resolve(import.meta.dirname, "../..");
 const MODEL = join(REPO, "tests/fixtures/tiny-llama-Q4_0.gguf");
-const DATA = join(REPO, "tests/data/zorblax.jsonl");
+export const DATA = join(REPO, "tests/data/zorblax.jsonl");
 const TINY = JSON.parse(await readFile(join(REPO, "tests/fixtures/tiny-llama/config.json"), "utf8"));
 // The options of every training test, as the page's form fields and as `anytune train` flags.
-const OPTIONS = { steps: 8, lr: 0.01, rank: 4, targets: "all-linear", batch: 2, max_seq_len: 64, val_split: 0.25, eval_every: 4, seed: 1 };
+export const OPTIONS = { steps: 8, lr: 0.01, rank: 4, targets: "all-linear", batch: 2, max_seq_len: 64, val_split: 0.25, eval_every: 4, seed: 1 };
 const FLAGS = Object.entries(OPTIONS).flatMap(([k, v]) => [`--${k.replaceAll("_", "-")}`, String(v)]);
 // Float tolerance between the browser's adapter (SwiftShader or another WebGPU adapter) and the
 // native one (lavapipe): the same kernels compiled by different compilers (other FMA contraction
@@ -46,13 +46,13 @@ async function native() {
   return nativeAdapter;
 }
 
-async function loadServedModel(page) {
+export async function loadServedModel(page) {
   await waitForText(page, "#gpu-status", /limits:/);
   await page.click("#load-model");
   await waitForText(page, "#model-status", /2 layers/);
 }
 
-async function setOptions(page, options) {
+export async function setOptions(page, options) {
   for (const [name, value] of Object.entries(options)) {
     const field = page.locator(`#options [name=${name}]`);
     if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(String(value));
@@ -63,13 +63,13 @@ async function setOptions(page, options) {
   if (/GPU memory:.*GPU memory:|\(\)|, \)/s.test(plan)) throw new Error(`plan status: ${JSON.stringify(plan)}`);
 }
 
-const status = (page) => page.evaluate(() => structuredClone(window.anytuneStatus));
+export const status = (page) => page.evaluate(() => structuredClone(window.anytuneStatus));
 
-async function waitForState(page, state, timeout = 90000) {
+export async function waitForState(page, state, timeout = 90000) {
   await page.waitForFunction((s) => window.anytuneStatus.state === s, state, { timeout });
 }
 
-async function download(page, button) {
+export async function download(page, button) {
   const [dl] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
   return { name: dl.suggestedFilename(), bytes: await readFile(await dl.path()) };
 }
@@ -78,7 +78,8 @@ async function download(page, button) {
 function checkPeft(zip) {
   const files = unzip(zip);
   const config = JSON.parse(files.get("adapter_config.json").toString("utf8"));
-  const want = { peft_type: "LORA", task_type: "CAUSAL_LM", r: OPTIONS.rank, lora_alpha: 16, bias: "none", use_rslora: false, fan_in_fan_out: false };
+  // base_model_name_or_path: the model as its GGUF metadata names it (general.name), not the file.
+  const want = { peft_type: "LORA", task_type: "CAUSAL_LM", r: OPTIONS.rank, lora_alpha: 16, bias: "none", use_rslora: false, fan_in_fan_out: false, base_model_name_or_path: "tiny-llama" };
   for (const [k, v] of Object.entries(want)) {
     if (config[k] !== v) throw new Error(`adapter_config.json ${k}: ${JSON.stringify(config[k])}, expected ${JSON.stringify(v)}`);
   }

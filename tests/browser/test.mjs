@@ -7,6 +7,7 @@ import { flowTests } from "./flow.mjs";
 import { pageTests } from "./page.mjs";
 import { compareTests } from "./compare.mjs";
 import { pipelineTests } from "./pipeline.mjs";
+import { truthTests } from "./truth.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -42,5 +43,6 @@ pageTests(test);
 flowTests(test);
 compareTests(test);
 pipelineTests(test);
+truthTests(test);
 
 await run();

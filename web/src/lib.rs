@@ -9,10 +9,16 @@ pub mod zip;
 
 use anytune_core::data::DataFile;
 use anytune_core::formats::source::ModelFiles;
-use anytune_core::generate::{GenerateOptions, chat_prompt_ids, generate_with};
+use anytune_core::generate::{GenerateOptions, Generator, chat_prompt_ids, generate_with};
 use anytune_core::gpu::{Gpu, GpuOptions};
+use anytune_core::lora::LoraParams;
 use anytune_core::model::{AdapterWeights, Model};
-use anytune_core::train::{AdapterFiles, RunOptions, RunPlan, TrainRun, check_fits, evaluate_file};
+use anytune_core::train::cpu_schedule::software_schedule;
+use anytune_core::train::options::{Origin, RawValue};
+use anytune_core::train::run::prepare_data;
+use anytune_core::train::{
+    AdapterFiles, RunOptions, RunPlan, TrainRun, check_budget, check_fits, evaluate_file, training_flops_per_token,
+};
 use wasm_bindgen::prelude::*;
 
 /// anytune's version.
@@ -26,6 +32,25 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = optionSchema)]
 pub fn option_schema() -> String {
     RunOptions::schema_json().to_string()
+}
+
+/// Each option of `options` (JSON, the page's form) checked on its own by core's schema
+/// ([`RunOptions::set`]), so that every bad field is reported at once: JSON `{name: error}`,
+/// empty when all are valid.
+#[wasm_bindgen(js_name = optionErrors)]
+pub fn option_errors(options: &str) -> Result<String, JsError> {
+    let value: serde_json::Value = serde_json::from_str(options).map_err(js_err)?;
+    let mut errors = serde_json::Map::new();
+    for (key, v) in value.as_object().into_iter().flatten() {
+        let mut o = RunOptions::default();
+        if v.is_null() && o.get(key) == Some(serde_json::Value::Null) {
+            continue;
+        }
+        if let Err(e) = o.set(key, &RawValue::from_json(v), &Origin::Api) {
+            errors.insert(key.clone(), e.to_string().into());
+        }
+    }
+    json(&errors)
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
@@ -45,6 +70,11 @@ pub struct Engine {
     base_name: String,
     plan: Option<RunPlan>,
     run: Option<TrainRun>,
+    /// The memory a run may take in all (WebGPU reports no size) and where that figure came from.
+    budget: Option<(u64, String)>,
+    /// An answer in progress ([`Engine::generate_start`]) and the adapter it answers with (a
+    /// copy taken when it started, so training steps between its tokens do not change it).
+    answer: Option<(Generator, Option<LoraParams>)>,
 }
 
 #[wasm_bindgen]
@@ -52,7 +82,7 @@ impl Engine {
     /// Opens the WebGPU adapter with its own limits and optional features.
     pub async fn open() -> Result<Engine, JsError> {
         let gpu = Gpu::new(&GpuOptions::default()).await.map_err(js_err)?;
-        Ok(Engine { gpu, files: ModelFiles::new(), model: None, base_name: String::new(), plan: None, run: None })
+        Ok(Engine { gpu, files: ModelFiles::new(), model: None, base_name: String::new(), plan: None, run: None, budget: None, answer: None })
     }
 
     /// The adapter as JSON: name, backend, limits, features, and `text` (what `anytune info`
@@ -62,6 +92,13 @@ impl Engine {
         let mut v = serde_json::to_value(&self.gpu.report).map_err(js_err)?;
         v["text"] = self.gpu.report.to_string().into();
         json(&v)
+    }
+
+    /// Sets the memory budget every plan's whole estimate is checked against (`bytes`), and
+    /// what it is (`source`, said in the refusal).
+    #[wasm_bindgen(js_name = setMemoryBudget)]
+    pub fn set_memory_budget(&mut self, bytes: f64, source: String) {
+        self.budget = Some((bytes.max(0.0) as u64, source));
     }
 
     /// Adds one file of the next model (a `.gguf`, or the files of a Hugging Face folder).
@@ -82,6 +119,7 @@ impl Engine {
         let c = &model.config;
         let info = serde_json::json!({
             "name": name,
+            "known_as": model.known_as,
             "arch": c.arch.name(),
             "layers": c.n_layers,
             "dim": c.dim,
@@ -93,7 +131,8 @@ impl Engine {
             "chat_template": model.chat_template.is_some(),
             "types": model.tensor_types.iter().map(|(t, n)| format!("{t} ×{n}")).collect::<Vec<_>>(),
         });
-        self.base_name = name.to_string();
+        // PEFT's base_model_name_or_path: the name the model is known by (GGUF metadata), else `name`.
+        self.base_name = model.known_as.clone().unwrap_or_else(|| name.to_string());
         self.model = Some(model);
         json(&info)
     }
@@ -105,14 +144,27 @@ impl Engine {
     /// Prepares a run on dataset `name` with `options` (JSON with [`RunOptions`]' keys; missing
     /// keys take the defaults). Returns JSON: the data summary (format, counts, truncation, bad
     /// rows with lines), `summary_text`, trainable parameters, steps, sequence length, memory
-    /// estimate, `fits` (and `fits_error`), notes. Bad rows without `skip_bad_rows` are an
-    /// error naming the line.
-    pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str) -> Result<String, JsError> {
+    /// estimate, `fits` (and `fits_error`: a buffer over the storage-binding limit, or the whole
+    /// estimate over the memory budget), `flops_per_step`, `software` (a CPU adapter), notes.
+    /// `quick`: the quick demo — core's short schedule ([`software_schedule`]) on any adapter,
+    /// from the defaults of the options it sets. Bad rows without `skip_bad_rows` are an error
+    /// naming the line.
+    pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str, quick: bool) -> Result<String, JsError> {
         self.plan = None;
-        let options = RunOptions::from_json(options).map_err(js_err)?;
+        let mut options = RunOptions::from_json(options).map_err(js_err)?;
         let model = self.model()?;
-        let plan = RunPlan::new(&self.gpu, model, DataFile { bytes, name }, None, &options, &self.base_name).map_err(js_err)?;
-        let fits = check_fits(&self.gpu, &plan.memory);
+        let file = DataFile { bytes, name };
+        let dataset = prepare_data(model, file, None, &options.data_config()).map_err(js_err)?;
+        if quick {
+            let d = RunOptions::default();
+            let reset = RunOptions { steps: None, batch: d.batch, lr: d.lr, targets: d.targets, layers: d.layers, ..options };
+            options = software_schedule(&reset, model.config.n_layers, dataset.train.len()).0;
+        }
+        let plan = RunPlan::from_dataset(&self.gpu, model, dataset, (file, None), &options, &self.base_name).map_err(js_err)?;
+        let fits = check_fits(&self.gpu, &plan.memory)
+            .and_then(|()| self.budget.as_ref().map_or(Ok(()), |(b, source)| check_budget(&plan.memory, *b, source)));
+        let o = &plan.options;
+        let flops_per_step = training_flops_per_token(model, &plan.lora, plan.t) * (o.batch * o.grad_accum * plan.t) as f64;
         let out = serde_json::json!({
             "summary": plan.summary(),
             "summary_text": plan.summary().to_string(),
@@ -125,6 +177,8 @@ impl Engine {
             "fits_error": fits.err().map(|e| e.to_string()),
             "notes": plan.notes,
             "options": plan.options,
+            "flops_per_step": flops_per_step,
+            "software": self.gpu.report.device_type == "Cpu",
         });
         self.plan = Some(plan);
         json(&out)
@@ -197,6 +251,40 @@ impl Engine {
         let adapter: Option<&dyn AdapterWeights> = if with_adapter { Some(self.run()?.adapter()) } else { None };
         let file = DataFile { bytes, name };
         json(&evaluate_file(&self.gpu, self.model()?, adapter, file, &options).await.map_err(js_err)?)
+    }
+
+    /// Starts answering `text` (as [`Engine::generate`] does) one token at a time: each
+    /// [`Engine::generate_next`] call makes one token, so the worker can train, pause or stop
+    /// between them. With `with_adapter`, the run's adapter as it is now.
+    #[wasm_bindgen(js_name = generateStart)]
+    pub async fn generate_start(&mut self, text: &str, with_adapter: bool, max_tokens: usize) -> Result<(), JsError> {
+        self.answer = None;
+        let model = self.model()?;
+        let ids = chat_prompt_ids(model, text).map_err(js_err)?;
+        let options = GenerateOptions { max_tokens, ..Default::default() };
+        let generator = Generator::new(&self.gpu, model, &ids, &options).map_err(js_err)?;
+        let adapter = match with_adapter {
+            true => {
+                let weights = self.run()?.adapter_weights(&self.gpu).await.map_err(js_err)?;
+                Some(LoraParams::from_weights(&self.gpu, &model.config, &weights).map_err(js_err)?)
+            }
+            false => None,
+        };
+        self.answer = Some((generator, adapter));
+        Ok(())
+    }
+
+    /// The next piece of the answer in progress (maybe empty), or `undefined` when it has ended.
+    #[wasm_bindgen(js_name = generateNext)]
+    pub async fn generate_next(&mut self) -> Result<Option<String>, JsError> {
+        let model = self.model.as_ref().ok_or_else(|| JsError::new("no model loaded"))?;
+        let Some((generator, adapter)) = self.answer.as_mut() else { return Ok(None) };
+        let adapter = adapter.as_ref().map(|a| a as &dyn AdapterWeights);
+        let piece = generator.next_token(&self.gpu, model, adapter).await;
+        if !matches!(piece, Ok(Some(_))) {
+            self.answer = None;
+        }
+        piece.map_err(js_err)
     }
 
     /// Greedy generation for `text` — rendered as a user message with the model's chat

@@ -64,18 +64,23 @@ pub(crate) fn fit(examples: Vec<(Example, bool)>, max_seq_len: usize, counts: &m
 /// Splits off `round(n * fraction)` examples (at least one) chosen by a seeded shuffle; both
 /// parts keep file order. Returns (train, val).
 pub(crate) fn split(examples: Vec<Example>, fraction: f32, seed: u64) -> Result<(Vec<Example>, Vec<Example>)> {
-    if !(0.0..1.0).contains(&fraction) {
-        return Err(Error::invalid("val_split", format!("{fraction} is not in [0, 1)")));
+    let max = crate::train::options::MAX_VAL_SPLIT;
+    if !(0.0..=max).contains(&fraction) {
+        return Err(Error::invalid("val_split", format!("{fraction} is not in [0, {max}]: validation rows may not outnumber training rows")));
     }
     if fraction == 0.0 {
         return Ok((examples, Vec::new()));
     }
     let n = examples.len();
     let n_val = ((n as f64 * fraction as f64).round() as usize).max(1);
-    if n_val >= n {
+    if n_val > n - n_val.min(n) {
         return Err(Error::invalid(
             "val_split",
-            format!("{fraction} of {n} examples leaves none for training; use a smaller fraction or more data"),
+            format!(
+                "{fraction} of {n} examples holds out {n_val} for validation and leaves {} for training; \
+                 validation rows may not outnumber training rows: use a smaller fraction or more data",
+                n - n_val.min(n)
+            ),
         ));
     }
     let mut order: Vec<usize> = (0..n).collect();

@@ -51,7 +51,8 @@ impl Model {
                     Some(t) => Some(rope_factors(&name, t, bytes)?),
                     None => None,
                 };
-                Model::assemble(gpu, name, config, &ckpt, tokenizer, rope_factors)
+                let known_as = super::known_name::known_name(&gguf.metadata, &name);
+                Ok(Model { known_as, ..Model::assemble(gpu, name, config, &ckpt, tokenizer, rope_factors)? })
             }
             ModelFormat::HuggingFace(hf) => {
                 let tokenizer_json = hf.tokenizer_json.as_ref().ok_or_else(|| {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod forward;
 pub mod gemma3;
 pub mod kv_cache;
+pub mod known_name;
 pub mod linear;
 pub mod llama;
 mod load;
@@ -52,6 +53,10 @@ pub struct Model {
     pub inv_freq_local: Option<GpuTensor>,
     /// ggml type names of the matrices and how many of each (for `anytune info`).
     pub tensor_types: Vec<(String, usize)>,
+    /// The name users know the model by (a Hugging Face id, from GGUF metadata:
+    /// [`known_name::known_name`]), for PEFT's `base_model_name_or_path`; `None` when its files
+    /// do not say.
+    pub known_as: Option<String>,
     /// An adapter applied by [`Model::forward`] (generation and scoring with `--adapter`).
     pub adapter: Option<Box<dyn AdapterWeights>>,
 }
@@ -86,7 +91,7 @@ impl Model {
             GpuTensor::from_slice(gpu, &[local.len()], &local)
         });
         let tensor_types = ckpt.type_counts();
-        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, inv_freq_local, tensor_types, adapter: None })
+        Ok(Model { name, config, weights, tokenizer, chat_template, inv_freq, inv_freq_local, tensor_types, known_as: None, adapter: None })
     }
 }
 

@@ -79,6 +79,23 @@ pub fn check_fits(gpu: &Gpu, estimate: &MemoryEstimate) -> Result<()> {
     Ok(())
 }
 
+/// Refuses, with what to change, a run whose whole estimate is over `budget` bytes — the memory
+/// a caller can give it when the adapter reports no size (WebGPU does not): `budget_source` says
+/// where the budget came from (the web page: half of `navigator.deviceMemory`).
+pub fn check_budget(estimate: &MemoryEstimate, budget: u64, budget_source: &str) -> Result<()> {
+    if estimate.total > budget {
+        let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+        return Err(Error::TooLarge {
+            what: format!(
+                "the run needs {:.1} GiB of GPU memory in all: lower --batch or --max-seq-len (or turn on --recompute)",
+                gib(estimate.total)
+            ),
+            limit: format!("{:.1} GiB, {budget_source}", gib(budget)),
+        });
+    }
+    Ok(())
+}
+
 /// Floating-point operations of one training step per token: the frozen matmuls forward and
 /// their input gradients backward (no base weight gradients), the logits and their gradient,
 /// attention forward and backward (causal: on average T/2 keys), and the LoRA products.

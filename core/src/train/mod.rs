@@ -17,7 +17,7 @@ pub mod trainer;
 
 pub use checkpoint::CheckpointInfo;
 pub use eval::{FileEval, evaluate_file};
-pub use memory::{MemoryEstimate, check_fits, training_flops_per_token, training_memory};
+pub use memory::{MemoryEstimate, check_budget, check_fits, training_flops_per_token, training_memory};
 pub use options::RunOptions;
 pub use run::{AdapterFiles, RunPlan, StepOutcome, TrainRun};
 pub use schedule::Schedule;

@@ -308,6 +308,9 @@ macro_rules! run_options {
     };
 }
 
+/// The largest validation split: validation rows may not outnumber training rows.
+pub const MAX_VAL_SPLIT: f32 = 0.5;
+
 /// The largest count most options accept (steps, warmup, intervals).
 const MANY: u64 = 10_000_000;
 
@@ -359,8 +362,9 @@ run_options! {
     task: String = "auto".into(), Range::Choice(&["auto", "classify"]);
     /// Skip malformed rows (reported by line) instead of stopping.
     skip_bad_rows: bool = false, Range::Flag;
-    /// Fraction of the training rows held out for validation.
-    val_split: f32 = 0.0, Range::below(0.0, 1.0);
+    /// Fraction of the training rows held out for validation: at most half, so validation
+    /// rows never outnumber training rows.
+    val_split: f32 = 0.0, Range::closed(0.0, MAX_VAL_SPLIT as f64);
     /// Validate every N steps (0 = only at the end).
     eval_every: usize = 0, Range::count(0, MANY);
     /// Recompute activations in the backward pass (gradient checkpointing): less GPU memory,

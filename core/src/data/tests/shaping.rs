@@ -99,6 +99,19 @@ fn val_split_is_seeded_and_deterministic() {
 }
 
 #[test]
+fn a_split_may_not_leave_fewer_training_rows_than_validation_rows() {
+    // Half of 20 rows is allowed; 0.95 (19 validation rows, 1 training row) is refused by name.
+    let split = |val_split, rows| prep("d.jsonl", &pc_rows(rows), &DataConfig { val_split, ..DataConfig::default() });
+    let half = split(0.5, 20).unwrap();
+    assert_eq!((half.train.len(), half.val.len()), (10, 10));
+    let err = split(0.95, 20).unwrap_err().to_string();
+    assert!(err.starts_with("invalid val_split: ") && err.contains("[0, 0.5]"), "{err}");
+    // Rounding up can tip a split of few rows over: 0.5 of 3 rows holds out 2 and keeps 1.
+    let err = split(0.5, 3).unwrap_err().to_string();
+    assert!(err.contains("holds out 2 for validation and leaves 1 for training"), "{err}");
+}
+
+#[test]
 fn val_file_is_read_separately() {
     let (t, v) = (pc_rows(5), "{\"text\": \"held out\"}");
     let d = prepare(
