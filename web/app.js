@@ -329,7 +329,8 @@ function showPlannedOptions(planned) {
       changed = input.checked !== Boolean(v);
       input.checked = Boolean(v);
     } else {
-      const text = v === null ? "" : String(v);
+      // Core keeps some reals in f32 (val_split): 7 significant digits show them as given (0.1).
+      const text = v === null ? "" : o.kind === "real" ? String(Number(Number(v).toPrecision(7))) : String(v);
       changed = input.value !== text;
       if (input.tagName === "SELECT" && ![...input.options].some((opt) => opt.value === text)) input.add(new Option(text, text));
       input.value = text;

@@ -34,7 +34,8 @@ export function truthTests(test) {
       if (!/needs [\d.]+ GiB of GPU memory in all/.test(plan) || !/navigator\.deviceMemory|assumed/.test(plan)) throw new Error(`plan: ${plan}`);
       if (!(await page.locator("#start").isDisabled())) throw new Error("Start stays enabled for a run that does not fit");
       await page.locator("#options [name=batch]").fill("2");
-      await waitForText(page, "#plan-status", /steps of/);
+      // The new plan, not the refused one (which also says "steps of").
+      await page.waitForFunction(() => { const t = document.querySelector("#plan-status").textContent; return /steps of/.test(t) && !/Too large/.test(t); });
       if (await page.locator("#start").isDisabled()) throw new Error("Start stays disabled once the run fits");
       await page.locator("#options [name=lr]").fill("-1");
       await page.locator("#options [name=val_split]").fill("0.95");
