@@ -1,6 +1,6 @@
 //! ggml's reference K-quant quantizers, `quantize_row_q{2,3,4,5,6}_K_ref` (`ggml-quants.c`):
-//! what `llama-quantize` writes without an importance matrix, byte for byte (checked against
-//! ggml's C in tests/tests/kquantize.rs with tests/golden/kquant-blocks.safetensors, written by
+//! what `llama-quantize` writes without an importance matrix, byte for byte (the tests below
+//! compare with ggml's C output in tests/golden/kquant-blocks.safetensors, written by
 //! tests/golden/check_kquants.sh). One 256-value super-block per call; the block layouts are
 //! those [`super::kquants`] decodes.
 //!
