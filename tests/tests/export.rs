@@ -5,10 +5,12 @@
 //! Bounds: f32 HF folders and GGUFs 1e-4 (the merge W + s·B·A and the unmerged W·x + s·B·(A·x)
 //! differ only by f32 rounding); a Q8_0 GGUF 0.05 in logits of magnitude ~1 (the merged weights
 //! are requantized: one step of 1/127 of each 32-value block's largest weight) — and it must
-//! still differ from the base, so the adapter is in it.
+//! still differ from the base, so the adapter is in it. The K presets (q4_k_m, q5_k_m): on the
+//! tiny fixture (rows of 64 values: every matrix falls back to Q5_0 / Q5_1 / Q8_0) and on a
+//! 256-wide variant of it (every matrix in its K type), within the bounds at [`k_presets`].
 
 use anytune_core::export::{ExportFormat, ExportOptions, ExportType, export};
-use anytune_core::formats::{ModelFiles, read_model_path};
+use anytune_core::formats::{GgufFile, GgufWriter, MetaValue, ModelFiles, read_model_path};
 use anytune_core::lora::{LoraConfig, LoraParams, LoraWeights, Target};
 use anytune_core::model::Model;
 use anytune_core::rng::Rng;
@@ -29,33 +31,46 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
-/// Exports `fixture` + a random adapter as `format`/`ty` and returns the largest logit
-/// difference of the exported model from base + adapter, and of base + adapter from the base.
-fn exported_vs_adapter(fixture: &str, format: ExportFormat, ty: ExportType) -> Option<(f32, f32)> {
+/// What an export gave: the largest logit difference of the exported model from base +
+/// adapter (`diff`) and from the base (`from_base`), of base + adapter from the base
+/// (`effect`), and the tensor types written.
+struct Compared {
+    diff: f32,
+    from_base: f32,
+    effect: f32,
+    types: Vec<(String, usize)>,
+}
+
+/// Exports `files` (called `what`) + a random adapter as `format`/`ty` and compares its logits.
+fn exported_vs_adapter(files: &ModelFiles, what: &str, format: ExportFormat, ty: ExportType) -> Option<Compared> {
     let gpu = test_gpu()?;
-    let files = read_model_path(&repo_path(&format!("fixtures/{fixture}"))).unwrap();
-    let mut base = Model::load(gpu, &files).unwrap();
+    let mut base = Model::load(gpu, files).unwrap();
     let ids = base.tokenizer.encode("Question: Who makes the Zorblax 3000 kettle?\nAnswer: Quillfeather.", true).unwrap();
     let plain = all_logits(gpu, &base, &ids);
     let lora = random_adapter(&base.config);
     base.adapter = Some(Box::new(LoraParams::from_weights(gpu, &base.config, &lora).unwrap()));
     let want = all_logits(gpu, &base, &ids);
-    let out = export(&files, Some(&lora), "random adapter", &ExportOptions { format, ty }).unwrap();
+    let out = export(files, Some(&lora), "random adapter", &ExportOptions { format, ty }).unwrap();
     let mut written = ModelFiles::new();
     for (name, bytes) in out.files {
         written.add(&name, bytes);
     }
     let merged = Model::load(gpu, &written).unwrap();
     let got = all_logits(gpu, &merged, &ids);
-    let (d, effect) = (max_diff(&got, &want), max_diff(&want, &plain));
-    println!("{fixture} → {format:?} {}: max |Δ logit| {d:.2e} (the adapter moves them by {effect:.2e})", ty.name());
-    Some((d, effect))
+    let (diff, from_base, effect) = (max_diff(&got, &want), max_diff(&got, &plain), max_diff(&want, &plain));
+    let types = out.tensor_types;
+    println!("{what} → {format:?} {}: max |Δ logit| {diff:.2e} ({from_base:.2e} from the base; the adapter moves them by {effect:.2e}); {types:?}", ty.name());
+    Some(Compared { diff, from_base, effect, types })
 }
 
-fn check(fixture: &str, format: ExportFormat, ty: ExportType, bound: f32) {
-    let Some((d, effect)) = exported_vs_adapter(fixture, format, ty) else { return };
-    assert!(d <= bound, "{fixture} {format:?} {}: {d} > {bound}", ty.name());
-    assert!(effect > 5.0 * bound.max(1e-3), "the adapter barely changes the logits ({effect})");
+fn fixture(name: &str) -> ModelFiles {
+    read_model_path(&repo_path(&format!("fixtures/{name}"))).unwrap()
+}
+
+fn check(fixture_name: &str, format: ExportFormat, ty: ExportType, bound: f32) {
+    let Some(c) = exported_vs_adapter(&fixture(fixture_name), fixture_name, format, ty) else { return };
+    assert!(c.diff <= bound, "{fixture_name} {format:?} {}: {} > {bound}", ty.name(), c.diff);
+    assert!(c.effect > 5.0 * bound.max(1e-3), "the adapter barely changes the logits ({})", c.effect);
 }
 
 #[test]
@@ -89,4 +104,70 @@ fn gemma3_norms_survive_both_conventions() {
 fn qwen2_biases_are_exported() {
     check("tiny-qwen2-F32.gguf", ExportFormat::Gguf, ExportType::F32, 1e-4);
     check("tiny-qwen2-F32.gguf", ExportFormat::Hf, ExportType::F32, 1e-4);
+}
+
+/// tiny-llama-F32.gguf widened to rows of whole super-blocks: d 256, ffn 512, head_dim 64
+/// (4 heads, 2 KV heads), 2 layers, the fixture's vocabulary; random F32 weights
+/// (matrices ~N(0, 0.05²), norms 1 + N(0, 0.1²)).
+fn wide_llama() -> ModelFiles {
+    let src = fixture("tiny-llama-F32.gguf");
+    let g = GgufFile::parse(src.bytes(0), "tiny-llama-F32.gguf").unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in &g.metadata {
+        let value = match key.as_str() {
+            "llama.embedding_length" => MetaValue::U32(256),
+            "llama.feed_forward_length" => MetaValue::U32(512),
+            "llama.rope.dimension_count" => MetaValue::U32(64),
+            _ => value.clone(),
+        };
+        w.add_meta(key.clone(), value).unwrap();
+    }
+    let widen = |d: usize| match d {
+        64 => 256,
+        32 => 128,
+        160 => 512,
+        d => d,
+    };
+    let mut rng = Rng::new(21);
+    for t in &g.tensors {
+        let shape: Vec<usize> = t.shape.iter().map(|&d| widen(d)).collect();
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = if shape.len() == 1 { rng.normal_vec(n, 0.1).iter().map(|v| 1.0 + v).collect() } else { rng.normal_vec(n, 0.05) };
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        w.add_tensor(t.name.clone(), anytune_core::quant::GgmlType::F32, &shape, bytes).unwrap();
+    }
+    let mut files = ModelFiles::new();
+    files.add("wide-llama-F32.gguf", w.to_bytes());
+    files
+}
+
+/// q4_k_m / q5_k_m: the preset's types, and logits within `bound` of base + adapter and nearer
+/// to them than to the base's (so the adapter is in the export). The logit error grows with the
+/// weights' relative RMS error (Q8_0 ~0.5%, Q5_K 3.6%, Q4_K 7%): measured, as max |Δ logit|
+/// (logits of magnitude ~1) — tiny fixture q8_0 0.027, q4_0 0.40, q4_k_m (Q5_0 fallbacks) 0.20,
+/// q5_k_m (Q5_1) 0.19, bounds 0.25; the wide model q8_0 0.086, q4_0 1.08, q4_k_m 1.01 (bound
+/// 1.2), q5_k_m 0.48 (bound 0.6).
+fn k_presets(files: &ModelFiles, what: &str, ty: ExportType, bound: f32, types: &[(&str, usize)]) {
+    let Some(c) = exported_vs_adapter(files, what, ExportFormat::Gguf, ty) else { return };
+    let want: Vec<(String, usize)> = types.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+    assert_eq!(c.types, want, "{what} {}", ty.name());
+    assert!(c.diff <= bound, "{what} {}: {} > {bound}", ty.name(), c.diff);
+    assert!(c.diff < c.from_base, "{what} {}: {} from base + adapter, {} from the base", ty.name(), c.diff, c.from_base);
+    assert!(c.effect > 0.5, "the adapter barely changes the logits ({})", c.effect);
+}
+
+#[test]
+fn k_presets_fall_back_on_the_tiny_fixture() {
+    let files = fixture("tiny-llama-F32.gguf");
+    // Q4_K → Q5_0, Q5_K → Q5_1; Q6_K (output, layer 1's attn_v and ffn_down) → Q8_0.
+    k_presets(&files, "tiny-llama", ExportType::Q4KM, 0.25, &[("Q5_0", 13), ("F32", 5), ("Q8_0", 3)]);
+    k_presets(&files, "tiny-llama", ExportType::Q5KM, 0.25, &[("Q5_1", 13), ("F32", 5), ("Q8_0", 3)]);
+}
+
+#[test]
+fn k_presets_write_k_types_on_whole_super_blocks() {
+    let files = wide_llama();
+    // Q6_K: the output and layer 1's attn_v and ffn_down (llama.cpp's use_more_bits of 2 layers).
+    k_presets(&files, "wide-llama", ExportType::Q4KM, 1.2, &[("Q4_K", 13), ("F32", 5), ("Q6_K", 3)]);
+    k_presets(&files, "wide-llama", ExportType::Q5KM, 0.6, &[("Q5_K", 13), ("F32", 5), ("Q6_K", 3)]);
 }

@@ -50,20 +50,8 @@ pub fn write(src: &MergeSource, ty: ExportType) -> Result<(ExportedFile, Vec<(St
         w.add_tensor(super::merge::ROPE_FREQS, rty, &shape, bytes.to_vec())?;
         count(rty);
     }
-    let types: Vec<GgmlType> = src.plan().iter().map(|p| tensor_type(src, p, ty)).collect();
-    if let Some((p, t)) = src.plan().iter().zip(&types).find(|(_, t)| !has_quantizer(**t)) {
-        return Err(Error::invalid(
-            "--type",
-            format!(
-                "{} puts {} in {}, and anytune has no {} quantizer yet (the K-quant presets are not implemented): use q8_0 or q4_0",
-                ty.name(),
-                p.role.name(Naming::Gguf),
-                t.name(),
-                t.name()
-            ),
-        ));
-    }
-    for (p, &out_ty) in src.plan().iter().zip(&types) {
+    for p in src.plan() {
+        let out_ty = tensor_type(src, p, ty);
         let name = p.role.name(Naming::Gguf);
         let values = to_gguf_convention(cfg, p, src.values(p)?);
         let bytes = quantize_tensor(out_ty, &values, &name)?;
@@ -83,14 +71,8 @@ pub fn tensor_type(src: &MergeSource, p: &Planned, ty: ExportType) -> GgmlType {
     }
 }
 
-/// Whether [`quantize_tensor`] can write `ty`.
-fn has_quantizer(ty: GgmlType) -> bool {
-    quantize_tensor(ty, &[0.0; 256], "probe").is_ok()
-}
-
 /// `values` (whole rows of `ty`'s blocks) in `ty`'s layout, as ggml's reference quantizers
-/// write them; `name` names the tensor in errors.
+/// write them (every type anytune runs has one); `name` names the tensor in errors.
 pub fn quantize_tensor(ty: GgmlType, values: &[f32], name: &str) -> Result<Vec<u8>> {
-    crate::quant::quantize::quantize(ty, values)
-        .ok_or_else(|| Error::invalid(name, format!("anytune has no {} quantizer", ty.name())))
+    crate::quant::quantize::quantize(ty, values).map_err(|e| Error::invalid(name, format!("cannot be written as {}: {e}", ty.name())))
 }

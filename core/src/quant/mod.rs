@@ -112,6 +112,8 @@ pub fn ggml_type_name(id: u32) -> &'static str {
 
 pub mod dequant;
 pub mod finite;
+pub mod kfit;
+pub mod kquantize;
 pub mod kquants;
 pub mod presets;
 pub mod quantize;

@@ -1,17 +1,27 @@
-//! Reference quantizers, used by tests to build weights of every [`GgmlType`]:
-//! F32/F16/BF16 conversion, Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 as ggml's `quantize_row_*_ref`, and for
-//! the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) a generator of valid random blocks (random
-//! quants, small random scales) — their real quantizers (k-means-like searches) are not
-//! needed to test a kernel.
+//! Reference quantizers of every [`GgmlType`], as ggml's `quantize_row_*_ref` (what
+//! `llama-quantize` writes without an importance matrix): F32/F16/BF16 conversion,
+//! Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 here, the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) in
+//! [`super::kquantize`]. The export writes GGUF tensors with them; tests build weights with them.
+//! [`random_blocks`] makes valid random blocks (random quants, small random scales) for kernel
+//! tests, which need no realistic values.
 
-use super::GgmlType;
+use super::{GgmlType, kquantize};
+use crate::error::{Error, Result};
 use crate::testing::Rng;
 use half::{bf16, f16};
 
-/// Quantizes `x` (a whole number of blocks) as ggml's reference quantizer does.
-/// `None` for the K-quants (use [`random_blocks`]).
-pub fn quantize(ty: GgmlType, x: &[f32]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
+/// Quantizes `x` as ggml's reference quantizer does. A length that is not a whole number of
+/// `ty`'s blocks is refused (nothing is dropped or padded).
+pub fn quantize(ty: GgmlType, x: &[f32]) -> Result<Vec<u8>> {
+    let block = ty.block_size();
+    if !x.len().is_multiple_of(block) {
+        return Err(Error::invalid(
+            format!("{} values", ty.name()),
+            format!("{} values are not a whole number of {block}-value blocks", x.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(x.len() / block * ty.block_bytes());
+    let k = |f: fn(&[f32], &mut Vec<u8>), out: &mut Vec<u8>| x.chunks_exact(256).for_each(|b| f(b, out));
     match ty {
         GgmlType::F32 => out.extend(x.iter().flat_map(|v| v.to_le_bytes())),
         GgmlType::F16 => out.extend(x.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes())),
@@ -21,9 +31,13 @@ pub fn quantize(ty: GgmlType, x: &[f32]) -> Option<Vec<u8>> {
         GgmlType::Q4_1 => x.chunks_exact(32).for_each(|b| pack4(&grid_1(b, 15, &mut out), &mut out)),
         GgmlType::Q5_0 => x.chunks_exact(32).for_each(|b| pack5(&grid_0(b, 16.0, &mut out), &mut out)),
         GgmlType::Q5_1 => x.chunks_exact(32).for_each(|b| pack5(&grid_1(b, 31, &mut out), &mut out)),
-        GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => return None,
+        GgmlType::Q2K => k(kquantize::q2_k, &mut out),
+        GgmlType::Q3K => k(kquantize::q3_k, &mut out),
+        GgmlType::Q4K => k(kquantize::q4_k, &mut out),
+        GgmlType::Q5K => k(kquantize::q5_k, &mut out),
+        GgmlType::Q6K => k(kquantize::q6_k, &mut out),
     }
-    Some(out)
+    Ok(out)
 }
 
 /// `quantize_row_q8_0_ref`: `d = max|x| / 127`, `q = round(x / d)`.
