@@ -51,6 +51,10 @@ async function main() {
   const info = adapter.info;
   browserAdapterName = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "WebGPU adapter";
   await offlineSupport();
+  if (new URLSearchParams(location.search).has("workshop")) {
+    const { startWorkshop } = await import("./workshop.js");
+    return startWorkshop(browserAdapterName);
+  }
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = (e) => onMessage(e.data);
   worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");

@@ -1,13 +1,14 @@
-// The worker's side of the steps around training (web/steps.js on the page): each message
-// calls one Engine method (web/src/pipeline.rs, the same core functions as `anytune data
-// inspect|clean`, `anytune compare` and `anytune eval`) and posts its result under the same
-// type. worker.js hands it every message type it does not know; errors reach the page as
-// `{type: "error", context: <the message type>}` through worker.js's own catch.
+// The worker's side of the steps around training (web/steps.js on the page, web/workshop.js):
+// each message calls one Engine method (web/src/pipeline.rs, the same core functions as `anytune
+// data inspect|clean`, `anytune compare`, `anytune eval`, and the per-token losses of the
+// workshop) and posts its result under the same type. worker.js hands it every message type it
+// does not know; errors reach the page as `{type: "error", context: <the message type>}` through
+// worker.js's own catch.
 
 import { rateCss, rateJs } from "./pkg/anytune_web.js";
 
 /** The message types answered here. */
-export const TYPES = ["inspect", "clean", "compare", "evalMetrics", "rateAssets"];
+export const TYPES = ["inspect", "clean", "compare", "evalMetrics", "rateAssets", "tokenLosses"];
 
 /** Answers `msg` with `engine`, posting through `post`. */
 export async function handlePipeline(engine, msg, post) {
@@ -30,6 +31,8 @@ export async function handlePipeline(engine, msg, post) {
       const adapter = JSON.parse(await engine.evalMetrics(msg.name, msg.bytes, options, true));
       return post({ type: "evalMetrics", name: msg.name, base, adapter });
     }
+    case "tokenLosses":
+      return post({ type: "tokenLosses", rows: JSON.parse(await engine.tokenLosses(msg.name, msg.bytes, JSON.stringify(msg.options))) });
     case "rateAssets":
       return post({ type: "rateAssets", js: rateJs(), css: rateCss() });
     default:

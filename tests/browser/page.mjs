@@ -8,7 +8,7 @@ import { launchBrowser, openPage, waitForText, withPage } from "./harness.mjs";
 const AXE = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 /** axe-core's violations on the page as it is now, as "impact id: help (n nodes)" lines. */
-async function axeViolations(page, impacts) {
+export async function axeViolations(page, impacts) {
   await page.evaluate(AXE);
   const found = await page.evaluate(async () => (await window.axe.run(document)).violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })));
   return found.filter((v) => impacts.includes(v.impact)).map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.join(", ")})`);

@@ -1,7 +1,8 @@
 //! The page's steps around training, through the same core functions as the CLI:
 //! `anytune data inspect` ([`Engine::inspect`]), `anytune data clean` ([`Engine::clean`]),
 //! `anytune compare` ([`Engine::compare`], rated on the page with core's `rate.js`) and
-//! `anytune eval` ([`Engine::eval_metrics`]). Results are JSON strings, as in `lib.rs`.
+//! `anytune eval` ([`Engine::eval_metrics`]), and the workshop's per-token view
+//! ([`Engine::token_losses`]). Results are JSON strings, as in `lib.rs`.
 
 use crate::{Engine, js_err, json};
 use anytune_core::chat::Message;
@@ -9,6 +10,7 @@ use anytune_core::compare::prompts::read_prompts;
 use anytune_core::compare::{Report, answer, html};
 use anytune_core::data::DataFile;
 use anytune_core::data::encode::RenderChat;
+use anytune_core::eval::token_losses::token_losses;
 use anytune_core::eval::{EvalConfig, evaluate};
 use anytune_core::generate::GenerateOptions;
 use anytune_core::model::AdapterWeights;
@@ -100,5 +102,16 @@ impl Engine {
         let adapter: Option<&dyn AdapterWeights> = if with_adapter { Some(self.run()?.adapter()) } else { None };
         let cfg = EvalConfig { options, labels: None, generate: true, max_tokens: None };
         json(&evaluate(&self.gpu, self.model()?, adapter, DataFile { bytes, name }, &cfg).await.map_err(js_err)?)
+    }
+
+    /// Every token of the rows of `name` (at most 16) with its loss under the base model and,
+    /// once a run exists, with its adapter (core's `eval::token_losses`). `options`: the run's
+    /// options JSON. Returns a JSON array of rows `{tokens: [{text, trained, base, adapted}],
+    /// base_mean, adapted_mean}`.
+    #[wasm_bindgen(js_name = tokenLosses)]
+    pub async fn token_losses(&self, name: &str, bytes: &[u8], options: &str) -> Result<String, JsError> {
+        let options = RunOptions::from_json(options).map_err(js_err)?;
+        let adapter: Option<&dyn AdapterWeights> = self.run.as_ref().map(|r| r.adapter() as &dyn AdapterWeights);
+        json(&token_losses(&self.gpu, self.model()?, adapter, DataFile { bytes, name }, &options).await.map_err(js_err)?)
     }
 }

@@ -6,11 +6,13 @@
 //!   starts-with of the greedy answer after normalisation ([`metrics::normalize`]);
 //! - classification metrics on text/label rows ([`labels`]): the label with the highest summed
 //!   log-probability is the prediction; accuracy, per-label precision/recall/F1, macro F1 and
-//!   the confusion matrix ([`metrics::Classification`]).
+//!   the confusion matrix ([`metrics::Classification`]);
+//! - every token of a few rows with its loss before and after training ([`token_losses`]).
 
 pub mod answers;
 pub mod labels;
 pub mod metrics;
+pub mod token_losses;
 
 use crate::data::DataFile;
 use crate::data::tasks::eval_tasks;

@@ -20,7 +20,7 @@ pub mod hf;
 pub mod merge;
 pub mod modelfile;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod types;
 
 pub use merge::MergeSource;

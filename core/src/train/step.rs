@@ -138,6 +138,23 @@ pub async fn evaluate(
     Ok(EvalReport { loss, perplexity: loss.exp(), accuracy: (hits / targets.max(1) as f64) as f32, targets })
 }
 
+/// The loss at every position of `batch` (row-major `(B, T)`: position j's loss of predicting
+/// its target, 0 where the target is `IGNORE`) under `model` with `adapter` (`None`: the base).
+pub async fn position_losses(
+    gpu: &Gpu,
+    model: &Model,
+    adapter: Option<&dyn Adapter>,
+    buf: &mut StepBuffers,
+    batch: &crate::data::Batch,
+) -> Result<Vec<f32>> {
+    let mut rec = Recorder::new(gpu);
+    record_eval(&mut rec, model, adapter, buf, &batch.inputs, &batch.targets)?;
+    let rows = buf.batch * buf.t;
+    let out = GpuTensor::zeros(gpu, &[rows]);
+    rec.copy(&buf.head.loss.buffer, 0, &out.buffer, 0, (rows * 4) as u64);
+    out.read(rec).await
+}
+
 /// Records the forward pass, the per-token loss and hits (no backward): validation and
 /// `eval`. `adapter` may be `None` (the base model alone). Returns the number of targets.
 pub fn record_eval(
