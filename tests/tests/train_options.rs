@@ -23,13 +23,13 @@ fn model(gpu: &Gpu) -> Model {
 /// LoRA r 4 on all seven linears of both layers, B random (not PEFT's zeros) so that every
 /// gradient, dA included, is non-zero from the first step.
 fn lora(gpu: &Gpu, model: &Model, dropout: f32) -> LoraParams {
-    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false };
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false, use_dora: false };
     let mut w = LoraWeights::init(&cfg, &model.config, 3).unwrap();
     let mut rng = anytune_core::testing::Rng::new(4);
     for m in &mut w.modules {
         m.b = rng.normal_vec(m.b.len(), 0.05);
     }
-    LoraParams::from_weights(gpu, &model.config, &w).unwrap()
+    LoraParams::from_weights(gpu, &model, &w).unwrap()
 }
 
 /// Batch `k` of a fixed pseudo-random stream; the first two positions of row 0 and the last of

@@ -1,0 +1,80 @@
+use super::*;
+use crate::ops::gradcheck::{numeric_grad, weighted_sum};
+use crate::testing::{Rng, assert_close, test_gpu};
+
+fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
+    pollster::block_on(t.to_vec(gpu)).unwrap()
+}
+
+/// The CPU backward is the gradient of `L = sum(y * dy)` with the norm held constant, as PEFT
+/// detaches it (central differences for x, A, B and m).
+#[test]
+fn dora_backward_cpu_is_the_gradient_with_a_detached_norm() {
+    let mut rng = Rng::new(21);
+    let dims = LoraDims { m: 3, d_in: 5, d_out: 4, r: 2, scale: 1.5 };
+    let (w, x) = (rng.normal_vec(20, 0.5), rng.normal_vec(15, 1.0));
+    let (a, b, mag) = (rng.normal_vec(10, 0.5), rng.normal_vec(8, 0.5), rng.normal_vec(4, 1.0));
+    let dy = rng.normal_vec(12, 1.0);
+    let norm = weight_norm_cpu(dims, &w, &a, &b);
+    let f = |x: &[f32], a: &[f32], b: &[f32], m: &[f32]| weighted_sum(&dora_forward_const_norm_cpu(dims, &w, x, a, b, m, &norm), &dy);
+    let [dx, da, db, dm] = dora_backward_cpu(dims, &w, &x, &a, &b, &mag, &dy);
+    assert_close(&dx, &numeric_grad(&x, 1e-2, |x| f(x, &a, &b, &mag)), 1e-3, 1e-3, "dx");
+    assert_close(&da, &numeric_grad(&a, 1e-2, |a| f(&x, a, &b, &mag)), 1e-3, 1e-3, "dA");
+    assert_close(&db, &numeric_grad(&b, 1e-2, |b| f(&x, &a, b, &mag)), 1e-3, 1e-3, "dB");
+    assert_close(&dm, &numeric_grad(&mag, 1e-2, |m| f(&x, &a, &b, m)), 1e-3, 1e-3, "dm");
+    // With m = the norm (PEFT's init for these A, B) DoRA is the plain LoRA linear.
+    let lora = super::super::branch::lora_forward_cpu(dims, &x, &a, &b);
+    let plain: Vec<f32> = (0..12).map(|e| (0..5).map(|k| x[e / 4 * 5 + k] * w[e % 4 * 5 + k]).sum::<f32>() + lora[e]).collect();
+    assert_close(&dora_forward_cpu(dims, &w, &x, &a, &b, &norm), &plain, 1e-5, 1e-5, "m = norm is LoRA");
+}
+
+/// GPU norm (from ‖W‖², A·Wᵀ, B·A·Aᵀ), init, forward and backward (onto the frozen linear's
+/// own `x·Wᵀ` and `dy·W`, gradients accumulating onto non-zero buffers) against the CPU
+/// reference, on shapes that are not multiples of any tile; `row_norms2` crosses a chunk.
+#[test]
+fn dora_matches_cpu_and_accumulates() {
+    let Some(gpu) = test_gpu() else { return };
+    let mut rng = Rng::new(22);
+    for (m, d_in, d_out, r) in [(7, 37, 19, 3), (5, 300, 40, 8)] {
+        let dims = LoraDims { m, d_in, d_out, r, scale: 2.0 };
+        let w = rng.normal_vec(d_out * d_in, 0.2);
+        let x = rng.normal_vec(m * d_in, 1.0);
+        let (a, b) = (rng.normal_vec(r * d_in, 0.3), rng.normal_vec(d_out * r, 0.3));
+        let mag: Vec<f32> = rng.normal_vec(d_out, 0.5).iter().map(|v| 1.0 + v).collect();
+        let dy = rng.normal_vec(m * d_out, 1.0);
+        let g0 = [rng.normal_vec(r * d_in, 1.0), rng.normal_vec(d_out * r, 1.0), rng.normal_vec(d_out, 1.0)];
+        let what = |n: &str| format!("dora {n} m={m} in={d_in} out={d_out} r={r}");
+        let t = |shape: &[usize], v: &[f32]| GpuTensor::from_slice(gpu, shape, v);
+        let weight = f32_weight(gpu, "w", d_out, d_in, &w).unwrap();
+        let mut rec = Recorder::new(gpu);
+        let slot = DoraSlot::new(&mut rec, &weight, r, &[]).unwrap();
+        let (ga, gb) = (t(&[r, d_in], &a), t(&[d_out, r], &b));
+        weight_norm(&mut rec, dims, &weight, &slot, &ga, &gb, true).unwrap();
+        rec.submit();
+        let norm = weight_norm_cpu(dims, &w, &a, &b);
+        let w2: Vec<f32> = w.chunks(d_in).map(|row| row.iter().map(|v| v * v).sum()).collect();
+        assert_close(&read(gpu, &slot.w_norm2), &w2, 1e-5, 1e-5, &what("‖W‖²"));
+        assert_close(&read(gpu, &slot.norm), &norm, 1e-5, 1e-5, &what("norm"));
+        assert_close(&read(gpu, &slot.magnitude), &norm, 1e-5, 1e-5, &what("init m"));
+        slot.magnitude.write(gpu, &mag);
+
+        let (gx, gdy) = (t(&[m, d_in], &x), t(&[m, d_out], &dy));
+        let (gda, gdb) = (t(&[r, d_in], &g0[0]), t(&[d_out, r], &g0[1]));
+        slot.grad_m.write(gpu, &g0[2]);
+        let z = |shape: &[usize]| GpuTensor::zeros(gpu, shape);
+        let (y, dx, u, du, zs, dyg) = (z(&[m, d_out]), z(&[m, d_in]), z(&[m, r]), z(&[m, r]), z(&[m, d_out]), z(&[m, d_out]));
+        let mut rec = Recorder::new(gpu);
+        qmatmul_forward(&mut rec, &gx, &weight, None, &y).unwrap();
+        dora_forward(&mut rec, dims, &weight, &slot, &zs, &gx, &ga, &gb, &u, &y).unwrap();
+        qmatmul_backward_input(&mut rec, &gdy, &weight, &dx, false).unwrap();
+        dora_backward(&mut rec, dims, &weight, &slot, (&zs, &dyg), &gx, (&ga, &gb, &u), &gdy, &du, (&gda, &gdb), &dx, true).unwrap();
+        rec.submit();
+        let [cdx, cda, cdb, cdm] = dora_backward_cpu(dims, &w, &x, &a, &b, &mag, &dy);
+        let plus = |base: &[f32], d: Vec<f32>| base.iter().zip(d).map(|(p, q)| p + q).collect::<Vec<_>>();
+        assert_close(&read(gpu, &y), &dora_forward_cpu(dims, &w, &x, &a, &b, &mag), 1e-4, 1e-4, &what("y"));
+        assert_close(&read(gpu, &dx), &cdx, 1e-4, 1e-4, &what("dx"));
+        assert_close(&read(gpu, &gda), &plus(&g0[0], cda), 1e-4, 1e-4, &what("dA"));
+        assert_close(&read(gpu, &gdb), &plus(&g0[1], cdb), 1e-4, 1e-4, &what("dB"));
+        assert_close(&read(gpu, &slot.grad_m), &plus(&g0[2], cdm), 1e-4, 1e-4, &what("dm"));
+    }
+}
