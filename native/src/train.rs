@@ -28,9 +28,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!("{}", plan.summary());
     let o = &plan.options;
     eprintln!(
-        "LoRA: r {}, alpha {}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
+        "{}: r {}, alpha {}{}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
+        if o.dora { "DoRA" } else { "LoRA" },
         o.rank,
         o.alpha,
+        if o.rslora { " (rsLoRA: scale alpha/√r)" } else { "" },
         o.targets,
         o.layers,
         plan.lora.parameter_count(),

@@ -103,9 +103,11 @@ impl DoraSlot {
         Ok(slot)
     }
 
-    /// Values held per slot (for the memory estimate): 7 vectors of `out` and the r-wide scratch.
+    /// Values a slot holds besides the magnitude and its gradient (which count as parameters):
+    /// `‖W‖²`, norm and g `(out)` and the scratch `A·Aᵀ`, `B·A·Aᵀ`, `A·Wᵀ`, `g ⊙ B`. For the
+    /// memory estimate.
     pub fn floats(d_out: usize, r: usize) -> usize {
-        5 * d_out + r * r + 3 * d_out * r
+        3 * d_out + r * r + 3 * d_out * r
     }
 }
 

@@ -78,3 +78,55 @@ fn dora_matches_cpu_and_accumulates() {
         assert_close(&read(gpu, &slot.grad_m), &plus(&g0[2], cdm), 1e-4, 1e-4, &what("dm"));
     }
 }
+
+/// Through [`crate::lora::LoraPass`] with dropout, as PEFT's DoRA trains: the dropped input x̃
+/// feeds both the branch and the base term `(g − 1) ⊙ x̃·Wᵀ`; the input gradient goes back
+/// through the same mask (the frozen linear's own `x·Wᵀ` and `dy·W` are not the adapter's).
+#[test]
+fn dora_pass_with_dropout_drops_the_input_of_the_base_term_too() {
+    use crate::lora::{LoraBuffers, LoraDropout, LoraParams, LoraPass, Target};
+    use crate::model::linear::{Adapter, Linear, Site};
+    use crate::ops::dropout::dropout_forward_cpu;
+    let Some(gpu) = test_gpu() else { return };
+    let cfg = crate::lora::tests_support::tiny_model(crate::model::Arch::Llama);
+    let (rows, r, p) = (5, 3, 0.3);
+    let (d_in, d_out) = Target::Q.features(&cfg);
+    let dims = LoraDims { m: rows, d_in, d_out, r, scale: 2.0 };
+    let mut rng = Rng::new(23);
+    let (w, x, dy) = (rng.normal_vec(d_out * d_in, 0.2), rng.normal_vec(rows * d_in, 1.0), rng.normal_vec(rows * d_out, 1.0));
+    let (a, b) = (rng.normal_vec(r * d_in, 0.3), rng.normal_vec(d_out * r, 0.3));
+    let mag: Vec<f32> = rng.normal_vec(d_out, 0.5).iter().map(|v| 1.0 + v).collect();
+    let weight = f32_weight(gpu, "w", d_out, d_in, &w).unwrap();
+    let mut params = LoraParams::upload(gpu, &cfg, r, 2.0, [(0, Target::Q, &a[..], &b[..])]).unwrap();
+    params.dropout = p;
+    let mut rec = Recorder::new(gpu);
+    let slot = params.slots[0][Target::Q.index()].as_mut().unwrap();
+    let dora = DoraSlot::new(&mut rec, &weight, r, &mag).unwrap();
+    rec.submit();
+    slot.dora = Some(dora);
+    let bufs = LoraBuffers::new(gpu, &params, rows, false, true);
+    let drop = LoraDropout { p, seed: 9, step: 4 };
+    let pass = LoraPass::new(&params, &bufs, Some(drop));
+    let linear = Linear { weight: &weight, bias: None, site: Site { layer: 0, target: Target::Q } };
+    let (gx, gdy) = (GpuTensor::from_slice(gpu, &[rows, d_in], &x), GpuTensor::from_slice(gpu, &[rows, d_out], &dy));
+    let (y, dx) = (GpuTensor::zeros(gpu, &[rows, d_out]), GpuTensor::zeros(gpu, &[rows, d_in]));
+    let mut rec = Recorder::new(gpu);
+    pass.forward(&mut rec, &linear, &gx, &y).unwrap();
+    pass.backward(&mut rec, &linear, &gx, &gdy, &dx).unwrap();
+    rec.submit();
+
+    let key = drop.key(0, Target::Q);
+    let xd = dropout_forward_cpu(&x, p, key);
+    let base = |x: &[f32]| -> Vec<f32> { (0..rows * d_out).map(|e| (0..d_in).map(|k| x[e / d_out * d_in + k] * w[e % d_out * d_in + k]).sum()).collect() };
+    let minus = |p: Vec<f32>, q: Vec<f32>| p.iter().zip(q).map(|(p, q)| p - q).collect::<Vec<_>>();
+    let want_y = minus(dora_forward_cpu(dims, &w, &xd, &a, &b, &mag), base(&xd));
+    let [dxd, da, db, dm] = dora_backward_cpu(dims, &w, &xd, &a, &b, &mag, &dy);
+    let dy_w: Vec<f32> = (0..rows * d_in).map(|e| (0..d_out).map(|i| dy[e / d_in * d_out + i] * w[i * d_in + e % d_in]).sum()).collect();
+    let want_dx = dropout_forward_cpu(&minus(dxd, dy_w), p, key);
+    let s = params.slot(0, Target::Q).unwrap();
+    assert_close(&read(gpu, &y), &want_y, 1e-4, 1e-4, "dora dropout y");
+    assert_close(&read(gpu, &dx), &want_dx, 1e-4, 1e-4, "dora dropout dx");
+    assert_close(&read(gpu, &s.grad_a), &da, 1e-4, 1e-4, "dora dropout dA");
+    assert_close(&read(gpu, &s.grad_b), &db, 1e-4, 1e-4, "dora dropout dB");
+    assert_close(&read(gpu, &s.dora.as_ref().unwrap().grad_m), &dm, 1e-4, 1e-4, "dora dropout dm");
+}
