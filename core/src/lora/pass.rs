@@ -1,7 +1,8 @@
 //! LoRA as the model's [`Adapter`]: one pass's buffers ([`LoraBuffers`]: `u = x·Aᵀ` of each
 //! adapted linear, saved by the forward for the backward, and the scratch of the branch) and the
 //! pass itself ([`LoraPass`]: the parameters, those buffers and, in training, the dropout key).
-//! The products are [`super::branch`]'s.
+//! The products are [`super::branch`]'s; a slot with DoRA state goes through [`super::dora`]
+//! instead (the same `u`, dropout and scratch, plus DoRA's two `(R, out)` scratch buffers).
 
 use super::branch::{self, BranchDropout, LoraDropout};
 use super::dora;
@@ -74,7 +75,10 @@ impl LoraBuffers {
         let mut specs = vec![(n_u, BufferSpec { kept: Kept::Always, ..spec("lora_u", vec![rows, params.rank]) })];
         let dora_out = max_dora_out_features(params);
         if dora_out > 0 {
-            specs.push((if training { 2 } else { 1 }, BufferSpec { kept: Kept::Always, ..spec("dora_z", vec![rows, dora_out]) }));
+            specs.push((1, BufferSpec { kept: Kept::Always, ..spec("dora_z", vec![rows, dora_out]) }));
+            if training {
+                specs.push((1, spec("dora_dy_scaled", vec![rows, dora_out])));
+            }
         }
         if training {
             specs.push((1, spec("lora_du", vec![rows, params.rank])));
