@@ -35,7 +35,7 @@ fn lora_or_dora(gpu: &Gpu, model: &Model, dropout: f32, use_dora: bool) -> LoraP
     for m in &mut w.modules {
         m.b = rng.normal_vec(m.b.len(), 0.05);
     }
-    LoraParams::from_weights(gpu, &model, &w).unwrap()
+    LoraParams::from_weights(gpu, model, &w).unwrap()
 }
 
 /// Batch `k` of a fixed pseudo-random stream; the first two positions of row 0 and the last of

@@ -153,7 +153,7 @@ pub fn weight_norm(rec: &mut Recorder, dims: LoraDims, w: &Weight, slot: &DoraSl
 pub fn scale(rec: &mut Recorder, v: &GpuTensor, x: &GpuTensor, y: &GpuTensor, offset: f32, by_row: bool, accumulate: bool) -> Result<()> {
     let n = x.len();
     let cols = if by_row { n / v.len().max(1) } else { v.len() };
-    if y.len() != n || v.is_empty() || n % v.len() != 0 {
+    if y.len() != n || v.is_empty() || !n.is_multiple_of(v.len()) {
         return Err(Error::invalid("dora scale", format!("x has {n} values, y {}, v {}", y.len(), v.len())));
     }
     let params = ScaleParams { n: n as u32, cols: cols as u32, offset, flags: accumulate as u32 | (by_row as u32) << 1 };
