@@ -226,6 +226,18 @@ pub fn dora_backward(
     qmatmul_backward_input(rec, z, w, dxb, true)
 }
 
+/// CPU reference of [`scale`]: `(v + offset) ⊙ x`, v per column (`by_row` false) or per row.
+pub fn scale_cpu(v: &[f32], x: &[f32], offset: f32, by_row: bool) -> Vec<f32> {
+    let cols = if by_row { x.len() / v.len().max(1) } else { v.len() };
+    x.iter().enumerate().map(|(e, x)| (v[if by_row { e / cols } else { e % cols }] + offset) * x).collect()
+}
+
+/// CPU reference of [`magnitude_backward`]: `Σ_t dy ⊙ z / norm` per column.
+pub fn magnitude_backward_cpu(dy: &[f32], z: &[f32], norm: &[f32]) -> Vec<f32> {
+    let cols = norm.len();
+    (0..cols).map(|i| dy.iter().zip(z).skip(i).step_by(cols).map(|(d, z)| d * z).sum::<f32>() / norm[i]).collect()
+}
+
 /// CPU reference of the norm: `‖W_i + s·B_i·A‖` per row of a dense `w` `(out, in)`.
 pub fn weight_norm_cpu(dims: LoraDims, w: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
     let LoraDims { d_in, d_out, r, scale, .. } = dims;
@@ -263,7 +275,7 @@ pub fn dora_backward_cpu(dims: LoraDims, w: &[f32], x: &[f32], a: &[f32], b: &[f
     let LoraDims { m, d_in, d_out, .. } = dims;
     let norm = weight_norm_cpu(dims, w, a, b);
     let g: Vec<f32> = magnitude.iter().zip(&norm).map(|(m, n)| m / n).collect();
-    let dyg: Vec<f32> = dy.iter().enumerate().map(|(e, d)| d * g[e % d_out]).collect();
+    let dyg = scale_cpu(&g, dy, 0.0, false);
     let (mut dx, da, db) = super::branch::lora_backward_cpu(dims, x, a, b, &dyg);
     for t in 0..m {
         for k in 0..d_in {
@@ -272,8 +284,7 @@ pub fn dora_backward_cpu(dims: LoraDims, w: &[f32], x: &[f32], a: &[f32], b: &[f
     }
     let ones = vec![1.0; d_out];
     let z = dora_forward_const_norm_cpu(dims, w, x, a, b, &ones, &ones);
-    let dm = (0..d_out).map(|i| (0..m).map(|t| dy[t * d_out + i] * z[t * d_out + i]).sum::<f32>() / norm[i]).collect();
-    [dx, da, db, dm]
+    [dx, da, db, magnitude_backward_cpu(dy, &z, &norm)]
 }
 
 /// Uploads a dense f32 `(rows, cols)` matrix as a frozen [`Weight`] (tests and examples).

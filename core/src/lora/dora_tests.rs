@@ -6,6 +6,33 @@ fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
     pollster::block_on(t.to_vec(gpu)).unwrap()
 }
 
+/// The two elementwise kernels against their CPU references, accumulating and not, on lengths
+/// that are not multiples of the workgroup.
+#[test]
+fn dora_scale_and_magnitude_kernels_match_cpu() {
+    let Some(gpu) = test_gpu() else { return };
+    let mut rng = Rng::new(20);
+    for (rows, cols) in [(1, 1), (7, 19), (300, 3), (5, 257)] {
+        let (x, y0) = (rng.normal_vec(rows * cols, 1.0), rng.normal_vec(rows * cols, 1.0));
+        let (v_col, v_row, norm) = (rng.normal_vec(cols, 1.0), rng.normal_vec(rows, 1.0), rng.normal_vec(cols, 1.0));
+        let dm0 = rng.normal_vec(cols, 1.0);
+        let t = |v: &[f32]| GpuTensor::from_slice(gpu, &[v.len()], v);
+        let (gx, gvc, gvr, gn) = (t(&x), t(&v_col), t(&v_row), t(&norm));
+        let (y_acc, y_row, dm) = (t(&y0), t(&y0), t(&dm0));
+        let mut rec = Recorder::new(gpu);
+        scale(&mut rec, &gvc, &gx, &y_acc, -1.0, false, true).unwrap();
+        scale(&mut rec, &gvr, &gx, &y_row, 0.5, true, false).unwrap();
+        magnitude_backward(&mut rec, &gx, &y_acc, &gn, &dm, true).unwrap();
+        rec.submit();
+        let what = |n: &str| format!("dora {n} rows={rows} cols={cols}");
+        let acc: Vec<f32> = y0.iter().zip(scale_cpu(&v_col, &x, -1.0, false)).map(|(a, b)| a + b).collect();
+        assert_close(&read(gpu, &y_acc), &acc, 1e-6, 1e-6, &what("scale by column, accumulated"));
+        assert_close(&read(gpu, &y_row), &scale_cpu(&v_row, &x, 0.5, true), 1e-6, 1e-6, &what("scale by row"));
+        let want: Vec<f32> = dm0.iter().zip(magnitude_backward_cpu(&x, &acc, &norm)).map(|(a, b)| a + b).collect();
+        assert_close(&read(gpu, &dm), &want, 1e-4, 1e-4, &what("magnitude backward"));
+    }
+}
+
 /// The CPU backward is the gradient of `L = sum(y * dy)` with the norm held constant, as PEFT
 /// detaches it (central differences for x, A, B and m).
 #[test]
