@@ -179,7 +179,7 @@ fn train(args: &BenchArgs) -> Result<()> {
     let model = bench_model(&gpu, args)?;
     let (b, t) = (args.batch, args.tokens);
     let cfg = LoraConfig { r: args.rank, targets: Target::parse_list(&args.targets)?, layers: Layers::All, ..LoraConfig::default() };
-    let lora = LoraParams::from_weights(&gpu, &model.config, &LoraWeights::init(&cfg, &model.config, 0)?)?;
+    let lora = LoraParams::from_weights(&gpu, &model, &LoraWeights::init(&cfg, &model.config, 0)?)?;
     let memory = training_memory(&gpu, &model, &lora, b, t, args.recompute);
     let flops_per_token = training_flops_per_token(&model, &lora, t);
     let v = model.config.vocab_size as u32;

@@ -72,7 +72,7 @@ pub fn load_adapter(gpu: &Gpu, model: &mut Model, path: &Path) -> Result<()> {
 /// `model`, for commands that run several adapters over one model (`anytune compare`).
 pub fn read_adapter(gpu: &Gpu, model: &Model, path: &Path) -> Result<Box<dyn anytune_core::model::AdapterWeights>> {
     let weights = read_lora_weights(path, &model.config)?;
-    Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, &model.config, &weights)?))
+    Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, model, &weights)?))
 }
 
 /// Reads a LoRA adapter: a PEFT folder (`adapter_config.json` + `adapter_model.safetensors`)

@@ -274,6 +274,9 @@ fn finish(job: &Job, out: &Path, state: &SweepState) -> Result<()> {
     let (from, to) = (out.join(format!("trials/{:03}", trial.id)), out.join("best"));
     std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
     for name in ADAPTER_FILES {
+        if *name == "adapter.gguf" && !from.join(name).exists() {
+            continue; // a DoRA adapter has no GGUF LoRA
+        }
         let bytes = std::fs::read(from.join(name)).with_context(|| format!("reading {}", from.join(name).display()))?;
         write_atomically(&to.join(name), &bytes)?;
     }

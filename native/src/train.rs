@@ -28,9 +28,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!("{}", plan.summary());
     let o = &plan.options;
     eprintln!(
-        "LoRA: r {}, alpha {}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
+        "{}: r {}, alpha {}{}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
+        if o.dora { "DoRA" } else { "LoRA" },
         o.rank,
         o.alpha,
+        if o.rslora { " (rsLoRA: scale alpha/√r)" } else { "" },
         o.targets,
         o.layers,
         plan.lora.parameter_count(),
@@ -104,8 +106,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let trained = pollster::block_on(run.adapter_weights(&gpu))?;
     write_adapter(out, &trained, &base_name, &model, &labels)?;
     eprintln!(
-        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, adapter.gguf, {}options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
+        "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, {}{}options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
         out.display(),
+        if trained.config.use_dora { "" } else { "adapter.gguf, " },
         if labels.is_empty() { "" } else { "labels.json, " },
         if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
@@ -126,7 +129,14 @@ pub(crate) fn write_adapter(dir: &Path, weights: &LoraWeights, base_name: &str, 
     if !labels.is_empty() {
         write_atomically(&dir.join(crate::eval::LABELS_FILE), crate::eval::labels_json(labels).as_bytes())?;
     }
-    write_atomically(&dir.join("adapter.gguf"), &files.gguf)
+    match &files.gguf {
+        Some(gguf) => write_atomically(&dir.join("adapter.gguf"), gguf),
+        // DoRA: llama.cpp has no DoRA, so no GGUF LoRA (a stale one from an earlier run would mislead).
+        None => match std::fs::remove_file(dir.join("adapter.gguf")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", dir.join("adapter.gguf").display())),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// Writes `bytes` to a temporary file next to `path`, flushes it to disk and renames it over

@@ -849,27 +849,35 @@ ADAMW = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
 ADAMW_STEPS = 5
 
 
-def lora_golden_for(model, key: str, t: dict) -> None:
+def lora_golden_for(model, key: str, t: dict, logits: bool = False, **extra) -> None:
     """PEFT LoRA on every linear of `model`: A, B (random, B non-zero so dA is too), the loss of
-    ids_a, every gradient, and the losses before each of 5 AdamW steps."""
+    ids_a, every gradient, and the losses before each of 5 AdamW steps. `extra` goes into PEFT's
+    LoraConfig (use_dora, use_rslora); DoRA's magnitudes keep PEFT's init (‖W‖ per row, made
+    while B was zero) and are saved as <key>.<layer>.<module>.M. With `logits`, also the logits
+    of ids_a before any step (<key>.logits, (T, V))."""
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=LORA_TARGETS,
-                     task_type="CAUSAL_LM")
+                     task_type="CAUSAL_LM", **extra)
     peft_model = get_peft_model(model, cfg)
     gen = torch.Generator().manual_seed(7)
     params = {}
     for name, p in peft_model.named_parameters():
-        if "lora_" in name:
+        # base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.default.weight
+        # (DoRA: ….q_proj.lora_magnitude_vector.default.weight)
+        parts = name.split(".")
+        if "lora_magnitude_vector" in name:
+            params[f"{parts[4]}.{parts[6]}.M"] = p
+        elif "lora_" in name:
             with torch.no_grad():
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            # base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.default.weight
-            parts = name.split(".")
             layer, module, ab = parts[4], parts[6], parts[7][-1]
             params[f"{layer}.{module}.{ab}"] = p
     ids = torch.tensor([IDS_A])
     labels = ids.clone()
     labels[0, :LORA_IGNORED] = -100
+    if logits:
+        t[f"{key}.logits"] = peft_model(input_ids=ids).logits[0].detach().numpy().astype(np.float32)
     opt = torch.optim.AdamW([p for p in params.values()], **ADAMW)
     losses = []
     with torch.enable_grad():
@@ -899,6 +907,22 @@ def golden_lora() -> None:
         "tests/fixtures/tiny-llama (hf_f32) and every tiny-llama-<TYPE>.gguf (gguf_<TYPE>)"))
 
 
+def golden_dora() -> None:
+    """DoRA, rsLoRA and both (PEFT use_dora / use_rslora) on the tiny Llama: HF f32 folder, and
+    DoRA on the Q4_0 GGUF (the norm against a quantized weight)."""
+    t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+    hf = lambda: AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    lora_golden_for(hf(), "dora_hf_f32", t, logits=True, use_dora=True)
+    lora_golden_for(hf(), "rslora_hf_f32", t, logits=True, use_rslora=True)
+    lora_golden_for(hf(), "dora_rslora_hf_f32", t, logits=True, use_dora=True, use_rslora=True)
+    lora_golden_for(load_gguf_model(FIXTURES / "tiny-llama-Q4_0.gguf"), "dora_gguf_Q4_0", t, logits=True, use_dora=True)
+    save_golden(t, "tiny-llama-dora", lora_description(
+        "tests/fixtures/tiny-llama with use_dora (dora_hf_f32), use_rslora (rslora_hf_f32), both "
+        "(dora_rslora_hf_f32), and tiny-llama-Q4_0.gguf with use_dora (dora_gguf_Q4_0)") +
+        " DoRA: <key>.<layer>.<module>.M[.grad] is the magnitude (out), PEFT's init (row norms of W, made "
+        "while B was zero); <key>.logits (T, V) are the logits of ids before any step.")
+
+
 def lora_description(models: str) -> str:
     return (
         f"PEFT LoRA (r {LORA_R}, alpha {LORA_ALPHA}, dropout 0, all 7 linears, A and B = 0.1·N(0,1) "
@@ -912,6 +936,7 @@ def lora_description(models: str) -> str:
 SETS = {
     "tiny": golden_tiny_llama,
     "lora": golden_lora,
+    "dora": golden_dora,
     "qwen2": golden_tiny_qwen2,
     "smollm2": golden_smollm2,
     "gemma3": golden_gemma3,

@@ -48,7 +48,7 @@ fn exported_vs_adapter(files: &ModelFiles, what: &str, format: ExportFormat, ty:
     let ids = base.tokenizer.encode("Question: Who makes the Zorblax 3000 kettle?\nAnswer: Quillfeather.", true).unwrap();
     let plain = all_logits(gpu, &base, &ids);
     let lora = random_adapter(&base.config);
-    base.adapter = Some(Box::new(LoraParams::from_weights(gpu, &base.config, &lora).unwrap()));
+    base.adapter = Some(Box::new(LoraParams::from_weights(gpu, &base, &lora).unwrap()));
     let want = all_logits(gpu, &base, &ids);
     let out = export(files, Some(&lora), "random adapter", &ExportOptions { format, ty }).unwrap();
     let mut written = ModelFiles::new();

@@ -29,13 +29,13 @@ fn run(gpu: &Gpu, fixture: &str) -> (Vec<f32>, Vec<f32>) {
     let model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
     let ids: Vec<u32> = (0..19).map(|i| (i * 11 + 3) as u32 % model.config.vocab_size as u32).collect();
     let logits = all_logits(gpu, &model, &ids);
-    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false };
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false, use_dora: false };
     let mut w = LoraWeights::init(&cfg, &model.config, 3).unwrap();
     let mut rng = Rng::new(4);
     for m in &mut w.modules {
         m.b = rng.normal_vec(m.b.len(), 0.05);
     }
-    let lora = LoraParams::from_weights(gpu, &model.config, &w).unwrap();
+    let lora = LoraParams::from_weights(gpu, &model, &w).unwrap();
     let config = TrainConfig { lr: 1e-2, seed: 1, ..TrainConfig::default() };
     let mut trainer = Trainer::new(gpu, &model, lora, config, B, T).unwrap();
     let losses = (0..3).map(|s| pollster::block_on(trainer.train_step(gpu, &model, &[batch(&model, s)], 3)).unwrap().loss).collect();

@@ -1,7 +1,8 @@
 //! Training options on the tiny random Llama (tests/fixtures/tiny-llama, f32): LoRA dropout
 //! (off = the plain path bit for bit; on = different, finite, reproducible from the seed and
 //! across a checkpoint resume), activation recomputation (the same gradients, a smaller memory
-//! estimate) and the token accuracy of evaluation (against argmax over the CPU-read logits).
+//! estimate) and the token accuracy of evaluation (against argmax over the CPU-read logits);
+//! DoRA through the same paths (recomputation, dropout, accumulation, resume).
 
 use anytune::load::load_model;
 use anytune_core::data::{Batch, DataPosition, IGNORE};
@@ -23,13 +24,18 @@ fn model(gpu: &Gpu) -> Model {
 /// LoRA r 4 on all seven linears of both layers, B random (not PEFT's zeros) so that every
 /// gradient, dA included, is non-zero from the first step.
 fn lora(gpu: &Gpu, model: &Model, dropout: f32) -> LoraParams {
-    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false };
+    lora_or_dora(gpu, model, dropout, false)
+}
+
+/// [`lora`], or DoRA (`use_dora`: magnitudes at PEFT's init, ‖W + s·B·A‖ of these A, B).
+fn lora_or_dora(gpu: &Gpu, model: &Model, dropout: f32, use_dora: bool) -> LoraParams {
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout, targets: Target::ALL.to_vec(), layers: Layers::All, use_rslora: false, use_dora };
     let mut w = LoraWeights::init(&cfg, &model.config, 3).unwrap();
     let mut rng = anytune_core::testing::Rng::new(4);
     for m in &mut w.modules {
         m.b = rng.normal_vec(m.b.len(), 0.05);
     }
-    LoraParams::from_weights(gpu, &model.config, &w).unwrap()
+    LoraParams::from_weights(gpu, model, &w).unwrap()
 }
 
 /// Batch `k` of a fixed pseudo-random stream; the first two positions of row 0 and the last of
@@ -54,6 +60,13 @@ fn buffers(gpu: &Gpu, model: &Model, lora: &LoraParams, recompute: bool) -> (Ste
     (step, LoraBuffers::new(gpu, lora, B * T, !recompute, true))
 }
 
+/// Every trained tensor of `lora` with its gradient: A, B and DoRA's magnitude.
+fn trained(lora: &LoraParams) -> Vec<(&GpuTensor, &GpuTensor)> {
+    lora.iter()
+        .flat_map(|(_, _, s)| [(&s.a, &s.grad_a), (&s.b, &s.grad_b)].into_iter().chain(s.dora.as_ref().map(|d| (&d.magnitude, &d.grad_m))))
+        .collect()
+}
+
 /// Loss and every LoRA gradient of one step (gradients zeroed first).
 fn one_step(
     gpu: &Gpu,
@@ -64,14 +77,13 @@ fn one_step(
     b: &Batch,
 ) -> (Vec<f32>, Vec<Vec<f32>>) {
     let mut rec = Recorder::new(gpu);
-    for (_, _, s) in lora.iter() {
-        rec.clear(&s.grad_a);
-        rec.clear(&s.grad_b);
+    for (_, g) in trained(lora) {
+        rec.clear(g);
     }
     let pass = LoraPass::new(lora, &*lbufs, dropout);
     record_step(&mut rec, model, &pass, buf, &b.inputs, &b.targets, 1.0 / b.n_targets as f32).unwrap();
     let loss = pollster::block_on(buf.head.loss.read(rec)).unwrap();
-    let grads = lora.iter().flat_map(|(_, _, s)| [read(gpu, &s.grad_a), read(gpu, &s.grad_b)]).collect();
+    let grads = trained(lora).into_iter().map(|(_, g)| read(gpu, g)).collect();
     (loss, grads)
 }
 
@@ -91,17 +103,18 @@ fn dropout_zero_is_the_plain_path_bit_for_bit() {
 fn recompute_gives_the_same_loss_and_gradients() {
     let Some(gpu) = test_gpu() else { return };
     let model = model(gpu);
-    for p in [0.0, 0.2] {
-        let lora = lora(gpu, &model, p);
+    for (p, dora) in [(0.0, false), (0.2, false), (0.0, true), (0.2, true)] {
+        let lora = lora_or_dora(gpu, &model, p, dora);
         let b = batch(&model, 1);
         let dropout = Some(LoraDropout { p, seed: 5, step: 2 });
         let (mut full, mut recomputing) = (buffers(gpu, &model, &lora, false), buffers(gpu, &model, &lora, true));
         let (loss, grads) = one_step(gpu, &model, &lora, &mut full, dropout, &b);
         let (loss_r, grads_r) = one_step(gpu, &model, &lora, &mut recomputing, dropout, &b);
-        assert_close(&loss_r, &loss, 1e-5, 0.0, &format!("p={p} losses with recomputation"));
+        assert_eq!(grads.len(), if dora { 42 } else { 28 });
+        assert_close(&loss_r, &loss, 1e-5, 0.0, &format!("p={p} dora={dora} losses with recomputation"));
         for (i, (g, gr)) in grads.iter().zip(&grads_r).enumerate() {
-            assert!(g.iter().any(|&x| x != 0.0), "p={p} gradient {i} is all zero");
-            assert_close(gr, g, 1e-5, 0.0, &format!("p={p} gradient {i} with recomputation"));
+            assert!(g.iter().any(|&x| x != 0.0), "p={p} dora={dora} gradient {i} is all zero");
+            assert_close(gr, g, 1e-5, 0.0, &format!("p={p} dora={dora} gradient {i} with recomputation"));
         }
     }
     let lora = lora(gpu, &model, 0.0);
@@ -111,14 +124,19 @@ fn recompute_gives_the_same_loss_and_gradients() {
 
 /// Losses of `steps` optimizer steps and the final adapter.
 fn train(gpu: &Gpu, model: &Model, dropout: f32, seed: u64, steps: std::ops::Range<usize>, trainer: Option<Trainer>) -> (Vec<f32>, Vec<f32>, Trainer) {
+    train_kind(gpu, model, (dropout, false), seed, steps, trainer)
+}
+
+/// [`train`] of LoRA or DoRA (`kind`: dropout, use_dora); the adapter holds DoRA's magnitudes too.
+fn train_kind(gpu: &Gpu, model: &Model, kind: (f32, bool), seed: u64, steps: std::ops::Range<usize>, trainer: Option<Trainer>) -> (Vec<f32>, Vec<f32>, Trainer) {
     let config = TrainConfig { lr: 1e-2, grad_accum: 2, seed, ..TrainConfig::default() };
-    let mut trainer = trainer.unwrap_or_else(|| Trainer::new(gpu, model, lora(gpu, model, dropout), config, B, T).unwrap());
+    let mut trainer = trainer.unwrap_or_else(|| Trainer::new(gpu, model, lora_or_dora(gpu, model, kind.0, kind.1), config, B, T).unwrap());
     let mut losses = Vec::new();
     for s in steps {
         let micro = [batch(model, 2 * s), batch(model, 2 * s + 1)];
         losses.push(pollster::block_on(trainer.train_step(gpu, model, &micro, 5)).unwrap().loss);
     }
-    let adapter = trainer.lora.iter().flat_map(|(_, _, s)| [read(gpu, &s.a), read(gpu, &s.b)].concat()).collect();
+    let adapter = trained(&trainer.lora).into_iter().flat_map(|(p, _)| read(gpu, p)).collect();
     (losses, adapter, trainer)
 }
 
@@ -147,6 +165,30 @@ fn dropout_training_is_different_finite_and_reproducible() {
     let (rest, resumed_w, _) = train(gpu, &model, 0.1, 1, 3..5, Some(fresh));
     assert_eq!(rest, drop[3..], "resumed losses");
     assert_eq!(resumed_w, drop_w, "resumed adapter");
+}
+
+/// DoRA with dropout through the trainer (accumulation, AdamW over A, B and m): finite losses
+/// that fall, magnitudes that move, and a checkpoint resume to the same losses and adapter.
+#[test]
+fn dora_trains_and_resumes_to_the_same_adapter() {
+    let Some(gpu) = test_gpu() else { return };
+    let model = model(gpu);
+    let kind = (0.1, true);
+    let (losses, adapter, _) = train_kind(gpu, &model, kind, 1, 0..5, None);
+    eprintln!("DoRA losses {losses:?}");
+    assert!(losses.iter().all(|l| l.is_finite()) && losses[4] < losses[0], "{losses:?}");
+    let (_, _, first) = train_kind(gpu, &model, kind, 1, 0..3, None);
+    let info = CheckpointInfo { step: 0, data: DataPosition::default(), best_val_loss: None, evals_since_best: 0, adapter_config: String::new(), run: None };
+    let bytes = pollster::block_on(first.checkpoint_bytes(gpu, info)).unwrap();
+    let config = TrainConfig { lr: 1e-2, grad_accum: 2, seed: 1, ..TrainConfig::default() };
+    let mut fresh = Trainer::new(gpu, &model, lora_or_dora(gpu, &model, 0.1, true), config, B, T).unwrap();
+    fresh.restore_checkpoint(gpu, &bytes, "checkpoint").unwrap();
+    let (rest, resumed, trainer) = train_kind(gpu, &model, kind, 1, 3..5, Some(fresh));
+    assert_eq!(rest, losses[3..], "resumed DoRA losses");
+    assert_eq!(resumed, adapter, "resumed DoRA adapter (A, B and m)");
+    let magnitude = |lora: &LoraParams| read(gpu, &lora.slot(0, Target::Q).unwrap().dora.as_ref().unwrap().magnitude);
+    let start = lora_or_dora(gpu, &model, 0.1, true);
+    assert_ne!(magnitude(&trainer.lora), magnitude(&start), "the magnitudes trained");
 }
 
 #[test]

@@ -238,7 +238,7 @@ impl Engine {
     /// The adapter as a GGUF LoRA for llama.cpp's `--lora`.
     #[wasm_bindgen(js_name = ggufAdapter)]
     pub async fn gguf_adapter(&self) -> Result<Vec<u8>, JsError> {
-        Ok(self.adapter_files().await?.gguf)
+        self.adapter_files().await?.gguf.ok_or_else(|| JsError::new("a DoRA adapter has no GGUF LoRA: llama.cpp has no DoRA; download the PEFT files"))
     }
 
     /// Loss, perplexity and token accuracy of dataset `name` (held-out data) under the base
@@ -266,7 +266,7 @@ impl Engine {
         let adapter = match with_adapter {
             true => {
                 let weights = self.run()?.adapter_weights(&self.gpu).await.map_err(js_err)?;
-                Some(LoraParams::from_weights(&self.gpu, &model.config, &weights).map_err(js_err)?)
+                Some(LoraParams::from_weights(&self.gpu, model, &weights).map_err(js_err)?)
             }
             false => None,
         };

@@ -133,7 +133,7 @@ impl<'a> MergeSource<'a> {
             && let Some(target) = Target::ALL.into_iter().find(|x| x.layer_tensor() == t)
             && let Some(m) = adapter.module(layer, target)
         {
-            w.iter_mut().zip(m.delta(adapter.scale())).for_each(|(x, d)| *x += d);
+            m.merge_into(&mut w, adapter.scale());
         }
         Ok(w)
     }

@@ -204,3 +204,11 @@ pub const QMATMUL_TILED_BACKWARD: Kernel = Kernel {
     entry: "qmatmul_tiled_backward",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_backward.wgsl")],
 };
+
+/// DoRA's per-row weight norm `‖W + s·B·A‖` from `‖W‖²`, `A·Wᵀ`, `B·A·Aᵀ`, and `g = m / norm`.
+pub const DORA_NORM_FORWARD: Kernel = Kernel { entry: "dora_norm_forward", sources: &[shader!("dora_norm_forward.wgsl")] };
+/// DoRA: `y (+)= (v + offset) ⊙ x`, v per column or per row.
+pub const DORA_SCALE_FORWARD: Kernel = Kernel { entry: "dora_scale_forward", sources: &[shader!("dora_scale_forward.wgsl")] };
+/// DoRA's magnitude gradient `dm (+)= Σ_t dy·z / norm` (a gather over tokens).
+pub const DORA_MAGNITUDE_BACKWARD: Kernel =
+    Kernel { entry: "dora_magnitude_backward", sources: &[shader!("dora_magnitude_backward.wgsl")] };

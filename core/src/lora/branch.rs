@@ -94,7 +94,7 @@ pub fn lora_backward(
 
 /// dB, du, dA, and `dx (+)= du·A` (accumulated or written).
 #[allow(clippy::too_many_arguments)]
-fn backward_products(
+pub(crate) fn backward_products(
     rec: &mut Recorder,
     dims: LoraDims,
     x: &GpuTensor,

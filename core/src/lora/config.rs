@@ -128,6 +128,10 @@ pub struct LoraConfig {
     pub layers: Layers,
     /// Rank-stabilised LoRA: scale `alpha / sqrt(r)`. Default false.
     pub use_rslora: bool,
+    /// DoRA (PEFT's `use_dora`): each adapted linear also trains a magnitude vector m (out),
+    /// `W' = m ⊙ (W + s·B·A) / ‖W + s·B·A‖` row by row, the norm treated as a constant in the
+    /// backward pass as PEFT does ([`crate::lora::dora`]). Default false.
+    pub use_dora: bool,
 }
 
 impl Default for LoraConfig {
@@ -139,6 +143,7 @@ impl Default for LoraConfig {
             targets: vec![Target::Q, Target::V],
             layers: Layers::All,
             use_rslora: false,
+            use_dora: false,
         }
     }
 }
@@ -177,7 +182,7 @@ impl LoraConfig {
     }
 
     /// Sets one option from a string (a CLI flag's value): `r`, `lora_alpha`, `lora_dropout`,
-    /// `target_modules`, `layers_to_transform`, `use_rslora` (`true`/`false`). The value is
+    /// `target_modules`, `layers_to_transform`, `use_rslora`, `use_dora` (`true`/`false`). The value is
     /// checked as in [`LoraConfig::validate`]; on an error the config is left unchanged.
     pub fn set(&mut self, option: &str, value: &str) -> Result<()> {
         let mut next = self.clone();
@@ -205,17 +210,18 @@ impl LoraConfig {
             "lora_dropout" => self.dropout = num(value)?,
             "target_modules" => self.targets = Target::parse_list(value)?,
             "layers_to_transform" => self.layers = Layers::parse(value)?,
-            "use_rslora" => {
-                self.use_rslora = value
+            "use_rslora" | "use_dora" => {
+                let flag = value
                     .trim()
                     .parse()
-                    .map_err(|_| err(format!("{value:?} is not true or false")))?
+                    .map_err(|_| err(format!("{value:?} is not true or false")))?;
+                if option == "use_dora" { self.use_dora = flag } else { self.use_rslora = flag }
             }
             _ => {
                 return Err(Error::invalid(
                     "LoRA option",
                     format!(
-                        "{option:?} is unknown (options: r, lora_alpha, lora_dropout, target_modules, layers_to_transform, use_rslora)"
+                        "{option:?} is unknown (options: r, lora_alpha, lora_dropout, target_modules, layers_to_transform, use_rslora, use_dora)"
                     ),
                 ));
             }

@@ -61,6 +61,13 @@ impl LoraWeights {
     pub fn to_gguf(&self, model: &ModelConfig) -> Result<Vec<u8>> {
         self.check_model(model, "LoRA adapter")?;
         let c = &self.config;
+        if c.use_dora {
+            return Err(Error::invalid(
+                "GGUF LoRA adapter",
+                "a DoRA adapter (use_dora) cannot be written as a GGUF LoRA: llama.cpp has no DoRA; \
+                 save it as a PEFT folder, or merge it into the model with `anytune export --adapter DIR`",
+            ));
+        }
         // llama.cpp's scale is alpha / r: store alpha so that it equals ours.
         let alpha = if c.use_rslora {
             c.alpha * (c.r as f32).sqrt()
@@ -173,6 +180,7 @@ impl LoraWeights {
                 out_features: n_out,
                 a,
                 b,
+                magnitude: Vec::new(),
             });
         }
         let Some(r) = rank else {

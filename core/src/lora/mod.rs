@@ -2,7 +2,8 @@
 //! ([`LoraWeights`]), and the two adapter file formats: PEFT's directory
 //! (`adapter_config.json` + `adapter_model.safetensors`, loaded by `peft.PeftModel`) and GGUF
 //! (loaded by llama.cpp's `--lora`). Both read back into the same [`LoraWeights`]. On the GPU:
-//! [`LoraParams`] (A, B and their gradients), the branch products ([`branch`], with dropout) and
+//! [`LoraParams`] (A, B and their gradients), the branch products ([`branch`], with dropout),
+//! DoRA's magnitude and detached norm ([`dora`], PEFT's `use_dora`) and
 //! [`LoraPass`], the model's [`crate::model::Adapter`] for one pass.
 //!
 //! ```
@@ -18,6 +19,7 @@
 
 pub mod branch;
 pub mod config;
+pub mod dora;
 pub mod gguf;
 pub mod params;
 pub mod pass;
@@ -31,7 +33,7 @@ pub use branch::LoraDropout;
 pub use gguf::gguf_tensor_name;
 pub use params::{LoraParams, LoraSlot};
 pub use pass::{LoraBuffers, LoraPass};
-pub use peft::{PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parse_peft_config, peft_tensor_name};
+pub use peft::{PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parse_peft_config, peft_magnitude_name, peft_tensor_name};
 pub use weights::{
     LoraModule, LoraWeights, kaiming_bound, permute_rows_to_gguf, permute_rows_to_hf,
 };

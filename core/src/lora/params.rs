@@ -2,6 +2,7 @@
 //! optional slot per (layer, linear); A is `(r, in)`, B `(out, r)` (PEFT's layout), f32.
 
 use super::branch::LoraDims;
+use super::dora::DoraSlot;
 use super::config::Target;
 use crate::model::ModelConfig;
 use crate::model::linear::{Adapter, AdapterWeights};
@@ -16,6 +17,8 @@ pub struct LoraSlot {
     pub b: GpuTensor,      // (out, r)
     pub grad_a: GpuTensor, // (r, in), accumulated by backward
     pub grad_b: GpuTensor, // (out, r), accumulated by backward
+    /// DoRA's magnitude and norms (`None`: plain LoRA).
+    pub dora: Option<DoraSlot>,
 }
 
 /// All adapted layers of a model.
@@ -66,6 +69,7 @@ impl LoraParams {
                 b: GpuTensor::from_slice(gpu, &[d_out, rank], b),
                 grad_a: GpuTensor::zeros(gpu, &[rank, d_in]),
                 grad_b: GpuTensor::zeros(gpu, &[d_out, rank]),
+                dora: None,
             });
         }
         Ok(LoraParams { rank, scale, dropout: 0.0, slots })
@@ -88,30 +92,50 @@ impl LoraParams {
         })
     }
 
-    /// Number of trainable parameters.
+    /// Number of trainable parameters (A, B and DoRA's magnitudes).
     pub fn parameter_count(&self) -> usize {
-        self.iter().map(|(_, _, s)| s.a.len() + s.b.len()).sum()
+        self.iter().map(|(_, _, s)| s.a.len() + s.b.len() + s.dora.as_ref().map_or(0, |d| d.magnitude.len())).sum()
+    }
+
+    /// Whether the adapted linears are DoRA's.
+    pub fn is_dora(&self) -> bool {
+        self.iter().any(|(_, _, s)| s.dora.is_some())
     }
 }
 
 impl LoraParams {
     /// Uploads host adapter weights (fresh from [`crate::lora::LoraWeights::init`], or loaded
-    /// from PEFT / GGUF files), with their configuration's dropout.
-    pub fn from_weights(gpu: &Gpu, cfg: &ModelConfig, weights: &crate::lora::LoraWeights) -> Result<LoraParams> {
+    /// from PEFT / GGUF files) for `model`, with their configuration's dropout. DoRA
+    /// (`use_dora`) computes `‖W_i‖²` of each adapted frozen weight here, and a fresh adapter's
+    /// magnitude `m = ‖W + s·B·A‖` (PEFT's init).
+    pub fn from_weights(gpu: &Gpu, model: &crate::model::Model, weights: &crate::lora::LoraWeights) -> Result<LoraParams> {
         let modules = weights.modules.iter().map(|m| (m.layer, m.target, &m.a[..], &m.b[..]));
-        let mut params = LoraParams::upload(gpu, cfg, weights.config.r, weights.scale(), modules)?;
+        let mut params = LoraParams::upload(gpu, &model.config, weights.config.r, weights.scale(), modules)?;
         params.dropout = weights.config.dropout;
+        if weights.config.use_dora {
+            let mut rec = crate::gpu::Recorder::new(gpu);
+            for m in &weights.modules {
+                let linear = model.linear(m.layer, m.target)?;
+                let Some(slot) = params.slots[m.layer][m.target.index()].as_mut() else { continue };
+                let dora = DoraSlot::new(&mut rec, linear.weight, weights.config.r, &m.magnitude)?;
+                let dims = LoraDims { m: 0, d_in: slot.d_in, d_out: slot.d_out, r: weights.config.r, scale: weights.scale() };
+                super::dora::weight_norm(&mut rec, dims, linear.weight, &dora, &slot.a, &slot.b, m.magnitude.is_empty())?;
+                slot.dora = Some(dora);
+            }
+            rec.submit();
+        }
         Ok(params)
     }
 
     /// Reads A and B back into host weights described by `config`.
     pub async fn to_weights(&self, gpu: &Gpu, config: &crate::lora::LoraConfig) -> Result<crate::lora::LoraWeights> {
-        let tensors: Vec<&GpuTensor> = self.iter().flat_map(|(_, _, s)| [&s.a, &s.b]).collect();
+        let tensors: Vec<&GpuTensor> = self.iter().flat_map(|(_, _, s)| [&s.a, &s.b].into_iter().chain(s.dora.as_ref().map(|d| &d.magnitude))).collect();
         let mut values = crate::gpu::readback::read_tensors(gpu, &tensors).await?.into_iter();
         let mut modules = Vec::new();
         for (layer, target, slot) in self.iter() {
             let (a, b) = (values.next().unwrap_or_default(), values.next().unwrap_or_default());
-            modules.push(crate::lora::LoraModule { layer, target, in_features: slot.d_in, out_features: slot.d_out, a, b });
+            let magnitude = if slot.dora.is_some() { values.next().unwrap_or_default() } else { Vec::new() };
+            modules.push(crate::lora::LoraModule { layer, target, in_features: slot.d_in, out_features: slot.d_out, a, b, magnitude });
         }
         Ok(crate::lora::LoraWeights { config: config.clone(), modules })
     }
@@ -124,7 +148,8 @@ impl AdapterWeights for LoraParams {
 
     fn describe(&self) -> String {
         format!(
-            "LoRA r {}, scale {}, {} adapted linears, {} parameters",
+            "{} r {}, scale {}, {} adapted linears, {} parameters",
+            if self.is_dora() { "DoRA" } else { "LoRA" },
             self.rank,
             self.scale,
             self.iter().count(),

@@ -9,8 +9,9 @@
 //!   `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` `(r, in)` and
 //!   `….lora_B.weight` `(out, r)` (`mlp.gate_proj` etc. for the MLP), metadata `format: pt`.
 //!
-//! Reading accepts F32, F16 and BF16 tensors and refuses what anytune cannot apply (DoRA,
-//! biases, per-module rank or alpha patterns, `modules_to_save`, regex targets).
+//! - DoRA (`use_dora: true`): also `….q_proj.lora_magnitude_vector` `(out)` per module.
+//!
+//! Reading accepts F32, F16 and BF16 tensors and refuses what anytune cannot apply (biases, per-module rank or alpha patterns, `modules_to_save`, regex targets).
 
 use super::config::{Layers, LoraConfig, Target};
 use super::weights::{LoraModule, LoraWeights, check_file_alpha, f32s};
@@ -36,18 +37,28 @@ pub fn peft_tensor_name(layer: usize, target: Target, a: bool) -> String {
     )
 }
 
-/// `(layer, target, is_a)` of a PEFT tensor key, or `None` when it is not a LoRA tensor of a
+/// The safetensors key of a module's DoRA magnitude, as PEFT saves it (no `.weight`).
+pub fn peft_magnitude_name(layer: usize, target: Target) -> String {
+    let base = Naming::HuggingFace.layer(layer, target.layer_tensor());
+    let stem = base.strip_suffix(".weight").unwrap_or(&base);
+    format!("base_model.model.{stem}.lora_magnitude_vector")
+}
+
+/// Which of a module's tensors a PEFT key is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    A,
+    B,
+    Magnitude,
+}
+
+/// `(layer, target, part)` of a PEFT tensor key, or `None` when it is not a LoRA tensor of a
 /// targetable layer.
-fn parse_peft_tensor_name(name: &str) -> Option<(usize, Target, bool)> {
+fn parse_peft_tensor_name(name: &str) -> Option<(usize, Target, Part)> {
     let rest = name.strip_prefix("base_model.model.")?;
-    let (stem, a) = match (
-        rest.strip_suffix(".lora_A.weight"),
-        rest.strip_suffix(".lora_B.weight"),
-    ) {
-        (Some(s), _) => (s, true),
-        (_, Some(s)) => (s, false),
-        _ => return None,
-    };
+    let (stem, a) = [(".lora_A.weight", Part::A), (".lora_B.weight", Part::B), (".lora_magnitude_vector", Part::Magnitude)]
+        .into_iter()
+        .find_map(|(suffix, part)| rest.strip_suffix(suffix).map(|s| (s, part)))?;
     let layer: usize = stem.split('.').nth(2)?.parse().ok()?;
     let base = format!("{stem}.weight");
     Target::ALL
@@ -113,7 +124,7 @@ impl LoraWeights {
             "task_type": "CAUSAL_LM",
             "trainable_token_indices": null,
             "use_bdlora": null,
-            "use_dora": false,
+            "use_dora": c.use_dora,
             "use_qalora": false,
             "use_rslora": c.use_rslora,
             "velora_config": null,
@@ -121,8 +132,15 @@ impl LoraWeights {
         serde_json::to_string_pretty(&v).unwrap_or_default()
     }
 
-    /// `adapter_model.safetensors` bytes (F32, `format: pt`).
+    /// `adapter_model.safetensors` bytes (F32, `format: pt`). A DoRA adapter's magnitudes
+    /// must be set (they are once it has been on the GPU).
     pub fn peft_safetensors(&self) -> Result<Vec<u8>> {
+        if let Some(m) = self.modules.iter().find(|m| self.config.use_dora && m.magnitude.len() != m.out_features) {
+            return Err(Error::invalid(
+                format!("DoRA adapter layer {} {}", m.layer, m.target.peft_name()),
+                format!("its magnitude has {} values, expected {} (set by LoraParams::from_weights)", m.magnitude.len(), m.out_features),
+            ));
+        }
         let mut w = SafetensorsWriter::new();
         w.set_metadata("format", "pt");
         let r = self.config.r;
@@ -137,6 +155,9 @@ impl LoraWeights {
                 &[m.out_features, r],
                 &m.b,
             )?;
+            if self.config.use_dora {
+                w.add_f32(peft_magnitude_name(m.layer, m.target), &[m.out_features], &m.magnitude)?;
+            }
         }
         w.to_bytes()
     }
@@ -148,14 +169,17 @@ impl LoraWeights {
         let file = PEFT_WEIGHTS_FILE;
         let st = SafetensorsFile::parse(safetensors, file)?;
         let err = |what: String| Error::format(file, what);
-        let mut pairs: Vec<(usize, Target, Option<&_>, Option<&_>)> = Vec::new();
+        let mut pairs: Vec<(usize, Target, [Option<&_>; 3])> = Vec::new();
         for t in &st.tensors {
-            let (layer, target, is_a) = parse_peft_tensor_name(&t.name).ok_or_else(|| {
+            let (layer, target, part) = parse_peft_tensor_name(&t.name).ok_or_else(|| {
                 err(format!(
-                    "tensor {} is not a lora_A/lora_B weight of q/k/v/o/gate/up/down_proj",
+                    "tensor {} is not a lora_A/lora_B weight (or DoRA lora_magnitude_vector) of q/k/v/o/gate/up/down_proj",
                     t.name
                 ))
             })?;
+            if part == Part::Magnitude && !config.use_dora {
+                return Err(err(format!("tensor {} is a DoRA magnitude but use_dora is false in {PEFT_CONFIG_FILE}", t.name)));
+            }
             if !config.targets.contains(&target) {
                 return Err(err(format!(
                     "tensor {} targets {} which target_modules does not list",
@@ -172,15 +196,11 @@ impl LoraWeights {
             let i = match pairs.iter().position(|p| (p.0, p.1) == (layer, target)) {
                 Some(i) => i,
                 None => {
-                    pairs.push((layer, target, None, None));
+                    pairs.push((layer, target, [None; 3]));
                     pairs.len() - 1
                 }
             };
-            if is_a {
-                pairs[i].2 = Some(t)
-            } else {
-                pairs[i].3 = Some(t)
-            }
+            pairs[i].2[part as usize] = Some(t);
         }
         if pairs.is_empty() {
             return Err(err("holds no LoRA tensors".into()));
@@ -188,7 +208,7 @@ impl LoraWeights {
         pairs.sort_by_key(|p| (p.0, p.1));
         let r = config.r;
         let mut modules = Vec::with_capacity(pairs.len());
-        for (layer, target, a, b) in pairs {
+        for (layer, target, [a, b, magnitude]) in pairs {
             let (Some(a), Some(b)) = (a, b) else {
                 let missing = peft_tensor_name(layer, target, a.is_none());
                 return Err(err(format!(
@@ -211,6 +231,15 @@ impl LoraWeights {
                     a.name, a.shape, b.name, b.shape
                 )));
             }
+            let magnitude = match magnitude {
+                Some(m) if m.shape == [n_out] => tensor_f32(m, safetensors, file)?,
+                Some(m) => return Err(err(format!("{} is {:?}, expected [{n_out}] (one per output row)", m.name, m.shape))),
+                None if config.use_dora => {
+                    let missing = peft_magnitude_name(layer, target);
+                    return Err(err(format!("tensor {missing} is missing (use_dora is true in {PEFT_CONFIG_FILE})")));
+                }
+                None => Vec::new(),
+            };
             modules.push(LoraModule {
                 layer,
                 target,
@@ -218,6 +247,7 @@ impl LoraWeights {
                 out_features: n_out,
                 a: a_vals,
                 b: b_vals,
+                magnitude,
             });
         }
         Ok(LoraWeights { config, modules })
@@ -327,7 +357,6 @@ pub fn parse_peft_config(text: &str) -> Result<LoraConfig> {
     };
     let flag = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
     let unsupported = [
-        ("use_dora", flag("use_dora")),
         ("fan_in_fan_out", flag("fan_in_fan_out")),
         ("lora_bias", flag("lora_bias")),
         (
@@ -366,6 +395,7 @@ pub fn parse_peft_config(text: &str) -> Result<LoraConfig> {
         targets,
         layers,
         use_rslora: flag("use_rslora"),
+        use_dora: flag("use_dora"),
     };
     config.validate().map_err(|e| err(e.to_string()))?;
     Ok(config)

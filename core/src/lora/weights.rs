@@ -18,6 +18,10 @@ pub struct LoraModule {
     /// B, `(out_features, r)` row-major (PyTorch layout of `lora_B.weight`), Hugging Face row
     /// order (q/k rows are NOT in GGUF's interleaved order).
     pub b: Vec<f32>,
+    /// DoRA's magnitude m, `(out_features)` (PEFT's `lora_magnitude_vector`); empty without
+    /// DoRA, and for a fresh DoRA adapter until the GPU sets it to `‖W + s·B·A‖` per row
+    /// ([`crate::lora::LoraParams::from_weights`]).
+    pub magnitude: Vec<f32>,
 }
 
 impl LoraModule {
@@ -43,6 +47,19 @@ impl LoraModule {
             }
         }
         out
+    }
+
+    /// Merges this adapter into the base weight `w` `(out, in)` (Hugging Face row order):
+    /// LoRA `W + s·B·A`; DoRA (a magnitude present) `m ⊙ (W + s·B·A) / ‖W + s·B·A‖` row by row,
+    /// as PEFT's `merge_and_unload` does.
+    pub fn merge_into(&self, w: &mut [f32], scale: f32) {
+        w.iter_mut().zip(self.delta(scale)).for_each(|(x, d)| *x += d);
+        if self.magnitude.len() == self.out_features {
+            for (row, &m) in w.chunks_mut(self.in_features.max(1)).zip(&self.magnitude) {
+                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                row.iter_mut().for_each(|x| *x *= m / norm);
+            }
+        }
     }
 }
 
@@ -124,6 +141,17 @@ impl LoraWeights {
                     ),
                 ));
             }
+            let want_m = if self.config.use_dora { n_out } else { 0 };
+            if !m.magnitude.is_empty() && m.magnitude.len() != want_m {
+                return Err(Error::format(
+                    file,
+                    format!(
+                        "{name}: the DoRA magnitude has {} values, expected {want_m} (use_dora is {})",
+                        m.magnitude.len(),
+                        self.config.use_dora
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -139,6 +167,7 @@ impl LoraModule {
             out_features: m.out_features,
             a,
             b,
+            magnitude: Vec::new(),
         }
     }
 }

@@ -66,6 +66,14 @@ pub(super) fn linear(lw: &LayerWeights, layer: usize, target: Target) -> Linear<
 }
 
 impl Model {
+    /// The frozen linear `target` of block `layer` (DoRA reads its weight).
+    pub fn linear(&self, layer: usize, target: Target) -> crate::error::Result<Linear<'_>> {
+        let lw = self.weights.layers.get(layer).ok_or_else(|| {
+            crate::error::Error::invalid(format!("layer {layer}"), format!("the model has {} layers", self.weights.layers.len()))
+        })?;
+        Ok(linear(lw, layer, target))
+    }
+
     /// RoPE frequencies and mask of `layer`: the sliding layers' own base and window, else the
     /// model's; the scale `1/√query_pre_attn_scalar` where the config sets one.
     fn attention_of(&self, layer: usize) -> (&GpuTensor, AttentionOptions) {

@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! forward:   y  = x · Wᵀ (+ b)               frozen, W in its stored format (qmatmul)
-//!            adapter.forward(x, y)           y += the adapter's term (it sees the base output)
+//!            adapter.forward(base, x, y)     y += the adapter's term (it sees the base output
+//!                                            and the frozen linear itself, as DoRA needs)
 //! backward:  dx (+)= dy · W                  frozen: no weight gradient of the base
-//!            adapter.backward(x, dy, dx)     dx += its input gradient; its own gradients +=
+//!            adapter.backward(base, x, dy, dx)  dx += its input gradient; its own gradients +=
 //! ```
 //! The model knows only the [`Adapter`] trait; `crate::lora` implements it.
 
@@ -115,16 +116,17 @@ pub trait Adapter {
     fn adapts(&self, site: Site) -> bool;
     /// The lowest adapted layer (backward stops there: nothing below has a gradient).
     fn lowest_layer(&self) -> Option<usize>;
-    /// `y += adapter(x)` for `site`; on entry `y` holds the base output `x·Wᵀ (+ b)`.
+    /// `y += adapter(x)` for the frozen linear `base` (its site, weight and bias); on entry `y`
+    /// holds the base output `x·Wᵀ (+ b)`.
     ///
     /// # Shapes
     /// `x`: (R, in), `y`: (R, out).
-    fn forward(&self, rec: &mut Recorder, site: Site, x: &GpuTensor, y: &GpuTensor) -> Result<()>;
+    fn forward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, y: &GpuTensor) -> Result<()>;
     /// `dx += ∂adapter/∂x · dy` and the adapter's parameter gradients `+=`.
     ///
     /// # Shapes
     /// `x`: (R, in) as in the forward, `dy`: (R, out), `dx`: (R, in).
-    fn backward(&self, rec: &mut Recorder, site: Site, x: &GpuTensor, dy: &GpuTensor, dx: &GpuTensor) -> Result<()>;
+    fn backward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, dy: &GpuTensor, dx: &GpuTensor) -> Result<()>;
 }
 
 /// An adapter's weights on the GPU, applied at inference (generation, scoring, evaluation).
@@ -152,7 +154,7 @@ impl Linear<'_> {
     pub fn forward(&self, rec: &mut Recorder, x: &GpuTensor, y: &GpuTensor, adapter: Option<&dyn Adapter>) -> Result<()> {
         qmatmul::qmatmul_forward(rec, x, self.weight, self.bias, y)?;
         match adapter {
-            Some(a) if a.adapts(self.site) => a.forward(rec, self.site, x, y),
+            Some(a) if a.adapts(self.site) => a.forward(rec, self, x, y),
             _ => Ok(()),
         }
     }
@@ -173,7 +175,7 @@ impl Linear<'_> {
     ) -> Result<()> {
         qmatmul::qmatmul_backward_input(rec, dy, self.weight, dx, accumulate)?;
         match adapter {
-            Some(a) if a.adapts(self.site) => a.backward(rec, self.site, x, dy, dx),
+            Some(a) if a.adapts(self.site) => a.backward(rec, self, x, dy, dx),
             _ => Ok(()),
         }
     }

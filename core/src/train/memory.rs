@@ -60,7 +60,9 @@ pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize
     // The loss head's chunk: its logits and its hidden rows (reused as their gradient).
     let chunk_rows = super::step::loss_head_chunk(gpu, cfg.vocab_size, rows.max(1)) as u64;
     let logits = chunk_rows * (cfg.vocab_size + cfg.dim) as u64 * 4;
-    let adapter = 16 * lora.parameter_count() as u64;
+    // Parameters, gradients and two AdamW moments, f32; DoRA's per-linear norms and scratch.
+    let dora: usize = lora.iter().filter(|(_, _, s)| s.dora.is_some()).map(|(_, _, s)| crate::lora::dora::DoraSlot::floats(s.d_out, lora.rank)).sum();
+    let adapter = 16 * lora.parameter_count() as u64 + 4 * dora as u64;
     let weights = model.weights.gpu_bytes();
     MemoryEstimate { weights, adapter, activations, logits, total: weights + adapter + activations + logits, largest_buffer }
 }

@@ -346,6 +346,9 @@ run_options! {
     lora_dropout: f32 = 0.0, Range::below(0.0, 1.0);
     /// rsLoRA: scale = alpha / √r instead of alpha / r (PEFT's use_rslora), steadier at high rank.
     rslora: bool = false, Range::Flag;
+    /// DoRA: also train a magnitude per output row of each adapted linear (PEFT's use_dora);
+    /// the adapter is saved as PEFT files only (llama.cpp has no DoRA).
+    dora: bool = false, Range::Flag;
     /// Adapted modules: comma-separated q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,
     /// or all-linear.
     targets: String = "q_proj,v_proj".into(), Range::Text("module names separated by commas, or all-linear", |s| crate::lora::Target::parse_list(s).map(drop));

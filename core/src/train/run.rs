@@ -31,6 +31,7 @@ impl RunOptions {
             targets: Target::parse_list(&self.targets).map_err(|e| as_option(e, "targets"))?,
             layers: Layers::parse(&self.layers).map_err(|e| as_option(e, "layers"))?,
             use_rslora: self.rslora,
+            use_dora: self.dora,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -114,7 +115,7 @@ pub fn planned_options(gpu: &Gpu, model: &Model, dataset: &Dataset, options: &Ru
     let t = sequence_len(dataset, options.max_seq_len);
     let lora_config = options.lora_config()?;
     check_rank(&lora_config, &model.config)?;
-    let lora = LoraParams::from_weights(gpu, &model.config, &LoraWeights::init(&lora_config, &model.config, options.seed)?)?;
+    let lora = LoraParams::from_weights(gpu, model, &LoraWeights::init(&lora_config, &model.config, options.seed)?)?;
     let memory = |b| training_memory(gpu, model, &lora, b, t, options.recompute).total;
     let (o, note) = gpu_batch(options, dataset.train.len(), t, memory);
     Ok((o, note.into_iter().collect()))
@@ -202,7 +203,7 @@ impl RunPlan {
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
         let weights = LoraWeights::init(&lora_config, &model.config, options.seed)?;
-        let lora = LoraParams::from_weights(gpu, &model.config, &weights)?;
+        let lora = LoraParams::from_weights(gpu, model, &weights)?;
         let t = sequence_len(&dataset, options.max_seq_len);
         let per_epoch = dataset.train.len().div_ceil(options.batch).div_ceil(options.grad_accum);
         let total_steps = options.steps.unwrap_or(per_epoch * options.epochs);
@@ -384,11 +385,11 @@ impl TrainRun {
 }
 
 /// The three files of an adapter: PEFT's `adapter_config.json` and `adapter_model.safetensors`,
-/// and a GGUF LoRA for llama.cpp.
+/// and a GGUF LoRA for llama.cpp (none for DoRA, which llama.cpp cannot apply).
 pub struct AdapterFiles {
     pub config_json: String,
     pub safetensors: Vec<u8>,
-    pub gguf: Vec<u8>,
+    pub gguf: Option<Vec<u8>>,
 }
 
 impl AdapterFiles {
@@ -397,7 +398,7 @@ impl AdapterFiles {
         Ok(AdapterFiles {
             config_json: weights.peft_config_json(base_name),
             safetensors: weights.peft_safetensors()?,
-            gguf: weights.to_gguf(&model.config)?,
+            gguf: if weights.config.use_dora { None } else { Some(weights.to_gguf(&model.config)?) },
         })
     }
 }

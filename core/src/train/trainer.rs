@@ -1,4 +1,4 @@
-//! [`Trainer`]: LoRA fine-tuning with AdamW (or SGD), a learning-rate schedule, gradient accumulation,
+//! [`Trainer`]: LoRA (and DoRA) fine-tuning with AdamW (or SGD), a learning-rate schedule, gradient accumulation,
 //! global-norm clipping, LoRA dropout and optional activation recomputation. One optimizer step records every micro-batch's forward/backward, the
 //! gradient norm, the clip scale and the updates into one submission, and reads back one buffer:
 //! the per-token losses and the gradient norm.
@@ -135,7 +135,10 @@ impl Trainer {
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
     pub(crate) fn state_tensors(&self) -> Vec<(String, &GpuTensor)> {
-        let names = self.lora.iter().flat_map(|(layer, t, _)| ["A", "B"].map(|ab| format!("{layer}.{}.{ab}", t.peft_name())));
+        let names = self.lora.iter().flat_map(|(layer, t, s)| {
+            let parts: &[&str] = if s.dora.is_some() { &["A", "B", "M"] } else { &["A", "B"] };
+            parts.iter().map(move |ab| format!("{layer}.{}.{ab}", t.peft_name()))
+        });
         names
             .zip(Self::params_of(&self.lora).into_iter().zip(&self.moments))
             .flat_map(|(name, ((p, _), [m, v]))| {
@@ -144,9 +147,14 @@ impl Trainer {
             .collect()
     }
 
-    /// Every trained tensor with its gradient: A then B of each adapted linear.
+    /// Every trained tensor with its gradient: A, B (and DoRA's magnitude) of each adapted
+    /// linear.
     fn params_of(lora: &LoraParams) -> Vec<(&GpuTensor, &GpuTensor)> {
-        lora.iter().flat_map(|(_, _, s)| [(&s.a, &s.grad_a), (&s.b, &s.grad_b)]).collect()
+        lora.iter()
+            .flat_map(|(_, _, s)| {
+                [(&s.a, &s.grad_a), (&s.b, &s.grad_b)].into_iter().chain(s.dora.as_ref().map(|d| (&d.magnitude, &d.grad_m)))
+            })
+            .collect()
     }
 
     /// One optimizer step over `micro` (up to `grad_accum` batches) at step `self.step` of

@@ -127,6 +127,7 @@ fn row_permutation_matches_llama_cpp_and_commutes_with_the_product() {
         out_features: heads * d,
         a: a.clone(),
         b,
+        magnitude: Vec::new(),
     };
     let gguf_delta = module(permute_rows_to_gguf(&b, r, heads, d)).delta(1.0);
     let hf_delta = module(b).delta(1.0);

@@ -1,6 +1,7 @@
 //! Tests of the LoRA config, initialisation and both adapter formats. Shared helpers here;
 //! the format tests in `peft.rs` and `gguf.rs`.
 
+mod dora;
 mod gguf;
 mod peft;
 

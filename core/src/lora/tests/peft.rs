@@ -130,7 +130,7 @@ fn bad_peft_input_is_refused_with_the_file_and_key() {
             ),
             "embed_tokens",
         ),
-        (edit("use_dora", true.into()), "use_dora"),
+        (edit("use_dora", true.into()), "lora_magnitude_vector is missing (use_dora is true"),
         (edit("r", 4.into()), "but r is 4 in adapter_config.json"),
         (edit("lora_alpha", 1e38.into()), "lora_alpha = 100000000000000000000000000000000000000 is out of range"),
         (edit("lora_alpha", (-8).into()), "lora_alpha = -8 is out of range (above 0, at most 65536)"),
