@@ -144,12 +144,12 @@ mod tests {
         assert!(text.contains("Zorblax of Oslo") && !text.contains("kettle"), "trained tokens: {text:?}");
 
         let cfg = LoraConfig { r: 4, ..LoraConfig::default() };
-        let fresh = LoraParams::from_weights(gpu, &model.config, &LoraWeights::init(&cfg, &model.config, 1).unwrap()).unwrap();
+        let fresh = LoraParams::from_weights(gpu, &model, &LoraWeights::init(&cfg, &model.config, 1).unwrap()).unwrap();
         let same = &run(gpu, &model, Some(&fresh), ROW).unwrap()[0];
         for t in same.tokens.iter().skip(1) {
             assert!((t.adapted.unwrap() - t.base.unwrap()).abs() < 1e-5, "{t:?}");
         }
-        let random = LoraParams::from_weights(gpu, &model.config, &random_adapter(&model.config, 7)).unwrap();
+        let random = LoraParams::from_weights(gpu, &model, &random_adapter(&model.config, 7)).unwrap();
         let moved = &run(gpu, &model, Some(&random), ROW).unwrap()[0];
         let largest = moved.tokens.iter().skip(1).map(|t| (t.adapted.unwrap() - t.base.unwrap()).abs()).fold(0.0, f32::max);
         assert!(largest > 1e-3, "a random adapter left every loss as it was ({largest})");
