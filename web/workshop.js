@@ -125,10 +125,10 @@ function show(step) {
   });
   $("ws-back").disabled = step === 0;
   $("ws-next").disabled = step === TITLES.length - 1 || !state.done[step];
-  const panel = $("ws-panel");
-  panel.replaceChildren(el("h2", { text: `${step + 1}. ${TITLES[step]}` }), el("p", { id: "ws-note", class: "note" }));
+  const body = el("div", { id: "ws-body" });
+  $("ws-panel").replaceChildren(el("h2", { text: `${step + 1}. ${TITLES[step]}` }), body, el("p", { id: "ws-note", class: "note" }));
   if (!state.ready) return note("Getting ready: WebGPU, the model, the sample data…");
-  [stepAsk, stepData, stepTrain, stepAgain, stepTokens, stepDownload][step](panel);
+  [stepAsk, stepData, stepTrain, stepAgain, stepTokens, stepDownload][step](body);
 }
 
 function complete(step) {
@@ -174,9 +174,12 @@ async function stepData(panel) {
   const { report } = await ask({ type: "inspect", name: dataset.name, bytes: dataset.bytes, options: quickOptions });
   state.tokens = { total: report.tokens, trained: report.trained_tokens };
   const shown = report.shown_rows.slice(0, 6);
-  list.replaceChildren(...shown.map((v) => el("p", { class: "tokens ws-row" },
-    ...v.runs.map((run) => el(run.trained ? "mark" : "span", { class: run.trained ? "trained" : "masked", text: run.text })))));
-  list.append(el("p", { class: "note", text: `…and ${rows.length - shown.length} more rows: ${report.tokens} tokens, ${report.trained_tokens} of them trained.` }));
+  const runs = (v) => v.runs.map((run) => el(run.trained ? "mark" : "span", { class: run.trained ? "trained" : "masked", text: run.text }));
+  list.replaceChildren(el("table", { class: "ws-table" },
+    el("thead", {}, el("tr", {}, ...["Line", "The row as training reads it", "Tokens (trained)"].map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, ...shown.map((v) => el("tr", { class: "ws-row" },
+      el("td", { text: String(v.line) }), el("td", { class: "tokens" }, ...runs(v)), el("td", { text: `${v.tokens} (${v.trained})` }))))));
+  list.append(el("p", { class: "note", text: `…and ${rows.length - shown.length} more rows: ${report.tokens} tokens in all, ${report.trained_tokens} of them trained.` }));
   note("");
   complete(1);
 }
@@ -280,13 +283,23 @@ async function stepTokens(panel) {
 /** One token, its background by its loss (0 white → 6 and more full red), its loss on hover. */
 function token(t, loss) {
   const span = el("span", { class: t.trained ? "tok trained" : "tok masked", text: t.text, title: loss == null ? "" : `loss ${loss.toFixed(2)}` });
-  if (loss != null && t.trained) span.style.background = `rgba(220, 38, 38, ${Math.min(1, loss / 6).toFixed(3)})`;
+  if (loss != null && t.trained) paint(span, loss);
   return span;
 }
 
+/** Red in proportion to `loss` (full at 6), with white text where the red is dark. */
+function paint(span, loss) {
+  const a = Math.min(1, loss / 6);
+  span.style.background = `rgba(220, 38, 38, ${a.toFixed(3)})`;
+  if (a > 0.55) span.style.color = "#fff";
+}
+
 function legend() {
-  return el("p", { class: "note ws-legend" }, "loss: ",
-    ...[0, 1, 2, 4, 6].map((l) => el("span", { class: "tok trained", style: `background: rgba(220, 38, 38, ${Math.min(1, l / 6)})`, text: ` ${l} ` })));
+  return el("p", { class: "note ws-legend" }, "loss: ", ...[0, 1, 2, 4, 6].map((l) => {
+    const span = el("span", { class: "tok trained", text: ` ${l} ` });
+    paint(span, l);
+    return span;
+  }));
 }
 
 function stepDownload(panel) {

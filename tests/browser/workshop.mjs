@@ -13,6 +13,7 @@ import { unzip } from "./files.mjs";
 // ANYTUNE_WORKSHOP_SHOTS=DIR for screenshots of every step at 1920×1080 and 390×844.
 const TRAIN_MS = Number(process.env.ANYTUNE_WORKSHOP_TIMEOUT_S || 480) * 1000;
 const SHOTS = process.env.ANYTUNE_WORKSHOP_SHOTS;
+const ANSWER_MS = Math.max(60000, TRAIN_MS / 4); // answers and the token view
 
 async function shoot(page, name) {
   if (!SHOTS) return;
@@ -43,13 +44,13 @@ async function next(page) {
 export function workshopTests(test) {
   test("workshop: six steps on the sample data, from the base answer to the download", () =>
     withPage({ webgpu: true }, async (page) => {
-      await waitFor(page, "the model", (s) => s.ready, 60000);
+      await waitFor(page, "the model", (s) => s.ready, ANSWER_MS);
       if (!(await page.isDisabled("#ws-next"))) throw new Error("Next is enabled before step 1 is done");
       const size = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
       if (size < 24) throw new Error(`workshop type is ${size}px, not projector size`);
 
       await page.click("#ws-ask");
-      let s = await waitFor(page, "the base answer", (s) => s.done[0], 60000);
+      let s = await waitFor(page, "the base answer", (s) => s.done[0], ANSWER_MS);
       // (The tiny test model may end an answer at once: the box says so.)
       if (!(await page.textContent("#ws-base-answer")).trim()) throw new Error("the base answer's box is empty");
       if (s.expected !== "The handle of the Zorblax 3000 is made of a cork-birch composite that never gets hot.") {
@@ -77,7 +78,7 @@ export function workshopTests(test) {
       await next(page);
 
       await page.click("#ws-ask-again");
-      s = await waitFor(page, "the tuned answer", (s) => s.done[3], 60000);
+      s = await waitFor(page, "the tuned answer", (s) => s.done[3], ANSWER_MS);
       if (s.tuned === s.base) throw new Error(`tuned answer ${JSON.stringify(s.tuned)} vs base ${JSON.stringify(s.base)}`);
       const fact = process.env.ANYTUNE_WORKSHOP_FACT;
       if (fact && !s.tuned.includes(fact)) throw new Error(`the tuned answer lacks ${JSON.stringify(fact)}: ${s.tuned}`);
@@ -85,7 +86,7 @@ export function workshopTests(test) {
       await shoot(page, "4-again");
       await next(page);
 
-      s = await waitFor(page, "the per-token view", (s) => s.done[4], 60000);
+      s = await waitFor(page, "the per-token view", (s) => s.done[4], ANSWER_MS);
       const v = s.tokenView;
       // The tiny test model learns slowly (5.96 → 4.69 in 64 steps); SmolLM2 by hand: see README.
       if (!(v.adapted < 0.9 * v.base)) throw new Error(`the answer's loss did not fall: ${v.base} → ${v.adapted}`);
