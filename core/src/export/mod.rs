@@ -21,6 +21,7 @@ pub mod merge;
 pub mod modelfile;
 #[cfg(test)]
 mod tests;
+pub mod trl;
 pub mod types;
 
 pub use merge::MergeSource;
