@@ -8,6 +8,7 @@ import { pageTests } from "./page.mjs";
 import { compareTests } from "./compare.mjs";
 import { pipelineTests } from "./pipeline.mjs";
 import { truthTests } from "./truth.mjs";
+import { exportTests } from "./export.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -44,5 +45,6 @@ flowTests(test);
 compareTests(test);
 pipelineTests(test);
 truthTests(test);
+exportTests(test);
 
 await run();

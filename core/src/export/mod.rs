@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod estimate;
 pub mod gguf;
 pub mod hf;
 pub mod merge;
@@ -24,6 +25,7 @@ mod tests;
 pub mod trl;
 pub mod types;
 
+pub use estimate::{ExportEstimate, check_export_budget, estimate_gguf};
 pub use merge::MergeSource;
 pub use types::{ExportFormat, ExportType};
 
