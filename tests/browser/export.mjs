@@ -1,5 +1,6 @@
 // The page's "Download merged model": after a short run, the merged GGUF (q8_0 by default, f16
-// chosen) downloads under the run's name, is a GGUF, and `anytune score` loads it; the Engine's
+// chosen) downloads under the run's name, is a GGUF, and `anytune score` loads it, and the same
+// file comes from the finished run opened again after a reload; the Engine's
 // exportGguf refuses an export over the memory budget, saying the sizes. A screenshot of the
 // control (1920×1080) goes to $ANYTUNE_SHOTS (default /tmp/anytune-shots), outside the repository.
 
@@ -42,6 +43,7 @@ export function exportTests(test) {
       await mkdir(SHOTS, { recursive: true });
       await page.screenshot({ path: join(SHOTS, "merged-download.png") });
       const sizes = {};
+      let q8 = null;
       for (const type of ["q8_0", "f16"]) {
         await page.selectOption("#merged-type", type);
         const { name, bytes } = await download(page, "#download-merged");
@@ -51,9 +53,18 @@ export function exportTests(test) {
         const scored = await score(bytes, name);
         if (!Number.isFinite(scored.sum_logprob) || scored.ids.length < 2) throw new Error(`score: ${JSON.stringify(scored).slice(0, 300)}`);
         sizes[type] = bytes.length;
+        if (type === "q8_0") q8 = bytes;
       }
       console.log(`  # merged GGUF: q8_0 ${sizes.q8_0} bytes, f16 ${sizes.f16} bytes; screenshot ${join(SHOTS, "merged-download.png")}`);
       if (!(sizes.q8_0 < sizes.f16)) throw new Error(`q8_0 ${sizes.q8_0} bytes is not smaller than f16 ${sizes.f16}`);
+      // The finished run opened again after a reload: the same merged model, byte for byte.
+      await page.reload();
+      await waitForText(page, "#saved-text", /finished run/);
+      await page.click("#resume-saved");
+      await waitForState(page, "finished");
+      await page.selectOption("#merged-type", "q8_0");
+      const again = await download(page, "#download-merged");
+      if (Buffer.compare(again.bytes, q8) !== 0) throw new Error(`the reopened run's q8_0 GGUF differs (${again.bytes.length} vs ${q8.length} bytes)`);
       if (page.errors.length) throw new Error(page.errors.join("; "));
     }), { timeout: 240000 });
 
