@@ -11,7 +11,8 @@ For each case, on the tiny HF Llama (tests/fixtures/tiny-llama/) and a small dat
 2. `python train.py --cpu --max-steps 2`: TRL's loss at step 0 (its first logged loss, the
    adapter's B still zero) equals anytune's first logged loss;
 3. `python train.py --cpu --max-steps 1 --resume-from-adapter adapter`: TRL's loss at step 0 with
-   anytune's trained adapter equals `anytune eval --adapter RUN` on the same rows.
+   anytune's trained adapter equals `anytune eval --adapter RUN` on the same rows; and the same
+   under `accelerate launch --cpu --num_processes 2` (data parallel, the rows split between them).
 Tolerance: 1e-4 relative (anytune's f32 GPU kernels against torch's f32 CPU ones; observed ~1e-7).
 Dropout is 0, so both losses are deterministic.
 
@@ -100,6 +101,11 @@ def check(name, rows, flags, tmp):
                                "--adapter-only", "--no-generate", "--batch", "64", *eval_flags(opts)))
     if opts["val_split"] == "0.0":
         ok &= close("loss at step 0 from anytune's adapter", evaluated["loss"], first_loss(recipe / "resumed.jsonl"))
+        # Data parallel: two CPU processes under accelerate (gloo), each with half the rows.
+        run("accelerate", "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+            "--dynamo_backend", "no", "train.py", "--cpu", "--max-steps", "1", "--resume-from-adapter", "adapter",
+            "--log-file", "parallel.jsonl", "--output-dir", tmp / f"{name}-trl3", cwd=recipe)
+        ok &= close("the same, 2 processes (accelerate)", evaluated["loss"], first_loss(recipe / "parallel.jsonl"))
     else:
         print("  (resumed loss not compared: anytune eval has no --val-split, so it scores the held-out rows too)")
     return ok
