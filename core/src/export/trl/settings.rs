@@ -2,7 +2,7 @@
 //! option saying where it went ([`Carried`]) and the ones TRL cannot reproduce exactly
 //! ([`Note`]), so the CLI and the recipe's README say so by option, never silently.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lora::{Layers, Target};
 use crate::train::RunOptions;
 use serde_json::{Map, Value, json};
@@ -46,7 +46,10 @@ pub fn settings(o: &RunOptions, n_layers: usize, validation: bool) -> Result<Set
     let targets: Vec<&str> = Target::parse_list(&o.targets)?.into_iter().map(Target::peft_name).collect();
     let layers = match Layers::parse(&o.layers)? {
         Layers::All => Value::Null,
-        only => json!(only.resolve(n_layers)?),
+        only => json!(only.resolve(n_layers).map_err(|e| match e {
+            Error::Invalid { what, .. } => Error::invalid("layers (--layers)", what),
+            other => other,
+        })?),
     };
     s.lora.insert("r".into(), json!(o.rank));
     s.lora.insert("lora_alpha".into(), o.get("alpha").unwrap_or_default());
@@ -165,3 +168,7 @@ pub fn settings(o: &RunOptions, n_layers: usize, validation: bool) -> Result<Set
     }
     Ok(s)
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;
