@@ -48,6 +48,7 @@ pub struct ExportArgs {
     #[arg(long = "type")]
     ty: Option<String>,
     /// A dataset to measure the quality cost on: perplexity of base + adapter vs the exported model.
+    /// With --recipe trl: the training data, prepared into train.jsonl.
     #[arg(long)]
     data: Option<PathBuf>,
     /// The train options. A merge takes --max-seq-len, --batch, --train-on-everything and
@@ -60,7 +61,7 @@ pub struct ExportArgs {
 pub fn run(args: ExportArgs) -> Result<()> {
     if let Some(recipe) = &args.recipe {
         if recipe != "trl" {
-            bail!("--recipe {recipe:?}: the recipe there is is trl");
+            bail!("--recipe {recipe:?}: the only recipe is trl");
         }
         if let Some(flag) = [("--format", args.format.is_some()), ("--type", args.ty.is_some())].iter().find(|f| f.1) {
             bail!("{} is for merged models; --recipe trl writes a training recipe (leave {} out)", flag.0, flag.0);
