@@ -66,6 +66,7 @@ pub fn run(args: RecipeArgs) -> Result<()> {
         options: &job.options,
         base: &base,
         base_loads: model.known_as.is_some() || local.is_dir(),
+        base_quantized: model.tensor_types.iter().map(|(t, _)| t.clone()).filter(|t| !["F32", "F16", "BF16"].contains(&t.as_str())).collect(),
         dataset: &dataset,
         tokenizer: &model.tokenizer,
         n_layers: model.config.n_layers,

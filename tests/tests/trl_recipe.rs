@@ -204,3 +204,18 @@ fn mixed_up_flags_are_refused_by_name() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A quantized GGUF base: the recipe says TRL trains on the model's own weights instead.
+#[test]
+fn a_quantized_base_is_said_to_differ() {
+    let dir = temp_dir("quantized");
+    let data = facts(&dir);
+    let model = repo_path("fixtures/tiny-llama-Q4_0.gguf");
+    let out = dir.join("recipe");
+    let (ok, stdout, stderr) =
+        anytune(&["export", "--recipe", "trl", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("not reproduced exactly by TRL: model: anytune trained on a Q4_0"), "{stdout}");
+    assert!(std::fs::read_to_string(out.join("README.md")).unwrap().contains("- **model**: anytune trained on a Q4_0"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

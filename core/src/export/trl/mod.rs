@@ -31,6 +31,8 @@ pub struct TrlInput<'a> {
     pub base: &'a str,
     /// `base` is something `from_pretrained` loads (an id or an HF folder, not a GGUF file).
     pub base_loads: bool,
+    /// The quantized types of the base anytune trained on (`["Q4_1"]`); empty for a float base.
+    pub base_quantized: Vec<String>,
     /// The rows prepared as anytune trains on them (with `options`).
     pub dataset: &'a Dataset,
     pub tokenizer: &'a Tokenizer,
@@ -59,6 +61,17 @@ pub fn trl_recipe(input: &TrlInput) -> Result<Recipe> {
             option: "model",
             what: format!(
                 "{} is a GGUF file that names no Hugging Face model; pass train.py --model with the Hugging Face id or folder of the same model",
+                input.base
+            ),
+        });
+    }
+    if !input.base_quantized.is_empty() && input.base_loads {
+        s.notes.insert(0, Note {
+            option: "model",
+            what: format!(
+                "anytune trained on a {} base; train.py loads {}'s own weights, so losses differ by the quantization's error \
+                 (the adapter fits both)",
+                input.base_quantized.join("/"),
                 input.base
             ),
         });
