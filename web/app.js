@@ -137,7 +137,9 @@ function onMessage(msg) {
       }
       break;
     }
-    case "download": return save(msg.kind, msg.bytes);
+    case "download":
+      if (msg.kind.includes("-merged-")) show("merged-status", `Downloaded ${msg.kind} (${(msg.bytes.length / 2 ** 20).toFixed(1)} MiB).`, "");
+      return save(msg.kind, msg.bytes);
     case "saved": savedMeta = msg.meta; return showSaved();
     case "error": return onError(msg);
   }
@@ -158,6 +160,8 @@ function onError(msg) {
     show("model-status", text, "bad");
   } else if (msg.context === "init") {
     show("gpu-status", noAdapterHelp(text), "bad");
+  } else if (msg.context === "download" && msg.id === "merged") {
+    show("merged-status", text, "bad");
   } else if (msg.context === "generate") {
     const side = msg.id && msg.id.startsWith("a") ? "a" : "b";
     $(side === "a" ? "out-adapter" : "out-base").textContent = "error: " + text;
@@ -210,6 +214,11 @@ function wire() {
   $("generate").onclick = generate;
   $("download-peft").onclick = () => worker.postMessage({ type: "download", kind: "peft" });
   $("download-gguf").onclick = () => worker.postMessage({ type: "download", kind: "gguf" });
+  $("download-merged").onclick = () => {
+    const ggufType = $("merged-type").value;
+    show("merged-status", `Merging the adapter into the base as ${ggufType}…`, "");
+    worker.postMessage({ type: "download", kind: "merged", id: "merged", ggufType });
+  };
   $("resume-saved").onclick = resumeSaved;
   $("saved-model-file").onchange = (e) => restore([...e.target.files]);
   $("discard-saved").onclick = () => worker.postMessage({ type: "discardSaved" });

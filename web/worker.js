@@ -19,6 +19,7 @@ const queue = []; // requests answered between steps
 let answer = null; // the "generate" message being answered, one token per engine.generateNext()
 let history = { train: [], val: [] }; // [step, loss] of the run, kept with its checkpoints
 let stepMs = 250; // how long the last step took: the time given to answers between two steps
+let modelSource = null; // { source, files } of the loaded model: added again to export it
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const setState = (s) => { state = s; post({ type: "state", state }); };
@@ -101,18 +102,36 @@ function setBudget() {
 }
 
 async function loadModel(source, files) {
+  modelSource = { source, files };
   if (source === "default") {
-    const { bytes, name } = await fetchWithProgress(new URL("../model/default.gguf", import.meta.url));
-    engine.addModelFile(name, bytes);
+    const name = await addModelFiles(modelSource);
     const info = JSON.parse(engine.loadModel(name));
     post({ type: "model", info, source: "default" });
     return;
   }
-  for (const f of files) {
-    engine.addModelFile(f.name, new Uint8Array(await f.arrayBuffer()));
-  }
+  await addModelFiles(modelSource);
   const name = files.length === 1 ? files[0].name : "local model";
   post({ type: "model", info: JSON.parse(engine.loadModel(name)), source: { name, sizes: files.map((f) => f.size) } });
+}
+
+/// Hands the model's files to the engine (the default model fetched again: the service worker
+/// keeps it); returns the default's file name.
+async function addModelFiles({ source, files }) {
+  if (source === "default") {
+    const { bytes, name } = await fetchWithProgress(new URL("../model/default.gguf", import.meta.url));
+    engine.addModelFile(name, bytes);
+    return name;
+  }
+  for (const f of files) engine.addModelFile(f.name, new Uint8Array(await f.arrayBuffer()));
+  return null;
+}
+
+/// The run's adapter merged into the base, as a GGUF of `ggufType`, named after the run's dataset.
+async function mergedModel(ggufType) {
+  await addModelFiles(modelSource);
+  const bytes = await engine.exportGguf(ggufType);
+  const run = (current?.dataset?.name || "run").replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_");
+  return { name: `${run}-merged-${ggufType}.gguf`, bytes };
 }
 
 async function fetchWithProgress(url) {
@@ -191,8 +210,9 @@ async function serveQueue(ms) {
     const msg = answer || queue.shift();
     try {
       if (msg.type === "download") {
-        const bytes = msg.kind === "peft" ? await engine.peftZip() : await engine.ggufAdapter();
-        post({ type: "download", kind: msg.kind, bytes }, [bytes.buffer]);
+        const { name, bytes } = msg.kind === "merged" ? await mergedModel(msg.ggufType)
+          : { name: msg.kind, bytes: msg.kind === "peft" ? await engine.peftZip() : await engine.ggufAdapter() };
+        post({ type: "download", kind: name, bytes }, [bytes.buffer]);
       } else {
         if (!answer) {
           await engine.generateStart(msg.text, msg.withAdapter, msg.maxTokens);

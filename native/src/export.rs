@@ -1,10 +1,12 @@
 //! `anytune export`: merges an adapter into its base and writes a Hugging Face folder or a
 //! quantized GGUF with an Ollama Modelfile (core's `export`), then reports the files' sizes and,
 //! with `--data`, the quality cost: loss and perplexity of base + adapter and of the exported
-//! model loaded back from the written files, printed and written as `export.json`.
+//! model loaded back from the written files, printed and written as `export.json`. With
+//! `--recipe trl`, a folder to continue the fine-tune with TRL instead (`export_trl`).
 
-use crate::option_flags::{EvalOptions, OptionFlags};
-use anyhow::{Context, Result};
+use crate::option_flags::{EvalOptions, FlagSet};
+use crate::train_options::RunFlags;
+use anyhow::{Context, Result, bail};
 use anytune::load::{load_adapter, load_model, model_path, open_gpu, read_lora_weights};
 use anytune_core::data::{DataFile, read_dataset_path};
 use anytune_core::export::{ExportFormat, ExportOptions, ExportType, export};
@@ -22,28 +24,61 @@ pub struct ExportArgs {
     #[arg(long)]
     model: Option<PathBuf>,
     /// The LoRA adapter to merge: a PEFT folder or a GGUF LoRA file, as `anytune train` writes them.
+    /// With --recipe trl: the run folder (its options.toml gives the options; its adapter is copied to resume from).
     #[arg(long)]
-    adapter: PathBuf,
+    adapter: Option<PathBuf>,
+    /// trl: write a TRL SFTTrainer + PEFT recipe to continue the fine-tune on a cluster (train.jsonl,
+    /// train.py, accelerate_config.yaml, requirements.txt, README.md) instead of a merged model; takes
+    /// --data (and --val-file), and the run's options from --adapter's options.toml, --config or the train flags.
+    #[arg(long)]
+    recipe: Option<String>,
+    /// With --recipe: validation data (or use --val-split).
+    #[arg(long)]
+    val_file: Option<PathBuf>,
+    /// With --recipe: a TOML file of train options, as `anytune train --config` takes it.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Output folder (created; files in it with the same names are replaced).
     #[arg(long)]
     out: PathBuf,
-    /// hf (config.json, model.safetensors, tokenizer files) or gguf (model.gguf + Modelfile; needs a GGUF base).
-    #[arg(long, default_value = "gguf")]
-    format: String,
+    /// hf (config.json, model.safetensors, tokenizer files) or gguf (model.gguf + Modelfile; needs a GGUF base). Default: gguf.
+    #[arg(long)]
+    format: Option<String>,
     /// f32, f16, bf16, q8_0, q4_0, q4_k_m or q5_k_m (hf: the float types). Default: f32 for hf, q8_0 for gguf.
     #[arg(long = "type")]
     ty: Option<String>,
     /// A dataset to measure the quality cost on: perplexity of base + adapter vs the exported model.
+    /// With --recipe trl: the training data, prepared into train.jsonl.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// --max-seq-len, --batch, --train-on-everything and --skip-bad-rows for --data, as `anytune eval` takes them.
+    /// The train options. A merge takes --max-seq-len, --batch, --train-on-everything and
+    /// --skip-bad-rows for --data, as `anytune eval` does; --recipe takes them all.
     #[command(flatten)]
-    options: OptionFlags<EvalOptions>,
+    options: RunFlags,
 }
 
-/// Runs the export and writes `OUT/export.json`.
+/// Runs the export and writes `OUT/export.json` (or, with `--recipe`, the recipe folder).
 pub fn run(args: ExportArgs) -> Result<()> {
-    let format = ExportFormat::parse(&args.format)?;
+    if let Some(recipe) = &args.recipe {
+        if recipe != "trl" {
+            bail!("--recipe {recipe:?}: the only recipe is trl");
+        }
+        if let Some(flag) = [("--format", args.format.is_some()), ("--type", args.ty.is_some())].iter().find(|f| f.1) {
+            bail!("{} is for merged models; --recipe trl writes a training recipe (leave {} out)", flag.0, flag.0);
+        }
+        let ExportArgs { model, adapter, out, data, val_file, config, options: flags, .. } = args;
+        return crate::export_trl::run(crate::export_trl::RecipeArgs { model, adapter, out, data, val_file, config, flags });
+    }
+    let eval_names = EvalOptions::NAMES.unwrap_or_default();
+    if let Some((name, _)) = args.options.given.iter().find(|(name, _)| !eval_names.contains(name)) {
+        bail!("--{} is a train option: it applies to --recipe trl, not to a merge", name.replace('_', "-"));
+    }
+    if let Some(flag) = [("--val-file", args.val_file.is_some()), ("--config", args.config.is_some())].iter().find(|f| f.1) {
+        bail!("{} applies to --recipe trl, not to a merge", flag.0);
+    }
+    let Some(adapter_path) = args.adapter.clone() else { bail!("no adapter: give --adapter DIR (the --out folder of `anytune train`)") };
+    let format_name = args.format.clone().unwrap_or_else(|| "gguf".to_string());
+    let format = ExportFormat::parse(&format_name)?;
     let ty = match &args.ty {
         Some(t) => ExportType::parse(t)?,
         None => format.default_type(),
@@ -53,8 +88,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let exported_files = {
         let files = read_model_path(&path)?;
         let (_, config, _) = open_checkpoint(&files, &ModelFormat::detect(&files)?)?;
-        let adapter = read_lora_weights(&args.adapter, &config)?;
-        let name = args.adapter.display().to_string();
+        let adapter = read_lora_weights(&adapter_path, &config)?;
+        let name = adapter_path.display().to_string();
         let out = export(&files, Some(&adapter), &name, &ExportOptions { format, ty })
             .with_context(|| format!("exporting {} with {name}", path.display()))?;
         std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -77,13 +112,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
                 ExportFormat::Hf => args.out.clone(),
                 ExportFormat::Gguf => args.out.join("model.gguf"),
             };
-            quality(&path, &args.adapter, &exported, data, &eval_options)?
+            quality(&path, &adapter_path, &exported, data, &eval_options)?
         }
     };
     let report = json!({
         "model": path.display().to_string(),
-        "adapter": args.adapter.display().to_string(),
-        "format": args.format,
+        "adapter": adapter_path.display().to_string(),
+        "format": format_name,
         "type": ty.name(),
         "files": exported_files["files"],
         "total_bytes": total,

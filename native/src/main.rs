@@ -17,6 +17,7 @@ mod data_cmd;
 mod eval;
 mod eval_table;
 mod export;
+mod export_trl;
 mod option_flags;
 mod plot;
 mod progress;
@@ -64,7 +65,8 @@ enum Command {
     /// page (HTML); `--summarise marks.json`: win rates from the page's marks.
     Compare(Box<compare::CompareArgs>),
     /// Merge a LoRA adapter into its base and write a Hugging Face folder or a quantized GGUF
-    /// (+ Ollama Modelfile), with the size and, given --data, the perplexity cost (export.json).
+    /// (+ Ollama Modelfile), with the size and, given --data, the perplexity cost (export.json);
+    /// or, with --recipe trl, a TRL + PEFT folder to continue the fine-tune on a cluster.
     Export(Box<export::ExportArgs>),
     /// Fine-tune a LoRA adapter on a dataset; writes PEFT and GGUF adapter files.
     Train(Box<train_options::TrainArgs>),

@@ -9,6 +9,7 @@ import { compareTests } from "./compare.mjs";
 import { pipelineTests } from "./pipeline.mjs";
 import { truthTests } from "./truth.mjs";
 import { workshopTests } from "./workshop.mjs";
+import { exportTests } from "./export.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -46,5 +47,6 @@ compareTests(test);
 pipelineTests(test);
 truthTests(test);
 workshopTests(test);
+exportTests(test);
 
 await run();

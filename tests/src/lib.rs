@@ -114,3 +114,20 @@ pub fn anytune_binary() -> PathBuf {
     assert!(bin.exists(), "{} not found after building it (set ANYTUNE_BIN)", bin.display());
     bin
 }
+
+/// A copy of the tiny HF Llama in `dir/tiny-chat` with a ChatML chat template added to its
+/// tokenizer_config.json (the fixture has none), for chat rows.
+pub fn tiny_chat_model(dir: &std::path::Path) -> PathBuf {
+    let model = dir.join("tiny-chat");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(repo_path("fixtures/tiny-llama").join(f), model.join(f)).unwrap();
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_path("fixtures/tiny-llama/tokenizer_config.json")).unwrap()).unwrap();
+    config["chat_template"] = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{% endfor %}\
+         {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+        .into();
+    std::fs::write(model.join("tokenizer_config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    model
+}

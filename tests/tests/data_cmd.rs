@@ -1,31 +1,15 @@
 //! `anytune data inspect|clean|split|convert` through the binary, on files the test writes, with
 //! the tiny HF fixture's tokenizer and a ChatML chat template added to its tokenizer_config.json.
 
-use anytune_tests::{anytune_binary, repo_path};
+use anytune_tests::{anytune_binary, tiny_chat_model};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("anytune-data-cmd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// The tiny Llama folder with a ChatML template.
-fn tiny_chat_model(dir: &Path) -> PathBuf {
-    let model = dir.join("tiny-chat");
-    std::fs::create_dir_all(&model).unwrap();
-    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
-        std::fs::copy(repo_path("fixtures/tiny-llama").join(f), model.join(f)).unwrap();
-    }
-    let mut config: Value =
-        serde_json::from_slice(&std::fs::read(repo_path("fixtures/tiny-llama/tokenizer_config.json")).unwrap()).unwrap();
-    config["chat_template"] = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{% endfor %}\
-         {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-        .into();
-    std::fs::write(model.join("tokenizer_config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
-    model
 }
 
 /// Runs `anytune data ARGS`; (success, stdout, stderr).

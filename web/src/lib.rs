@@ -8,6 +8,7 @@ pub mod pipeline;
 pub mod zip;
 
 use anytune_core::data::DataFile;
+use anytune_core::export::{ExportFormat, ExportOptions, ExportType, check_export_budget, estimate_gguf, export};
 use anytune_core::formats::source::ModelFiles;
 use anytune_core::generate::{GenerateOptions, Generator, chat_prompt_ids, generate_with};
 use anytune_core::gpu::{Gpu, GpuOptions};
@@ -239,6 +240,30 @@ impl Engine {
     #[wasm_bindgen(js_name = ggufAdapter)]
     pub async fn gguf_adapter(&self) -> Result<Vec<u8>, JsError> {
         self.adapter_files().await?.gguf.ok_or_else(|| JsError::new("a DoRA adapter has no GGUF LoRA: llama.cpp has no DoRA; download the PEFT files"))
+    }
+
+    /// The run's adapter merged into the base as a GGUF of `ty` (`q8_0`, `f16`, …), through
+    /// core's `export`. The engine drops the base's files after `loadModel` (to spare memory),
+    /// so the worker adds them again first (`addModelFile`); they are used here and dropped.
+    /// Refused before any work when the export's estimated peak memory exceeds the budget (or
+    /// the 4 GiB of wasm32 memory), saying both sizes.
+    #[wasm_bindgen(js_name = exportGguf)]
+    pub async fn export_gguf(&mut self, ty: &str) -> Result<Vec<u8>, JsError> {
+        let files = std::mem::take(&mut self.files);
+        if files.is_empty() {
+            return Err(JsError::new("exportGguf: add the base model's files again (addModelFile) first"));
+        }
+        let ty = ExportType::parse(ty).map_err(js_err)?;
+        let estimate = estimate_gguf(&files, ty).map_err(js_err)?;
+        const WASM_MEMORY: u64 = 4 << 30;
+        let (budget, source) = match &self.budget {
+            Some((b, source)) if *b < WASM_MEMORY => (*b, source.clone()),
+            _ => (WASM_MEMORY, "the 4 GiB of a wasm32 page's memory".to_string()),
+        };
+        check_export_budget(&estimate, ty, budget, &source).map_err(js_err)?;
+        let weights = self.run()?.adapter_weights(&self.gpu).await.map_err(js_err)?;
+        let out = export(&files, Some(&weights), "the run's adapter", &ExportOptions { format: ExportFormat::Gguf, ty }).map_err(js_err)?;
+        out.files.into_iter().find(|(name, _)| name == "model.gguf").map(|(_, bytes)| bytes).ok_or_else(|| JsError::new("the export wrote no model.gguf"))
     }
 
     /// Loss, perplexity and token accuracy of dataset `name` (held-out data) under the base

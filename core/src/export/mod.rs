@@ -15,14 +15,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod estimate;
 pub mod gguf;
 pub mod hf;
 pub mod merge;
 pub mod modelfile;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod trl;
 pub mod types;
 
+pub use estimate::{ExportEstimate, check_export_budget, estimate_gguf};
 pub use merge::MergeSource;
 pub use types::{ExportFormat, ExportType};
 

@@ -189,3 +189,22 @@ fn modelfile_converts_chatml_with_its_default_system_message() {
     let m = modelfile::modelfile("model.gguf", &tok).unwrap();
     assert!(m.contains("was not converted") && !m.contains("TEMPLATE"), "{m}");
 }
+
+/// The page's size estimate: the file within 1% + 4 KiB of the real export (alignment padding
+/// is the difference), the peak above the file and the base, and a budget below it refused with
+/// both sizes.
+#[test]
+fn the_gguf_estimate_is_the_exported_size_and_a_small_budget_is_refused() {
+    let files = fixture("tiny-llama-Q4_0.gguf");
+    let adapter = random_adapter(&config_of(&files), 3);
+    for ty in [ExportType::Q8_0, ExportType::F16, ExportType::F32] {
+        let e = estimate_gguf(&files, ty).unwrap();
+        let out = export(&files, Some(&adapter), "a", &ExportOptions { format: ExportFormat::Gguf, ty }).unwrap();
+        let real = file(&out, "model.gguf").len() as f64;
+        assert!((e.file_bytes as f64 - real).abs() <= real * 0.01 + 4096.0, "{}: estimated {} vs {real}", ty.name(), e.file_bytes);
+        assert!(e.peak_bytes > e.file_bytes + files.bytes(0).len() as u64);
+        check_export_budget(&e, ty, e.peak_bytes, "test").unwrap();
+        let err = check_export_budget(&e, ty, e.peak_bytes - 1, "this browser's budget").unwrap_err().to_string();
+        assert!(err.contains(ty.name()) && err.contains("MiB") && err.contains("this browser's budget"), "{err}");
+    }
+}
