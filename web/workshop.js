@@ -305,15 +305,22 @@ function legend() {
 function stepDownload(panel) {
   const peft = el("button", { id: "ws-peft", class: "big", text: "PEFT adapter (.zip)" });
   const gguf = el("button", { id: "ws-gguf", class: "big", text: "GGUF LoRA (llama.cpp)" });
-  panel.append(el("p", { text: "The adapter is yours: a few MiB that turn this base model into the tuned one, in the formats the ecosystem loads." }),
-    peft, gguf,
-    el("p", { class: "note", text: "Python: PeftModel.from_pretrained(model, \"unzipped-folder\"). llama.cpp: llama-cli -m base.gguf --lora adapter.gguf." }));
-  const get = async (kind, name) => {
-    const { bytes } = await ask({ type: "download", kind }, "download");
+  const merged = el("button", { id: "ws-merged", class: "big", text: "Merged model (GGUF Q8_0)" });
+  panel.append(el("p", { text: "The adapter is yours: a few MiB that turn this base model into the tuned one, in the formats the ecosystem loads — or merged into the model, one file to run." }),
+    peft, gguf, merged,
+    el("p", { class: "note", text: "Python: PeftModel.from_pretrained(model, \"unzipped-folder\"). llama.cpp: llama-cli -m base.gguf --lora adapter.gguf, " +
+      "or llama-cli -m merged.gguf; Ollama: a Modelfile with FROM ./merged.gguf." }));
+  const get = async (button, msg, name) => {
+    button.disabled = true;
+    note(msg.kind === "merged" ? "Merging the adapter into the model…" : "");
+    const reply = await ask({ type: "download", ...msg }, "download");
     state.downloaded = (state.downloaded || 0) + 1;
-    offerDownload(name, bytes);
+    offerDownload(name || reply.kind, reply.bytes);
+    note(`Downloaded ${name || reply.kind} (${(reply.bytes.length / 2 ** 20).toFixed(1)} MiB).`);
+    button.disabled = false;
     complete(5);
   };
-  peft.onclick = () => get("peft", "zorblax-adapter.zip").catch(fail);
-  gguf.onclick = () => get("gguf", "zorblax-adapter.gguf").catch(fail);
+  peft.onclick = () => get(peft, { kind: "peft" }, "zorblax-adapter.zip").catch(fail);
+  gguf.onclick = () => get(gguf, { kind: "gguf" }, "zorblax-adapter.gguf").catch(fail);
+  merged.onclick = () => get(merged, { kind: "merged", ggufType: "q8_0" }).catch(fail);
 }

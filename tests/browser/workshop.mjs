@@ -102,6 +102,10 @@ export function workshopTests(test) {
       const names = [...unzip(await readFile(file)).keys()];
       if (!names.includes("adapter_config.json") || !names.includes("adapter_model.safetensors")) throw new Error(`zip holds ${names}`);
       await waitFor(page, "the download step", (s) => s.done[5], 10000);
+      const mergedDownload = page.waitForEvent("download", { timeout: ANSWER_MS });
+      await page.click("#ws-merged");
+      const gguf = await readFile(await (await mergedDownload).path());
+      if (gguf.subarray(0, 4).toString("latin1") !== "GGUF") throw new Error("the merged model is not a GGUF file");
       await shoot(page, "6-download");
 
       const violations = await axeViolations(page, ["critical", "serious"]);
