@@ -116,6 +116,7 @@ function onMessage(msg) {
         `vocab ${m.vocab}, ${(m.parameters / 1e6).toFixed(1)} M parameters (${m.types.join(", ")}), ` +
         `${(m.weights_bytes / 1048576).toFixed(1)} MiB on the GPU${m.chat_template ? ", chat template" : ""}`, "good");
       enable("data-section", true);
+      enable("try-section", true); // the base model answers before any training
       enable("options-section", true);
       if (dataset) { plan(); steps.datasetChanged(dataset, "picked"); }
       break;
@@ -464,12 +465,28 @@ const pendingGen = { a: null, b: null };
 /** A box's answer ended: Generate is enabled again once neither box waits. */
 function genFinished(side) {
   pendingGen[side] = null;
-  if (!pendingGen.a && !pendingGen.b) $("generate").disabled = false;
+  if (pendingGen.a || pendingGen.b) return;
+  $("generate").disabled = false;
+  $("generate").textContent = "Generate";
+  $("gen-pair").removeAttribute("aria-busy");
+}
+
+/** The Try-it answer options, or null (with the reason shown) when one is out of range. */
+function genOptions() {
+  const maxTokens = Number($("gen-max-tokens").value), temperature = Number($("gen-temperature").value);
+  const bad = !Number.isInteger(maxTokens) || maxTokens < 1 ? `new tokens: ${$("gen-max-tokens").value} is not a whole number of at least 1`
+    : !(temperature >= 0 && temperature <= 100) ? `temperature: ${$("gen-temperature").value} is not a number from 0 (greedy) to 100` : "";
+  show("gen-status", bad, bad ? "bad" : "");
+  return bad ? null : { maxTokens, temperature, raw: $("gen-raw").checked, seed: genId };
 }
 
 function generate() {
   const text = $("prompt").value;
+  const options = genOptions();
+  if (!options) return;
   $("generate").disabled = true; // one question at a time: two would share the boxes
+  $("generate").textContent = "Answering…";
+  $("gen-pair").setAttribute("aria-busy", "true");
   for (const withAdapter of [false, true]) {
     const side = withAdapter ? "a" : "b";
     const out = $(withAdapter ? "out-adapter" : "out-base");
@@ -483,7 +500,7 @@ function generate() {
     }
     const id = side + genId++;
     pendingGen[side] = id;
-    worker.postMessage({ type: "generate", id, text, withAdapter, maxTokens: 48 });
+    worker.postMessage({ type: "generate", id, text, withAdapter, ...options });
   }
 }
 

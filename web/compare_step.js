@@ -17,12 +17,18 @@ export class CompareStep {
     this.rate = null; // { mountCompare, css } once the worker sent rate.js
     this.waiting = null; // the compare data waiting for rate.js
     $("compare-run").onclick = () => this.run();
+    $("compare-run").disabled = true; // base vs adapter: once a run has started
+  }
+
+  stateChanged(state) {
+    if (!this.busy) $("compare-run").disabled = state === "idle";
   }
 
   run() {
     const prompts = this.prompts();
     if (!prompts) return;
     $("compare-run").disabled = true;
+    this.busy = true;
     $("compare-status").textContent = "Answering…";
     if (!this.rate) this.app.post({ type: "rateAssets" });
     const maxTokens = Number($("compare-max-tokens").value) || 48;
@@ -71,6 +77,7 @@ export class CompareStep {
         if (msg.context !== "compare" && msg.context !== "rateAssets") return false;
         $("compare-status").textContent = `compare failed: ${msg.message}`;
         $("compare-run").disabled = false;
+        this.busy = false;
         return true;
     }
     return false;
@@ -90,5 +97,6 @@ export class CompareStep {
     $("compare-status").textContent = `${data.pairs.length} pairs (${data.settings}). Rate each, then download marks.json ` +
       "for `anytune compare --summarise marks.json`.";
     $("compare-run").disabled = false;
+    this.busy = false;
   }
 }

@@ -215,7 +215,7 @@ async function serveQueue(ms) {
         post({ type: "download", kind: name, bytes }, [bytes.buffer]);
       } else {
         if (!answer) {
-          await engine.generateStart(msg.text, msg.withAdapter, msg.maxTokens);
+          await engine.generateStart(msg.text, msg.withAdapter, msg.maxTokens, msg.temperature ?? 0, Boolean(msg.raw), msg.seed ?? 0);
           answer = msg;
         }
         const piece = await engine.generateNext();

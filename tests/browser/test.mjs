@@ -10,6 +10,7 @@ import { pipelineTests } from "./pipeline.mjs";
 import { truthTests } from "./truth.mjs";
 import { workshopTests } from "./workshop.mjs";
 import { exportTests } from "./export.mjs";
+import { tryItTests } from "./tryit.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -48,5 +49,6 @@ pipelineTests(test);
 truthTests(test);
 workshopTests(test);
 exportTests(test);
+tryItTests(test);
 
 await run();

@@ -14,6 +14,7 @@ use anytune_core::generate::{GenerateOptions, Generator, chat_prompt_ids, genera
 use anytune_core::gpu::{Gpu, GpuOptions};
 use anytune_core::lora::LoraParams;
 use anytune_core::model::{AdapterWeights, Model};
+use anytune_core::sample::SamplingConfig;
 use anytune_core::train::cpu_schedule::software_schedule;
 use anytune_core::train::options::{Origin, RawValue};
 use anytune_core::train::run::prepare_data;
@@ -278,15 +279,23 @@ impl Engine {
         json(&evaluate_file(&self.gpu, self.model()?, adapter, file, &options).await.map_err(js_err)?)
     }
 
-    /// Starts answering `text` (as [`Engine::generate`] does) one token at a time: each
-    /// [`Engine::generate_next`] call makes one token, so the worker can train, pause or stop
-    /// between them. With `with_adapter`, the run's adapter as it is now.
+    /// Starts answering `text` one token at a time: each [`Engine::generate_next`] call makes
+    /// one token, so the worker can train, pause or stop between them. `text` is a user message
+    /// rendered with the model's chat template (when it has one), or with `raw` a prompt
+    /// continued as it is. `temperature` 0 is greedy, else sampled with `seed`. With
+    /// `with_adapter`, the run's adapter as it is now.
     #[wasm_bindgen(js_name = generateStart)]
-    pub async fn generate_start(&mut self, text: &str, with_adapter: bool, max_tokens: usize) -> Result<(), JsError> {
+    pub async fn generate_start(&mut self, text: &str, with_adapter: bool, max_tokens: usize, temperature: f32, raw: bool, seed: u32) -> Result<(), JsError> {
         self.answer = None;
         let model = self.model()?;
-        let ids = chat_prompt_ids(model, text).map_err(js_err)?;
-        let options = GenerateOptions { max_tokens, ..Default::default() };
+        let ids = match raw {
+            true => model.tokenizer.encode(text, true),
+            false => chat_prompt_ids(model, text),
+        }
+        .map_err(js_err)?;
+        let sampling = SamplingConfig { temperature, seed: seed as u64, ..SamplingConfig::greedy() };
+        let options = GenerateOptions { max_tokens, sampling, ..Default::default() };
+        options.validate(model.config.max_seq_len).map_err(js_err)?;
         let generator = Generator::new(&self.gpu, model, &ids, &options).map_err(js_err)?;
         let adapter = match with_adapter {
             true => {
