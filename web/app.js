@@ -5,6 +5,7 @@
 import { LossChart } from "./chart.js";
 import { initSteps } from "./steps.js";
 import { commandLine, runToml } from "./command.js";
+import { preview } from "./preview.js";
 
 const $ = (id) => document.getElementById(id);
 const status = { state: "idle", step: 0, total: 0, train: [], val: [], model: null, pausing: false, answering: false, restored: false };
@@ -234,29 +235,13 @@ async function readDataset(file) {
   useDataset(file.name, new Uint8Array(await file.arrayBuffer()), "picked");
 }
 
-/// Makes `bytes` the dataset (`how`: "picked", or "cleaned" by the Clean button) and plans the run.
+/// Makes `bytes` the dataset (`how`: "picked", "cleaned" by Clean or "Drop these rows", or
+/// "converted" from a CSV's columns) and plans the run.
 function useDataset(name, bytes, how) {
   dataset = { name, bytes };
-  showPreview(new TextDecoder().decode(bytes.subarray(0, 64 * 1024)), name);
+  $("data-preview").replaceChildren(preview(new TextDecoder().decode(bytes.subarray(0, 64 * 1024)), name));
   plan();
   if (status.model) steps.datasetChanged(dataset, how);
-}
-
-/// The first rows as the file has them: five lines of JSONL/text/CSV, or five elements of a JSON array.
-function showPreview(text, name) {
-  let rows;
-  try {
-    const json = name.endsWith(".json") ? JSON.parse(text) : null;
-    rows = Array.isArray(json) ? json.slice(0, 5).map((r) => JSON.stringify(r)) : null;
-  } catch { rows = null; }
-  rows = rows || text.split("\n").filter((l) => l.trim()).slice(0, 5);
-  const box = $("data-preview");
-  box.replaceChildren();
-  const title = document.createElement("b");
-  title.textContent = `${name}: first rows`;
-  const pre = document.createElement("pre");
-  pre.textContent = rows.map((r) => (r.length > 240 ? r.slice(0, 240) + "…" : r)).join("\n");
-  box.append(title, pre);
 }
 
 // Values the page starts with where they differ from anytune's defaults: a page shows a

@@ -1,15 +1,17 @@
 // The dataset step's report: core's `inspect` of the picked dataset (what `anytune data inspect`
 // prints: format, rows, trained and masked tokens, a token-length histogram, duplicates, near
 // duplicates, empty fields, control characters, label balance), a row picker showing a row
-// token by token (trained tokens highlighted, masked ones dim), and "Clean": core's `clean` on
-// the bytes, its report (every dropped or changed row with its line and reason), the cleaned
-// rows as the dataset (re-planned) and a download of them. The worker runs both
+// token by token (trained tokens highlighted, masked ones dim), every bad row with "Drop these
+// rows", and "Clean": core's `clean` on the bytes, its report (every dropped or changed row with
+// its line and reason), the cleaned rows as the dataset (re-planned) and a download of them. The worker runs both
 // (pipeline_worker.js); `window.anytuneStatus.inspect` / `.clean` hold the last reports.
 
 import { el, offerDownload, table } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
+/// core's `clean` with every rule off but the one always on: bad rows are dropped ("Drop these rows").
+const ONLY_BAD_ROWS = { nfc: false, strip_control: false, whitespace: false, drop_empty: false, drop_duplicates: false, drop_near_duplicates: false };
 
 export class DataStep {
   /** `app`: { post(msg), options(), useDataset(name, bytes, how), status }. */
@@ -63,6 +65,11 @@ export class DataStep {
     ], "inspect-counts"));
     $("inspect-histogram").replaceChildren(histogram(r));
     $("inspect-issues").replaceChildren(...issues(r));
+    if (r.bad_rows.length) {
+      const drop = el("button", { id: "drop-bad-rows", text: `Drop these ${r.bad_rows.length} bad rows` });
+      drop.onclick = () => this.clean(ONLY_BAD_ROWS);
+      $("inspect-issues").append(drop);
+    }
     const select = $("inspect-row");
     select.replaceChildren(...r.shown_rows.map((v) => el("option", { value: v.line, text: `line ${v.line} (${v.tokens} tokens)` })));
     this.showRow();
@@ -80,10 +87,11 @@ export class DataStep {
     );
   }
 
-  clean() {
+  /** core's `clean` with `options` (default: every rule on). */
+  clean(options = {}) {
     $("clean").disabled = true;
     $("inspect-status").textContent = `Cleaning ${this.dataset.name}…`;
-    this.app.post({ type: "clean", name: this.dataset.name, bytes: this.dataset.bytes, options: {} });
+    this.app.post({ type: "clean", name: this.dataset.name, bytes: this.dataset.bytes, options });
   }
 
   /** Clean's report, then the cleaned rows become the dataset (inspected and planned again). */

@@ -1,6 +1,6 @@
 // The worker's side of the steps around training (web/steps.js on the page, web/workshop.js):
 // each message calls one Engine method (web/src/pipeline.rs, the same core functions as `anytune
-// data inspect|clean`, `anytune compare`, `anytune eval`, and the per-token losses of the
+// data inspect|clean|convert`, `anytune compare`, `anytune eval`, and the per-token losses of the
 // workshop) and posts its result under the same type. worker.js hands it every message type it
 // does not know; errors reach the page as `{type: "error", context: <the message type>}` through
 // worker.js's own catch.
@@ -8,7 +8,7 @@
 import { rateCss, rateJs } from "./pkg/anytune_web.js";
 
 /** The message types answered here. */
-export const TYPES = ["inspect", "clean", "compare", "evalMetrics", "rateAssets", "tokenLosses"];
+export const TYPES = ["inspect", "clean", "convert", "compare", "evalMetrics", "rateAssets", "tokenLosses"];
 
 /** Answers `msg` with `engine`, posting through `post`. */
 export async function handlePipeline(engine, msg, post) {
@@ -18,6 +18,10 @@ export async function handlePipeline(engine, msg, post) {
     case "clean": {
       const out = JSON.parse(engine.clean(msg.name, msg.bytes, JSON.stringify(msg.options || {})));
       return post({ type: "clean", name: msg.name, ...out });
+    }
+    case "convert": {
+      const out = JSON.parse(engine.convert(msg.name, msg.bytes, JSON.stringify(msg.options || {})));
+      return post({ type: "convert", name: msg.name, ...out });
     }
     case "compare": {
       const onProgress = (system, prompt, prompts) => post({ type: "compareProgress", system, prompt, prompts });

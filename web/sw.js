@@ -9,7 +9,8 @@ const SHELL = [
   "./", "./index.html", "./web/app.js", "./web/worker.js", "./web/chart.js", "./web/saved_run.js",
   "./web/command.js", "./web/style.css", "./web/pkg/anytune_web.js", "./web/pkg/anytune_web_bg.wasm",
   "./web/steps.js", "./web/dom.js", "./web/data_step.js", "./web/compare_step.js", "./web/metrics_step.js",
-  "./web/pipeline_worker.js", "./web/workshop.js", "./tests/data/zorblax.jsonl",
+  "./web/pipeline_worker.js", "./web/workshop.js", "./web/preview.js", "./web/csv_columns.js",
+  "./tests/data/zorblax.jsonl",
 ];
 const MODEL = "/model/default.gguf";
 

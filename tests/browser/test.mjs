@@ -11,6 +11,7 @@ import { truthTests } from "./truth.mjs";
 import { workshopTests } from "./workshop.mjs";
 import { exportTests } from "./export.mjs";
 import { tryItTests } from "./tryit.mjs";
+import { dataStepTests } from "./datastep.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -50,5 +51,6 @@ truthTests(test);
 workshopTests(test);
 exportTests(test);
 tryItTests(test);
+dataStepTests(test);
 
 await run();

@@ -1,5 +1,6 @@
 //! The page's steps around training, through the same core functions as the CLI:
 //! `anytune data inspect` ([`Engine::inspect`]), `anytune data clean` ([`Engine::clean`]),
+//! `anytune data convert` ([`Engine::convert`]),
 //! `anytune compare` ([`Engine::compare`], rated on the page with core's `rate.js`) and
 //! `anytune eval` ([`Engine::eval_metrics`]), and the workshop's per-token view
 //! ([`Engine::token_losses`]). Results are JSON strings, as in `lib.rs`.
@@ -15,6 +16,7 @@ use anytune_core::eval::{EvalConfig, evaluate};
 use anytune_core::generate::GenerateOptions;
 use anytune_core::model::AdapterWeights;
 use anytune_core::prep::clean::{CleanOptions, clean};
+use anytune_core::prep::convert::{ConvertOptions, convert};
 use anytune_core::prep::inspect::{InspectOptions, inspect};
 use anytune_core::train::RunOptions;
 use wasm_bindgen::prelude::*;
@@ -69,6 +71,19 @@ impl Engine {
         let out = clean(DataFile { bytes, name }, &opts).map_err(js_err)?;
         let jsonl = String::from_utf8(out.jsonl).map_err(js_err)?;
         json(&serde_json::json!({ "text": out.report.to_string(), "report": out.report, "jsonl": jsonl }))
+    }
+
+    /// core's `convert` of dataset `name` into chat rows (`anytune data convert`); `options` is
+    /// [`ConvertOptions`] as JSON (the CSV columns of prompt, completion, text and label, a system
+    /// prompt). Returns JSON `{report, text, jsonl}`: the report (rows, every skipped row with its
+    /// line), a one-line summary and the chat rows as JSONL text.
+    pub fn convert(&self, name: &str, bytes: &[u8], options: &str) -> Result<String, JsError> {
+        let opts: ConvertOptions = serde_json::from_str(options).map_err(|e| js_err(format!("convert options: {e}")))?;
+        let out = convert(DataFile { bytes, name }, &opts).map_err(js_err)?;
+        let jsonl = String::from_utf8(out.jsonl).map_err(js_err)?;
+        let r = &out.report;
+        let text = format!("{}: {} → {} chat rows, {} bad rows skipped", r.file, r.from, r.rows, r.bad_rows.len());
+        json(&serde_json::json!({ "text": text, "report": out.report, "jsonl": jsonl }))
     }
 
     /// `anytune compare` on the page: the prompts file `name` (`.txt`: one user message per
