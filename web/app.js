@@ -59,7 +59,8 @@ async function main() {
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = (e) => onMessage(e.data);
   worker.onerror = (e) => show("gpu-status", "The training worker failed to start: " + e.message, "bad");
-  worker.postMessage({ type: "init" });
+  // `?kernels=cpu|gpu` forces a kernel family (tests, measurements); else core chooses.
+  worker.postMessage({ type: "init", kernels: new URLSearchParams(location.search).get("kernels") });
   steps = initSteps({ post: (m) => worker.postMessage(m), options, dataset: () => dataset, useDataset, status });
   wire();
 }

@@ -29,7 +29,7 @@ async function handle(msg) {
     case "init": {
       await init();
       post({ type: "schema", schema: JSON.parse(optionSchema()) });
-      engine = await Engine.open();
+      engine = await Engine.open(msg.kernels || undefined);
       const info = JSON.parse(engine.adapterInfo());
       setBudget();
       post({ type: "gpu", info, budget: budgetText });

@@ -12,6 +12,7 @@ import { workshopTests } from "./workshop.mjs";
 import { exportTests } from "./export.mjs";
 import { tryItTests } from "./tryit.mjs";
 import { dataStepTests } from "./datastep.mjs";
+import { kernelTests } from "./kernels.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -52,5 +53,6 @@ workshopTests(test);
 exportTests(test);
 tryItTests(test);
 dataStepTests(test);
+kernelTests(test);
 
 await run();

@@ -11,7 +11,7 @@ use anytune_core::data::DataFile;
 use anytune_core::export::{ExportFormat, ExportOptions, ExportType, check_export_budget, estimate_gguf, export};
 use anytune_core::formats::source::ModelFiles;
 use anytune_core::generate::{GenerateOptions, Generator, chat_prompt_ids, generate_with};
-use anytune_core::gpu::{Gpu, GpuOptions};
+use anytune_core::gpu::{Gpu, GpuOptions, KernelFamily};
 use anytune_core::lora::LoraParams;
 use anytune_core::model::{AdapterWeights, Model};
 use anytune_core::sample::SamplingConfig;
@@ -81,9 +81,11 @@ pub struct Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Opens the WebGPU adapter with its own limits and optional features.
-    pub async fn open() -> Result<Engine, JsError> {
-        let gpu = Gpu::new(&GpuOptions::default()).await.map_err(js_err)?;
+    /// Opens the WebGPU adapter with its own limits and optional features. `kernels` forces a
+    /// kernel family (`"cpu"` or `"gpu"`, the page's `?kernels=`); none: chosen from the adapter.
+    pub async fn open(kernels: Option<String>) -> Result<Engine, JsError> {
+        let kernels = kernels.map(|k| KernelFamily::parse(&k, "kernels")).transpose().map_err(js_err)?;
+        let gpu = Gpu::new(&GpuOptions { kernels, ..GpuOptions::default() }).await.map_err(js_err)?;
         Ok(Engine { gpu, files: ModelFiles::new(), model: None, base_name: String::new(), plan: None, run: None, budget: None, answer: None })
     }
 
