@@ -145,6 +145,19 @@ function answer(box, withAdapter) {
   });
 }
 
+/** `go` answers the question into `box` (the tuned model with `withAdapter`), keeps the answer
+ *  as `state[key]`, says `after` and completes `step`. */
+function onAsk(go, box, withAdapter, key, after, step) {
+  go.onclick = async () => {
+    go.disabled = true;
+    box.textContent = "";
+    state[key] = (await answer(box, withAdapter)).trim();
+    go.disabled = false;
+    note(after);
+    complete(step);
+  };
+}
+
 function question() {
   return el("p", { class: "ws-question" }, el("span", { class: "note", text: "Question: " }), QUESTION);
 }
@@ -155,14 +168,7 @@ function stepAsk(panel) {
   panel.append(el("p", { text: "A model trained by others on public text. It has never heard of the Zorblax 3000 kettle, a product we made up." }),
     question(), go, box);
   note("");
-  go.onclick = async () => {
-    go.disabled = true;
-    box.textContent = "";
-    state.base = (await answer(box, false)).trim();
-    go.disabled = false;
-    note("It answers something plausible, and wrong: it cannot know. Next, the data that teaches it.");
-    complete(0);
-  };
+  onAsk(go, box, false, "base", "It answers something plausible, and wrong: it cannot know. Next, the data that teaches it.", 0);
 }
 
 async function stepData(panel) {
@@ -254,14 +260,7 @@ function stepAgain(panel) {
     el("div", {}, el("h3", { text: "Base model" }), base),
     el("div", {}, el("h3", { text: "After training" }), tuned),
     el("div", {}, el("h3", { text: "The data says" }), el("pre", { id: "ws-expected", class: "ws-answer", text: state.expected }))));
-  go.onclick = async () => {
-    go.disabled = true;
-    tuned.textContent = "";
-    state.tuned = (await answer(tuned, true)).trim();
-    go.disabled = false;
-    note("The same model, with a few MiB of adapter weights added.");
-    complete(3);
-  };
+  onAsk(go, tuned, true, "tuned", "The same model, with a few MiB of adapter weights added.", 3);
 }
 
 async function stepTokens(panel) {
