@@ -1,0 +1,11 @@
+//! The sequence-classification head (issue #13 item 4, `--head`; transformers'
+//! `LlamaForSequenceClassification`, PEFT `task_type: "SEQ_CLS"`): after the final norm the
+//! hidden state of each row's last token goes through `score` (num_labels × dim, no bias),
+//! and the loss is the cross-entropy of those logits with the label index (labels sorted, as
+//! in labels.json). The lm head is not used.
+//!
+//! So far: the CPU reference of the head's forward and backward ([`reference`]) and the PEFT
+//! SEQ_CLS names and label maps ([`seqcls`]); the GPU path and the trainer wiring are to come.
+
+pub mod reference;
+pub mod seqcls;
