@@ -204,3 +204,7 @@ pub const QMATMUL_TILED_BACKWARD: Kernel = Kernel {
     entry: "qmatmul_tiled_backward",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_backward.wgsl")],
 };
+/// Classification head: the hidden state of each sequence's last token, `(N, C) → (B, C)`.
+pub const LAST_TOKEN_FORWARD: Kernel = Kernel { entry: "last_token_forward", sources: &[shader!("last_token_common.wgsl"), shader!("last_token_forward.wgsl")] };
+/// Backward of `last_token_forward` as a gather: `dpooled (B, C) → dhidden (N, C)`.
+pub const LAST_TOKEN_BACKWARD: Kernel = Kernel { entry: "last_token_backward", sources: &[shader!("last_token_common.wgsl"), shader!("last_token_backward.wgsl")] };

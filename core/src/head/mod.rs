@@ -4,8 +4,10 @@
 //! and the loss is the cross-entropy of those logits with the label index (labels sorted, as
 //! in labels.json). The lm head is not used.
 //!
-//! So far: the CPU reference of the head's forward and backward ([`reference`]) and the PEFT
-//! SEQ_CLS names and label maps ([`seqcls`]); the GPU path and the trainer wiring are to come.
+//! So far: the CPU reference of the head's forward and backward ([`reference`]), the GPU
+//! last-token pooling and its backward ([`last_token`]; the score product is `ops::matmul`)
+//! and the PEFT SEQ_CLS names and label maps ([`seqcls`]); the trainer wiring is to come.
 
+pub mod last_token;
 pub mod reference;
 pub mod seqcls;
