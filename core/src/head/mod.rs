@@ -5,9 +5,10 @@
 //! in labels.json). The lm head is not used.
 //!
 //! So far: the CPU reference of the head's forward and backward ([`reference`]), the GPU
-//! last-token pooling and its backward ([`last_token`]; the score product is `ops::matmul`)
+//! last-token pooling and its backward ([`last_token`]), the whole head on the GPU ([`step`])
 //! and the PEFT SEQ_CLS names and label maps ([`seqcls`]); the trainer wiring is to come.
 
 pub mod last_token;
 pub mod reference;
 pub mod seqcls;
+pub mod step;
