@@ -38,6 +38,17 @@ pub fn label_maps(labels: &[String]) -> (Value, Value) {
     (Value::Object(id2label), Value::Object(label2id))
 }
 
+/// Turns anytune's causal-LM adapter_config.json (an object) into PEFT's SEQ_CLS one:
+/// `task_type` and `modules_to_save` as PEFT writes them; the LoRA fields stay as they are.
+pub fn to_seqcls_config(config: &mut Value) -> Result<()> {
+    let Some(obj) = config.as_object_mut() else {
+        return Err(Error::invalid("adapter_config.json", format!("not a JSON object: {config}")));
+    };
+    obj.insert("task_type".into(), json!(TASK_TYPE));
+    obj.insert("modules_to_save".into(), json!(MODULES_TO_SAVE));
+    Ok(())
+}
+
 /// Checks a loaded score weight's shape `[rows, cols]` against the labels and the model width;
 /// `file` names the adapter file in the error.
 pub fn check_score_shape(file: &str, shape: &[usize], labels: usize, dim: usize) -> Result<()> {
@@ -59,6 +70,14 @@ mod tests {
         let (id2label, label2id) = label_maps(&["negative".into(), "positive".into()]);
         assert_eq!(id2label, json!({"0": "negative", "1": "positive"}));
         assert_eq!(label2id, json!({"negative": 0, "positive": 1}));
+    }
+
+    #[test]
+    fn seqcls_config_has_peft_task_type_and_modules_to_save() {
+        let mut config = json!({"peft_type": "LORA", "task_type": "CAUSAL_LM", "modules_to_save": null, "r": 8});
+        to_seqcls_config(&mut config).unwrap();
+        assert_eq!(config, json!({"peft_type": "LORA", "task_type": "SEQ_CLS", "modules_to_save": ["classifier", "score"], "r": 8}));
+        assert!(to_seqcls_config(&mut json!([1])).unwrap_err().to_string().contains("not a JSON object"));
     }
 
     #[test]
