@@ -6,9 +6,12 @@
 //!
 //! So far: the CPU reference of the head's forward and backward ([`reference`]), the GPU
 //! last-token pooling and its backward ([`last_token`]), the whole head on the GPU ([`step`])
-//! and the PEFT SEQ_CLS names and label maps ([`seqcls`]); the trainer wiring is to come.
+//! one training step, model + LoRA + head ([`train_step`]), and the PEFT SEQ_CLS names and
+//! label maps ([`seqcls`]). Still to come: the trainer/CLI wiring (`--head`), saving and
+//! loading the SEQ_CLS adapter, and eval's prediction path.
 
 pub mod last_token;
 pub mod reference;
 pub mod seqcls;
 pub mod step;
+pub mod train_step;
