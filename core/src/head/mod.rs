@@ -13,5 +13,6 @@
 pub mod last_token;
 pub mod reference;
 pub mod seqcls;
+pub mod seqcls_files;
 pub mod step;
 pub mod train_step;
