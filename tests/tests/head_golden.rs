@@ -76,8 +76,8 @@ fn lora_head_step_matches_peft_seqcls_gradients() {
     let gds = GpuTensor::zeros(gpu, &[2, c]);
     let hbufs = HeadBuffers::new(gpu, b, c, 2);
     let mut rec = Recorder::new(gpu);
-    let batch = HeadBatch { last: &glast, labels: &glabels };
-    record_head_step(&mut rec, &model, &LoraPass::new(&lora, &lbufs, None), &mut buf, &ids, &batch, &gs, &hbufs, &gds).unwrap();
+    let batch = HeadBatch { last: &glast, labels: &glabels, score: &gs, d_score: &gds, bufs: &hbufs };
+    record_head_step(&mut rec, &model, &LoraPass::new(&lora, &lbufs, None), &mut buf, &ids, &batch).unwrap();
     let losses = pollster::block_on(hbufs.loss.read(rec)).unwrap();
     let loss = losses.iter().sum::<f32>() / b as f32;
     let want = g.f32("lora.loss")[0];

@@ -30,7 +30,7 @@ pub fn check_last(last: &[u32], n: usize) -> Result<()> {
 /// The `(b, c, n)` of a pooling whose `tokens` tensor is `(N, C)` and `pooled` `(B, C)`.
 fn params(tokens: &GpuTensor, pooled: &GpuTensor, last: &GpuIds) -> Result<LastTokenParams> {
     let c = *tokens.shape.last().unwrap_or(&0);
-    let (b, n) = (last.len, if c == 0 { 0 } else { tokens.len() / c });
+    let (b, n) = (last.len, tokens.len().checked_div(c).unwrap_or(0));
     if c == 0 || pooled.len() != b * c {
         return Err(Error::invalid("head", format!("pooled tensor has {} values, expected {b} sequences × {c}", pooled.len())));
     }

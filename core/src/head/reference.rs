@@ -102,14 +102,27 @@ pub fn predict(logits: &[f32], l: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The head's whole step: `(loss, d_hidden (N, C), d_score (L, C), logits (B, L))`.
-pub fn head_step(hidden: &[f32], c: usize, last: &[usize], score: &[f32], labels: &[usize]) -> Result<(f32, Vec<f32>, Vec<f32>, Vec<f32>)> {
+/// What [`head_step`] returns.
+#[derive(Debug)]
+pub struct HeadStep {
+    /// The mean cross-entropy over the B sequences.
+    pub loss: f32,
+    /// `(N, C)`: the loss's gradient with respect to `hidden`.
+    pub d_hidden: Vec<f32>,
+    /// `(L, C)`: the loss's gradient with respect to `score`.
+    pub d_score: Vec<f32>,
+    /// `(B, L)`: the head's logits.
+    pub logits: Vec<f32>,
+}
+
+/// The head's whole step, forward and backward.
+pub fn head_step(hidden: &[f32], c: usize, last: &[usize], score: &[f32], labels: &[usize]) -> Result<HeadStep> {
     let pooled = gather_last(hidden, c, last)?;
     let logits = score_forward(&pooled, score, c);
     let (loss, dlogits) = cross_entropy(&logits, labels, score.len() / c)?;
     let (dpooled, dscore) = score_backward(&pooled, score, &dlogits, c);
     let dhidden = scatter_last(&dpooled, hidden.len() / c, c, last)?;
-    Ok((loss, dhidden, dscore, logits))
+    Ok(HeadStep { loss, d_hidden: dhidden, d_score: dscore, logits })
 }
 
 #[cfg(test)]

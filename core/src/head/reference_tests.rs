@@ -12,7 +12,7 @@ fn setup() -> (Vec<f32>, Vec<usize>, Vec<f32>, Vec<usize>) {
 }
 
 fn loss(hidden: &[f32], last: &[usize], score: &[f32], labels: &[usize]) -> f64 {
-    head_step(hidden, C, last, score, labels).unwrap().0 as f64
+    head_step(hidden, C, last, score, labels).unwrap().loss as f64
 }
 
 /// Central differences of the loss against each element of `x`, compared with `grad`.
@@ -30,7 +30,7 @@ fn check(x: &[f32], grad: &[f32], f: impl Fn(&[f32]) -> f64) {
 #[test]
 fn head_gradients_match_finite_differences() {
     let (hidden, last, score, labels) = setup();
-    let (_, dhidden, dscore, _) = head_step(&hidden, C, &last, &score, &labels).unwrap();
+    let HeadStep { d_hidden: dhidden, d_score: dscore, .. } = head_step(&hidden, C, &last, &score, &labels).unwrap();
     check(&hidden, &dhidden, |h| loss(h, &last, &score, &labels));
     check(&score, &dscore, |s| loss(&hidden, &last, s, &labels));
     // Only the last token of each sequence gets a gradient.
@@ -42,7 +42,7 @@ fn head_gradients_match_finite_differences() {
 #[test]
 fn loss_is_log_l_for_a_zero_head_and_prediction_takes_the_first_max() {
     let (hidden, last, _, labels) = setup();
-    let (loss, _, _, logits) = head_step(&hidden, C, &last, &vec![0.0; L * C], &labels).unwrap();
+    let HeadStep { loss, logits, .. } = head_step(&hidden, C, &last, &[0.0; L * C], &labels).unwrap();
     assert!((loss - (L as f32).ln()).abs() < 1e-6);
     assert_eq!(predict(&logits, L), vec![0, 0, 0]);
     assert_eq!(predict(&[0.1, 2.0, 2.0, -1.0, -3.0, -2.0], L), vec![1, 0]);

@@ -81,7 +81,8 @@ mod tests {
             let labels: Vec<usize> = (0..bsz).map(|i| i % l).collect();
             let hidden = rng.normal_vec(n * c, 1.0);
             let score = rng.normal_vec(l * c, 0.1);
-            let (loss, dhidden, dscore, logits) = head_step(&hidden, c, &last, &score, &labels).unwrap();
+            let want = head_step(&hidden, c, &last, &score, &labels).unwrap();
+            let (loss, dhidden, dscore, logits) = (want.loss, want.d_hidden, want.d_score, want.logits);
             let to_u32 = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
             let (glast, glabels) = (GpuIds::from_slice(gpu, &to_u32(&last)), GpuIds::from_slice(gpu, &to_u32(&labels)));
             let (gh, gs) = (GpuTensor::from_slice(gpu, &[n, c], &hidden), GpuTensor::from_slice(gpu, &[l, c], &score));

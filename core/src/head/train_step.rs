@@ -10,17 +10,23 @@ use crate::model::{Adapter, Model};
 use crate::ops::embedding::GpuIds;
 use crate::train::step::StepBuffers;
 
-/// The head's inputs for one batch: each sequence's last real token and label, on the GPU.
+/// The head's inputs, weight and buffers for one batch, on the GPU.
 pub struct HeadBatch<'a> {
     /// `(B)`: the index in the `(B·T)` rows of each sequence's last real token (`b·T + len − 1`
     /// for right-padded rows; causal attention keeps padding after it from mattering).
     pub last: &'a GpuIds,
     /// `(B)`: each sequence's label index, below L.
     pub labels: &'a GpuIds,
+    /// `(L, C)`: the head's weight.
+    pub score: &'a GpuTensor,
+    /// `(L, C)`: its gradient, accumulated.
+    pub d_score: &'a GpuTensor,
+    /// The head's activations.
+    pub bufs: &'a HeadBuffers,
 }
 
 /// Records forward, head loss and backward for `inputs` (row-major `(B, T)`), accumulating
-/// the adapter's gradients and `d_score` (`(L, C)`) of the mean loss over the B sequences.
+/// the adapter's gradients and `batch.d_score` of the mean loss over the B sequences.
 pub fn record_head_step(
     rec: &mut Recorder,
     model: &Model,
@@ -28,10 +34,8 @@ pub fn record_head_step(
     buf: &mut StepBuffers,
     inputs: &[u32],
     batch: &HeadBatch,
-    score: &GpuTensor,
-    hbufs: &HeadBuffers,
-    d_score: &GpuTensor,
 ) -> Result<()> {
+    let (score, hbufs, d_score) = (batch.score, batch.bufs, batch.d_score);
     buf.cache.clear();
     model.forward_into(rec, inputs, &mut buf.cache, Some(adapter), &buf.acts)?;
     head_forward(rec, buf.acts.hidden(), batch.last, score, batch.labels, hbufs)?;
