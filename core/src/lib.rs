@@ -18,6 +18,7 @@ pub mod export;
 pub mod formats;
 pub mod generate;
 pub mod gpu;
+pub mod head;
 pub mod lora;
 pub mod model;
 pub mod prep;

@@ -212,3 +212,7 @@ pub const DORA_SCALE_FORWARD: Kernel = Kernel { entry: "dora_scale_forward", sou
 /// DoRA's magnitude gradient `dm (+)= Σ_t dy·z / norm` (a gather over tokens).
 pub const DORA_MAGNITUDE_BACKWARD: Kernel =
     Kernel { entry: "dora_magnitude_backward", sources: &[shader!("dora_magnitude_backward.wgsl")] };
+/// Classification head: the hidden state of each sequence's last token, `(N, C) → (B, C)`.
+pub const LAST_TOKEN_FORWARD: Kernel = Kernel { entry: "last_token_forward", sources: &[shader!("last_token_common.wgsl"), shader!("last_token_forward.wgsl")] };
+/// Backward of `last_token_forward` as a gather: `dpooled (B, C) → dhidden (N, C)`.
+pub const LAST_TOKEN_BACKWARD: Kernel = Kernel { entry: "last_token_backward", sources: &[shader!("last_token_common.wgsl"), shader!("last_token_backward.wgsl")] };
