@@ -15,7 +15,8 @@ use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 /// Records `dw (+)= dyᵀ · x`, the weight gradient of `y = x · Wᵀ` (PyTorch layout `W (out, in)`).
 ///
 /// # Shapes
-/// `x`: `(R, in)`, `dy`: `(R, out)`, `dw`: `(out, in)`; `R` = rows (B·T tokens).
+/// `x`: `(R, in)`, `dy`: `(R, out)` (any shapes of those many elements), `dw`: `(out, in)`;
+/// `R` = rows (B·T tokens).
 pub fn linear_dw(rec: &mut Recorder, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, accumulate: bool) -> Result<()> {
     let (rows, inp, out) = linear_dw_shape(&x.shape, &dy.shape, &dw.shape)?;
     matmul(rec, dy, x, dw, MatmulShape { trans_a: true, accumulate, ..MatmulShape::new(out, inp, rows) })
@@ -27,15 +28,17 @@ fn linear_dw_shape(x: &[usize], dy: &[usize], dw: &[usize]) -> Result<(usize, us
         [o, i] => (*o, *i),
         _ => return Err(Error::invalid("linear_dw dw", format!("shape {dw:?} is not (out, in)"))),
     };
-    let rows_of = |s: &[usize], last: usize, name: &str| -> Result<usize> {
-        match s.last() {
-            Some(&l) if l == last => Ok(s.iter().product::<usize>() / last.max(1)),
-            _ => Err(Error::invalid(format!("linear_dw {name}"), format!("shape {s:?}: last dim must be {last} for dw {dw:?}"))),
+    // Element counts, not last dims: attention hands (B, T, H, D) views of (R, H·D) rows.
+    let rows_of = |s: &[usize], width: usize, name: &str| -> Result<usize> {
+        let n: usize = s.iter().product();
+        if width == 0 || n % width != 0 {
+            return Err(Error::invalid(format!("linear_dw {name}"), format!("shape {s:?} is not rows of {width} for dw {dw:?}")));
         }
+        Ok(n / width)
     };
     let rows = rows_of(x, inp, "x")?;
     if rows_of(dy, out, "dy")? != rows {
-        return Err(Error::invalid("linear_dw dy", format!("shape {dy:?} has other rows than x {x:?}")));
+        return Err(Error::invalid("linear_dw dy", format!("shape {dy:?} has other rows than x {x:?} for dw {dw:?}")));
     }
     Ok((rows, inp, out))
 }
