@@ -2,39 +2,46 @@
 //! tiny random Llama (HF f32 folder), one batch (ids_a, the first 3 labels ignored): the loss
 //! and the gradient of every parameter (21 tensors: embedding, 5 RMSNorm weights, 14 linears,
 //! lm_head), accumulated by `full::FullGrads` through the model's adapter seam and its hooks.
+//! Then five AdamW steps (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01 on every
+//! parameter, no clipping) from the same start through `full::FullParams`.
 //!
-//! Tolerances as the LoRA goldens: loss rtol 1e-5; gradients atol 1e-6 + rtol 1e-3 per element.
-//! Not yet compared: the five AdamW steps (the golden file holds their losses and final weights).
+//! Tolerances: loss rtol 1e-5; gradients atol 1e-6 + rtol 1e-3 per element (as the LoRA
+//! goldens); AdamW losses rtol 1e-4 (as LoRA's); the five final weights atol 5e-5 (each step
+//! moves a weight by up to lr = 1e-3, so a missing or wrong step shows; seen: ≤ 5e-8 except
+//! lm_head at 2e-5, rows of tokens never targeted whose ~1e-9 gradients AdamW normalises to ±1).
 
 use anytune::load::load_model;
-use anytune_core::full::FullGrads;
-use anytune_core::gpu::Recorder;
-use anytune_core::gpu::{Gpu, GpuTensor};
-use anytune_core::model::linear::{Norm, Target};
+use anytune_core::full::{FullGrads, FullParams, Slot, to_f32};
+use anytune_core::gpu::{Gpu, GpuTensor, Recorder};
+use anytune_core::model::names::Naming;
+use anytune_core::ops::adamw::AdamW;
 use anytune_core::ops::cross_entropy::IGNORE;
 use anytune_core::testing::assert_close;
 use anytune_core::train::step::{StepBuffers, record_step};
 use anytune_tests::{Golden, repo_path, test_gpu};
 
-/// HF module path of a linear: `self_attn.q_proj`, `mlp.gate_proj`, …
-fn module(t: Target) -> String {
-    let group = match t {
-        Target::Q | Target::K | Target::V | Target::O => "self_attn",
-        Target::Gate | Target::Up | Target::Down => "mlp",
-    };
-    format!("{group}.{}", t.peft_name())
+const GOLDEN: &str = "golden/tiny-llama-full.safetensors";
+
+/// ids, next-token targets (the first `ignored_prefix` ignored) and their count.
+fn batch(g: &Golden) -> (Vec<u32>, Vec<u32>, usize) {
+    let ids = g.i32_as_u32("ids");
+    let ignored = g.i32_as_u32("ignored_prefix")[0] as usize;
+    let targets: Vec<u32> =
+        (0..ids.len()).map(|t| if t + 1 < ids.len() && t + 1 >= ignored { ids[t + 1] } else { IGNORE }).collect();
+    let n = targets.iter().filter(|&&t| t != IGNORE).count();
+    (ids, targets, n)
+}
+
+fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
+    pollster::block_on(t.to_vec(gpu)).unwrap()
 }
 
 #[test]
 fn full_loss_and_every_gradient_match_pytorch_on_f32_weights() {
     let Some(gpu) = test_gpu() else { return };
-    let g = Golden::open("golden/tiny-llama-full.safetensors");
+    let g = Golden::open(GOLDEN);
     let model = load_model(gpu, &repo_path("fixtures/tiny-llama")).unwrap();
-    let ids = g.i32_as_u32("ids");
-    let ignored = g.i32_as_u32("ignored_prefix")[0] as usize;
-    let targets: Vec<u32> =
-        (0..ids.len()).map(|t| if t + 1 < ids.len() && t + 1 >= ignored { ids[t + 1] } else { IGNORE }).collect();
-    let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
+    let (ids, targets, n_targets) = batch(&g);
     let mut buf = StepBuffers::new(gpu, &model, 1, ids.len()).unwrap();
     let full = FullGrads::new(gpu, &model);
     let mut rec = Recorder::new(gpu);
@@ -43,25 +50,70 @@ fn full_loss_and_every_gradient_match_pytorch_on_f32_weights() {
     let loss = losses.iter().sum::<f32>() / n_targets as f32;
     let want = g.f32("hf_f32.loss")[0];
     assert!((loss - want).abs() <= 1e-5 * want.abs(), "loss {loss} vs PyTorch {want}");
-    let mut checked = 0;
-    let mut check = |grad: &GpuTensor, name: &str| {
-        let name = format!("hf_f32.{name}.weight.grad");
-        assert_close(&read(gpu, grad), &g.f32(&name), 1e-6, 1e-3, &name);
-        checked += 1;
-    };
-    for (site, grad) in full.linears() {
-        check(grad, &format!("model.layers.{}.{}", site.layer, module(site.target)));
+    let slots = Slot::all(&model);
+    assert_eq!(slots.len(), 21, "every parameter of the tiny Llama");
+    for slot in slots {
+        let name = format!("hf_f32.{}.grad", slot.name(Naming::HuggingFace));
+        assert_close(&read(gpu, full.get(slot).unwrap()), &g.f32(&name), 1e-6, 1e-3, &name);
     }
-    for layer in 0..model.config.n_layers {
-        check(full.norm(Norm::Attn(layer)).unwrap(), &format!("model.layers.{layer}.input_layernorm"));
-        check(full.norm(Norm::Ffn(layer)).unwrap(), &format!("model.layers.{layer}.post_attention_layernorm"));
-    }
-    check(&full.output_norm, "model.norm");
-    check(&full.embedding, "model.embed_tokens");
-    check(full.head.as_ref().expect("tiny-llama's lm_head is untied"), "lm_head");
-    assert_eq!(checked, 9 * model.config.n_layers + 3);
 }
 
-fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
-    pollster::block_on(t.to_vec(gpu)).unwrap()
+#[test]
+fn full_adamw_steps_match_pytorch_on_f32_weights() {
+    let Some(gpu) = test_gpu() else { return };
+    let g = Golden::open(GOLDEN);
+    let mut model = load_model(gpu, &repo_path("fixtures/tiny-llama")).unwrap();
+    assert_eq!(to_f32(gpu, &mut model).unwrap(), 0, "an f32 base is used as it is");
+    let (ids, targets, n_targets) = batch(&g);
+    let mut buf = StepBuffers::new(gpu, &model, 1, ids.len()).unwrap();
+    let grads = FullGrads::new(gpu, &model);
+    let params = FullParams::new(gpu, &model).unwrap();
+    // Every parameter PyTorch has a gradient for.
+    let torch: usize = params.iter().map(|(name, _, _, _)| g.f32(&format!("hf_f32.{name}.grad")).len()).sum();
+    assert_eq!((params.iter().count(), params.count()), (21, torch));
+    let opt = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
+    let want = g.f32("hf_f32.adamw_losses");
+    let mut got = Vec::new();
+    for step in 0..want.len() {
+        let mut rec = Recorder::new(gpu);
+        grads.clear(&mut rec);
+        record_step(&mut rec, &model, &grads, &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
+        if step + 1 < want.len() {
+            params.update(&mut rec, &opt, step as u32 + 1, 1.0, None, &grads).unwrap();
+        }
+        let losses = pollster::block_on(buf.head.loss.read(rec)).unwrap();
+        got.push(losses.iter().sum::<f32>() / n_targets as f32);
+    }
+    assert_close(&got, &want, 0.0, 1e-4, "full AdamW losses");
+    let mut finals = 0;
+    for (name, value, _, _) in params.iter() {
+        let key = format!("hf_f32.{name}.final");
+        if g.has(&key) {
+            assert_close(&read(gpu, value), &g.f32(&key), 5e-5, 0.0, &key);
+            finals += 1;
+        }
+    }
+    assert_eq!(finals, 5);
+}
+
+/// A Q8_0 base is dequantized to f32 on the GPU (every matrix: the 21 tensors less the 5 norms),
+/// its logits unchanged; a model with biases (tiny Qwen2) is refused by `--full` by name.
+#[test]
+fn full_dequantizes_a_quantized_base_and_refuses_untrained_parameters() {
+    let Some(gpu) = test_gpu() else { return };
+    let mut model = load_model(gpu, &repo_path("fixtures/tiny-llama-Q8_0.gguf")).unwrap();
+    let ids = [1u32, 17, 250, 3, 99];
+    let before = anytune_tests::all_logits(gpu, &model, &ids);
+    let c = model.config.dim;
+    let matrices = 2 * model.config.vocab_size * c
+        + model.config.n_layers * anytune_core::model::linear::Target::ALL.iter().map(|t| {
+            let (i, o) = t.features(&model.config);
+            i * o
+        }).sum::<usize>();
+    assert_eq!(to_f32(gpu, &mut model).unwrap(), 4 * matrices as u64);
+    assert_close(&anytune_tests::all_logits(gpu, &model, &ids), &before, 1e-4, 1e-4, "logits after to_f32");
+    assert_eq!(FullParams::new(gpu, &model).unwrap().count(), matrices + (2 * model.config.n_layers + 1) * c);
+    let qwen2 = load_model(gpu, &repo_path("fixtures/tiny-qwen2-F32.gguf")).unwrap();
+    let e = FullParams::new(gpu, &qwen2).err().expect("biases are not trained").to_string();
+    assert!(e.contains("--full") && e.contains("biases"), "{e}");
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::model::Model;
 use crate::model::linear::{Adapter, Norm, Site, Target};
+use super::Slot;
 use crate::ops::weight_grads::{IdGroups, embedding_backward, linear_dw, rmsnorm_dw};
 
 /// The gradients of every parameter of a Llama-family model.
@@ -69,6 +70,23 @@ impl FullGrads {
         self.linears.iter().enumerate().map(|(i, g)| {
             (Site { layer: i / Target::ALL.len(), target: Target::ALL[i % Target::ALL.len()] }, g)
         })
+    }
+
+    /// The gradient of `slot` (tied embeddings: the head's is the embedding's).
+    pub fn get(&self, slot: Slot) -> Result<&GpuTensor> {
+        match slot {
+            Slot::Embedding => Ok(&self.embedding),
+            Slot::Head => Ok(self.head.as_ref().unwrap_or(&self.embedding)),
+            Slot::Norm(n) => self.norm(n),
+            Slot::Linear(site) => self.linear(site),
+        }
+    }
+
+    /// Records zeroing every gradient (before a step's first micro-batch).
+    pub fn clear(&self, rec: &mut Recorder) {
+        for g in self.linears.iter().chain(&self.norms).chain([&self.output_norm, &self.embedding]).chain(&self.head) {
+            rec.clear(g);
+        }
     }
 
     fn check_layer(&self, layer: usize) -> Result<()> {

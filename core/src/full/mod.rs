@@ -8,5 +8,9 @@
 //! kernels in [`crate::ops::weight_grads`]). Backward runs down to layer 0.
 
 mod grads;
+mod params;
+mod slots;
 
 pub use grads::FullGrads;
+pub use params::{FullParams, to_f32};
+pub use slots::Slot;
