@@ -12,7 +12,10 @@
 
 use anytune::load::load_model;
 use anytune_core::full::{FullGrads, FullParams, Slot, to_f32};
+use anytune_core::export::merge::MergeSource;
+use anytune_core::export::{ExportType, gguf, hf};
 use anytune_core::gpu::{Gpu, GpuTensor, Recorder};
+use anytune_core::quant::GgmlType;
 use anytune_core::model::names::Naming;
 use anytune_core::ops::adamw::AdamW;
 use anytune_core::ops::cross_entropy::IGNORE;
@@ -94,6 +97,39 @@ fn full_adamw_steps_match_pytorch_on_f32_weights() {
         }
     }
     assert_eq!(finals, 5);
+
+    // The trained model through the export writers: an HF folder (f32) and a GGUF (f32), each
+    // loaded back gives the loss after the last step.
+    let trained = pollster::block_on(params.to_host(gpu)).unwrap();
+    let files = anytune_core::formats::read_model_path(&repo_path("fixtures/tiny-llama")).unwrap();
+    let src = MergeSource::open(&files, None, "").unwrap().with_trained(&trained).unwrap();
+    let dir = std::env::temp_dir().join(format!("anytune-full-export-{}", std::process::id()));
+    let hf_dir = dir.join("hf");
+    std::fs::create_dir_all(&hf_dir).unwrap();
+    for (name, bytes) in hf::write(&src, GgmlType::F32).unwrap() {
+        std::fs::write(hf_dir.join(name), bytes).unwrap();
+    }
+    // The GGUF writer copies a GGUF base's vocabulary: the same tiny model's F32 GGUF.
+    let gguf_base = anytune_core::formats::read_model_path(&repo_path("fixtures/tiny-llama-F32.gguf")).unwrap();
+    let gguf_src = MergeSource::open(&gguf_base, None, "").unwrap().with_trained(&trained).unwrap();
+    let (gguf_file, _) = gguf::write(&gguf_src, ExportType::F32).unwrap();
+    let gguf_path = dir.join("trained.gguf");
+    std::fs::write(&gguf_path, gguf_file.1).unwrap();
+    for path in [hf_dir, gguf_path] {
+        let reloaded = load_model(gpu, &path).unwrap();
+        let mut buf = StepBuffers::new(gpu, &reloaded, 1, ids.len()).unwrap();
+        let mut rec = Recorder::new(gpu);
+        record_step(&mut rec, &reloaded, &FullGrads::new(gpu, &reloaded), &mut buf, &ids, &targets, 1.0).unwrap();
+        let loss = pollster::block_on(buf.head.loss.read(rec)).unwrap().iter().sum::<f32>() / n_targets as f32;
+        let last = want[want.len() - 1];
+        assert!((loss - last).abs() <= 1e-4 * last, "{}: loss {loss} vs PyTorch's after 5 steps {last}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // A trained set that misses a tensor is refused by name.
+    let mut partial = trained.clone();
+    partial.remove("model.norm.weight");
+    let e = MergeSource::open(&files, None, "").unwrap().with_trained(&partial).err().unwrap().to_string();
+    assert!(e.contains("model.norm.weight is missing"), "{e}");
 }
 
 /// A Q8_0 base is dequantized to f32 on the GPU (every matrix: the 21 tensors less the 5 norms),

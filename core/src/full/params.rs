@@ -105,6 +105,16 @@ impl FullParams {
         Ok(())
     }
 
+    /// Reads every trained tensor back, by Hugging Face name (for
+    /// [`crate::export::merge::MergeSource::with_trained`] and checkpoints).
+    pub async fn to_host(&self, gpu: &Gpu) -> Result<std::collections::HashMap<String, Vec<f32>>> {
+        let mut out = std::collections::HashMap::new();
+        for (name, value, _, _) in self.iter() {
+            out.insert(name, value.to_vec(gpu).await?);
+        }
+        Ok(out)
+    }
+
     /// Every tensor with its Hugging Face name: `(name, value, m, v)`, in [`Slot::all`] order.
     pub fn iter(&self) -> impl Iterator<Item = (String, &GpuTensor, &GpuTensor, &GpuTensor)> {
         self.params.iter().map(|p| (p.slot.name(Naming::HuggingFace), &p.value, &p.m, &p.v))
