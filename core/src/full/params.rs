@@ -115,6 +115,12 @@ impl FullParams {
         Ok(out)
     }
 
+    /// Every tensor with its gradient in `grads`, in [`Slot::all`] order.
+    pub fn with_grads<'a>(&'a self, grads: &'a FullGrads) -> Vec<(&'a GpuTensor, &'a GpuTensor)> {
+        // Every slot of the model has a gradient (FullGrads is built from the same model).
+        self.params.iter().filter_map(|p| grads.get(p.slot).ok().map(|g| (&p.value, g))).collect()
+    }
+
     /// Every tensor with its Hugging Face name: `(name, value, m, v)`, in [`Slot::all`] order.
     pub fn iter(&self) -> impl Iterator<Item = (String, &GpuTensor, &GpuTensor, &GpuTensor)> {
         self.params.iter().map(|p| (p.slot.name(Naming::HuggingFace), &p.value, &p.m, &p.v))

@@ -281,6 +281,13 @@ impl TrainRun {
         Ok(run)
     }
 
+    /// Switches the run to full fine-tuning ([`Trainer::full`]): `model` must be f32
+    /// ([`crate::full::to_f32`]).
+    pub fn full(mut self, gpu: &Gpu, model: &Model) -> Result<TrainRun> {
+        self.trainer = self.trainer.full(gpu, model)?;
+        Ok(self)
+    }
+
     /// The training batcher, at the start of epoch 0 (seek it to the run's position).
     fn batcher(&self) -> Result<Batcher<'_>> {
         let o = &self.options;
