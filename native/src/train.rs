@@ -54,8 +54,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     for note in &plan.notes {
         eprintln!("anytune: {note}");
     }
-    eprintln!("{}; {} steps of {} × {} tokens", plan.memory, plan.total_steps, o.batch, plan.t);
-    anytune_core::train::check_fits(&gpu, &plan.memory)?;
+    let memory = if full { anytune_core::train::memory::full_memory(&plan.memory, &model) } else { plan.memory.clone() };
+    eprintln!("{memory}{}; {} steps of {} × {} tokens", if full { " (full: 16 bytes/parameter)" } else { "" }, plan.total_steps, o.batch, plan.t);
+    anytune_core::train::check_fits(&gpu, &memory)?;
     if args.dry_run {
         return Ok(());
     }
