@@ -69,9 +69,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     std::fs::write(&options_path, toml::to_string(&plan.options)?).with_context(|| format!("writing {}", options_path.display()))?;
     let labels = plan.summary().labels.clone();
     let mut run = TrainRun::start(&gpu, &model, plan)?;
-    if full {
-        run = run.full(&gpu, &model)?;
-    }
     let checkpoint_path = out.join(CHECKPOINT);
     if args.resume {
         let bytes = std::fs::read(&checkpoint_path)

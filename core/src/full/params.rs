@@ -133,7 +133,7 @@ fn view(model: &Model, slot: Slot) -> Result<GpuTensor> {
     let tensor = |t: &GpuTensor| GpuTensor { buffer: t.buffer.clone(), shape: t.shape.clone() };
     let matrix = |m: &Weight| match (m.ty, m.chunks.as_slice()) {
         (GgmlType::F32, [chunk]) => Ok(GpuTensor { buffer: chunk.buffer.clone(), shape: vec![m.rows, m.cols] }),
-        _ => Err(Error::invalid("--full", format!("{} is {:?} in {} chunks: convert the model with full::to_f32 first", m.name, m.ty, m.chunks.len()))),
+        _ => Err(Error::invalid("--full", format!("{} is {:?} in {} chunk(s): full fine-tuning trains f32 weights; convert the model with full::to_f32 at load (anytune train --full does)", m.name, m.ty, m.chunks.len()))),
     };
     let layer = |l: usize| -> Result<&LayerWeights> {
         w.layers.get(l).ok_or_else(|| Error::invalid("full fine-tuning layer", format!("{l} is not below {}", w.layers.len())))

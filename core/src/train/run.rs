@@ -256,7 +256,11 @@ impl TrainRun {
         let o = &plan.options;
         let pad = pad_id(model);
         let val = all_batches(&plan.dataset.val, o.batch, plan.t, pad)?;
-        let trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
+        let mut trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
+        if o.full {
+            // Every parameter ([`Trainer::full`]): the model must be f32 ([`crate::full::to_f32`]).
+            trainer = trainer.full(gpu, model)?;
+        }
         let info = CheckpointInfo {
             step: 0,
             data: DataPosition::default(),
@@ -279,13 +283,6 @@ impl TrainRun {
         // Validates the rows against the batch shape once; later batchers cannot fail.
         run.batcher()?;
         Ok(run)
-    }
-
-    /// Switches the run to full fine-tuning ([`Trainer::full`]): `model` must be f32
-    /// ([`crate::full::to_f32`]).
-    pub fn full(mut self, gpu: &Gpu, model: &Model) -> Result<TrainRun> {
-        self.trainer = self.trainer.full(gpu, model)?;
-        Ok(self)
     }
 
     /// The training batcher, at the start of epoch 0 (seek it to the run's position).
@@ -376,6 +373,9 @@ impl TrainRun {
 
     /// The current adapter, read back from the GPU.
     pub async fn adapter_weights(&self, gpu: &Gpu) -> Result<LoraWeights> {
+        if self.trainer.full_params().is_some() {
+            return Err(Error::invalid("full", "a --full run trains the model itself and has no adapter: write the model (full::FullParams::to_host, export::merge::MergeSource::with_trained)"));
+        }
         self.trainer.lora.to_weights(gpu, &self.lora_config).await
     }
 
