@@ -943,7 +943,7 @@ def full_golden_for(model, key: str, t: dict) -> None:
                 t[f"{key}.loss"] = np.array([loss.item()], dtype=np.float32)
             if step < ADAMW_STEPS:
                 opt.step()
-    for name in FULL_FINAL:
+    for name in [n for n in FULL_FINAL if n in params]:  # tied: no lm_head.weight parameter
         t[f"{key}.{name}.final"] = params[name].detach().numpy().copy()
     t[f"{key}.adamw_losses"] = np.array(losses, dtype=np.float32)
     print(f"full {key}: loss {losses[0]:.6f} -> after {ADAMW_STEPS} AdamW steps {losses[-1]:.6f}")
@@ -953,8 +953,19 @@ def golden_full() -> None:
     t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
     hf = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
     full_golden_for(hf, "hf_f32", t)
+    # The same model with tied embeddings (as SmolLM2): the embedding's gradient sums both uses.
+    tied = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    tied.config.tie_word_embeddings = True
+    tied.lm_head.weight = tied.model.embed_tokens.weight
+    save_hf(tied, FIXTURES / "tiny-llama-tied", torch.float32)
+    for f in ["tokenizer.json", "tokenizer_config.json"]:
+        shutil.copy(FIXTURES / "tiny-llama" / f, FIXTURES / "tiny-llama-tied" / f)
+    tied = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama-tied"), dtype=torch.float32).eval()
+    assert tied.lm_head.weight is tied.model.embed_tokens.weight
+    full_golden_for(tied, "tied_f32", t)
     save_golden(t, "tiny-llama-full", (
-        f"Full fine-tuning of tests/fixtures/tiny-llama (hf_f32) in PyTorch: <key>.<HF parameter name>.grad "
+        f"Full fine-tuning of tests/fixtures/tiny-llama (hf_f32) and tiny-llama-tied (tied_f32, the same "
+        f"weights with tie_word_embeddings) in PyTorch: <key>.<HF parameter name>.grad "
         f"(every parameter), <key>.loss (labels = ids with the first {LORA_IGNORED} ignored, mean over the "
         f"rest), <key>.adamw_losses (loss before each of {ADAMW_STEPS} steps of torch.optim.AdamW"
         f"(model.parameters(), {FULL_ADAMW}), every parameter decayed, no clipping, and after the last), "

@@ -41,9 +41,21 @@ fn read(gpu: &Gpu, t: &GpuTensor) -> Vec<f32> {
 
 #[test]
 fn full_loss_and_every_gradient_match_pytorch_on_f32_weights() {
+    check_gradients("tiny-llama", "hf_f32", 21);
+}
+
+/// Tied embeddings (as SmolLM2): no lm_head tensor; the embedding's gradient is the sum of its
+/// two uses, as PyTorch's.
+#[test]
+fn full_gradients_and_adamw_match_pytorch_with_tied_embeddings() {
+    check_gradients("tiny-llama-tied", "tied_f32", 20);
+    check_adamw("tiny-llama-tied", "tied_f32", 20, 4);
+}
+
+fn check_gradients(fixture: &str, key: &str, n_slots: usize) {
     let Some(gpu) = test_gpu() else { return };
     let g = Golden::open(GOLDEN);
-    let model = load_model(gpu, &repo_path("fixtures/tiny-llama")).unwrap();
+    let model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
     let (ids, targets, n_targets) = batch(&g);
     let mut buf = StepBuffers::new(gpu, &model, 1, ids.len()).unwrap();
     let full = FullGrads::new(gpu, &model);
@@ -51,31 +63,36 @@ fn full_loss_and_every_gradient_match_pytorch_on_f32_weights() {
     record_step(&mut rec, &model, &full, &mut buf, &ids, &targets, 1.0 / n_targets as f32).unwrap();
     let losses = pollster::block_on(buf.head.loss.read(rec)).unwrap();
     let loss = losses.iter().sum::<f32>() / n_targets as f32;
-    let want = g.f32("hf_f32.loss")[0];
+    let want = g.f32(&format!("{key}.loss"))[0];
     assert!((loss - want).abs() <= 1e-5 * want.abs(), "loss {loss} vs PyTorch {want}");
     let slots = Slot::all(&model);
-    assert_eq!(slots.len(), 21, "every parameter of the tiny Llama");
+    assert_eq!(slots.len(), n_slots, "every parameter of {fixture}");
     for slot in slots {
-        let name = format!("hf_f32.{}.grad", slot.name(Naming::HuggingFace));
+        let name = format!("{key}.{}.grad", slot.name(Naming::HuggingFace));
         assert_close(&read(gpu, full.get(slot).unwrap()), &g.f32(&name), 1e-6, 1e-3, &name);
     }
 }
 
 #[test]
 fn full_adamw_steps_match_pytorch_on_f32_weights() {
+    check_adamw("tiny-llama", "hf_f32", 21, 5);
+}
+
+/// Five AdamW steps on `fixture` against the golden `key`; then (untied only) the export.
+fn check_adamw(fixture: &str, key: &str, n_slots: usize, n_finals: usize) {
     let Some(gpu) = test_gpu() else { return };
     let g = Golden::open(GOLDEN);
-    let mut model = load_model(gpu, &repo_path("fixtures/tiny-llama")).unwrap();
+    let mut model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
     assert_eq!(to_f32(gpu, &mut model).unwrap(), 0, "an f32 base is used as it is");
     let (ids, targets, n_targets) = batch(&g);
     let mut buf = StepBuffers::new(gpu, &model, 1, ids.len()).unwrap();
     let grads = FullGrads::new(gpu, &model);
     let params = FullParams::new(gpu, &model).unwrap();
     // Every parameter PyTorch has a gradient for.
-    let torch: usize = params.iter().map(|(name, _, _, _)| g.f32(&format!("hf_f32.{name}.grad")).len()).sum();
-    assert_eq!((params.iter().count(), params.count()), (21, torch));
+    let torch: usize = params.iter().map(|(name, _, _, _)| g.f32(&format!("{key}.{name}.grad")).len()).sum();
+    assert_eq!((params.iter().count(), params.count()), (n_slots, torch));
     let opt = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
-    let want = g.f32("hf_f32.adamw_losses");
+    let want = g.f32(&format!("{key}.adamw_losses"));
     let mut got = Vec::new();
     for step in 0..want.len() {
         let mut rec = Recorder::new(gpu);
@@ -90,13 +107,16 @@ fn full_adamw_steps_match_pytorch_on_f32_weights() {
     assert_close(&got, &want, 0.0, 1e-4, "full AdamW losses");
     let mut finals = 0;
     for (name, value, _, _) in params.iter() {
-        let key = format!("hf_f32.{name}.final");
-        if g.has(&key) {
-            assert_close(&read(gpu, value), &g.f32(&key), 5e-5, 0.0, &key);
+        let name = format!("{key}.{name}.final");
+        if g.has(&name) {
+            assert_close(&read(gpu, value), &g.f32(&name), 5e-5, 0.0, &name);
             finals += 1;
         }
     }
-    assert_eq!(finals, 5);
+    assert_eq!(finals, n_finals);
+    if fixture != "tiny-llama" {
+        return;
+    }
 
     // The trained model through the export writers: an HF folder (f32) and a GGUF (f32), each
     // loaded back gives the loss after the last step.
