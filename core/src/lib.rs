@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod formats;
+pub mod full;
 pub mod generate;
 pub mod gpu;
 pub mod head;

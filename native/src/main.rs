@@ -25,6 +25,7 @@ mod sampling_flags;
 mod serve;
 mod sweep;
 mod train;
+mod train_full;
 mod train_options;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).

@@ -21,12 +21,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let job = resolve_options(&args)?;
     let gpu = open_gpu()?;
     let mut model = load_model(&gpu, &job.model)?;
+    let full = job.options.full;
+    if full {
+        if args.resume {
+            anyhow::bail!("--resume with --full: full fine-tuning writes no checkpoint yet; start the run again");
+        }
+        let bytes = anytune_core::full::to_f32(&gpu, &mut model)?;
+        if bytes > 0 {
+            eprintln!("anytune: --full: the base was dequantized to f32 on the GPU ({:.1} MiB)", bytes as f64 / (1 << 20) as f64);
+        }
+    }
     let data = job.read_data()?;
     let (train, val) = data.files();
     let base_name = job.base_name(&model);
     let plan = RunPlan::new(&gpu, &model, train, val, &job.options, &base_name)?;
     eprintln!("{}", plan.summary());
     let o = &plan.options;
+    if full {
+        eprintln!("full fine-tuning: every parameter ({:.1} M) in f32, AdamW", model.config.parameter_count() as f64 / 1e6);
+    } else {
     eprintln!(
         "{}: r {}, alpha {}{}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
         if o.dora { "DoRA" } else { "LoRA" },
@@ -39,11 +52,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         100.0 * plan.lora.parameter_count() as f64 / model.config.parameter_count() as f64,
         model.config.parameter_count() as f64 / 1e6
     );
+    }
     for note in &plan.notes {
         eprintln!("anytune: {note}");
     }
-    eprintln!("{}; {} steps of {} × {} tokens", plan.memory, plan.total_steps, o.batch, plan.t);
-    anytune_core::train::check_fits(&gpu, &plan.memory)?;
+    let memory = if full { anytune_core::train::memory::full_memory(&plan.memory, &model) } else { plan.memory.clone() };
+    eprintln!("{memory}{}; {} steps of {} × {} tokens", if full { " (full: 16 bytes/parameter)" } else { "" }, plan.total_steps, o.batch, plan.t);
+    anytune_core::train::check_fits(&gpu, &memory)?;
     if args.dry_run {
         return Ok(());
     }
@@ -82,11 +97,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let record = serde_json::json!({ "kind": "val", "step": r.step, "loss": e.loss, "perplexity": e.perplexity, "accuracy": e.accuracy });
             writeln!(log, "{record}").with_context(at_step)?;
         }
-        if s.new_best {
+        if s.new_best && !full {
             write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model, &labels)
                 .with_context(|| format!("step {}: saving the best adapter", r.step))?;
         }
-        if s.checkpoint_due {
+        if s.checkpoint_due && !full {
             write_atomically(&checkpoint_path, &pollster::block_on(run.checkpoint(&gpu))?)
                 .with_context(|| format!("step {}: saving the checkpoint", r.step))?;
         }
@@ -103,6 +118,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let (train_points, val_points) = crate::plot::read_log(&log_text);
     let svg_path = out.join("loss.svg");
     std::fs::write(&svg_path, crate::plot::loss_svg(&train_points, &val_points)).with_context(|| format!("writing {}", svg_path.display()))?;
+    if full {
+        crate::train_full::write_model(&gpu, out, &job.model, &run)?;
+        if let Some(q) = &job.question {
+            println!("after:  {}", pollster::block_on(chat_answer(&gpu, &model, None, q, 48))?);
+        }
+        return Ok(());
+    }
     let trained = pollster::block_on(run.adapter_weights(&gpu))?;
     write_adapter(out, &trained, &base_name, &model, &labels)?;
     eprintln!(

@@ -933,10 +933,74 @@ def lora_description(models: str) -> str:
     )
 
 
+# ----------------------------------------------------------------------------------------------
+# Full fine-tuning: every parameter's gradient and AdamW steps (issue #13, item 2)
+# ----------------------------------------------------------------------------------------------
+
+FULL_ADAMW = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+# A few final weights after the steps (HF names), beside the per-step losses.
+FULL_FINAL = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+              "model.layers.1.post_attention_layernorm.weight", "model.norm.weight", "lm_head.weight"]
+
+
+def full_golden_for(model, key: str, t: dict) -> None:
+    """Plain `AdamW(model.parameters())` on every parameter (all decayed, no clipping): the loss of
+    ids_a, every parameter's gradient, the losses before each of 5 steps and after the last, and
+    the FULL_FINAL weights after the last step."""
+    ids = torch.tensor([IDS_A])
+    labels = ids.clone()
+    labels[0, :LORA_IGNORED] = -100
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(list(params.values()), **FULL_ADAMW)
+    losses = []
+    with torch.enable_grad():
+        for step in range(ADAMW_STEPS + 1):
+            opt.zero_grad()
+            loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            losses.append(loss.item())
+            if step == 0:
+                for name, p in params.items():
+                    t[f"{key}.{name}.grad"] = p.grad.detach().numpy().copy()
+                t[f"{key}.loss"] = np.array([loss.item()], dtype=np.float32)
+            if step < ADAMW_STEPS:
+                opt.step()
+    for name in [n for n in FULL_FINAL if n in params]:  # tied: no lm_head.weight parameter
+        t[f"{key}.{name}.final"] = params[name].detach().numpy().copy()
+    t[f"{key}.adamw_losses"] = np.array(losses, dtype=np.float32)
+    print(f"full {key}: loss {losses[0]:.6f} -> after {ADAMW_STEPS} AdamW steps {losses[-1]:.6f}")
+
+
+def golden_full() -> None:
+    t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+    hf = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    full_golden_for(hf, "hf_f32", t)
+    # The same model with tied embeddings (as SmolLM2): the embedding's gradient sums both uses.
+    tied = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama"), dtype=torch.float32).eval()
+    tied.config.tie_word_embeddings = True
+    tied.lm_head.weight = tied.model.embed_tokens.weight
+    save_hf(tied, FIXTURES / "tiny-llama-tied", torch.float32)
+    for f in ["tokenizer.json", "tokenizer_config.json"]:
+        shutil.copy(FIXTURES / "tiny-llama" / f, FIXTURES / "tiny-llama-tied" / f)
+    tied = AutoModelForCausalLM.from_pretrained(str(FIXTURES / "tiny-llama-tied"), dtype=torch.float32).eval()
+    assert tied.lm_head.weight is tied.model.embed_tokens.weight
+    full_golden_for(tied, "tied_f32", t)
+    save_golden(t, "tiny-llama-full", (
+        f"Full fine-tuning of tests/fixtures/tiny-llama (hf_f32) and tiny-llama-tied (tied_f32, the same "
+        f"weights with tie_word_embeddings) in PyTorch: <key>.<HF parameter name>.grad "
+        f"(every parameter), <key>.loss (labels = ids with the first {LORA_IGNORED} ignored, mean over the "
+        f"rest), <key>.adamw_losses (loss before each of {ADAMW_STEPS} steps of torch.optim.AdamW"
+        f"(model.parameters(), {FULL_ADAMW}), every parameter decayed, no clipping, and after the last), "
+        f"<key>.<name>.final for {FULL_FINAL} after the last step."))
+
+
 SETS = {
     "tiny": golden_tiny_llama,
     "lora": golden_lora,
     "dora": golden_dora,
+    "full": golden_full,
     "qwen2": golden_tiny_qwen2,
     "smollm2": golden_smollm2,
     "gemma3": golden_gemma3,

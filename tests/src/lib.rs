@@ -40,6 +40,11 @@ impl Golden {
         self.raw(name).chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u32).collect()
     }
 
+    /// Whether the file holds a tensor called `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
     pub fn u8(&self, name: &str) -> Vec<u8> {
         self.raw(name).to_vec()
     }

@@ -7,6 +7,7 @@
 //! [`to_gguf_convention`] goes the other way for a GGUF. Only one tensor is in f32 at a time.
 
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 use crate::formats::source::{ModelFiles, ModelFormat};
 use crate::lora::{LoraWeights, Target, permute_rows_to_gguf, permute_rows_to_hf};
 use crate::model::checkpoint::Checkpoint;
@@ -77,6 +78,8 @@ pub struct MergeSource<'a> {
     ckpt: Checkpoint<'a>,
     adapter: Option<&'a LoraWeights>,
     plan: Vec<Planned>,
+    /// Full fine-tuning's trained tensors by Hugging Face name, replacing the base's.
+    trained: Option<&'a HashMap<String, Vec<f32>>>,
 }
 
 impl<'a> MergeSource<'a> {
@@ -102,7 +105,30 @@ impl<'a> MergeSource<'a> {
                 format!("tensor {extra} is not one anytune runs, so it cannot be exported (it would be lost)"),
             ));
         }
-        Ok(MergeSource { name, config, format, ckpt, adapter, plan })
+        Ok(MergeSource { name, config, format, ckpt, adapter, plan, trained: None })
+    }
+
+    /// Writes `trained` (full fine-tuning: f32 values in Hugging Face's convention, by HF name)
+    /// instead of the base's tensors. Every tensor of the plan must be there with its shape's
+    /// element count, and nothing else (no adapter either).
+    pub fn with_trained(mut self, trained: &'a HashMap<String, Vec<f32>>) -> Result<MergeSource<'a>> {
+        if self.adapter.is_some() {
+            return Err(Error::invalid("export", "trained weights replace the base: no adapter is merged on top"));
+        }
+        for p in &self.plan {
+            let name = p.role.name(Naming::HuggingFace);
+            let want: usize = p.shape.iter().product();
+            match trained.get(&name) {
+                Some(v) if v.len() == want => {}
+                Some(v) => return Err(Error::invalid("trained weights", format!("{name} has {} values, the model's {:?} needs {want}", v.len(), p.shape))),
+                None => return Err(Error::invalid("trained weights", format!("{name} is missing (every tensor of {} is trained)", self.name))),
+            }
+        }
+        if trained.len() != self.plan.len() {
+            return Err(Error::invalid("trained weights", format!("{} tensors for the model's {}", trained.len(), self.plan.len())));
+        }
+        self.trained = Some(trained);
+        Ok(self)
     }
 
     /// Every tensor to write: the token embedding, each block's tensors in block order, the
@@ -118,6 +144,9 @@ impl<'a> MergeSource<'a> {
 
     /// The values of `p` in Hugging Face's convention, merged with its adapter where it has one.
     pub fn values(&self, p: &Planned) -> Result<Vec<f32>> {
+        if let Some(v) = self.trained.and_then(|t| t.get(&p.role.name(Naming::HuggingFace))) {
+            return Ok(v.clone());
+        }
         let name = p.role.name(self.ckpt.naming);
         let (ty, bytes) = self.ckpt.get_shaped(&name, &p.shape)?;
         let mut w = dequantize(ty, bytes, p.shape.iter().product())?;

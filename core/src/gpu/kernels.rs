@@ -134,6 +134,11 @@ pub const QMATMUL_BACKWARD: Kernel = Kernel {
     entry: "qmatmul_backward",
     sources: &[shader!("gguf_dequant.wgsl"), shader!("qmatmul_backward_common.wgsl"), shader!("qmatmul_backward.wgsl"), shader!("qmatmul_common.wgsl")],
 };
+/// RMSNorm weight gradient (full fine-tuning), one invocation per column.
+pub const RMSNORM_DW: Kernel = Kernel { entry: "rmsnorm_dw", sources: &[shader!("rmsnorm_dw.wgsl")] };
+/// Embedding table gradient (full fine-tuning): scatter-add over host-grouped token ids.
+pub const EMBEDDING_BACKWARD: Kernel =
+    Kernel { entry: "embedding_backward", sources: &[shader!("embedding_backward.wgsl")] };
 /// Token embedding gather from a GGUF table (override WTYPE).
 pub const EMBEDDING_FORWARD: Kernel = Kernel {
     entry: "embedding_forward",

@@ -18,7 +18,7 @@ use super::blocks::{BlockGrads, BlockIo};
 use super::buffers::{BufferSpec, Kept, Shapes};
 use super::forward::Activations;
 use super::kv_cache::KvCache;
-use super::linear::Adapter;
+use super::linear::{Adapter, Norm};
 use super::Model;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
@@ -78,6 +78,7 @@ impl Model {
     ) -> Result<()> {
         let Some(lowest) = adapter.lowest_layer() else { return Ok(()) };
         let (w, st) = (&self.weights, &acts.stream);
+        adapter.norm_backward(rec, Norm::Output, saved(&st.x_final)?, &st.rstd_final, d_hidden)?;
         rmsnorm::rmsnorm_backward(rec, saved(&st.x_final)?, &w.output_norm, &st.rstd_final, d_hidden, &g.dx, false)?;
         let top = w.layers.len() - 1;
         for layer in (lowest..w.layers.len()).rev() {
@@ -92,5 +93,15 @@ impl Model {
             self.block_backward(rec, b, &g.block, &BlockIo { stream: &g.dx, ..io })?;
         }
         Ok(())
+    }
+
+    /// After [`Model::backward`] reached layer 0: hands the embedding output's gradient and the
+    /// batch's `ids` to [`Adapter::embedding_backward`] (full fine-tuning's dE).
+    pub fn embedding_backward(&self, rec: &mut Recorder, adapter: &dyn Adapter, ids: &[u32], g: &Grads) -> Result<()> {
+        if adapter.lowest_layer() != Some(0) {
+            return Ok(());
+        }
+        let scale = super::blocks::embedding_scale(&self.config).unwrap_or(1.0);
+        adapter.embedding_backward(rec, ids, &g.dx, scale)
     }
 }

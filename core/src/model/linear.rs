@@ -109,6 +109,18 @@ pub struct Site {
     pub target: Target,
 }
 
+/// A parameter outside the linears, for adapters that train it (full fine-tuning): the hooks
+/// [`Adapter::norm_backward`], [`Adapter::head_backward`], [`Adapter::embedding_backward`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Norm {
+    /// Block `layer`'s norm before attention.
+    Attn(usize),
+    /// Block `layer`'s norm before the MLP.
+    Ffn(usize),
+    /// The final norm.
+    Output,
+}
+
 /// An adapter's view of one pass (forward, or forward then backward) over `rows` tokens: it owns
 /// whatever it saves between the two (LoRA's `u = x·Aᵀ`), so the model allocates nothing for it.
 pub trait Adapter {
@@ -127,6 +139,22 @@ pub trait Adapter {
     /// # Shapes
     /// `x`: (R, in) as in the forward, `dy`: (R, out), `dx`: (R, in).
     fn backward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, dy: &GpuTensor, dx: &GpuTensor) -> Result<()>;
+    /// Called in the backward pass of RMSNorm `norm` with its input `x` (R, C), saved `rstd` (R)
+    /// and output gradient `dy` (R, C); the default does nothing (the norm weight is frozen).
+    fn norm_backward(&self, _rec: &mut Recorder, _norm: Norm, _x: &GpuTensor, _rstd: &GpuTensor, _dy: &GpuTensor) -> Result<()> {
+        Ok(())
+    }
+    /// Called by the loss head with the final-normed `rows` (n, C) and their `dlogits` (n, V);
+    /// the default does nothing (the lm_head is frozen).
+    fn head_backward(&self, _rec: &mut Recorder, _rows: &GpuTensor, _dlogits: &GpuTensor) -> Result<()> {
+        Ok(())
+    }
+    /// Called after the lowest layer's backward with the batch's token `ids`, the gradient of
+    /// the embedding output `d_embed` (R, C) and the forward's embedding `scale`; the default
+    /// does nothing (the embedding is frozen).
+    fn embedding_backward(&self, _rec: &mut Recorder, _ids: &[u32], _d_embed: &GpuTensor, _scale: f32) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An adapter's weights on the GPU, applied at inference (generation, scoring, evaluation).

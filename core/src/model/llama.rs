@@ -17,6 +17,7 @@ use super::Model;
 use super::attention::{self, AttnActs, AttnGrads};
 use super::buffers::Halves;
 use super::blocks::BlockIo;
+use super::linear::Norm;
 use super::mlp::{self, MlpActs, MlpGrads};
 use crate::error::Result;
 use crate::gpu::Recorder;
@@ -85,8 +86,14 @@ pub(super) fn backward(model: &Model, rec: &mut Recorder, b: &BlockActs, g: &Blo
     let (x_in, x_mid, dxn) = (saved(&n.x_in)?, saved(&n.x_mid)?, &g.norms.dxn);
     // MLP: x_out = x_mid + mlp(rmsnorm(x_mid)).
     mlp::backward(model, rec, layer, &b.mlp, Glu::Silu, &n.xn2, dx, &g.mlp, dxn, adapter)?;
+    if let Some(a) = adapter {
+        a.norm_backward(rec, Norm::Ffn(layer), x_mid, &n.rstd2, dxn)?;
+    }
     rmsnorm_backward(rec, x_mid, &lw.ffn_norm, &n.rstd2, dxn, dx, true)?;
     // Attention: x_mid = x_in + attention(rmsnorm(x_in)).
     attention::backward(model, rec, layer, &b.attn, &n.xn1, dx, cache, &g.attn, dxn, adapter)?;
+    if let Some(a) = adapter {
+        a.norm_backward(rec, Norm::Attn(layer), x_in, &n.rstd1, dxn)?;
+    }
     rmsnorm_backward(rec, x_in, &lw.attn_norm, &n.rstd1, dxn, dx, true)
 }

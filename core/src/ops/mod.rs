@@ -27,3 +27,4 @@ pub mod sgd;
 pub mod grad_norm;
 pub mod dropout;
 pub mod argmax;
+pub mod weight_grads;

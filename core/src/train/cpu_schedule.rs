@@ -48,15 +48,16 @@ pub fn software_schedule(options: &RunOptions, n_layers: usize, rows: usize) -> 
         o.batch = s.batch;
         set.push(format!("batch {}", o.batch));
     }
-    if o.lr == d.lr {
+    // The higher lr and the LoRA placement are LoRA's: full fine-tuning keeps its own.
+    if o.lr == d.lr && !o.full {
         o.lr = s.lr;
         set.push(format!("lr {:e}", o.lr));
     }
-    if o.targets == d.targets {
+    if o.targets == d.targets && !o.full {
         o.targets = s.targets.into();
         set.push(format!("targets {}", o.targets));
     }
-    if o.layers == d.layers && n_layers > s.top_layers {
+    if o.layers == d.layers && n_layers > s.top_layers && !o.full {
         o.layers = format!("{}-{}", n_layers - s.top_layers, n_layers - 1);
         set.push(format!("LoRA on the top {} layers ({})", s.top_layers, o.layers));
     }
@@ -87,6 +88,17 @@ mod tests {
         // The rest is untouched.
         let back = RunOptions { steps: None, batch: 4, lr: 1e-3, targets: "q_proj,v_proj".into(), layers: "all".into(), ..o };
         assert_eq!(back, RunOptions::default());
+    }
+
+    /// `--full`: only the steps and the batch; the LoRA lr, targets and layers are not applied.
+    #[test]
+    fn full_fine_tuning_keeps_its_lr_and_every_layer() {
+        let (o, note) = software_schedule(&RunOptions { full: true, ..RunOptions::default() }, 30, 40);
+        assert_eq!((o.steps, o.batch), (Some(CPU_SCHEDULE.steps), CPU_SCHEDULE.batch));
+        let d = RunOptions::default();
+        assert_eq!((o.lr, o.targets.as_str(), o.layers.as_str()), (d.lr, d.targets.as_str(), d.layers.as_str()));
+        let note = note.unwrap();
+        assert!(note.contains("16 steps, batch 1 (") && !note.contains("LoRA on"), "{note}");
     }
 
     #[test]

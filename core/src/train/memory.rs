@@ -67,6 +67,21 @@ pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize
     MemoryEstimate { weights, adapter, activations, logits, total: weights + adapter + activations + logits, largest_buffer }
 }
 
+/// The estimate of full fine-tuning from a run's `lora` estimate on the f32 `model`
+/// ([`crate::full::to_f32`]): the weights (4 bytes/parameter, counted in `weights`), their
+/// gradients and two AdamW moments (12 bytes/parameter, in `adapter`: 16 in all) replace the
+/// LoRA terms; the largest tensor (the embedding) must fit one storage binding too.
+pub fn full_memory(lora: &MemoryEstimate, model: &Model) -> MemoryEstimate {
+    let cfg = &model.config;
+    let params = cfg.parameter_count() as u64;
+    let adapter = 12 * params;
+    let weights = model.weights.gpu_bytes();
+    let activations = lora.activations;
+    let largest_buffer = lora.largest_buffer.max(4 * (cfg.vocab_size * cfg.dim) as u64);
+    let total = weights + adapter + activations + lora.logits;
+    MemoryEstimate { weights, adapter, activations, logits: lora.logits, total, largest_buffer }
+}
+
 /// Refuses, with what to change, a batch whose buffers do not fit one storage binding.
 pub fn check_fits(gpu: &Gpu, estimate: &MemoryEstimate) -> Result<()> {
     if estimate.largest_buffer > gpu.max_binding() {

@@ -370,6 +370,9 @@ run_options! {
     val_split: f32 = 0.0, Range::closed(0.0, MAX_VAL_SPLIT as f64);
     /// Validate every N steps (0 = only at the end).
     eval_every: usize = 0, Range::count(0, MANY);
+    /// Full fine-tuning: train every parameter (embedding, norms, linears, lm_head) in f32
+    /// instead of a LoRA adapter (a quantized base is dequantized at load); AdamW only.
+    full: bool = false, Range::Flag;
     /// Recompute activations in the backward pass (gradient checkpointing): less GPU memory,
     /// about a third more compute.
     recompute: bool = false, Range::Flag;

@@ -257,7 +257,11 @@ impl TrainRun {
         let o = &plan.options;
         let pad = pad_id(model);
         let val = all_batches(&plan.dataset.val, o.batch, plan.t, pad)?;
-        let trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
+        let mut trainer = Trainer::new(gpu, model, plan.lora, o.train_config()?, o.batch, plan.t)?;
+        if o.full {
+            // Every parameter ([`Trainer::full`]): the model must be f32 ([`crate::full::to_f32`]).
+            trainer = trainer.full(gpu, model)?;
+        }
         let info = CheckpointInfo {
             step: 0,
             data: DataPosition::default(),
@@ -370,6 +374,9 @@ impl TrainRun {
 
     /// The current adapter, read back from the GPU.
     pub async fn adapter_weights(&self, gpu: &Gpu) -> Result<LoraWeights> {
+        if self.trainer.full_params().is_some() {
+            return Err(Error::invalid("full", "a --full run trains the model itself and has no adapter: write the model (full::FullParams::to_host, export::merge::MergeSource::with_trained)"));
+        }
         self.trainer.lora.to_weights(gpu, &self.lora_config).await
     }
 

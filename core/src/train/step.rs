@@ -107,8 +107,9 @@ pub fn record_step(
 ) -> Result<usize> {
     buf.cache.clear();
     model.forward_into(rec, inputs, &mut buf.cache, Some(adapter), &buf.acts)?;
-    record_loss_head(rec, model, buf, targets, Some(grad_scale))?;
+    record_loss_head(rec, model, buf, targets, Some((grad_scale, adapter)))?;
     model.backward(rec, adapter, &buf.acts, &buf.cache, &buf.head.d_hidden, &buf.grads)?;
+    model.embedding_backward(rec, adapter, inputs, &buf.grads)?;
     Ok(count_targets(targets, model.config.vocab_size))
 }
 
@@ -181,7 +182,7 @@ fn record_loss_head(
     model: &Model,
     buf: &mut StepBuffers,
     targets: &[u32],
-    grad_scale: Option<f32>,
+    grad_scale: Option<(f32, &dyn Adapter)>,
 ) -> Result<()> {
     let gpu = rec.gpu;
     let (v, c) = (model.config.vocab_size, model.config.dim);
@@ -194,8 +195,9 @@ fn record_loss_head(
         let (hidden_rows, logits) = (buf.head_rows.view(&[n, c])?, buf.head_logits.view(&[n, v])?);
         model.logits_into(rec, buf.acts.hidden(), start, &hidden_rows, &logits)?;
         cross_entropy_forward(rec, &logits, &target_ids, start, &buf.head.loss, &buf.head.lse)?;
-        if let Some(scale) = grad_scale {
+        if let Some((scale, adapter)) = grad_scale {
             cross_entropy_backward(rec, &target_ids, &buf.head.lse, start, scale, &logits)?;
+            adapter.head_backward(rec, &hidden_rows, &logits)?;
             // The rows' copy of the hidden states is no longer needed: it takes their gradient.
             model.logits_backward(rec, &logits, &hidden_rows)?;
             rec.copy(&hidden_rows.buffer, 0, &buf.head.d_hidden.buffer, (start * c * 4) as u64, (n * c * 4) as u64);

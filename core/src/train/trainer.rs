@@ -8,7 +8,9 @@ use super::step::{EvalReport, StepBuffers, evaluate, record_step};
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::full::{FullGrads, FullParams};
 use crate::lora::{LoraBuffers, LoraDropout, LoraParams, LoraPass};
+use crate::full::Slot;
 use crate::model::{Adapter, Model};
 use crate::ops::adamw::{AdamW, adamw_update};
 use crate::ops::sgd::{Sgd, sgd_update};
@@ -112,9 +114,39 @@ pub struct Trainer {
     param_norm: GradNorm,
     /// Optimizer steps taken.
     pub step: usize,
+    /// Full fine-tuning (every parameter) instead of the LoRA weights; see [`Trainer::full`].
+    full: Option<(FullGrads, FullParams)>,
 }
 
 impl Trainer {
+    /// Switches to full fine-tuning: every parameter of `model` (made f32 by
+    /// [`crate::full::to_f32`]) is trained with AdamW, decoupled weight decay on all of them;
+    /// the LoRA weights are left untouched. Before the first step.
+    pub fn full(mut self, gpu: &Gpu, model: &Model) -> Result<Self> {
+        if self.config.optimizer != Optimizer::AdamW {
+            return Err(Error::invalid("optimizer", "--full trains with adamw only"));
+        }
+        let (grads, params) = (FullGrads::new(gpu, model), FullParams::new(gpu, model)?);
+        let lens: Vec<usize> = Slot::all(model).into_iter().map(|s| grads.get(s).map(|g| g.len())).collect::<Result<_>>()?;
+        self.norm = GradNorm::new(gpu, &lens);
+        self.param_norm = GradNorm::new(gpu, &lens);
+        self.moments.clear();
+        self.full = Some((grads, params));
+        Ok(self)
+    }
+
+    /// The full fine-tuning state, when [`Trainer::full`] switched to it.
+    pub fn full_params(&self) -> Option<&FullParams> {
+        self.full.as_ref().map(|(_, p)| p)
+    }
+
+    /// Every trained tensor with its gradient: LoRA's A and B, or every parameter (full).
+    fn pairs(&self) -> Vec<(&GpuTensor, &GpuTensor)> {
+        match &self.full {
+            Some((grads, params)) => params.with_grads(grads),
+            None => Self::params_of(&self.lora),
+        }
+    }
     /// A trainer for batches of `batch × t` tokens.
     pub fn new(gpu: &Gpu, model: &Model, lora: LoraParams, config: TrainConfig, batch: usize, t: usize) -> Result<Self> {
         if config.grad_accum == 0 {
@@ -130,7 +162,7 @@ impl Trainer {
             .collect();
         let norm = GradNorm::new(gpu, &lens);
         let param_norm = GradNorm::new(gpu, &lens);
-        Ok(Trainer { lora, config, moments, bufs, lora_bufs, norm, param_norm, step: 0 })
+        Ok(Trainer { lora, config, moments, bufs, lora_bufs, norm, param_norm, step: 0, full: None })
     }
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
@@ -167,7 +199,7 @@ impl Trainer {
         // [norm, _]: one readback.
         let report = GpuTensor::zeros(gpu, &[micro.len() * rows + 4]);
         let mut rec = Recorder::new(gpu);
-        for (_, g) in Self::params_of(&self.lora) {
+        for (_, g) in self.pairs() {
             rec.clear(g);
         }
         let scale = 1.0 / targets.max(1) as f32;
@@ -177,13 +209,21 @@ impl Trainer {
             let micro_step = (self.step * self.config.grad_accum + i) as u32;
             let dropout = LoraDropout { p: self.lora.dropout, seed, step: micro_step };
             let pass = LoraPass::new(&self.lora, &self.lora_bufs, Some(dropout));
-            record_step(&mut rec, model, &pass, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
+            let adapter: &dyn Adapter = match &self.full {
+                Some((grads, _)) => grads,
+                None => &pass,
+            };
+            record_step(&mut rec, model, adapter, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
             rec.copy(&self.bufs.head.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
         }
-        let grads: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(_, g)| *g).collect();
+        let grads: Vec<&GpuTensor> = self.pairs().iter().map(|(_, g)| *g).collect();
         self.norm.record(&mut rec, &grads, self.config.max_grad_norm)?;
         let lr = self.config.lr * self.config.schedule.factor(self.step, self.config.warmup_steps, total_steps);
         let (step, clip) = (self.step as u32 + 1, Some(self.norm.clip_scale()));
+        if let Some((grads, params)) = &self.full {
+            let opt = AdamW { lr, weight_decay: self.config.weight_decay, ..AdamW::default() };
+            params.update(&mut rec, &opt, step, 1.0, clip, grads)?;
+        }
         for ((p, g), [m, v2]) in Self::params_of(&self.lora).into_iter().zip(&self.moments) {
             match self.config.optimizer {
                 Optimizer::AdamW => {
@@ -197,7 +237,7 @@ impl Trainer {
             }
         }
         rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
-        let params: Vec<&GpuTensor> = Self::params_of(&self.lora).iter().map(|(p, _)| *p).collect();
+        let params: Vec<&GpuTensor> = self.pairs().iter().map(|(p, _)| *p).collect();
         self.param_norm.record(&mut rec, &params, 0.0)?;
         rec.copy(&self.param_norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4 + 8) as u64, 8);
         let dispatches = rec.dispatches;
@@ -226,7 +266,8 @@ impl Trainer {
     /// Mean loss, perplexity and token accuracy of `batches` with the current adapter
     /// (`with_adapter = false`: the base model alone); never with dropout.
     pub async fn evaluate(&mut self, gpu: &Gpu, model: &Model, batches: &[Batch], with_adapter: bool) -> Result<EvalReport> {
-        let pass = with_adapter.then(|| LoraPass::new(&self.lora, &self.lora_bufs, None));
+        // Full fine-tuning: the model's own weights are the trained ones.
+        let pass = (with_adapter && self.full.is_none()).then(|| LoraPass::new(&self.lora, &self.lora_bufs, None));
         evaluate(gpu, model, pass.as_ref().map(|p| p as &dyn Adapter), &mut self.bufs, batches).await
     }
 }
