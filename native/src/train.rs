@@ -23,9 +23,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut model = load_model(&gpu, &job.model)?;
     let full = job.options.full;
     if full {
-        if args.resume {
-            anyhow::bail!("--resume with --full: full fine-tuning writes no checkpoint yet; start the run again");
-        }
         let bytes = anytune_core::full::to_f32(&gpu, &mut model)?;
         if bytes > 0 {
             eprintln!("anytune: --full: the base was dequantized to f32 on the GPU ({:.1} MiB)", bytes as f64 / (1 << 20) as f64);
@@ -101,7 +98,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model, &labels)
                 .with_context(|| format!("step {}: saving the best adapter", r.step))?;
         }
-        if s.checkpoint_due && !full {
+        if s.checkpoint_due {
             write_atomically(&checkpoint_path, &pollster::block_on(run.checkpoint(&gpu))?)
                 .with_context(|| format!("step {}: saving the checkpoint", r.step))?;
         }

@@ -40,16 +40,22 @@ fn train_full_lowers_the_loss_and_writes_a_model_that_loads() {
 }
 
 #[test]
-fn train_full_refuses_resume_and_sgd_by_name() {
+fn train_full_refuses_sgd_by_name_and_resumes_from_its_checkpoint() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests");
     let (model, data) = (root.join("fixtures/tiny-llama-F32.gguf"), root.join("data/zorblax.jsonl"));
-    let base = ["train", "--full", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", "/tmp/anytune-full-refused", "--steps", "1"];
-    for (extra, want) in [(&["--resume"][..], "--resume with --full"), (&["--optimizer", "sgd"][..], "--full trains with adamw only")] {
-        let out = anytune(&[&base[..], extra].concat());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("no GPU adapter") {
-            return;
-        }
-        assert!(!out.status.success() && stderr.contains(want) && !stderr.contains("panicked"), "{extra:?}: {stderr}");
+    let out = std::env::temp_dir().join(format!("anytune-full-resume-{}", std::process::id()));
+    let base = ["train", "--full", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "4", "--checkpoint-every", "2"];
+    let refused = anytune(&[&base[..], &["--optimizer", "sgd"]].concat());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    if stderr.contains("no GPU adapter") {
+        return;
     }
+    assert!(!refused.status.success() && stderr.contains("--full trains with adamw only") && !stderr.contains("panicked"), "{stderr}");
+    let Some(_) = ok(&base) else { return };
+    assert!(out.join("checkpoint.safetensors").exists(), "--full wrote no checkpoint");
+    let before = std::fs::read(out.join("model.safetensors")).unwrap();
+    // Resuming the finished run continues from its last checkpoint (step 4): the same model.
+    ok(&[&base[..], &["--resume"]].concat()).unwrap();
+    assert!(std::fs::read(out.join("model.safetensors")).unwrap() == before, "the resumed run wrote another model");
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -16,7 +16,7 @@ use crate::quant::GgmlType;
 use crate::weights::{Weight, WeightChunk};
 
 /// Converts every matrix of `model` (linears, embedding, untied lm_head) to one f32 buffer;
-/// returns the bytes of the tensors converted (0 when the base is f32 already). A matrix whose
+/// returns the bytes of the tensors dequantized (0 when the base is f32 already). A matrix whose
 /// f32 form exceeds one storage binding is refused by name.
 pub fn to_f32(gpu: &Gpu, model: &mut Model) -> Result<u64> {
     let w = &mut model.weights;
@@ -34,10 +34,9 @@ pub fn to_f32(gpu: &Gpu, model: &mut Model) -> Result<u64> {
                 limit: format!("{} MiB per binding", gpu.max_binding() >> 20),
             });
         }
-        if weight.ty == GgmlType::F32 && weight.chunks.len() == 1 {
-            continue;
-        }
-        // Dequantize on the GPU: gather every row of the table.
+        // Dequantize on the GPU: gather every row of the table. An f32 matrix is copied the same
+        // way: stored weights are read-only buffers, and a resume writes the trained values.
+        let dequantized = weight.ty != GgmlType::F32;
         let ids: Vec<u32> = (0..weight.rows as u32).collect();
         let out = GpuTensor::zeros(gpu, &[weight.rows, weight.cols]);
         let mut rec = Recorder::new(gpu);
@@ -50,7 +49,9 @@ pub fn to_f32(gpu: &Gpu, model: &mut Model) -> Result<u64> {
             cols: weight.cols,
             chunks: vec![WeightChunk { buffer: out.buffer, row_start: 0, rows: weight.rows }],
         };
-        converted += bytes;
+        if dequantized {
+            converted += bytes;
+        }
     }
     gpu.take_error()?;
     Ok(converted)

@@ -1,6 +1,7 @@
 //! Training checkpoints: everything needed to continue a run exactly — LoRA A and B, the AdamW
 //! moments, the step, the data position and the best validation loss — in one safetensors file
-//! (tensors `<layer>.<module>.<A|B>.<param|m|v>`, the rest as JSON in `__metadata__`). The CLI
+//! (tensors `<layer>.<module>.<A|B>.<param|m|v>`, or with `--full` every parameter
+//! `<HF name>.<param|m|v>`, the rest as JSON in `__metadata__`). The CLI
 //! writes it to a temporary name and renames it over the old one, so a run killed at any moment
 //! leaves the last complete checkpoint.
 

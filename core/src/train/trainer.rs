@@ -167,6 +167,13 @@ impl Trainer {
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
     pub(crate) fn state_tensors(&self) -> Vec<(String, &GpuTensor)> {
+        if let Some((_, params)) = &self.full {
+            // Every parameter with its moments, by Hugging Face name.
+            return params
+                .iter()
+                .flat_map(|(name, p, m, v)| [(format!("{name}.param"), p), (format!("{name}.m"), m), (format!("{name}.v"), v)])
+                .collect();
+        }
         let names = self.lora.iter().flat_map(|(layer, t, s)| {
             let parts: &[&str] = if s.dora.is_some() { &["A", "B", "M"] } else { &["A", "B"] };
             parts.iter().map(move |ab| format!("{layer}.{}.{ab}", t.peft_name()))
