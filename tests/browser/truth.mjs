@@ -21,7 +21,7 @@ async function withSample(page) {
 const fieldError = (page, name) => page.evaluate((n) => document.querySelector(`#options [name=${n}]`).closest("label").querySelector(".field-error")?.textContent ?? "", name);
 
 export function truthTests(test) {
-  test("bug 8: batch 4096 is refused by the whole estimate; lr −1 and val split 0.95 next to their fields", () =>
+  test("bugs 8 and 4: batch 4096 is refused by the whole estimate; lr −1, val split 0.95, rank 0 and layers 40-50 next to their fields", () =>
     withPage({ webgpu: true }, async (page) => {
       await loadServedModel(page);
       // Rows of 256 tokens in batches of 4096: about 15 GiB in all on the tiny model (more than
@@ -51,6 +51,17 @@ export function truthTests(test) {
       await page.locator("#options [name=val_split]").fill("0.25");
       await waitForText(page, "#plan-status", /steps of/);
       if (await fieldError(page, "lr") || await fieldError(page, "val_split")) throw new Error("errors stayed after the fix");
+      // Bug 4: rank 0 (refused by the schema) and layers 40-50 (refused with the model's 2
+      // layers, at planning) show under their own fields, never in the dataset box.
+      for (const [name, bad, good, re] of [["rank", "0", "4", /invalid rank: 0/], ["layers", "40-50", "all", /invalid (--)?layers: .*40/]]) {
+        await page.locator(`#options [name=${name}]`).fill(bad);
+        await page.waitForFunction((n) => document.querySelector(`#options [name=${n}]`).closest("label").querySelector(".field-error")?.textContent, name);
+        const error = await fieldError(page, name);
+        if (!re.test(error)) throw new Error(`${name} ${bad}: ${error}`);
+        if (/fix the dataset/i.test(await page.textContent("#data-section")) || (await page.textContent("#data-errors")).trim()) throw new Error(`${name} ${bad}: an option error in the dataset box`);
+        await page.locator(`#options [name=${name}]`).fill(good);
+        await waitForText(page, "#plan-status", /steps of/);
+      }
       if (page.errors.length) throw new Error(page.errors.join("; "));
     }));
 
