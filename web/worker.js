@@ -47,7 +47,7 @@ async function handle(msg) {
         plan = JSON.parse(engine.plan(msg.name, msg.bytes, JSON.stringify(msg.options), Boolean(msg.quick)));
       } catch (e) {
         // A refusal of one option that needs the data or the model (val_split, rank, layers).
-        const name = (String(e.message).match(/^invalid ([a-z_]+): /) || [])[1];
+        const name = (String(e.message).match(/^invalid ([a-z_]+)(?: \(--[a-z-]+\))?: /) || [])[1];
         if (name && name in msg.options) post({ type: "optionErrors", errors: { [name]: String(e.message) } });
         throw e;
       }

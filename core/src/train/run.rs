@@ -75,10 +75,26 @@ fn as_option(e: Error, option: &str) -> Error {
     }
 }
 
+/// The run option behind each PEFT key a LoRA config error may name.
+const PEFT_OPTIONS: [(&str, &str); 5] =
+    [("r", "rank"), ("lora_alpha", "alpha"), ("lora_dropout", "lora_dropout"), ("target_modules", "targets"), ("layers_to_transform", "layers")];
+
+/// An error of the LoRA layout checked against the model ("LoRA option layers_to_transform:
+/// layer 40 does not exist"), renamed after the run option the user set (`layers (--layers)`).
+fn as_run_option(e: Error) -> Error {
+    match &e {
+        Error::Invalid { name, .. } => match PEFT_OPTIONS.iter().find(|(peft, _)| name.strip_prefix("LoRA option ") == Some(*peft)) {
+            Some((_, option)) => as_option(e, option),
+            None => e,
+        },
+        _ => e,
+    }
+}
+
 /// Refuses a rank above the width of the narrowest adapted module (a low-rank update wider
 /// than its matrix).
 fn check_rank(cfg: &LoraConfig, model: &crate::model::ModelConfig) -> Result<()> {
-    let narrowest = cfg.modules(model)?.into_iter().min_by_key(|m| m.in_features.min(m.out_features));
+    let narrowest = cfg.modules(model).map_err(as_run_option)?.into_iter().min_by_key(|m| m.in_features.min(m.out_features));
     match narrowest {
         Some(m) if cfg.r > m.in_features.min(m.out_features) => Err(Error::invalid(
             "rank (--rank)",
