@@ -41,6 +41,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let plan = RunPlan::new(&gpu, &model, train, val, &job.options, &base_name)?;
     eprintln!("{}", plan.summary());
     let o = &plan.options;
+    let o_dora = o.dora;
+    // The head's score weight (labels × hidden) trains beside the LoRA.
+    let trainable = plan.lora.parameter_count() + if o.head { plan.summary().labels.len() * model.config.dim } else { 0 };
     if full {
         eprintln!("full fine-tuning: every parameter ({:.1} M) in f32, AdamW", model.config.parameter_count() as f64 / 1e6);
     } else {
@@ -52,8 +55,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         if o.rslora { " (rsLoRA: scale alpha/√r)" } else { "" },
         o.targets,
         o.layers,
-        plan.lora.parameter_count(),
-        100.0 * plan.lora.parameter_count() as f64 / model.config.parameter_count() as f64,
+        trainable,
+        100.0 * trainable as f64 / model.config.parameter_count() as f64,
         model.config.parameter_count() as f64 / 1e6
     );
     }
@@ -129,7 +132,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let trained = pollster::block_on(run.adapter_weights(&gpu))?;
     write_run_adapter(&gpu, &run, out, &base_name, &model, &labels)?;
     if head {
         eprintln!("anytune: --head: a PEFT SEQ_CLS adapter (LoRA + score.weight, {} labels); no adapter.gguf: llama.cpp has no sequence-classification head", labels.len());
@@ -137,7 +139,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!(
         "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, {}{}options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
         out.display(),
-        if trained.config.use_dora || head { "" } else { "adapter.gguf, " },
+        if o_dora || head { "" } else { "adapter.gguf, " },
         if labels.is_empty() { "" } else { "labels.json, " },
         if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
@@ -151,10 +153,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
 /// Writes the run's current adapter into `dir`: [`write_adapter`], or with a classification
 /// head its SEQ_CLS files ([`crate::train_head::write_head_adapter`]).
 fn write_run_adapter(gpu: &anytune_core::gpu::Gpu, run: &TrainRun, dir: &Path, base_name: &str, model: &Model, labels: &[String]) -> Result<()> {
-    let weights = pollster::block_on(run.adapter_weights(gpu))?;
-    match pollster::block_on(run.head_score(gpu))? {
-        Some(score) => crate::train_head::write_head_adapter(dir, &weights, &score, base_name, model, labels),
-        None => write_adapter(dir, &weights, base_name, model, labels),
+    match pollster::block_on(run.head_adapter(gpu))? {
+        Some((weights, score)) => crate::train_head::write_head_adapter(dir, &weights, &score, base_name, model, labels),
+        None => write_adapter(dir, &pollster::block_on(run.adapter_weights(gpu))?, base_name, model, labels),
     }
 }
 

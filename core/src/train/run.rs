@@ -404,13 +404,20 @@ impl TrainRun {
         if self.trainer.full_params().is_some() {
             return Err(Error::invalid("full", "a --full run trains the model itself and has no adapter: write the model (full::FullParams::to_host, export::merge::MergeSource::with_trained)"));
         }
+        if self.trainer.head().is_some() {
+            return Err(Error::invalid("head", "a --head run's adapter is the LoRA and the score weight: take both with TrainRun::head_adapter (written by head::seqcls_files::write_seqcls)"));
+        }
         self.trainer.lora.to_weights(gpu, &self.lora_config).await
     }
 
-    /// The classification head's score weight `(labels, dim)`, read back, when the run has one.
-    pub async fn head_score(&self, gpu: &Gpu) -> Result<Option<Vec<f32>>> {
+    /// A --head run's adapter, read back: the LoRA and the score weight `(labels, dim)`;
+    /// `None` for a run without a head.
+    pub async fn head_adapter(&self, gpu: &Gpu) -> Result<Option<(LoraWeights, Vec<f32>)>> {
         match self.trainer.head() {
-            Some(h) => Ok(Some(h.score.read(crate::gpu::Recorder::new(gpu)).await?)),
+            Some(h) => {
+                let lora = self.trainer.lora.to_weights(gpu, &self.lora_config).await?;
+                Ok(Some((lora, h.score.read(crate::gpu::Recorder::new(gpu)).await?)))
+            }
             None => Ok(None),
         }
     }
