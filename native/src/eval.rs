@@ -43,13 +43,27 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let options = args.options.options()?;
     let labels = args.model.adapter.as_deref().map(read_labels).transpose()?.flatten();
-    let (gpu, model) = args.model.load()?;
+    let head_dir = args.model.adapter.as_deref().filter(|a| anytune::load::is_head_adapter(a));
+    let (gpu, mut model, head) = match (head_dir, &labels) {
+        (Some(dir), Some(labels)) => {
+            let (gpu, mut model) = args.model.load_base()?;
+            let (lora, score) = anytune::load::read_head_adapter(dir, &model.config, labels.len())?;
+            model.adapter = Some(Box::new(anytune_core::lora::LoraParams::from_weights(&gpu, &model, &lora)?));
+            (gpu, model, Some(score))
+        }
+        (Some(dir), None) => anyhow::bail!("{}: a classification-head adapter (task_type SEQ_CLS) needs its labels.json beside it (anytune train --head writes one)", dir.display()),
+        (None, _) => {
+            let (gpu, model) = args.model.load()?;
+            (gpu, model, None)
+        }
+    };
+    let model = &mut model;
     let (bytes, name) = read_dataset_path(&args.data)?;
     let file = DataFile { bytes: &bytes, name: &name };
-    let cfg = EvalConfig { options, labels, generate: !args.no_generate, max_tokens: args.max_tokens };
-    let main = pollster::block_on(evaluate(&gpu, &model, model.adapter.as_deref(), file, &cfg))?;
+    let cfg = EvalConfig { options, labels, generate: !args.no_generate, max_tokens: args.max_tokens, head };
+    let main = pollster::block_on(evaluate(&gpu, model, model.adapter.as_deref(), file, &cfg))?;
     let base = match model.adapter.is_some() && !args.adapter_only {
-        true => Some(pollster::block_on(evaluate(&gpu, &model, None, file, &cfg))?),
+        true => Some(pollster::block_on(evaluate(&gpu, model, None, file, &cfg))?),
         false => None,
     };
     eprintln!("{}", main.file.summary);

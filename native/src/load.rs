@@ -75,6 +75,29 @@ pub fn read_adapter(gpu: &Gpu, model: &Model, path: &Path) -> Result<Box<dyn any
     Ok(Box::new(anytune_core::lora::LoraParams::from_weights(gpu, model, &weights)?))
 }
 
+/// Whether `config` (adapter_config.json text) is a classification head's (task_type SEQ_CLS).
+fn is_head_config(config: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(config).is_ok_and(|v| v["task_type"] == anytune_core::head::seqcls::TASK_TYPE)
+}
+
+/// Whether `path` is a PEFT folder of a classification head (`anytune train --head`).
+pub fn is_head_adapter(path: &Path) -> bool {
+    path.is_dir() && std::fs::read_to_string(path.join(anytune_core::lora::PEFT_CONFIG_FILE)).is_ok_and(|c| is_head_config(&c))
+}
+
+/// Reads a classification head's PEFT folder: its LoRA (checked against the model) and its
+/// score weight `(labels, dim)`.
+pub fn read_head_adapter(path: &Path, config: &anytune_core::model::ModelConfig, labels: usize) -> Result<(anytune_core::lora::LoraWeights, Vec<f32>)> {
+    use anytune_core::lora::{PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE};
+    let name = path.display().to_string();
+    let read = |f: &str| std::fs::read(path.join(f)).with_context(|| format!("reading the adapter {name}/{f}"));
+    let json = String::from_utf8(read(PEFT_CONFIG_FILE)?).with_context(|| format!("{name}/{PEFT_CONFIG_FILE} is not UTF-8"))?;
+    let (weights, score) = anytune_core::head::seqcls_files::read_seqcls(&json, &read(PEFT_WEIGHTS_FILE)?, labels, config.dim)
+        .with_context(|| format!("reading the classification-head adapter {name}"))?;
+    weights.check_model(config, &name)?;
+    Ok((weights, score))
+}
+
 /// Reads a LoRA adapter: a PEFT folder (`adapter_config.json` + `adapter_model.safetensors`)
 /// or a GGUF LoRA file, checked against the model of `config`.
 pub fn read_lora_weights(path: &Path, config: &anytune_core::model::ModelConfig) -> Result<anytune_core::lora::LoraWeights> {
@@ -84,6 +107,11 @@ pub fn read_lora_weights(path: &Path, config: &anytune_core::model::ModelConfig)
     let weights = if path.is_dir() {
         let config = String::from_utf8(read(&path.join(PEFT_CONFIG_FILE))?)
             .with_context(|| format!("{name}/{PEFT_CONFIG_FILE} is not UTF-8"))?;
+        if is_head_config(&config) {
+            anyhow::bail!(
+                "{name}/{PEFT_CONFIG_FILE}: a sequence-classification adapter (task_type SEQ_CLS, trained with --head): it predicts labels through its score head, not text, so it cannot score, generate or be exported/merged as a causal LM; evaluate it with `anytune eval --adapter {name} --data ROWS.jsonl`"
+            );
+        }
         LoraWeights::from_peft(&config, &read(&path.join(PEFT_WEIGHTS_FILE))?)?
     } else {
         LoraWeights::from_gguf(&read(path)?, &name, config)?

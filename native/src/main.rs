@@ -26,6 +26,7 @@ mod serve;
 mod sweep;
 mod train;
 mod train_full;
+mod train_head;
 mod train_options;
 
 /// Fine-tune small language models on any GPU (Vulkan, Metal, DX12, WebGPU).
@@ -109,6 +110,14 @@ impl ModelArg {
         if let Some(adapter) = &self.adapter {
             load_adapter(&gpu, &mut model, adapter)?;
         }
+        Ok((gpu, model))
+    }
+
+    /// [`ModelArg::load`] without the adapter (a caller that reads it itself: a classification head).
+    pub(crate) fn load_base(&self) -> Result<(anytune_core::gpu::Gpu, anytune_core::model::Model)> {
+        let path = model_path(self.model.as_deref())?;
+        let gpu = open_gpu()?;
+        let model = load_model(&gpu, &path)?;
         Ok((gpu, model))
     }
 }

@@ -109,6 +109,9 @@ impl Shared<'_> {
 pub fn run(args: SweepArgs) -> Result<()> {
     let halving = Halving::new(args.eta, args.rungs)?;
     let job = resolve_options(&args.train)?;
+    if job.options.head {
+        anyhow::bail!("--head in a sweep: a sweep keeps LoRA adapters only; train a classification head with `anytune train --head`");
+    }
     let (space, assignments, search_text) = search(&args, job.options.seed)?;
     check_fixed(&args, &job, &space)?;
     let out = job.out.clone();

@@ -22,6 +22,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let gpu = open_gpu()?;
     let mut model = load_model(&gpu, &job.model)?;
     let full = job.options.full;
+    let head = job.options.head;
+    if head && job.question.is_some() {
+        anyhow::bail!("--question with --head: a classification head predicts labels, not text; evaluate the run with `anytune eval --adapter OUT --data ROWS`");
+    }
     if full {
         let bytes = anytune_core::full::to_f32(&gpu, &mut model)?;
         if bytes > 0 {
@@ -34,19 +38,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let plan = RunPlan::new(&gpu, &model, train, val, &job.options, &base_name)?;
     eprintln!("{}", plan.summary());
     let o = &plan.options;
+    let o_dora = o.dora;
+    // The head's score weight (labels × hidden) trains beside the LoRA.
+    let trainable = plan.lora.parameter_count() + if o.head { plan.summary().labels.len() * model.config.dim } else { 0 };
     if full {
         eprintln!("full fine-tuning: every parameter ({:.1} M) in f32, AdamW", model.config.parameter_count() as f64 / 1e6);
     } else {
     eprintln!(
         "{}: r {}, alpha {}{}, {} on layers {}: {} trainable parameters ({:.2}% of {:.1} M)",
-        if o.dora { "DoRA" } else { "LoRA" },
+        if o.dora { "DoRA" } else if o.head { "LoRA + classification head" } else { "LoRA" },
         o.rank,
         o.alpha,
         if o.rslora { " (rsLoRA: scale alpha/√r)" } else { "" },
         o.targets,
         o.layers,
-        plan.lora.parameter_count(),
-        100.0 * plan.lora.parameter_count() as f64 / model.config.parameter_count() as f64,
+        trainable,
+        100.0 * trainable as f64 / model.config.parameter_count() as f64,
         model.config.parameter_count() as f64 / 1e6
     );
     }
@@ -95,7 +102,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             writeln!(log, "{record}").with_context(at_step)?;
         }
         if s.new_best && !full {
-            write_adapter(&out.join("best"), &pollster::block_on(run.adapter_weights(&gpu))?, &base_name, &model, &labels)
+            write_run_adapter(&gpu, &run, &out.join("best"), &base_name, &model, &labels)
                 .with_context(|| format!("step {}: saving the best adapter", r.step))?;
         }
         if s.checkpoint_due {
@@ -122,12 +129,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let trained = pollster::block_on(run.adapter_weights(&gpu))?;
-    write_adapter(out, &trained, &base_name, &model, &labels)?;
+    write_run_adapter(&gpu, &run, out, &base_name, &model, &labels)?;
+    if head {
+        eprintln!("anytune: --head: a PEFT SEQ_CLS adapter (LoRA + score.weight, {} labels); no adapter.gguf: llama.cpp has no sequence-classification head", labels.len());
+    }
     eprintln!(
         "anytune: wrote {} (adapter_config.json, adapter_model.safetensors, {}{}options.toml, log.jsonl, loss.svg, {CHECKPOINT}{})",
         out.display(),
-        if trained.config.use_dora { "" } else { "adapter.gguf, " },
+        if o_dora || head { "" } else { "adapter.gguf, " },
         if labels.is_empty() { "" } else { "labels.json, " },
         if run.info.best_val_loss.is_some() { ", best/" } else { "" }
     );
@@ -136,6 +145,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("after:  {}", pollster::block_on(chat_answer(&gpu, &model, model.adapter.as_deref(), q, 48))?);
     }
     Ok(())
+}
+
+/// Writes the run's current adapter into `dir`: [`write_adapter`], or with a classification
+/// head its SEQ_CLS files ([`crate::train_head::write_head_adapter`]).
+fn write_run_adapter(gpu: &anytune_core::gpu::Gpu, run: &TrainRun, dir: &Path, base_name: &str, model: &Model, labels: &[String]) -> Result<()> {
+    match pollster::block_on(run.head_adapter(gpu))? {
+        Some((weights, score)) => crate::train_head::write_head_adapter(dir, &weights, &score, base_name, model, labels),
+        None => write_adapter(dir, &pollster::block_on(run.adapter_weights(gpu))?, base_name, model, labels),
+    }
 }
 
 /// Writes the PEFT files and the GGUF LoRA of `weights` into `dir`, and the run's label set

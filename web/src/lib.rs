@@ -156,6 +156,9 @@ impl Engine {
     pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str, quick: bool) -> Result<String, JsError> {
         self.plan = None;
         let mut options = RunOptions::from_json(options).map_err(js_err)?;
+        if options.head {
+            return Err(js_err(anytune_core::Error::invalid("head", "a classification head is not on the page yet: train it with `anytune train --head`")));
+        }
         let model = self.model()?;
         let file = DataFile { bytes, name };
         let dataset = prepare_data(model, file, None, &options.data_config()).map_err(js_err)?;

@@ -115,7 +115,7 @@ impl Engine {
     pub async fn eval_metrics(&self, name: &str, bytes: &[u8], options: &str, with_adapter: bool) -> Result<String, JsError> {
         let options = RunOptions::from_json(options).map_err(js_err)?;
         let adapter: Option<&dyn AdapterWeights> = if with_adapter { Some(self.run()?.adapter()) } else { None };
-        let cfg = EvalConfig { options, labels: None, generate: true, max_tokens: None };
+        let cfg = EvalConfig { options, labels: None, generate: true, max_tokens: None, head: None };
         json(&evaluate(&self.gpu, self.model()?, adapter, DataFile { bytes, name }, &cfg).await.map_err(js_err)?)
     }
 

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use anytune_core::data::{Batcher, Example, Padding, IGNORE};
-//! let rows = vec![Example { ids: vec![5, 6, 7], loss_mask: vec![false, false, true] }];
+//! let rows = vec![Example { ids: vec![5, 6, 7], loss_mask: vec![false, false, true], label: None }];
 //! let mut b = Batcher::new(&rows, 1, Padding::Longest, 0, 42, true)?;
 //! let batch = b.next_batch();
 //! assert_eq!((batch.inputs, batch.targets), (vec![5, 6, 7], vec![IGNORE, 7, IGNORE]));

@@ -136,7 +136,7 @@ impl Encoder<'_> {
         if !matches!(content, Content::Text(_)) {
             cut_bytes += cut_to_budget(segs.iter_mut().map(|(t, _)| t), self.budget);
         }
-        let mut ex = Example { ids: Vec::new(), loss_mask: Vec::new() };
+        let mut ex = Example { ids: Vec::new(), loss_mask: Vec::new(), label: None };
         for (text, seg) in &segs {
             if text.is_empty() {
                 continue;
@@ -167,6 +167,9 @@ impl Encoder<'_> {
         }
         if self.train_on_everything || fallback {
             ex.loss_mask.iter_mut().for_each(|m| *m = true);
+        }
+        if let Content::Label { label, .. } = content {
+            ex.label = self.labels.iter().position(|l| l == label).map(|i| i as u32);
         }
         Ok(Encoded { example: ex, mask_fallback: fallback, cut_bytes })
     }

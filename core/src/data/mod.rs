@@ -95,6 +95,10 @@ pub struct Example {
     /// `loss_mask[i]`: token i is trained (predicted from tokens `..i`). Same length as `ids`;
     /// `loss_mask[0]` has no effect (nothing predicts the first token).
     pub loss_mask: Vec<bool>,
+    /// A classification row's label: its index in the sorted label set (`None` for other rows
+    /// and packed sequences); the classification head (`--head`) trains on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<u32>,
 }
 
 /// A dataset file's bytes and name (the name picks the container by extension and names the

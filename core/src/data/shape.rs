@@ -39,7 +39,7 @@ pub(crate) fn fit(examples: Vec<(Example, bool)>, max_seq_len: usize, counts: &m
                 // Position 0 of a window is never a target (it was the previous window's last).
                 out.push((
                     i,
-                    Example { ids: ex.ids[start..end].to_vec(), loss_mask: ex.loss_mask[start..end].to_vec() },
+                    Example { ids: ex.ids[start..end].to_vec(), loss_mask: ex.loss_mask[start..end].to_vec(), label: ex.label },
                 ));
                 start += step;
             }
@@ -105,14 +105,14 @@ pub(crate) fn shuffle(v: &mut [usize], rng: &mut Rng) {
 /// `eos` (untrained) between examples unless the earlier one already ends with it.
 pub(crate) fn pack(examples: Vec<Example>, max_seq_len: usize, eos: Option<u32>) -> Vec<Example> {
     let mut rows: Vec<Example> = Vec::new();
-    let mut row = Example { ids: Vec::new(), loss_mask: Vec::new() };
+    let mut row = Example { ids: Vec::new(), loss_mask: Vec::new(), label: None };
     for ex in examples {
         let sep = match (row.ids.last(), eos) {
             (Some(&last), Some(e)) if last != e => 1,
             _ => 0,
         };
         if !row.ids.is_empty() && row.ids.len() + sep + ex.ids.len() > max_seq_len {
-            rows.push(std::mem::replace(&mut row, Example { ids: Vec::new(), loss_mask: Vec::new() }));
+            rows.push(std::mem::replace(&mut row, Example { ids: Vec::new(), loss_mask: Vec::new(), label: None }));
         } else if sep == 1
             && let Some(e) = eos
         {

@@ -10,10 +10,48 @@ use super::metrics::Classification;
 use crate::data::tasks::LabelRow;
 use crate::data::Example;
 use crate::error::Result;
+use crate::head::data::HeadTargets;
+use crate::head::reference::predict;
+use crate::head::state::HeadState;
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::model::{AdapterWeights, Model};
 use crate::train::run::{all_batches, pad_id};
 use crate::train::step::{StepBuffers, record_eval};
+
+/// Classification metrics of `rows` by a classification head (a SEQ_CLS adapter: `adapter`
+/// and its `score` weight `(labels, dim)`): each row's prompt (the label-as-text prompt
+/// without its label, as `--head` trained on it) through the model, then the argmax of the
+/// head's logits over `labels`.
+pub async fn classify_head(
+    gpu: &Gpu,
+    model: &Model,
+    adapter: &dyn AdapterWeights,
+    score: &[f32],
+    labels: &[String],
+    rows: &[LabelRow],
+    batch: usize,
+) -> Result<Classification> {
+    let prompts: Vec<Example> = rows.iter().filter_map(|r| r.candidates.first().cloned()).map(|e| Example { label: Some(0), ..e }).collect();
+    let prompts = crate::head::data::head_rows(prompts, "evaluation rows")?;
+    let Some(t) = prompts.iter().map(|e| e.ids.len()).max() else { return Ok(Classification::from_pairs(labels.to_vec(), Vec::new())) };
+    let t = t.max(2);
+    let head = HeadState::from_score(gpu, model, labels.len(), score);
+    let mut buf = StepBuffers::new(gpu, model, batch, t)?;
+    let pass = adapter.inference(gpu, batch * t);
+    let mut predicted = Vec::with_capacity(prompts.len());
+    for b in all_batches(&prompts, batch, t, pad_id(model))? {
+        let (logits, _) = head.logits(gpu, model, Some(pass.as_ref()), &mut buf, &b.inputs, &HeadTargets::of(&b, &prompts)).await?;
+        predicted.extend(predict(&logits, labels.len()));
+    }
+    let mut all = labels.to_vec();
+    for r in rows {
+        if !all.contains(&r.gold) {
+            all.push(r.gold.clone());
+        }
+    }
+    let pairs = rows.iter().zip(predicted).filter_map(|(r, p)| Some((all.iter().position(|l| *l == r.gold)?, p)));
+    Ok(Classification::from_pairs(all.clone(), pairs.collect::<Vec<_>>()))
+}
 
 /// `scores[r][j]`: the summed log-probability of label `j` as row `r`'s completion.
 pub async fn label_scores(

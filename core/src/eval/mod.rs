@@ -38,6 +38,9 @@ pub struct EvalConfig {
     /// Tokens generated per answer at most; `None`: the reference's length plus
     /// [`answers::ANSWER_MARGIN`]. From 1 to the model's context.
     pub max_tokens: Option<usize>,
+    /// A classification head's score weight `(labels, dim)` (a SEQ_CLS adapter, `--head`):
+    /// with an adapter, label rows are predicted by the head ([`labels::classify_head`]).
+    pub head: Option<Vec<f32>>,
 }
 
 /// Everything measured for one model.
@@ -77,9 +80,10 @@ pub async fn evaluate(
         true => Some(answer_metrics(gpu, model, adapter, &tasks.answers, cfg.max_tokens).await?),
         false => None,
     };
-    let classification = match tasks.label_rows.is_empty() {
-        true => None,
-        false => Some(labels::classify(gpu, model, adapter, &tasks.labels, &tasks.label_rows, cfg.options.batch).await?),
+    let classification = match (tasks.label_rows.is_empty(), adapter, &cfg.head) {
+        (true, _, _) => None,
+        (false, Some(a), Some(score)) => Some(labels::classify_head(gpu, model, a, score, &tasks.labels, &tasks.label_rows, cfg.options.batch).await?),
+        (false, _, _) => Some(labels::classify(gpu, model, adapter, &tasks.labels, &tasks.label_rows, cfg.options.batch).await?),
     };
     Ok(ModelEval { file: loss, generation, classification, left_out_rows: tasks.left_out })
 }

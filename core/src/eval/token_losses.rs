@@ -71,7 +71,7 @@ pub async fn token_losses(
 /// `losses[i]` = token i's loss (`losses[0]` = 0: nothing predicts the first token).
 async fn row_losses(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>, ex: &Example) -> Result<Vec<f32>> {
     let t = ex.ids.len().max(2);
-    let every = Example { ids: ex.ids.clone(), loss_mask: vec![true; ex.ids.len()] };
+    let every = Example { ids: ex.ids.clone(), loss_mask: vec![true; ex.ids.len()], label: ex.label };
     let batches = all_batches(std::slice::from_ref(&every), 1, t, pad_id(model))?;
     let mut buf = StepBuffers::new(gpu, model, 1, t)?;
     let pass = adapter.map(|a| a.inference(gpu, t));

@@ -4,15 +4,17 @@
 //! and the loss is the cross-entropy of those logits with the label index (labels sorted, as
 //! in labels.json). The lm head is not used.
 //!
-//! So far: the CPU reference of the head's forward and backward ([`reference`]), the GPU
-//! last-token pooling and its backward ([`last_token`]), the whole head on the GPU ([`step`])
-//! one training step, model + LoRA + head ([`train_step`]), and the PEFT SEQ_CLS names and
-//! label maps ([`seqcls`]). Still to come: the trainer/CLI wiring (`--head`), saving and
-//! loading the SEQ_CLS adapter, and eval's prediction path.
+//! The CPU reference of the head's forward and backward ([`reference`]), the GPU last-token
+//! pooling and its backward ([`last_token`]), the whole head on the GPU ([`step`]), one
+//! training step, model + LoRA + head ([`train_step`]), the PEFT SEQ_CLS names and label maps
+//! ([`seqcls`]) and files ([`seqcls_files`]); the trainer's side: the head's rows and batch
+//! targets ([`data`]) and its weight, moments, step and validation ([`state`]).
 
+pub mod data;
 pub mod last_token;
 pub mod reference;
 pub mod seqcls;
 pub mod seqcls_files;
+pub mod state;
 pub mod step;
 pub mod train_step;

@@ -373,6 +373,10 @@ run_options! {
     /// Full fine-tuning: train every parameter (embedding, norms, linears, lm_head) in f32
     /// instead of a LoRA adapter (a quantized base is dequantized at load); AdamW only.
     full: bool = false, Range::Flag;
+    /// Classification head (PEFT SEQ_CLS): train a LoRA adapter plus a score layer
+    /// (labels × hidden) on each row's last token, for {"text", "label"} rows only; saved as
+    /// PEFT files for AutoModelForSequenceClassification (no GGUF: llama.cpp has no such head).
+    head: bool = false, Range::Flag;
     /// Recompute activations in the backward pass (gradient checkpointing): less GPU memory,
     /// about a third more compute.
     recompute: bool = false, Range::Flag;

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::lora::{Layers, LoraConfig, LoraWeights, Target};
 use crate::lora::LoraParams;
+use crate::head::data::HeadTargets;
 use crate::model::Model;
 use serde::Serialize;
 pub use super::options::RunOptions;
@@ -215,6 +216,13 @@ impl RunPlan {
             return Err(Error::invalid("dataset", format!("nothing to train: {} has no training rows", train.name)));
         }
         let options = options.clone();
+        let mut dataset = dataset;
+        if options.head {
+            crate::head::data::check_head_options(&options, &dataset.summary)?;
+            dataset.train = crate::head::data::head_rows(std::mem::take(&mut dataset.train), train.name)?;
+            let val_name = val.map_or(train.name, |v| v.name);
+            dataset.val = crate::head::data::head_rows(std::mem::take(&mut dataset.val), val_name)?;
+        }
         let lora_config = options.lora_config()?;
         check_rank(&lora_config, &model.config)?;
         options.train_config()?;
@@ -226,7 +234,10 @@ impl RunPlan {
         if total_steps == 0 {
             return Err(Error::invalid("steps", "must be at least 1"));
         }
-        let memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
+        let mut memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
+        if options.head {
+            memory = crate::head::state::head_memory(memory, dataset.summary.labels.len(), model.config.dim, options.batch);
+        }
         let adapter_config = weights.peft_config_json(base_name);
         let identity = RunIdentity::new(&options, train.bytes, val.map(|v| v.bytes));
         Ok(RunPlan { options, lora_config, dataset, lora, t, total_steps, memory, adapter_config, notes, identity })
@@ -263,6 +274,8 @@ pub struct TrainRun {
     pub info: CheckpointInfo,
     train: Vec<Example>,
     val: Vec<Batch>,
+    /// With a classification head: the validation batches' targets.
+    val_heads: Vec<HeadTargets>,
     t: usize,
     pad: u32,
 }
@@ -278,6 +291,12 @@ impl TrainRun {
             // Every parameter ([`Trainer::full`]): the model must be f32 ([`crate::full::to_f32`]).
             trainer = trainer.full(gpu, model)?;
         }
+        let val_heads = if o.head {
+            trainer = trainer.with_head(gpu, model, plan.dataset.summary.labels.len(), o.seed);
+            val.iter().map(|b| HeadTargets::of(b, &plan.dataset.val)).collect()
+        } else {
+            Vec::new()
+        };
         let info = CheckpointInfo {
             step: 0,
             data: DataPosition::default(),
@@ -294,6 +313,7 @@ impl TrainRun {
             info,
             train: plan.dataset.train,
             val,
+            val_heads,
             t: plan.t,
             pad,
         };
@@ -330,7 +350,11 @@ impl TrainRun {
     /// One optimizer step, then validation when due (every `eval_every` steps and at the end).
     pub async fn step(&mut self, gpu: &Gpu, model: &Model) -> Result<StepOutcome> {
         let micro = self.next_micro_batches()?;
-        let report = self.trainer.train_step(gpu, model, &micro, self.total_steps).await?;
+        let heads: Vec<HeadTargets> = match self.trainer.head() {
+            Some(_) => micro.iter().map(|b| HeadTargets::of(b, &self.train)).collect(),
+            None => Vec::new(),
+        };
+        let report = self.trainer.train_step_with(gpu, model, &micro, &heads, self.total_steps).await?;
         let (eval_every, patience, checkpoint_every) =
             (self.options.eval_every, self.options.patience, self.options.checkpoint_every);
         let last = report.step >= self.total_steps;
@@ -355,7 +379,10 @@ impl TrainRun {
     /// Validation loss, perplexity (and accuracy) with the current adapter.
     pub async fn validate(&mut self, gpu: &Gpu, model: &Model) -> Result<EvalReport> {
         let val = std::mem::take(&mut self.val);
-        let result = self.trainer.evaluate(gpu, model, &val, true).await;
+        let result = match self.trainer.head() {
+            Some(_) => self.trainer.evaluate_head(gpu, model, &val, &self.val_heads).await,
+            None => self.trainer.evaluate(gpu, model, &val, true).await,
+        };
         self.val = val;
         result
     }
@@ -393,7 +420,22 @@ impl TrainRun {
         if self.trainer.full_params().is_some() {
             return Err(Error::invalid("full", "a --full run trains the model itself and has no adapter: write the model (full::FullParams::to_host, export::merge::MergeSource::with_trained)"));
         }
+        if self.trainer.head().is_some() {
+            return Err(Error::invalid("head", "a --head run's adapter is the LoRA and the score weight: take both with TrainRun::head_adapter (written by head::seqcls_files::write_seqcls)"));
+        }
         self.trainer.lora.to_weights(gpu, &self.lora_config).await
+    }
+
+    /// A --head run's adapter, read back: the LoRA and the score weight `(labels, dim)`;
+    /// `None` for a run without a head.
+    pub async fn head_adapter(&self, gpu: &Gpu) -> Result<Option<(LoraWeights, Vec<f32>)>> {
+        match self.trainer.head() {
+            Some(h) => {
+                let lora = self.trainer.lora.to_weights(gpu, &self.lora_config).await?;
+                Ok(Some((lora, h.score.read(crate::gpu::Recorder::new(gpu)).await?)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The current adapter on the GPU (to generate with it).

@@ -15,6 +15,8 @@ use crate::model::{Adapter, Model};
 use crate::ops::adamw::{AdamW, adamw_update};
 use crate::ops::sgd::{Sgd, sgd_update};
 use crate::ops::grad_norm::GradNorm;
+use crate::head::data::HeadTargets;
+use crate::head::state::HeadState;
 
 /// The optimizer of the LoRA weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -116,6 +118,8 @@ pub struct Trainer {
     pub step: usize,
     /// Full fine-tuning (every parameter) instead of the LoRA weights; see [`Trainer::full`].
     full: Option<(FullGrads, FullParams)>,
+    /// The classification head (`--head`), trained beside the LoRA; see [`Trainer::with_head`].
+    head: Option<HeadState>,
 }
 
 impl Trainer {
@@ -135,6 +139,24 @@ impl Trainer {
         Ok(self)
     }
 
+    /// Adds a classification head of `labels` labels (score seeded by `seed`): each step then
+    /// takes [`HeadTargets`] per micro-batch ([`Trainer::train_step_with`]), and the score
+    /// weight is trained with AdamW beside the LoRA, inside the same gradient clipping. Before
+    /// the first step.
+    pub fn with_head(mut self, gpu: &Gpu, model: &Model, labels: usize, seed: u64) -> Self {
+        let head = HeadState::new(gpu, model, labels, seed);
+        let lens: Vec<usize> = Self::params_of(&self.lora).iter().map(|(_, g)| g.len()).chain([head.d_score.len()]).collect();
+        self.norm = GradNorm::new(gpu, &lens);
+        self.param_norm = GradNorm::new(gpu, &lens);
+        self.head = Some(head);
+        self
+    }
+
+    /// The classification head, when [`Trainer::with_head`] added one.
+    pub fn head(&self) -> Option<&HeadState> {
+        self.head.as_ref()
+    }
+
     /// The full fine-tuning state, when [`Trainer::full`] switched to it.
     pub fn full_params(&self) -> Option<&FullParams> {
         self.full.as_ref().map(|(_, p)| p)
@@ -144,7 +166,7 @@ impl Trainer {
     fn pairs(&self) -> Vec<(&GpuTensor, &GpuTensor)> {
         match &self.full {
             Some((grads, params)) => params.with_grads(grads),
-            None => Self::params_of(&self.lora),
+            None => Self::params_of(&self.lora).into_iter().chain(self.head.as_ref().map(|h| (&h.score, &h.d_score))).collect(),
         }
     }
     /// A trainer for batches of `batch × t` tokens.
@@ -162,7 +184,7 @@ impl Trainer {
             .collect();
         let norm = GradNorm::new(gpu, &lens);
         let param_norm = GradNorm::new(gpu, &lens);
-        Ok(Trainer { lora, config, moments, bufs, lora_bufs, norm, param_norm, step: 0, full: None })
+        Ok(Trainer { lora, config, moments, bufs, lora_bufs, norm, param_norm, step: 0, full: None, head: None })
     }
 
     /// Every tensor a checkpoint holds, named `<layer>.<module>.<A|B>.<param|m|v>`.
@@ -180,6 +202,7 @@ impl Trainer {
         });
         names
             .zip(Self::params_of(&self.lora).into_iter().zip(&self.moments))
+            .chain(self.head.as_ref().map(|h| ("head.score".to_string(), ((&h.score, &h.d_score), &h.moments))))
             .flat_map(|(name, ((p, _), [m, v]))| {
                 [(format!("{name}.param"), p), (format!("{name}.m"), m), (format!("{name}.v"), v)]
             })
@@ -199,8 +222,20 @@ impl Trainer {
     /// One optimizer step over `micro` (up to `grad_accum` batches) at step `self.step` of
     /// `total_steps` (for the schedule). Fails clearly on a non-finite loss or gradient.
     pub async fn train_step(&mut self, gpu: &Gpu, model: &Model, micro: &[Batch], total_steps: usize) -> Result<StepReport> {
+        self.train_step_with(gpu, model, micro, &[], total_steps).await
+    }
+
+    /// [`Trainer::train_step`]; with a head ([`Trainer::with_head`]) `heads` holds each
+    /// micro-batch's [`HeadTargets`] and the loss is the head's (mean over the rows).
+    pub async fn train_step_with(&mut self, gpu: &Gpu, model: &Model, micro: &[Batch], heads: &[HeadTargets], total_steps: usize) -> Result<StepReport> {
         let v = model.config.vocab_size;
-        let targets: usize = micro.iter().map(|b| crate::ops::cross_entropy::count_targets(&b.targets, v)).sum();
+        if self.head.is_some() != (heads.len() == micro.len()) {
+            return Err(Error::invalid("head", "a step with a classification head takes one HeadTargets per micro-batch (and none without)"));
+        }
+        let targets: usize = match &self.head {
+            Some(_) => heads.iter().map(|h| h.labels.len()).sum(),
+            None => micro.iter().map(|b| crate::ops::cross_entropy::count_targets(&b.targets, v)).sum(),
+        };
         let rows = self.bufs.batch * self.bufs.t;
         // Per-token losses of every micro-batch, then [norm, clip scale], then the parameters'
         // [norm, _]: one readback.
@@ -220,6 +255,12 @@ impl Trainer {
                 Some((grads, _)) => grads,
                 None => &pass,
             };
+            if let (Some(head), Some(h)) = (&self.head, heads.get(i)) {
+                // The head's loss is its mean over the batch's rows: the report keeps the sum.
+                let hb = head.record_step(&mut rec, model, adapter, &mut self.bufs, &batch.inputs, h)?;
+                rec.copy(&hb.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (h.last.len() * 4) as u64);
+                continue;
+            }
             record_step(&mut rec, model, adapter, &mut self.bufs, &batch.inputs, &batch.targets, scale)?;
             rec.copy(&self.bufs.head.loss.buffer, 0, &report.buffer, (i * rows * 4) as u64, (rows * 4) as u64);
         }
@@ -242,6 +283,10 @@ impl Trainer {
                     sgd_update(&mut rec, &opt, step, 1.0, clip, g, p, m)?;
                 }
             }
+        }
+        if let Some(h) = &self.head {
+            let opt = AdamW { lr, weight_decay: self.config.weight_decay, ..AdamW::default() };
+            adamw_update(&mut rec, &opt, step, 1.0, clip, &h.d_score, &h.score, &h.moments[0], &h.moments[1])?;
         }
         rec.copy(&self.norm.out.buffer, 0, &report.buffer, (micro.len() * rows * 4) as u64, 8);
         let params: Vec<&GpuTensor> = self.pairs().iter().map(|(p, _)| *p).collect();
@@ -276,5 +321,16 @@ impl Trainer {
         // Full fine-tuning: the model's own weights are the trained ones.
         let pass = (with_adapter && self.full.is_none()).then(|| LoraPass::new(&self.lora, &self.lora_bufs, None));
         evaluate(gpu, model, pass.as_ref().map(|p| p as &dyn Adapter), &mut self.bufs, batches).await
+    }
+
+    /// The head's mean loss and label accuracy on `batches` with their `heads` targets
+    /// ([`HeadState::evaluate`]), through the current adapter without dropout.
+    pub async fn evaluate_head(&mut self, gpu: &Gpu, model: &Model, batches: &[Batch], heads: &[HeadTargets]) -> Result<EvalReport> {
+        let Some(head) = &self.head else {
+            return Err(Error::invalid("head", "this run has no classification head"));
+        };
+        let pass = LoraPass::new(&self.lora, &self.lora_bufs, None);
+        let pairs: Vec<(&[u32], &HeadTargets)> = batches.iter().map(|b| b.inputs.as_slice()).zip(heads).collect();
+        head.evaluate(gpu, model, Some(&pass), &mut self.bufs, &pairs).await
     }
 }

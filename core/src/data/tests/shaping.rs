@@ -75,7 +75,7 @@ fn packing_fills_rows_and_keeps_the_trained_tokens() {
 
 #[test]
 fn packing_inserts_eos_between_examples_without_one() {
-    let ex = |ids: Vec<u32>| Example { loss_mask: vec![true; ids.len()], ids };
+    let ex = |ids: Vec<u32>| Example { loss_mask: vec![true; ids.len()], ids, label: None };
     let rows = shape::pack(vec![ex(vec![1, 2]), ex(vec![3, 319]), ex(vec![4, 5])], 10, Some(319));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].ids, vec![1, 2, 319, 3, 319, 4, 5]);
@@ -138,8 +138,8 @@ fn val_file_is_read_separately() {
 #[test]
 fn batches_have_next_token_targets_and_padding() {
     let rows = vec![
-        Example { ids: vec![10, 11, 12, 13], loss_mask: vec![false, false, true, true] },
-        Example { ids: vec![20, 21], loss_mask: vec![true, true] },
+        Example { ids: vec![10, 11, 12, 13], loss_mask: vec![false, false, true, true], label: None },
+        Example { ids: vec![20, 21], loss_mask: vec![true, true], label: None },
     ];
     let mut b = Batcher::new(&rows, 3, Padding::Longest, 0, 0, false).unwrap();
     let batch = b.next_batch();
@@ -155,7 +155,7 @@ fn batches_have_next_token_targets_and_padding() {
 #[test]
 fn batch_order_is_seeded_and_resumable() {
     let rows: Vec<Example> =
-        (0..10u32).map(|i| Example { ids: vec![i, i + 100], loss_mask: vec![true, true] }).collect();
+        (0..10u32).map(|i| Example { ids: vec![i, i + 100], loss_mask: vec![true, true], label: None }).collect();
     let ids = |b: &Batch| b.rows.clone();
     let run = |seed| {
         Batcher::new(&rows, 3, Padding::Longest, 0, seed, true).unwrap().take(12).map(|b| ids(&b)).collect::<Vec<_>>()

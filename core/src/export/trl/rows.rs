@@ -9,7 +9,7 @@
 //! ```
 //! use anytune_core::data::Example;
 //! use anytune_core::export::trl::rows::{Readable, readable_of};
-//! let ex = Example { ids: vec![1, 5, 6, 7], loss_mask: vec![false, false, true, true] };
+//! let ex = Example { ids: vec![1, 5, 6, 7], loss_mask: vec![false, false, true, true], label: None };
 //! assert_eq!(readable_of(&[ex]), Readable::PromptCompletion);
 //! ```
 
