@@ -38,6 +38,8 @@ export function dataStepTests(test) {
         const bad = join(dir, "bad.jsonl");
         await writeFile(bad, lines.join("\n") + "\n");
         await page.setInputFiles("#data-file", bad);
+        // The file is read asynchronously: wait for its preview, not the previous file's.
+        await page.waitForFunction(() => /bad\.jsonl/.test(document.querySelector("#data-preview b")?.textContent));
         const headers = await page.locator("#preview-table th").allTextContents();
         if (!headers.includes("prompt") || !headers.includes("completion")) throw new Error(`preview table headers: ${headers}`);
         await page.waitForSelector("#drop-bad-rows");
