@@ -95,7 +95,7 @@ function onMessage(msg) {
   if (steps.onMessage(msg)) return;
   switch (msg.type) {
     case "schema": return applySchema(msg.schema);
-    case "optionErrors": return showFieldErrors(msg.errors);
+    case "optionErrors": return stalePlan(msg) || showFieldErrors(msg.errors);
     case "answering":
       status.answering = msg.busy;
       return showTrainState();
@@ -123,7 +123,7 @@ function onMessage(msg) {
       if (dataset) { plan(); steps.datasetChanged(dataset, "picked"); }
       break;
     }
-    case "plan": return onPlan(msg.plan);
+    case "plan": return stalePlan(msg) || onPlan(msg.plan);
     case "started": return onStarted(msg);
     case "step": return onStep(msg.outcome, msg.seconds);
     case "state": return onState(msg.state);
@@ -149,6 +149,7 @@ function onMessage(msg) {
 }
 
 function onError(msg) {
+  if (msg.context === "plan" && stalePlan(msg)) return;
   const text = msg.message;
   if (msg.context === "plan" && text.startsWith("invalid ")) {
     // An option outside its range (core's schema names it and its range): not the dataset's fault.
@@ -282,11 +283,17 @@ function options() {
   };
 }
 
+/// The latest plan asked for: the worker answers every request in order, and an answer to an
+/// older one (fields typed quickly, one plan per change) must not write its options back into
+/// the form over newer values.
+let planSeq = 0;
+const stalePlan = (msg) => msg.seq !== undefined && msg.seq !== planSeq;
+
 function plan() {
   if (!status.model || status.state === "training" || status.state === "paused") return;
   show("data-errors", "");
   const quick = $("options").elements.preset.value === "quick";
-  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource, quick });
+  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource, quick, seq: ++planSeq });
 }
 
 /// Each option's error next to its field (core's schema refusal, by the option's name); none

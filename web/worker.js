@@ -40,7 +40,7 @@ async function handle(msg) {
     case "plan": {
       // Every field checked by core's schema first, so each bad one is named next to itself.
       const errors = JSON.parse(optionErrors(JSON.stringify(msg.options)));
-      post({ type: "optionErrors", errors });
+      post({ type: "optionErrors", errors, seq: msg.seq });
       if (Object.keys(errors).length) return;
       let plan;
       try {
@@ -48,11 +48,11 @@ async function handle(msg) {
       } catch (e) {
         // A refusal of one option that needs the data or the model (val_split, rank, layers).
         const name = (String(e.message).match(/^invalid ([a-z_]+)(?: \(--[a-z-]+\))?: /) || [])[1];
-        if (name && name in msg.options) post({ type: "optionErrors", errors: { [name]: String(e.message) } });
+        if (name && name in msg.options) post({ type: "optionErrors", errors: { [name]: String(e.message) }, seq: msg.seq });
         throw e;
       }
       current = { model: msg.model, dataset: { name: msg.name, bytes: msg.bytes }, options: plan.options };
-      post({ type: "plan", plan });
+      post({ type: "plan", plan, seq: msg.seq });
       return;
     }
     case "start": {
@@ -250,6 +250,6 @@ self.onmessage = (e) => {
     return;
   }
   chain = chain.then(() => handle(msg)).catch((err) => {
-    post({ type: "error", context: msg.type, message: String(err.message || err) });
+    post({ type: "error", context: msg.type, seq: msg.seq, message: String(err.message || err) });
   });
 };
