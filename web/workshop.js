@@ -21,7 +21,7 @@ const TARGET_SECONDS = 120, MAX_GROWTH = 4;
 const TITLES = ["Ask the base model", "Look at the data", "Train", "Ask again", "What it learned, token by token", "Take it home"];
 
 const $ = (id) => document.getElementById(id);
-const state = { step: 0, done: [], base: "", tuned: "", expected: "", plan: null, trained: 0, total: 0, seconds: null, tokens: null, error: null };
+const state = { step: 0, done: [], base: "", tuned: "", expected: "", trained: 0, total: 0, seconds: null, tokens: null, error: null };
 
 let worker, chart, dataset, quickOptions, runOptions;
 let waiting = {}; // message type → resolve, for the one request in flight of each type

@@ -58,30 +58,31 @@ pub async fn token_losses(
     }
     let mut rows = Vec::with_capacity(dataset.train.len());
     for ex in &dataset.train {
-        let base = row_losses(gpu, model, None, ex).await?;
-        let adapted = match adapter {
-            Some(a) => Some(row_losses(gpu, model, Some(a), ex).await?),
-            None => None,
-        };
+        let (base, adapted) = row_losses(gpu, model, adapter, ex).await?;
         rows.push(describe(model, ex, &base, adapted.as_deref())?);
     }
     Ok(rows)
 }
 
-/// `losses[i]` = token i's loss (`losses[0]` = 0: nothing predicts the first token).
-async fn row_losses(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>, ex: &Example) -> Result<Vec<f32>> {
+/// Token i's loss under the base and (with `adapter`) adapted, `[0]` = 0 (nothing predicts the
+/// first token); one set of step buffers serves both passes.
+async fn row_losses(gpu: &Gpu, model: &Model, adapter: Option<&dyn AdapterWeights>, ex: &Example) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
     let t = ex.ids.len().max(2);
-    let every = Example { ids: ex.ids.clone(), loss_mask: vec![true; ex.ids.len()], label: ex.label };
+    let every = Example { ids: ex.ids.clone(), loss_mask: vec![true; ex.ids.len()], label: None };
     let batches = all_batches(std::slice::from_ref(&every), 1, t, pad_id(model))?;
+    let Some(batch) = batches.first() else { return Ok((vec![0.0; ex.ids.len()], adapter.map(|_| vec![0.0; ex.ids.len()]))) };
     let mut buf = StepBuffers::new(gpu, model, 1, t)?;
-    let pass = adapter.map(|a| a.inference(gpu, t));
-    let mut out = vec![0.0];
-    if let Some(batch) = batches.first() {
-        let at = position_losses(gpu, model, pass.as_deref(), &mut buf, batch).await?;
-        // Position j predicts token j + 1.
-        out.extend(at.iter().take(ex.ids.len().saturating_sub(1)));
-    }
-    Ok(out)
+    // Position j predicts token j + 1.
+    let shift = |at: Vec<f32>| std::iter::once(0.0).chain(at.into_iter().take(ex.ids.len().saturating_sub(1))).collect::<Vec<f32>>();
+    let base = shift(position_losses(gpu, model, None, &mut buf, batch).await?);
+    let adapted = match adapter {
+        Some(a) => {
+            let pass = a.inference(gpu, t);
+            Some(shift(position_losses(gpu, model, Some(&*pass), &mut buf, batch).await?))
+        }
+        None => None,
+    };
+    Ok((base, adapted))
 }
 
 fn describe(model: &Model, ex: &Example, base: &[f32], adapted: Option<&[f32]>) -> Result<RowLosses> {

@@ -8,7 +8,7 @@
 //! Each has a CPU reference and GPU tests against it and against finite differences.
 
 use super::embedding::GpuIds;
-use super::matmul::{MatmulShape, matmul};
+use super::matmul::{MatmulShape, matmul, matmul_cpu};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
 
@@ -43,17 +43,11 @@ fn linear_dw_shape(x: &[usize], dy: &[usize], dw: &[usize]) -> Result<(usize, us
     Ok((rows, inp, out))
 }
 
-/// CPU reference of [`linear_dw`] (not accumulated): `dw[o, i] = Σ_r dy[r, o] · x[r, i]`.
+/// CPU reference of [`linear_dw`] (not accumulated): `dw[o, i] = Σ_r dy[r, o] · x[r, i]`, the
+/// same product through [`matmul_cpu`].
 pub fn linear_dw_cpu(x: &[f32], dy: &[f32], out: usize, inp: usize) -> Vec<f32> {
     let rows = x.len() / inp.max(1);
-    let mut dw = vec![0f32; out * inp];
-    for o in 0..out {
-        for i in 0..inp {
-            let s: f64 = (0..rows).map(|r| dy[r * out + o] as f64 * x[r * inp + i] as f64).sum();
-            dw[o * inp + i] = s as f32;
-        }
-    }
-    dw
+    matmul_cpu(dy, x, &vec![0.0; out * inp], MatmulShape { trans_a: true, ..MatmulShape::new(out, inp, rows) })
 }
 
 /// Mirrors `Params` in `shaders/rmsnorm_dw.wgsl`.
