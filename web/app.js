@@ -324,12 +324,14 @@ function showFieldErrors(errors) {
 
 /// The planned options in the form's fields, so that what the page shows is what will run
 /// (core's short schedule on a software adapter, the quick demo, a batch that fills the GPU);
-/// the fields it changed are marked.
+/// the fields it changed are marked. The field being edited is left alone: a plan answer that
+/// lands while the user (or a test) is typing there would move the caret and mix its value into
+/// theirs ("16" then "8" typed read "168"); their edit sends a newer plan anyway.
 function showPlannedOptions(planned) {
   const f = $("options").elements;
   for (const o of schema) {
     const input = f[o.name];
-    if (!input || !(o.name in planned)) continue;
+    if (!input || !(o.name in planned) || input === document.activeElement) continue;
     const v = planned[o.name];
     let changed;
     if (o.kind === "flag") {

@@ -58,7 +58,13 @@ export async function setOptions(page, options) {
     if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(String(value));
     else await field.fill(String(value));
   }
-  const plan = await waitForText(page, "#plan-status", new RegExp(`${options.steps} steps of`));
+  // The plan's own line ("8 steps of", not "168 steps of"), and the fields as filled: a plan
+  // answer that landed during a fill once mixed its value into the typed one.
+  const plan = await waitForText(page, "#plan-status", new RegExp(`(^|\\s)${options.steps} steps of`));
+  for (const [name, value] of Object.entries(options)) {
+    const got = await page.locator(`#options [name=${name}]`).inputValue();
+    if (got !== String(value)) throw new Error(`field ${name} reads ${JSON.stringify(got)} after filling ${JSON.stringify(String(value))}`);
+  }
   // Said once, and no empty adapter name: "GPU memory: GPU memory:", "adapter ()" were bugs.
   if (/GPU memory:.*GPU memory:|\(\)|, \)/s.test(plan)) throw new Error(`plan status: ${JSON.stringify(plan)}`);
 }
