@@ -144,12 +144,34 @@ function onMessage(msg) {
       if (msg.kind.includes("-merged-")) show("merged-status", `Downloaded ${msg.kind} (${(msg.bytes.length / 2 ** 20).toFixed(1)} MiB).`, "");
       return save(msg.kind, msg.bytes);
     case "saved": savedMeta = msg.meta; return showSaved();
+    case "benchTrain": return bench.settle(msg.timing);
     case "error": return onError(msg);
   }
 }
 
+/// `anytuneBench(options)` in the console (and tests/browser/speed.mjs): the browser's `anytune
+/// bench --train` on the loaded model — core's timed LoRA step with the same options — resolving
+/// to its timing (seconds per step, tokens/s, dispatches, memory, GPU time per kernel).
+const bench = {
+  pending: null,
+  run(options) {
+    if (this.pending) return Promise.reject(new Error("a benchmark is already running"));
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      worker.postMessage({ type: "benchTrain", options });
+    });
+  },
+  settle(timing, error) {
+    const p = this.pending;
+    this.pending = null;
+    if (p) error ? p.reject(new Error(error)) : p.resolve(timing);
+  },
+};
+window.anytuneBench = (options = {}) => bench.run(options);
+
 function onError(msg) {
   if (msg.context === "plan" && stalePlan(msg)) return;
+  if (msg.context === "benchTrain") return bench.settle(null, msg.message);
   const text = msg.message;
   if (msg.context === "plan" && text.startsWith("invalid ")) {
     // An option outside its range (core's schema names it and its range): not the dataset's fault.
@@ -196,8 +218,10 @@ function wire() {
   $("sample-zorblax").onclick = () => fetchSample("tests/data/zorblax.jsonl");
   $("sample-chat").onclick = () => fetchSample("tests/data/zorblax_chat.jsonl");
   $("options").oninput = (e) => {
-    // Changing an option by hand leaves the preset: the fields are the run.
-    if (e.target.name !== "preset") $("options").elements.preset.value = "custom";
+    // Changing an option by hand leaves the preset: the fields are the run. Choosing a preset
+    // puts the options presets set back to their defaults first.
+    if (e.target.name === "preset") resetPresetFields();
+    else $("options").elements.preset.value = "custom";
     e.target.classList.remove("planned");
     if (dataset) plan();
   };
@@ -271,11 +295,25 @@ function applySchema(list) {
   }
 }
 
+/// The options a preset sets (core's `apply_preset`): choosing another preset puts them back to
+/// the page's defaults first, so the previous preset's values (epochs, validation interval) do
+/// not stay behind in the fields.
+const PRESET_FIELDS = ["steps", "epochs", "batch", "lr", "targets", "layers", "eval_every"];
+
+function resetPresetFields() {
+  const f = $("options").elements;
+  for (const o of schema.filter((o) => PRESET_FIELDS.includes(o.name))) {
+    const value = o.name in PAGE_PRESETS ? PAGE_PRESETS[o.name] : o.default;
+    f[o.name].value = value === null ? "" : String(value);
+    f[o.name].classList.remove("planned");
+  }
+}
+
 function options() {
   const f = $("options").elements;
   const num = (n) => Number(f[n].value);
   return {
-    rank: num("rank"), alpha: num("alpha"), targets: f.targets.value, layers: f.layers.value || "all",
+    preset: f.preset.value, rank: num("rank"), alpha: num("alpha"), targets: f.targets.value, layers: f.layers.value || "all",
     lr: num("lr"), steps: f.steps.value ? num("steps") : null, epochs: num("epochs"),
     max_seq_len: num("max_seq_len"), batch: num("batch"), val_split: num("val_split"),
     eval_every: num("eval_every"), seed: num("seed"),
@@ -292,8 +330,7 @@ const stalePlan = (msg) => msg.seq !== undefined && msg.seq !== planSeq;
 function plan() {
   if (!status.model || status.state === "training" || status.state === "paused") return;
   show("data-errors", "");
-  const quick = $("options").elements.preset.value === "quick";
-  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource, quick, seq: ++planSeq });
+  worker.postMessage({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: options(), model: modelSource, seq: ++planSeq });
 }
 
 /// Each option's error next to its field (core's schema refusal, by the option's name); none
@@ -348,17 +385,25 @@ function showPlannedOptions(planned) {
   }
 }
 
-/// "Quick demo — about N minutes here": the plan's floating-point work at the speed measured
-/// in this session's steps, else at an assumed speed (software adapter 1.5 GFLOP/s, the
-/// SwiftShader figure of SmolLM2-135M; a GPU 100 GFLOP/s).
-function quickDemoLabel(p) {
+/// The presets' labels, the selected one with how long its plan takes here ("Quick demo — about
+/// N minutes here"): the plan's floating-point work at the speed measured in this session's
+/// steps, else at an assumed speed (software adapter 1.5 GFLOP/s, the SwiftShader figure of
+/// SmolLM2-135M; a GPU 100 GFLOP/s). The note says what the selected preset sets.
+function presetLabels(p) {
   const rate = measured.seconds > 0 ? measured.flops / measured.seconds : software ? 1.5e9 : 1e11;
   const minutes = (p.flops_per_step * p.total_steps) / rate / 60;
   const about = minutes < 1 ? "under a minute" : `about ${Math.round(minutes)} minute${Math.round(minutes) === 1 ? "" : "s"}`;
-  $("preset-quick").textContent = `Quick demo — ${about} here`;
-  $("preset-note").textContent = `Core's short schedule: few steps of one row, a higher learning rate, LoRA on every linear ` +
-    `layer of the top layers${software ? " — chosen on this software (CPU) adapter, where a full epoch takes long" : ""}. ` +
-    `Time ${measured.seconds > 0 ? "from the steps measured on this computer" : "estimated (measured once a run has taken steps)"}.`;
+  const preset = p.options.preset;
+  const time = (name) => (preset === name ? ` — ${about} here` : "");
+  $("preset-quick").textContent = `Quick demo${time("quick")}`;
+  $("preset-model").textContent = `Recommended for ${status.model ? status.model.name : "this model"}${time("model")}`;
+  const timed = ` Time ${measured.seconds > 0 ? "from the steps measured on this computer" : "estimated (measured once a run has taken steps)"}.`;
+  const note = p.notes.find((n) => n.startsWith(`preset ${preset}`));
+  $("preset-note").textContent = preset === "quick"
+    ? `Core's short schedule: few steps of one row, a higher learning rate, LoRA on every linear layer of the top layers.${timed}`
+    : preset === "model"
+      ? `The full run recommended for this model — ${note ? note.replace(/^preset model \([^)]*\): /, "") : "its family's settings"}.${timed}`
+      : `The fields as you set them${software ? "; left empty, steps take core's short schedule on this software (CPU) adapter" : ""}.`;
 }
 
 function onPlan(p) {
@@ -366,7 +411,7 @@ function onPlan(p) {
   software = p.software;
   showFieldErrors({});
   showPlannedOptions(p.options);
-  quickDemoLabel(p);
+  presetLabels(p);
   $("command").textContent = commandLine(p.options, schema, runFiles());
   show("data-summary", p.summary_text);
   const bad = p.summary.bad_rows.map((r) => `${r.file}:${r.line}: ${r.reason}`);

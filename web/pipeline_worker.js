@@ -1,14 +1,14 @@
 // The worker's side of the steps around training (web/steps.js on the page, web/workshop.js):
 // each message calls one Engine method (web/src/pipeline.rs, the same core functions as `anytune
-// data inspect|clean|convert`, `anytune compare`, `anytune eval`, and the per-token losses of the
-// workshop) and posts its result under the same type. worker.js hands it every message type it
-// does not know; errors reach the page as `{type: "error", context: <the message type>}` through
+// data inspect|clean|convert`, `anytune compare`, `anytune eval`, the per-token losses of the
+// workshop, `anytune bench --train` as benchTrain) and posts its result under the same type.
+// worker.js hands it every message type it does not know; errors reach the page as `{type: "error", context: <the message type>}` through
 // worker.js's own catch.
 
 import { rateCss, rateJs } from "./pkg/anytune_web.js";
 
 /** The message types answered here. */
-export const TYPES = ["inspect", "clean", "convert", "compare", "evalMetrics", "rateAssets", "tokenLosses"];
+export const TYPES = ["inspect", "clean", "convert", "compare", "evalMetrics", "rateAssets", "tokenLosses", "benchTrain"];
 
 /** Answers `msg` with `engine`, posting through `post`. */
 export async function handlePipeline(engine, msg, post) {
@@ -37,6 +37,8 @@ export async function handlePipeline(engine, msg, post) {
     }
     case "tokenLosses":
       return post({ type: "tokenLosses", rows: JSON.parse(await engine.tokenLosses(msg.name, msg.bytes, JSON.stringify(msg.options))) });
+    case "benchTrain":
+      return post({ type: "benchTrain", timing: JSON.parse(await engine.benchTrain(JSON.stringify(msg.options || {}))) });
     case "rateAssets":
       return post({ type: "rateAssets", js: rateJs(), css: rateCss() });
     default:

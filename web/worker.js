@@ -44,7 +44,7 @@ async function handle(msg) {
       if (Object.keys(errors).length) return;
       let plan;
       try {
-        plan = JSON.parse(engine.plan(msg.name, msg.bytes, JSON.stringify(msg.options), Boolean(msg.quick)));
+        plan = JSON.parse(engine.plan(msg.name, msg.bytes, JSON.stringify(msg.options)));
       } catch (e) {
         // A refusal of one option that needs the data or the model (val_split, rank, layers).
         const name = (String(e.message).match(/^invalid ([a-z_]+)(?: \(--[a-z-]+\))?: /) || [])[1];

@@ -108,8 +108,9 @@ async function prepare() {
   state.rows = rows;
   state.expected = rows.find((r) => r.prompt.includes(QUESTION)).completion.trim();
   // The quick demo's options (core's short schedule), with every row trained.
-  const planned = await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: { val_split: 0 }, quick: true, model: "default" });
-  quickOptions = planned.plan.options;
+  const planned = await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: { val_split: 0, preset: "quick" }, model: "default" });
+  // Planned: the short schedule's values set, so later plans keep them as given.
+  quickOptions = { ...planned.plan.options, preset: "custom" };
   state.ready = true;
   show(state.step);
 }
@@ -219,7 +220,7 @@ function duration(s) {
 async function train() {
   state.training = true;
   note("Measuring one training step on this computer…");
-  await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: { ...quickOptions, steps: 1 }, quick: false, model: "default" });
+  await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: { ...quickOptions, steps: 1 }, model: "default" });
   state.probing = true;
   await ask({ type: "start" }, "finished");
   state.probing = false;
@@ -233,7 +234,7 @@ async function train() {
   state.estimate = steps * seconds;
   note(`One step took ${seconds.toFixed(1)} s here, so ${steps} steps take about ${duration(state.estimate)} on this computer.`);
   chart.clear();
-  await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: runOptions, quick: false, model: "default" });
+  await ask({ type: "plan", name: dataset.name, bytes: dataset.bytes, options: runOptions, model: "default" });
   await ask({ type: "start" }, "finished");
   state.training = false;
   const last = chart.train.at(-1), first = chart.train[0];

@@ -14,7 +14,8 @@ use anytune_core::model::Model;
 use anytune_core::model::synthetic::find_synthetic;
 use anytune_core::peak::{measure_peak_gflops, published_peak_gflops};
 use anytune_core::ops::matmul::{MatmulShape, kernel_name};
-use anytune_core::gpu::{KernelTime, Recorder};
+use anytune_core::gpu::Recorder;
+use anytune_core::train::bench_step::KernelProfile;
 use anytune_core::model::KvCache;
 use anytune_core::quant::GgmlType;
 use clap::Args;
@@ -44,6 +45,10 @@ pub struct BenchArgs {
     /// Adapted modules for --train.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
+    /// Adapted layers for --train: all, or indices and ranges like 22-29 (the short
+    /// schedule's top 8 layers of SmolLM2).
+    #[arg(long, default_value = "all")]
+    layers: String,
     /// Model for --forward and --train: a path or a name from `anytune models` (default: smollm2-135m).
     #[arg(long, conflicts_with = "synthetic")]
     model: Option<PathBuf>,
@@ -155,13 +160,14 @@ fn forward(args: &BenchArgs) -> Result<()> {
     if args.profile {
         gpu.start_profile()?;
         run_once()?;
-        print_profile(&pollster::block_on(gpu.take_profile())?, "pass");
+        let times = pollster::block_on(gpu.take_profile())?;
+        print_profile(&times.iter().map(KernelProfile::from).collect::<Vec<_>>(), "pass");
     }
     Ok(())
 }
 
 /// The kernels of one profiled pass or step, most GPU time first.
-fn print_profile(times: &[KernelTime], what: &str) {
+fn print_profile(times: &[KernelProfile], what: &str) {
     let total: f64 = times.iter().map(|t| t.seconds).sum();
     println!("GPU time per kernel, one {what}: {:.3} s in {} dispatches", total, times.iter().map(|t| t.dispatches).sum::<usize>());
     println!("{:<28} {:>10} {:>10} {:>7}", "kernel", "dispatches", "ms", "share");
@@ -171,50 +177,44 @@ fn print_profile(times: &[KernelTime], what: &str) {
 }
 
 fn train(args: &BenchArgs) -> Result<()> {
-    use anytune_core::data::{Batch, DataPosition};
-    use anytune_core::lora::{Layers, LoraConfig, LoraWeights, Target};
-    use anytune_core::lora::LoraParams;
-    use anytune_core::train::{TrainConfig, Trainer, training_flops_per_token, training_memory};
+    use anytune_core::train::bench_step::{StepBench, bench_step};
     let gpu = open_gpu()?;
     let model = bench_model(&gpu, args)?;
-    let (b, t) = (args.batch, args.tokens);
-    let cfg = LoraConfig { r: args.rank, targets: Target::parse_list(&args.targets)?, layers: Layers::All, ..LoraConfig::default() };
-    let lora = LoraParams::from_weights(&gpu, &model, &LoraWeights::init(&cfg, &model.config, 0)?)?;
-    let memory = training_memory(&gpu, &model, &lora, b, t, args.recompute);
-    let flops_per_token = training_flops_per_token(&model, &lora, t);
-    let v = model.config.vocab_size as u32;
-    let inputs: Vec<u32> = (0..b * t).map(|i| (i as u32 * 7919) % v).collect();
-    let targets: Vec<u32> = (0..b * t).map(|i| (i as u32 * 104_729 + 13) % v).collect();
-    let batch = Batch { b, t, inputs, targets, n_targets: b * t, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: 0 } };
-    let mut trainer = Trainer::new(&gpu, &model, lora, TrainConfig { recompute: args.recompute, ..TrainConfig::default() }, b, t)?;
-    let total = args.iters + 1 + args.profile as usize;
-    let first = pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?; // warm-up
-    let mut best = f64::MAX;
-    for _ in 0..args.iters {
-        let start = Instant::now();
-        pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?;
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    let tokens = (b * t) as f64;
+    let setup = StepBench {
+        batch: args.batch,
+        tokens: args.tokens,
+        rank: args.rank,
+        targets: args.targets.clone(),
+        layers: args.layers.clone(),
+        recompute: args.recompute,
+        iters: args.iters,
+        profile: args.profile,
+    };
+    let clock = Instant::now();
+    let r = pollster::block_on(bench_step(&gpu, &model, &setup, &|| clock.elapsed().as_secs_f64()))?;
     let peak = peak(&gpu)?;
-    let gflops = flops_per_token * tokens / best / 1e9;
-    println!("model: {} ({} layers), LoRA r {} on {}, batch {b} × {t} tokens", model.name, model.config.n_layers, args.rank, args.targets);
-    println!("step: {best:.3} s best of {} → {:.1} tokens/s, {gflops:.2} GFLOP/s ({:.1}% of the measured peak)", args.iters, tokens / best, 100.0 * gflops / peak);
-    println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", flops_per_token / 1e6, first.dispatches);
-    println!("{memory}{}", if args.recompute { " (with recomputation)" } else { "" });
+    println!(
+        "model: {} ({} layers), LoRA r {} on {} of layers {}, batch {} × {} tokens",
+        model.name, model.config.n_layers, args.rank, args.targets, args.layers, args.batch, args.tokens
+    );
+    println!(
+        "step: {:.3} s best of {} → {:.1} tokens/s, {:.2} GFLOP/s ({:.1}% of the measured peak)",
+        r.best, args.iters, r.tokens_per_s, r.gflops, 100.0 * r.gflops / peak
+    );
+    println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", r.flops_per_token / 1e6, r.dispatches);
+    println!("{}{}", r.memory, if args.recompute { " (with recomputation)" } else { "" });
     // Measured: what the device's allocator holds now (weights, trainer buffers), where it reports.
     match gpu.device.generate_allocator_report() {
-        Some(r) => println!(
+        Some(a) => println!(
             "measured GPU memory: {:.0} MiB allocated, {:.0} MiB reserved",
-            r.total_allocated_bytes as f64 / 1048576.0,
-            r.total_reserved_bytes as f64 / 1048576.0
+            a.total_allocated_bytes as f64 / 1048576.0,
+            a.total_reserved_bytes as f64 / 1048576.0
         ),
         None => println!("measured GPU memory: not reported by this backend"),
     }
     if args.profile {
-        gpu.start_profile()?;
-        pollster::block_on(trainer.train_step(&gpu, &model, std::slice::from_ref(&batch), total))?;
-        print_profile(&pollster::block_on(gpu.take_profile())?, "step");
+        print_profile(&r.profile, "step");
+        println!("profiled step: {:.3} s wall, {:.3} s of it on the GPU", r.profiled_wall_seconds, r.profiled_gpu_seconds);
     }
     Ok(())
 }

@@ -26,24 +26,8 @@ fi
 
 bash web/build.sh
 cargo build -q -p anytune
-log=$(mktemp)
-"${CARGO_TARGET_DIR:-target}/debug/anytune" serve --port 0 --no-build \
-  --model tests/fixtures/tiny-llama-Q4_0.gguf >"$log" 2>"$log.err" &
-server=$!
-# (The server dies of the kill: its status 143 must not become this script's under set -e.)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log" "$log.err"' EXIT
-url=
-for _ in $(seq 100); do
-  url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" || true)
-  [ -n "$url" ] && break
-  kill -0 "$server" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "tests/browser/run.sh: anytune serve did not start:" >&2
-  cat "$log.err" >&2
-  exit 1
-fi
+source tests/browser/serve.sh
+serve "${CARGO_TARGET_DIR:-target}/debug/anytune" --model tests/fixtures/tiny-llama-Q4_0.gguf
 echo "== browser tests against $url"
 ANYTUNE_URL=$url ANYTUNE_CHROMIUM=$chromium ANYTUNE_BIN="${CARGO_TARGET_DIR:-target}/debug/anytune" \
   node tests/browser/test.mjs

@@ -12,7 +12,7 @@ import { workshopTests } from "./workshop.mjs";
 import { exportTests } from "./export.mjs";
 import { tryItTests } from "./tryit.mjs";
 import { dataStepTests } from "./datastep.mjs";
-import { kernelTests } from "./kernels.mjs";
+import { benchTests, kernelTests } from "./kernels.mjs";
 
 test("WebGPU: #gpu-status names the adapter and its limits", () =>
   withPage({ webgpu: true }, async (page) => {
@@ -54,5 +54,6 @@ exportTests(test);
 tryItTests(test);
 dataStepTests(test);
 kernelTests(test);
+benchTests(test);
 
 await run();

@@ -77,6 +77,23 @@ export function truthTests(test) {
       if (!/^Quick demo — (about \d+ minutes?|under a minute) here$/.test(label)) throw new Error(`preset label: ${label}`);
       const plan = await page.textContent("#plan-status");
       if (!new RegExp(`${quick.steps} steps of 1 ×`).test(plan)) throw new Error(`plan vs fields: ${plan}`);
+      // The model's preset: the recommended full run (core's apply_preset), in the fields, named
+      // after the model, with the time here; the quick demo's values do not stay behind.
+      await page.selectOption("#options [name=preset]", "model");
+      const modelPlan = await waitForText(page, "#plan-status", /preset model \(Llama-style/);
+      const rec = { steps: await field("steps"), epochs: await field("epochs"), lr: await field("lr"), targets: await field("targets"), layers: await field("layers"), batch: await field("batch"), eval_every: await field("eval_every") };
+      const recSteps = Number(modelPlan.match(/(\d+) steps of/)[1]);
+      if (rec.steps !== "" || rec.epochs !== "3" || rec.lr !== "0.001" || rec.targets !== "all-linear" || rec.layers !== "all" || rec.batch !== "4" ||
+          rec.eval_every !== String(Math.ceil(recSteps / 10))) throw new Error(`model preset fields: ${JSON.stringify(rec)}, ${recSteps} steps`);
+      const modelName = (await page.textContent("#model-status")).split(":")[0];
+      const recLabel = await page.textContent("#preset-model");
+      if (recLabel !== `Recommended for ${modelName}` + recLabel.slice(`Recommended for ${modelName}`.length) || !/ — (about \d+ minutes?|under a minute) here$/.test(recLabel)) throw new Error(`model preset label: ${recLabel}`);
+      if ((await page.textContent("#preset-quick")) !== "Quick demo") throw new Error("the unselected quick demo still shows a time");
+      if (!(await page.textContent("#command")).includes("--preset model")) throw new Error(`command: ${await page.textContent("#command")}`);
+      await page.selectOption("#options [name=preset]", "quick");
+      await waitForText(page, "#plan-status", /preset quick: short schedule/);
+      const back = { lr: await field("lr"), epochs: await field("epochs"), eval_every: await field("eval_every") };
+      if (back.lr !== "0.01" || back.epochs !== "1" || back.eval_every !== "5") throw new Error(`back to the quick demo: ${JSON.stringify(back)}`);
       for (const name of ["rank", "alpha", "targets", "layers", "lr", "val_split"]) {
         const help = await page.evaluate((n) => document.querySelector(`#options [name=${n}]`).closest("label").querySelector(".help")?.textContent ?? "", name);
         if (help.length < 20) throw new Error(`no explanation beside ${name}`);

@@ -4,6 +4,7 @@
 //! `generate_with`, the PEFT/GGUF writers. Results cross the boundary as JSON strings or bytes;
 //! errors as `JsError` (only here).
 
+pub mod bench;
 pub mod pipeline;
 pub mod zip;
 
@@ -15,7 +16,6 @@ use anytune_core::gpu::{Gpu, GpuOptions, KernelFamily};
 use anytune_core::lora::LoraParams;
 use anytune_core::model::{AdapterWeights, Model};
 use anytune_core::sample::SamplingConfig;
-use anytune_core::train::cpu_schedule::software_schedule;
 use anytune_core::train::options::{Origin, RawValue};
 use anytune_core::train::run::prepare_data;
 use anytune_core::train::{
@@ -150,23 +150,17 @@ impl Engine {
     /// rows with lines), `summary_text`, trainable parameters, steps, sequence length, memory
     /// estimate, `fits` (and `fits_error`: a buffer over the storage-binding limit, or the whole
     /// estimate over the memory budget), `flops_per_step`, `software` (a CPU adapter), notes.
-    /// `quick`: the quick demo — core's short schedule ([`software_schedule`]) on any adapter,
-    /// from the defaults of the options it sets. Bad rows without `skip_bad_rows` are an error
-    /// naming the line.
-    pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str, quick: bool) -> Result<String, JsError> {
+    /// The options' `preset` (custom, quick, model: core's `train::model_preset::apply_preset`)
+    /// resets and sets its options. Bad rows without `skip_bad_rows` are an error naming the line.
+    pub fn plan(&mut self, name: &str, bytes: &[u8], options: &str) -> Result<String, JsError> {
         self.plan = None;
-        let mut options = RunOptions::from_json(options).map_err(js_err)?;
+        let options = RunOptions::from_json(options).map_err(js_err)?;
         if options.head {
             return Err(js_err(anytune_core::Error::invalid("head", "a classification head is not on the page yet: train it with `anytune train --head`")));
         }
         let model = self.model()?;
         let file = DataFile { bytes, name };
         let dataset = prepare_data(model, file, None, &options.data_config()).map_err(js_err)?;
-        if quick {
-            let d = RunOptions::default();
-            let reset = RunOptions { steps: None, batch: d.batch, lr: d.lr, targets: d.targets, layers: d.layers, ..options };
-            options = software_schedule(&reset, model.config.n_layers, dataset.train.len()).0;
-        }
         let plan = RunPlan::from_dataset(&self.gpu, model, dataset, (file, None), &options, &self.base_name).map_err(js_err)?;
         let fits = check_fits(&self.gpu, &plan.memory)
             .and_then(|()| self.budget.as_ref().map_or(Ok(()), |(b, source)| check_budget(&plan.memory, *b, source)));

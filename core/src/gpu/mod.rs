@@ -14,6 +14,7 @@ mod context;
 mod errors;
 mod family;
 pub mod kernels;
+mod params_arena;
 mod profile;
 mod profile_read;
 pub mod readback;

@@ -9,10 +9,16 @@ impl Gpu {
     /// Turns profiling on (dropping anything recorded before): every dispatch recorded from
     /// now on is timed. Errors when the adapter has no timestamp queries.
     pub fn start_profile(&self) -> Result<()> {
+        self.can_profile()?;
+        self.profile.with(|state| *state = Some(Vec::new()));
+        Ok(())
+    }
+
+    /// Whether this adapter can profile (timestamp queries); the error says it cannot.
+    pub fn can_profile(&self) -> Result<()> {
         if !self.features.timestamp_query {
             return Err(Error::Gpu(format!("adapter {} has no timestamp queries: cannot profile", self.report.name)));
         }
-        self.profile.with(|state| *state = Some(Vec::new()));
         Ok(())
     }
 

@@ -5,7 +5,6 @@
 
 use super::context::Gpu;
 use super::kernels::Kernel;
-use wgpu::util::DeviceExt;
 
 /// Workgroups for `n` invocations of `workgroup_size`, spread over x and y so that no
 /// dimension exceeds 65535. Kernels rebuild the linear index as
@@ -22,12 +21,14 @@ pub struct Recorder<'g> {
     pub dispatches: u32,
     /// Timestamp queries of the dispatches, while the device profiles.
     queries: Option<super::timestamps::RecorderQueries>,
+    /// The dispatches' uniform params, written when the recorder submits.
+    params: super::params_arena::ParamsArena,
 }
 
 impl<'g> Recorder<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("anytune") });
-        Recorder { gpu, encoder, dispatches: 0, queries: super::timestamps::RecorderQueries::new(gpu) }
+        Recorder { gpu, encoder, dispatches: 0, queries: super::timestamps::RecorderQueries::new(gpu), params: super::params_arena::ParamsArena::new(gpu) }
     }
 
     /// Records one dispatch of `kernel`. `params` becomes the uniform at binding 0; `buffers`
@@ -56,12 +57,7 @@ impl<'g> Recorder<'g> {
         }
         let device = &self.gpu.device;
         let pipeline = self.gpu.pipelines.get(device, kernel, constants);
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(kernel.entry),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: self.params.push(device, bytemuck::bytes_of(params)) }];
         for (i, resource) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: resource.clone() });
         }
@@ -111,6 +107,7 @@ impl<'g> Recorder<'g> {
         if self.gpu.has_error() {
             return None;
         }
+        self.params.write(&self.gpu.queue);
         let index = self.gpu.queue.submit(Some(commands));
         if let Some(p) = profiled {
             p.submitted(self.gpu);

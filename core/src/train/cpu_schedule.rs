@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use anytune_core::train::{RunOptions, cpu_schedule::{CPU_SCHEDULE, software_schedule}};
-//! let (o, note) = software_schedule(&RunOptions::default(), 30, 40);
+//! let (o, note) = software_schedule(&RunOptions::default(), 30, 40, 1e-2);
 //! assert_eq!((o.steps, o.batch, o.layers.as_str()), (Some(CPU_SCHEDULE.steps), 1, "22-29"));
 //! assert!(note.is_some());
 //! ```
@@ -24,20 +24,20 @@ pub struct ShortSchedule {
     pub steps: usize,
     /// Sequences per micro-batch.
     pub batch: usize,
-    /// Peak learning rate.
-    pub lr: f64,
     /// Adapted modules.
     pub targets: &'static str,
     /// LoRA on this many of the model's last layers.
     pub top_layers: usize,
 }
 
-/// The short schedule on a software adapter (measured on lavapipe, see README.md).
-pub const CPU_SCHEDULE: ShortSchedule = ShortSchedule { steps: 16, batch: 1, lr: 1e-2, targets: "all-linear", top_layers: 8 };
+/// The short schedule on a software adapter (measured on lavapipe, see README.md); its peak
+/// learning rate is the model family's ([`super::model_preset::ModelPreset::short_lr`]).
+pub const CPU_SCHEDULE: ShortSchedule = ShortSchedule { steps: 16, batch: 1, targets: "all-linear", top_layers: 8 };
 
-/// `options` with [`CPU_SCHEDULE`] applied for a model of `n_layers` layers and `rows` training
-/// rows, and a note saying what it set; `options` unchanged and no note when `steps` is given.
-pub fn software_schedule(options: &RunOptions, n_layers: usize, rows: usize) -> (RunOptions, Option<String>) {
+/// `options` with [`CPU_SCHEDULE`] at peak learning rate `lr` applied for a model of
+/// `n_layers` layers and `rows` training rows, and a note saying what it set; `options`
+/// unchanged and no note when `steps` is given.
+pub fn software_schedule(options: &RunOptions, n_layers: usize, rows: usize, lr: f64) -> (RunOptions, Option<String>) {
     if options.steps.is_some() {
         return (options.clone(), None);
     }
@@ -50,7 +50,7 @@ pub fn software_schedule(options: &RunOptions, n_layers: usize, rows: usize) -> 
     }
     // The higher lr and the LoRA placement are LoRA's: full fine-tuning keeps its own.
     if o.lr == d.lr && !o.full {
-        o.lr = s.lr;
+        o.lr = lr;
         set.push(format!("lr {:e}", o.lr));
     }
     if o.targets == d.targets && !o.full {
@@ -76,11 +76,14 @@ pub fn software_schedule(options: &RunOptions, n_layers: usize, rows: usize) -> 
 mod tests {
     use super::*;
 
+    /// The Llama family's short-schedule lr.
+    const LR: f64 = 1e-2;
+
     #[test]
     fn defaults_get_the_short_schedule() {
-        let (o, note) = software_schedule(&RunOptions::default(), 30, 40);
+        let (o, note) = software_schedule(&RunOptions::default(), 30, 40, LR);
         assert_eq!(o.steps, Some(CPU_SCHEDULE.steps));
-        assert_eq!((o.batch, o.lr), (CPU_SCHEDULE.batch, CPU_SCHEDULE.lr));
+        assert_eq!((o.batch, o.lr), (CPU_SCHEDULE.batch, LR));
         assert_eq!(o.layers, format!("{}-29", 30 - CPU_SCHEDULE.top_layers));
         assert_eq!(o.targets, CPU_SCHEDULE.targets);
         let note = note.unwrap();
@@ -93,7 +96,7 @@ mod tests {
     /// `--full`: only the steps and the batch; the LoRA lr, targets and layers are not applied.
     #[test]
     fn full_fine_tuning_keeps_its_lr_and_every_layer() {
-        let (o, note) = software_schedule(&RunOptions { full: true, ..RunOptions::default() }, 30, 40);
+        let (o, note) = software_schedule(&RunOptions { full: true, ..RunOptions::default() }, 30, 40, LR);
         assert_eq!((o.steps, o.batch), (Some(CPU_SCHEDULE.steps), CPU_SCHEDULE.batch));
         let d = RunOptions::default();
         assert_eq!((o.lr, o.targets.as_str(), o.layers.as_str()), (d.lr, d.targets.as_str(), d.layers.as_str()));
@@ -104,22 +107,22 @@ mod tests {
     #[test]
     fn explicit_values_win() {
         let given = RunOptions { batch: 2, lr: 2e-3, targets: "v_proj".into(), layers: "0-3".into(), ..RunOptions::default() };
-        let (o, note) = software_schedule(&given, 30, 40);
+        let (o, note) = software_schedule(&given, 30, 40, LR);
         assert_eq!((o.batch, o.lr, o.targets.as_str(), o.layers.as_str()), (2, 2e-3, "v_proj", "0-3"));
         assert_eq!(o.steps, Some(CPU_SCHEDULE.steps));
         let note = note.unwrap();
         assert!(!note.contains("batch 1") && !note.contains("top") && !note.contains("all-linear"), "{note}");
         // Giving steps turns the short schedule off.
         let given = RunOptions { steps: Some(100), ..RunOptions::default() };
-        assert_eq!(software_schedule(&given, 30, 40), (given, None));
+        assert_eq!(software_schedule(&given, 30, 40, LR), (given, None));
     }
 
     #[test]
     fn small_data_and_small_models() {
         // Never more than the epochs ask for; all layers when the model has few.
-        let (o, _) = software_schedule(&RunOptions::default(), 2, 5);
+        let (o, _) = software_schedule(&RunOptions::default(), 2, 5, LR);
         assert_eq!((o.steps, o.layers.as_str()), (Some(5), "all"));
-        let (o, _) = software_schedule(&RunOptions { epochs: 2, grad_accum: 2, ..RunOptions::default() }, 30, 5);
+        let (o, _) = software_schedule(&RunOptions { epochs: 2, grad_accum: 2, ..RunOptions::default() }, 30, 5, LR);
         assert_eq!(o.steps, Some(6));
     }
 }

@@ -4,11 +4,13 @@
 //! The data flow: dataset → tokens ([`crate::data`]) → batches → [`step::record_step`] →
 //! optimizer ([`crate::ops::adamw`]) → adapter files ([`crate::lora`]).
 
+pub mod bench_step;
 pub mod checkpoint;
 pub mod cpu_schedule;
 pub mod eval;
 pub mod gpu_batch;
 pub mod memory;
+pub mod model_preset;
 pub mod options;
 pub mod run;
 pub mod schedule;

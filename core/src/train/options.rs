@@ -315,6 +315,10 @@ pub const MAX_VAL_SPLIT: f32 = 0.5;
 const MANY: u64 = 10_000_000;
 
 run_options! {
+    /// Starting point: custom (the options as given), quick (the short schedule on any adapter:
+    /// a demo in minutes) or model (the recommended full run for the model: epochs, its
+    /// family's lr, all-linear, validation ten times); a preset resets and sets only its options.
+    preset: String = "custom".into(), Range::Choice(&crate::train::model_preset::PRESETS);
     /// Optimizer steps [default: one epoch; on a software adapter a short schedule that also
     /// sets batch, lr, targets and layers unless given].
     steps: Option<usize> = None, Range::count(1, MANY);

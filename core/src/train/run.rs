@@ -6,6 +6,7 @@
 
 use super::checkpoint::{CheckpointInfo, RunIdentity};
 use super::cpu_schedule::software_schedule;
+use super::model_preset::{apply_preset, model_preset, validation_interval};
 use super::gpu_batch::gpu_batch;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
@@ -120,22 +121,34 @@ pub fn prepare_data(model: &Model, train: DataFile, val: Option<DataFile>, cfg: 
     prepare(train, val, &model.tokenizer, render, cfg)
 }
 
-/// The options a run on `gpu` trains with, and notes saying what was chosen for the user: on
-/// a software adapter without `steps`, the short schedule ([`software_schedule`]); on a real
-/// GPU with the default batch, the batch that fills it ([`gpu_batch`], by the memory estimate
-/// of the options' adapter).
+/// The options a run on `gpu` trains with, and notes saying what was chosen for the user: the
+/// preset's options first ([`apply_preset`]); then on a software adapter without `steps` (and
+/// not the `model` preset, a full run asked for), the short schedule ([`software_schedule`]);
+/// on a real GPU with the default batch, the batch that fills it ([`gpu_batch`], by the memory
+/// estimate of the options' adapter).
 pub fn planned_options(gpu: &Gpu, model: &Model, dataset: &Dataset, options: &RunOptions) -> Result<(RunOptions, Vec<String>)> {
+    let rows = dataset.train.len();
+    let (options, note) = apply_preset(&options.preset, options, &model.config, rows, dataset.val.len())?;
+    let mut notes: Vec<String> = note.into_iter().collect();
     if gpu.report.device_type == "Cpu" {
-        let (o, note) = software_schedule(options, model.config.n_layers, dataset.train.len());
-        return Ok((o, note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())).into_iter().collect()));
+        if options.preset == "model" {
+            return Ok((options, notes));
+        }
+        let (o, note) = software_schedule(&options, model.config.n_layers, rows, model_preset(model.config.arch).short_lr);
+        notes.extend(note.map(|n| format!("software GPU adapter {}, {n}", gpu.report.label())));
+        return Ok((o, notes));
     }
     let t = sequence_len(dataset, options.max_seq_len);
     let lora_config = options.lora_config()?;
     check_rank(&lora_config, &model.config)?;
     let lora = LoraParams::from_weights(gpu, model, &LoraWeights::init(&lora_config, &model.config, options.seed)?)?;
     let memory = |b| training_memory(gpu, model, &lora, b, t, options.recompute).total;
-    let (o, note) = gpu_batch(options, dataset.train.len(), t, memory);
-    Ok((o, note.into_iter().collect()))
+    let (mut o, note) = gpu_batch(&options, rows, t, memory);
+    if o.preset == "model" {
+        o.eval_every = validation_interval(&o, rows, dataset.val.len()); // at the batch chosen
+    }
+    notes.extend(note);
+    Ok((o, notes))
 }
 
 /// The padded sequence length of every batch: the longest prepared row, at most `max_seq_len`.
