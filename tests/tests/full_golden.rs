@@ -175,18 +175,27 @@ fn check_adamw(case: &Case) {
     let files = anytune_core::formats::read_model_path(&repo_path(&format!("fixtures/{fixture}"))).unwrap();
     let src = MergeSource::open(&files, None, "").unwrap().with_trained(&trained).unwrap();
     let dir = std::env::temp_dir().join(format!("anytune-full-export-{fixture}-{}", std::process::id()));
-    let hf_dir = dir.join("hf");
-    std::fs::create_dir_all(&hf_dir).unwrap();
-    for (name, bytes) in hf::write(&src, GgmlType::F32).unwrap() {
-        std::fs::write(hf_dir.join(name), bytes).unwrap();
-    }
     // The GGUF writer copies a GGUF base's vocabulary: the same tiny model's F32 GGUF.
     let gguf_base = anytune_core::formats::read_model_path(&repo_path(&format!("fixtures/{gguf_fixture}"))).unwrap();
     let gguf_src = MergeSource::open(&gguf_base, None, "").unwrap().with_trained(&trained).unwrap();
     let (gguf_file, _) = gguf::write(&gguf_src, ExportType::F32).unwrap();
     let gguf_path = dir.join("trained.gguf");
+    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&gguf_path, gguf_file.1).unwrap();
-    for path in [hf_dir, gguf_path] {
+    // HF folders from either base (from the GGUF one the config is written from its metadata).
+    let (hf_dir, hf_from_gguf) = (dir.join("hf"), dir.join("hf-from-gguf"));
+    for (src, out) in [(&src, &hf_dir), (&gguf_src, &hf_from_gguf)] {
+        std::fs::create_dir_all(out).unwrap();
+        for (name, bytes) in hf::write(src, GgmlType::F32).unwrap() {
+            std::fs::write(out.join(name), bytes).unwrap();
+        }
+        // transformers loads the folder: Gemma3TextConfig types query_pre_attn_scalar as an int.
+        let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        if let Some(s) = config.get("query_pre_attn_scalar") {
+            assert!(s.is_u64(), "{}: query_pre_attn_scalar {s} is not an integer", out.display());
+        }
+    }
+    for path in [hf_dir, hf_from_gguf, gguf_path] {
         let reloaded = load_model(gpu, &path).unwrap();
         let mut buf = StepBuffers::new(gpu, &reloaded, 1, ids.len()).unwrap();
         let mut rec = Recorder::new(gpu);
