@@ -58,7 +58,7 @@ pub fn linear_dw_cpu(x: &[f32], dy: &[f32], out: usize, inp: usize) -> Vec<f32> 
 /// `dy`: `(R, out)` (any shape of those many elements), `db`: `(out)`.
 pub fn bias_dw(rec: &mut Recorder, dy: &GpuTensor, db: &GpuTensor, accumulate: bool) -> Result<()> {
     let out = db.len();
-    if out == 0 || dy.len() % out != 0 {
+    if out == 0 || !dy.len().is_multiple_of(out) {
         return Err(Error::invalid("bias_dw dy", format!("shape {:?} is not rows of db's {out} values", dy.shape)));
     }
     let rows = dy.len() / out;
