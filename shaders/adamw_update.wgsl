@@ -1,6 +1,7 @@
 // adamw_update — one step of torch.optim.AdamW (amsgrad=False, maximize=False), in place:
 //   g     = grad[i] * grad_scale * clip[scale_index]      (clip: e.g. grad_norm's clip scale)
-//   p     = p * decay                                     (decay = 1 - lr * weight_decay: decoupled)
+//   p     = (p - decay_center) * decay + decay_center     (decay = 1 - lr * weight_decay: decoupled;
+//                                                          decay_center 0, or 1 for Gemma's 1 + w norms)
 //   m     = m + (g - m) * one_minus_beta1                 (torch: exp_avg.lerp_(g, 1 - beta1))
 //   v     = v * beta2 + one_minus_beta2 * g * g
 //   p     = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
@@ -28,7 +29,7 @@ struct Params {
     eps: f32,
     step_size: f32,
     bc2_sqrt: f32,
-    _pad1: f32,
+    decay_center: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,7 +46,7 @@ fn adamw_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         return;
     }
     let g = grad[i] * params.grad_scale * clip[params.scale_index];
-    let p = param[i] * params.decay;
+    let p = (param[i] - params.decay_center) * params.decay + params.decay_center;
     let mi = m[i] + (g - m[i]) * params.one_minus_beta1;
     let vi = v[i] * params.beta2 + params.one_minus_beta2 * g * g;
     let denom = sqrt(vi) / params.bc2_sqrt + params.eps;

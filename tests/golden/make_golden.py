@@ -996,11 +996,48 @@ def golden_full() -> None:
         f"<key>.<name>.final for {FULL_FINAL} after the last step."))
 
 
+# The other architectures' own parameters, checked after the steps beside FULL_FINAL.
+FULL_FINAL_ARCH = {
+    "tiny-qwen2": ["model.layers.0.self_attn.q_proj.bias", "model.layers.1.self_attn.v_proj.bias"],
+    "tiny-qwen3": ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight"],
+    "tiny-gemma3": ["model.layers.0.self_attn.q_norm.weight", "model.layers.2.pre_feedforward_layernorm.weight",
+                    "model.layers.5.post_feedforward_layernorm.weight"],
+}
+
+
+def golden_full_arch() -> None:
+    """The `full` golden of tiny-llama for the HF folders of tiny-qwen2 (q/k/v biases), tiny-qwen3
+    (per-head q/k norms) and tiny-gemma3 (q/k norms, sandwich norms in the (1 + w) convention, the
+    √C embedding scale; eager attention, denormals flushed as in gemma3_golden.py); all three tied."""
+    global FULL_FINAL
+    base_final = FULL_FINAL
+    for stem, extra in FULL_FINAL_ARCH.items():
+        t = {"ids": np.array(IDS_A, dtype=np.int32), "ignored_prefix": np.array([LORA_IGNORED], dtype=np.int32)}
+        gemma = stem == "tiny-gemma3"
+        torch.set_flush_denormal(gemma)
+        kw = {"attn_implementation": "eager"} if gemma else {}
+        model = AutoModelForCausalLM.from_pretrained(str(FIXTURES / stem), dtype=torch.float32, **kw).eval()
+        FULL_FINAL = base_final + extra
+        try:
+            full_golden_for(model, "hf_f32", t)
+        finally:
+            FULL_FINAL = base_final
+            torch.set_flush_denormal(False)
+        save_golden(t, f"{stem}-full", (
+            f"Full fine-tuning of tests/fixtures/{stem} (hf_f32) in PyTorch, as tiny-llama-full: "
+            f"<key>.<HF parameter name>.grad (every parameter), <key>.loss (labels = ids with the first "
+            f"{LORA_IGNORED} ignored, mean over the rest), <key>.adamw_losses (loss before each of {ADAMW_STEPS} "
+            f"steps of torch.optim.AdamW(model.parameters(), {FULL_ADAMW}), every parameter decayed, no "
+            f"clipping, and after the last), <key>.<name>.final for {base_final + extra} after the last step "
+            f"(those present; Gemma's norms are Hugging Face's w of x·(1 + w))."))
+
+
 SETS = {
     "tiny": golden_tiny_llama,
     "lora": golden_lora,
     "dora": golden_dora,
     "full": golden_full,
+    "fullarch": golden_full_arch,
     "qwen2": golden_tiny_qwen2,
     "smollm2": golden_smollm2,
     "gemma3": golden_gemma3,

@@ -134,7 +134,10 @@ pub fn config_json(cfg: &ModelConfig, tok: &Tokenizer, torch_dtype: &str) -> Val
         obj.insert("rope_local_base_freq".into(), json!(f(sw.local_rope_theta)));
     }
     if cfg.arch == Arch::Gemma3 {
-        obj.insert("query_pre_attn_scalar".into(), json!(f(cfg.query_pre_attn_scalar.unwrap_or(cfg.head_dim as f32))));
+        // transformers types it as an int (Gemma3TextConfig refuses 32.0): an integral value is written as one.
+        let s = cfg.query_pre_attn_scalar.unwrap_or(cfg.head_dim as f32);
+        let value = if s.fract() == 0.0 && s.abs() < 1e9 { json!(s as i64) } else { json!(f(s)) };
+        obj.insert("query_pre_attn_scalar".into(), value);
     }
     c
 }

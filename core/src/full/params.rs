@@ -1,7 +1,7 @@
 //! The trained tensors of full fine-tuning and their AdamW state: [`to_f32`] makes every matrix
 //! of the model an f32 GPU buffer (a quantized or half-precision base is dequantized on the GPU
-//! at load), [`FullParams`] views the model's own buffers (no second copy) and keeps the two
-//! f32 moments of each.
+//! at load), [`FullParams`] views the model's own buffers (no second copy: matrices, biases and
+//! norms) and keeps the two f32 moments of each.
 
 use super::{FullGrads, Slot};
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ use crate::model::Model;
 use crate::model::linear::{Norm, Target};
 use crate::model::names::Naming;
 use crate::model::weights::LayerWeights;
-use crate::ops::adamw::{AdamW, GpuScale, adamw_update};
+use crate::ops::adamw::{AdamW, GpuScale, adamw_update_about};
 use crate::ops::embedding::{GpuIds, embedding_forward};
 use crate::quant::GgmlType;
 use crate::weights::{Weight, WeightChunk};
@@ -60,6 +60,10 @@ pub fn to_f32(gpu: &Gpu, model: &mut Model) -> Result<u64> {
 /// One trained tensor: a view of the model's buffer and its AdamW moments.
 struct Param {
     slot: Slot,
+    /// Its Hugging Face name.
+    name: String,
+    /// The model's value minus the parameter ([`Slot::stored_offset`]).
+    offset: f32,
     value: GpuTensor,
     m: GpuTensor,
     v: GpuTensor,
@@ -71,22 +75,17 @@ pub struct FullParams {
 }
 
 impl FullParams {
-    /// Views of `model`'s tensors (refused unless [`to_f32`] ran, and for parameters full
-    /// fine-tuning does not train yet: biases, per-head and sandwich norms) and zero moments.
+    /// Views of every tensor of `model` ([`Slot::all`]: matrices, biases, every norm; refused
+    /// unless [`to_f32`] ran) and zero moments.
     pub fn new(gpu: &Gpu, model: &Model) -> Result<FullParams> {
-        let untrained = model.weights.layers.iter().flat_map(|l| [&l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.post_attn_norm, &l.post_ffn_norm]);
-        if untrained.into_iter().any(|t| t.is_some()) {
-            return Err(Error::invalid(
-                "--full",
-                format!("{}: full fine-tuning trains Llama-style blocks only (embedding, RMSNorms, linears, lm_head); this model has biases or extra norms", model.name),
-            ));
-        }
+        let arch = model.config.arch;
         let params = Slot::all(model)
             .into_iter()
             .map(|slot| {
                 let value = view(model, slot)?;
                 let (m, v) = (GpuTensor::zeros(gpu, &value.shape), GpuTensor::zeros(gpu, &value.shape));
-                Ok(Param { slot, value, m, v })
+                let (name, offset) = (slot.name(arch, Naming::HuggingFace), slot.stored_offset(arch));
+                Ok(Param { slot, name, offset, value, m, v })
             })
             .collect::<Result<_>>()?;
         Ok(FullParams { params })
@@ -98,20 +97,27 @@ impl FullParams {
     }
 
     /// Records one AdamW step (`step` from 1) of every tensor from `grads`, decoupled weight
-    /// decay on all of them (as `torch.optim.AdamW(model.parameters())`).
+    /// decay on all of them (as `torch.optim.AdamW(model.parameters())`: on the parameter, so
+    /// Gemma's `1 + w` norms decay towards 1).
     pub fn update(&self, rec: &mut Recorder, opt: &AdamW, step: u32, grad_scale: f32, clip: Option<GpuScale>, grads: &FullGrads) -> Result<()> {
         for p in &self.params {
-            adamw_update(rec, opt, step, grad_scale, clip, grads.get(p.slot)?, &p.value, &p.m, &p.v)?;
+            adamw_update_about(rec, opt, step, grad_scale, clip, grads.get(p.slot)?, &p.value, &p.m, &p.v, p.offset)?;
         }
         Ok(())
     }
 
-    /// Reads every trained tensor back, by Hugging Face name (for
-    /// [`crate::export::merge::MergeSource::with_trained`] and checkpoints).
+    /// Reads every trained parameter back, by Hugging Face name and in its convention (Gemma's
+    /// norms as `w`, not the model's `1 + w`), for
+    /// [`crate::export::merge::MergeSource::with_trained`]. Checkpoints save the model's values
+    /// ([`FullParams::iter`]).
     pub async fn to_host(&self, gpu: &Gpu) -> Result<std::collections::HashMap<String, Vec<f32>>> {
         let mut out = std::collections::HashMap::new();
-        for (name, value, _, _) in self.iter() {
-            out.insert(name, value.to_vec(gpu).await?);
+        for p in &self.params {
+            let mut values = p.value.to_vec(gpu).await?;
+            if p.offset != 0.0 {
+                values.iter_mut().for_each(|x| *x -= p.offset);
+            }
+            out.insert(p.name.clone(), values);
         }
         Ok(out)
     }
@@ -122,9 +128,10 @@ impl FullParams {
         self.params.iter().filter_map(|p| grads.get(p.slot).ok().map(|g| (&p.value, g))).collect()
     }
 
-    /// Every tensor with its Hugging Face name: `(name, value, m, v)`, in [`Slot::all`] order.
+    /// Every tensor with its Hugging Face name: `(name, value, m, v)`, in [`Slot::all`] order
+    /// (`value` as the model holds it: see [`Slot::stored_offset`]).
     pub fn iter(&self) -> impl Iterator<Item = (String, &GpuTensor, &GpuTensor, &GpuTensor)> {
-        self.params.iter().map(|p| (p.slot.name(Naming::HuggingFace), &p.value, &p.m, &p.v))
+        self.params.iter().map(|p| (p.name.clone(), &p.value, &p.m, &p.v))
     }
 }
 
@@ -139,12 +146,28 @@ fn view(model: &Model, slot: Slot) -> Result<GpuTensor> {
     let layer = |l: usize| -> Result<&LayerWeights> {
         w.layers.get(l).ok_or_else(|| Error::invalid("full fine-tuning layer", format!("{l} is not below {}", w.layers.len())))
     };
+    let present = |t: &Option<GpuTensor>| {
+        t.as_ref().map(tensor).ok_or_else(|| Error::invalid("--full", format!("{}: the model has no {slot:?}", model.name)))
+    };
     match slot {
         Slot::Embedding => matrix(&w.token_embd),
         Slot::Head => matrix(w.lm_head()),
         Slot::Norm(Norm::Output) => Ok(tensor(&w.output_norm)),
         Slot::Norm(Norm::Attn(l)) => Ok(tensor(&layer(l)?.attn_norm)),
         Slot::Norm(Norm::Ffn(l)) => Ok(tensor(&layer(l)?.ffn_norm)),
+        Slot::Norm(Norm::Q(l)) => present(&layer(l)?.q_norm),
+        Slot::Norm(Norm::K(l)) => present(&layer(l)?.k_norm),
+        Slot::Norm(Norm::PostAttn(l)) => present(&layer(l)?.post_attn_norm),
+        Slot::Norm(Norm::PostFfn(l)) => present(&layer(l)?.post_ffn_norm),
+        Slot::Bias(site) => {
+            let lw = layer(site.layer)?;
+            present(match site.target {
+                Target::Q => &lw.bq,
+                Target::K => &lw.bk,
+                Target::V => &lw.bv,
+                _ => &None,
+            })
+        }
         Slot::Linear(site) => {
             let lw = layer(site.layer)?;
             matrix(match site.target {

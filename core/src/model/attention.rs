@@ -11,10 +11,12 @@
 //!   att = attention(q, cache, window, scale)         dq, dk = rmsnorm_head_backward  (qk norm)
 //!   out = att·Woᵀ                                    dxn = dq·Wq + dk·Wk + dv·Wv
 //! ```
+//! The adapter's hooks see every parameter's inputs: each linear's (and its bias's) through
+//! [`Linear::backward`], the q/k norms' through [`Adapter::norm_backward`] (`Norm::Q`, `Norm::K`).
 
 use super::Model;
 use super::kv_cache::KvCache;
-use super::linear::{Adapter, Linear, Site, Target};
+use super::linear::{Adapter, Linear, Norm, Site, Target};
 use super::weights::LayerWeights;
 use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
@@ -151,11 +153,17 @@ pub(super) fn backward(
     let (ck, cv) = cache.layer(layer);
     lin(Target::O).backward(rec, &a.att, dout, &g.datt, false, adapter)?;
     attention_backward::attention_backward_with(rec, &a.q, ck, cv, &a.att, &a.lse, &g.datt, 0, opts, &g.dq, &g.dk, &g.dv)?;
-    let qk = [(Target::Q, &g.dq, &a.q_pre, &a.rstd_q, &lw.q_norm, &g.dq_pre), (Target::K, &g.dk, &a.k_pre, &a.rstd_k, &lw.k_norm, &g.dk_pre)];
-    for (i, (target, dy, pre, rstd, w, dpre)) in qk.into_iter().enumerate() {
+    let qk = [
+        (Target::Q, Norm::Q(layer), &g.dq, &a.q_pre, &a.rstd_q, &lw.q_norm, &g.dq_pre),
+        (Target::K, Norm::K(layer), &g.dk, &a.k_pre, &a.rstd_k, &lw.k_norm, &g.dk_pre),
+    ];
+    for (i, (target, norm, dy, pre, rstd, w, dpre)) in qk.into_iter().enumerate() {
         rope::rope_backward(rec, dy, inv_freq, 0)?;
         let dproj = match (pre, rstd, w, dpre) {
             (Some(pre), Some(rstd), Some(w), Some(dpre)) => {
+                if let Some(a) = adapter {
+                    a.norm_backward(rec, norm, &heads(pre)?, rstd, &heads(dy)?)?;
+                }
                 rmsnorm::rmsnorm_backward(rec, &heads(pre)?, w, rstd, &heads(dy)?, &heads(dpre)?, false)?;
                 dpre
             }

@@ -20,6 +20,7 @@ use super::attention::{self, AttnActs, AttnGrads};
 use super::backward::saved;
 use super::buffers::Halves;
 use super::blocks::BlockIo;
+use super::linear::Norm;
 use super::mlp::{self, MlpActs, MlpGrads};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder};
@@ -106,12 +107,20 @@ pub(super) fn backward(model: &Model, rec: &mut Recorder, b: &BlockActs, g: &Blo
     let (lw, n, gn) = (&model.weights.layers[layer], &b.norms, &g.norms);
     let (post_attn, post_ffn) = post_norms(model, layer)?;
     let (x_in, x_mid) = (saved(&n.x_in)?, saved(&n.x_mid)?);
+    // Each norm's weight gradient (adapters that train them) from its input, 1/rms and dy.
+    let hook = |rec: &mut Recorder, norm: Norm, x: &GpuTensor, rstd: &GpuTensor, dy: &GpuTensor| -> Result<()> {
+        adapter.map_or(Ok(()), |a| a.norm_backward(rec, norm, x, rstd, dy))
+    };
     // MLP: x_out = x_mid + post_ffn(mlp(rmsnorm(x_mid))).
+    hook(rec, Norm::PostFfn(layer), &n.mlp_out, &n.rstd_mlp_out, dx)?;
     rmsnorm_backward(rec, &n.mlp_out, post_ffn, &n.rstd_mlp_out, dx, &gn.dproj, false)?;
     mlp::backward(model, rec, layer, &b.mlp, Glu::GeluTanh, &n.xn2, &gn.dproj, &g.mlp, &gn.dxn, adapter)?;
+    hook(rec, Norm::Ffn(layer), x_mid, &n.rstd2, &gn.dxn)?;
     rmsnorm_backward(rec, x_mid, &lw.ffn_norm, &n.rstd2, &gn.dxn, dx, true)?;
     // Attention: x_mid = x_in + post_attn(attention(rmsnorm(x_in))).
+    hook(rec, Norm::PostAttn(layer), &n.attn_out, &n.rstd_attn_out, dx)?;
     rmsnorm_backward(rec, &n.attn_out, post_attn, &n.rstd_attn_out, dx, &gn.dproj, false)?;
     attention::backward(model, rec, layer, &b.attn, &n.xn1, &gn.dproj, cache, &g.attn, &gn.dxn, adapter)?;
+    hook(rec, Norm::Attn(layer), x_in, &n.rstd1, &gn.dxn)?;
     rmsnorm_backward(rec, x_in, &lw.attn_norm, &n.rstd1, &gn.dxn, dx, true)
 }

@@ -117,6 +117,14 @@ pub enum Norm {
     Attn(usize),
     /// Block `layer`'s norm before the MLP.
     Ffn(usize),
+    /// Block `layer`'s per-head RMSNorm of the queries, `(D)` over `B·T·H` rows (Qwen3, Gemma 3).
+    Q(usize),
+    /// Block `layer`'s per-head RMSNorm of the keys, `(D)` over `B·T·KVH` rows.
+    K(usize),
+    /// Gemma 3: block `layer`'s norm of the attention output, before the residual add.
+    PostAttn(usize),
+    /// Gemma 3: block `layer`'s norm of the MLP output, before the residual add.
+    PostFfn(usize),
     /// The final norm.
     Output,
 }
@@ -140,7 +148,8 @@ pub trait Adapter {
     /// `x`: (R, in) as in the forward, `dy`: (R, out), `dx`: (R, in).
     fn backward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, dy: &GpuTensor, dx: &GpuTensor) -> Result<()>;
     /// Called in the backward pass of RMSNorm `norm` with its input `x` (R, C), saved `rstd` (R)
-    /// and output gradient `dy` (R, C); the default does nothing (the norm weight is frozen).
+    /// and output gradient `dy` (R, C) — per-head norms: (R·H, D), (R·H), (R·H, D); the default
+    /// does nothing (the norm weight is frozen).
     fn norm_backward(&self, _rec: &mut Recorder, _norm: Norm, _x: &GpuTensor, _rstd: &GpuTensor, _dy: &GpuTensor) -> Result<()> {
         Ok(())
     }

@@ -83,11 +83,11 @@ struct AdamWParams {
     eps: f32,
     step_size: f32,
     bc2_sqrt: f32,
-    _pad1: f32,
+    decay_center: f32,
 }
 
 impl AdamWParams {
-    fn new(cfg: &AdamW, n: usize, step: u32, grad_scale: f32, scale_index: u32) -> Self {
+    fn new(cfg: &AdamW, n: usize, step: u32, grad_scale: f32, scale_index: u32, decay_center: f32) -> Self {
         let t = step as i32;
         AdamWParams {
             n: n as u32,
@@ -105,7 +105,7 @@ impl AdamWParams {
             eps: cfg.eps as f32,
             step_size: (cfg.lr / (1.0 - cfg.beta1.powi(t))) as f32,
             bc2_sqrt: (1.0 - cfg.beta2.powi(t)).sqrt() as f32,
-            _pad1: 0.0,
+            decay_center,
         }
     }
 }
@@ -128,6 +128,13 @@ pub fn adamw_update(
     m: &GpuTensor,
     v: &GpuTensor,
 ) -> Result<()> {
+    adamw_update_about(rec, cfg, step, grad_scale, clip, grad, param, m, v, 0.0)
+}
+
+/// [`adamw_update`] of a tensor stored as `center + w` whose parameter is `w` (Gemma's norms,
+/// held as `1 + w`): the decoupled weight decay shrinks `param - center`, as PyTorch shrinks `w`.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_update_about(rec: &mut Recorder, cfg: &AdamW, step: u32, grad_scale: f32, clip: Option<GpuScale>, grad: &GpuTensor, param: &GpuTensor, m: &GpuTensor, v: &GpuTensor, center: f32) -> Result<()> {
     if step == 0 {
         return Err(Error::invalid("adamw step", "the step count starts at 1"));
     }
@@ -142,7 +149,7 @@ pub fn adamw_update(
             (&ones, 0)
         }
     };
-    let params = AdamWParams::new(cfg, n, step, grad_scale, scale_index);
+    let params = AdamWParams::new(cfg, n, step, grad_scale, scale_index, center);
     let bindings = [grad.binding(), clip_tensor.binding(), param.binding(), m.binding(), v.binding()];
     rec.dispatch(&kernels::ADAMW_UPDATE, &params, &bindings, grid_1d(n, 256));
     Ok(())
@@ -158,10 +165,16 @@ pub fn adamw_update_cpu(
     m: &mut [f32],
     v: &mut [f32],
 ) {
-    let k = AdamWParams::new(cfg, param.len(), step, grad_scale, 0);
+    adamw_update_about_cpu(cfg, step, grad_scale, grad, param, m, v, 0.0)
+}
+
+/// CPU reference of [`adamw_update_about`].
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_update_about_cpu(cfg: &AdamW, step: u32, grad_scale: f32, grad: &[f32], param: &mut [f32], m: &mut [f32], v: &mut [f32], center: f32) {
+    let k = AdamWParams::new(cfg, param.len(), step, grad_scale, 0, center);
     for i in 0..param.len() {
         let g = grad[i] * grad_scale;
-        let p = param[i] * k.decay;
+        let p = (param[i] - center) * k.decay + center;
         m[i] += (g - m[i]) * k.one_minus_beta1;
         v[i] = v[i] * k.beta2 + k.one_minus_beta2 * g * g;
         let denom = v[i].sqrt() / k.bc2_sqrt + k.eps;
@@ -228,6 +241,34 @@ mod tests {
             assert_close(&read(&gm), &m, 1e-7, 1e-5, &format!("adamw m n={n}"));
             assert_close(&read(&gv), &v, 1e-9, 1e-5, &format!("adamw v n={n}"));
         }
+    }
+
+    /// A tensor stored as `1 + w` (Gemma's norms) steps as PyTorch steps `w`: the decay pulls
+    /// it towards 1, not 0.
+    #[test]
+    fn adamw_about_a_center_decays_the_stored_offset_parameter() {
+        let Some(gpu) = test_gpu() else { return };
+        let mut rng = Rng::new(52);
+        let cfg = AdamW { lr: 1e-2, weight_decay: 0.5, ..AdamW::default() };
+        let n = 300;
+        let mut w = rng.normal_vec(n, 0.1);
+        let stored: Vec<f32> = w.iter().map(|x| 1.0 + x).collect();
+        let (gp, gm, gv, gg) = (GpuTensor::from_slice(gpu, &[n], &stored), GpuTensor::zeros(gpu, &[n]), GpuTensor::zeros(gpu, &[n]), GpuTensor::zeros(gpu, &[n]));
+        let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
+        for step in 1..=3u32 {
+            let g = rng.normal_vec(n, 1.0);
+            gg.write(gpu, &g);
+            let mut rec = Recorder::new(gpu);
+            adamw_update_about(&mut rec, &cfg, step, 1.0, None, &gg, &gp, &gm, &gv, 1.0).unwrap();
+            rec.submit();
+            adamw_update_cpu(&cfg, step, 1.0, &g, &mut w, &mut m, &mut v);
+        }
+        let got: Vec<f32> = pollster::block_on(gp.to_vec(gpu)).unwrap().iter().map(|p| p - 1.0).collect();
+        assert_close(&got, &w, 1e-6, 0.0, "1 + w stepped about 1 vs w stepped about 0");
+        let mut plain = stored.clone();
+        let (mut m0, mut v0) = (vec![0f32; n], vec![0f32; n]);
+        adamw_update_cpu(&cfg, 1, 1.0, &vec![0.0; n], &mut plain, &mut m0, &mut v0);
+        assert!((plain[0] - stored[0] * (1.0 - 5e-3)).abs() < 1e-6, "without a center the decay pulls towards 0");
     }
 
     #[test]

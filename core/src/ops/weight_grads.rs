@@ -1,5 +1,6 @@
 //! Weight gradients for full fine-tuning, the parameters LoRA keeps frozen:
 //! - [`linear_dw`]: `dW (+)= dyᵀ · x` for a linear `y = x · Wᵀ` (one [`matmul`] with `trans_a`);
+//! - [`bias_dw`]: `db (+)= Σ_rows dy` (the same product against a column of ones);
 //! - [`rmsnorm_dw`]: `dγ (+)= Σ_rows dy ⊙ x̂` (`shaders/rmsnorm_dw.wgsl`, one invocation per column);
 //! - [`embedding_backward`]: `dE[id] += scale · Σ_{t: ids[t] = id} dy[t]`
 //!   (`shaders/embedding_backward.wgsl`, a scatter-add over ids grouped on the host: deterministic,
@@ -48,6 +49,26 @@ fn linear_dw_shape(x: &[usize], dy: &[usize], dw: &[usize]) -> Result<(usize, us
 pub fn linear_dw_cpu(x: &[f32], dy: &[f32], out: usize, inp: usize) -> Vec<f32> {
     let rows = x.len() / inp.max(1);
     matmul_cpu(dy, x, &vec![0.0; out * inp], MatmulShape { trans_a: true, ..MatmulShape::new(out, inp, rows) })
+}
+
+/// Records `db (+)= Σ_r dy[r, :]` (`dyᵀ · 1`), the bias gradient of `y = x · Wᵀ + b`: the
+/// [`linear_dw`] product with a column of ones for `x`.
+///
+/// # Shapes
+/// `dy`: `(R, out)` (any shape of those many elements), `db`: `(out)`.
+pub fn bias_dw(rec: &mut Recorder, dy: &GpuTensor, db: &GpuTensor, accumulate: bool) -> Result<()> {
+    let out = db.len();
+    if out == 0 || !dy.len().is_multiple_of(out) {
+        return Err(Error::invalid("bias_dw dy", format!("shape {:?} is not rows of db's {out} values", dy.shape)));
+    }
+    let rows = dy.len() / out;
+    let ones = GpuTensor::from_slice(rec.gpu, &[rows, 1], &vec![1.0; rows]);
+    linear_dw(rec, &ones, dy, &db.view(&[out, 1])?, accumulate)
+}
+
+/// CPU reference of [`bias_dw`] (not accumulated): the column sums of `dy (R, out)`.
+pub fn bias_dw_cpu(dy: &[f32], out: usize) -> Vec<f32> {
+    (0..out).map(|o| dy.iter().skip(o).step_by(out.max(1)).map(|&v| v as f64).sum::<f64>() as f32).collect()
 }
 
 /// Mirrors `Params` in `shaders/rmsnorm_dw.wgsl`.

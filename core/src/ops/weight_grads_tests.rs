@@ -53,6 +53,43 @@ fn linear_dw_matches_cpu_and_finite_differences() {
     assert!(e.to_string().contains("linear_dw x"), "{e}");
 }
 
+/// `y = x·Wᵀ + b`: db against the column sums and finite differences in b; odd shapes, one
+/// past a matmul tile, and a (B, T, H, D) dy (attention's) for an (H·D) bias.
+#[test]
+fn bias_dw_matches_cpu_and_finite_differences() {
+    let Some(gpu) = test_gpu() else { return };
+    let mut rng = Rng::new(43);
+    for (dy_shape, out, numeric) in [(vec![5usize, 3], 3, true), (vec![70, 20], 20, false), (vec![1, 11, 4, 8], 32, false)] {
+        let n: usize = dy_shape.iter().product();
+        let dy = rng.normal_vec(n, 1.0);
+        let prior = rng.normal_vec(out, 1.0);
+        let gdy = GpuTensor::from_slice(gpu, &dy_shape, &dy);
+        let gdb = GpuTensor::from_slice(gpu, &[out], &vec![7.0; out]);
+        let gacc = GpuTensor::from_slice(gpu, &[out], &prior);
+        let mut rec = Recorder::new(gpu);
+        bias_dw(&mut rec, &gdy, &gdb, false).unwrap();
+        bias_dw(&mut rec, &gdy, &gacc, true).unwrap();
+        rec.submit();
+        let db = pollster::block_on(gdb.to_vec(gpu)).unwrap();
+        let acc = pollster::block_on(gacc.to_vec(gpu)).unwrap();
+        let want = bias_dw_cpu(&dy, out);
+        assert_close(&db, &want, 1e-4, 1e-4, &format!("bias db {dy_shape:?}"));
+        let want_acc: Vec<f32> = want.iter().zip(&prior).map(|(a, b)| a + b).collect();
+        assert_close(&acc, &want_acc, 1e-4, 1e-4, &format!("bias db accumulate {dy_shape:?}"));
+        if numeric {
+            let (rows, inp) = (n / out, 4);
+            let (x, w) = (rng.normal_vec(rows * inp, 1.0), rng.normal_vec(out * inp, 1.0));
+            let y0 = linear_cpu(&x, &w, out, inp);
+            let with_bias = |b: &[f32]| y0.iter().enumerate().map(|(i, y)| y + b[i % out]).collect::<Vec<f32>>();
+            let numeric = numeric_grad(&rng.normal_vec(out, 1.0), 1e-2, |b| weighted_sum(&with_bias(b), &dy));
+            assert_close(&db, &numeric, 2e-3, 2e-3, "bias db vs finite differences");
+        }
+    }
+    let mut rec = Recorder::new(gpu);
+    let e = bias_dw(&mut rec, &GpuTensor::zeros(gpu, &[5, 7]), &GpuTensor::zeros(gpu, &[3]), false).unwrap_err();
+    assert!(e.to_string().contains("bias_dw dy"), "{e}");
+}
+
 #[test]
 fn rmsnorm_dw_matches_cpu_and_finite_differences() {
     let Some(gpu) = test_gpu() else { return };
