@@ -396,13 +396,14 @@ function presetLabels(p) {
   const preset = p.options.preset;
   const time = (name) => (preset === name ? ` — ${about} here` : "");
   $("preset-quick").textContent = `Quick demo${time("quick")}`;
-  $("preset-model").textContent = `Recommended for ${status.model ? status.model.name : "this model"}${time("model")}`;
+  const model = status.model ? status.model.known_as || status.model.name : "this model";
+  $("preset-model").textContent = `Recommended for ${model}${time("model")}`;
   const timed = ` Time ${measured.seconds > 0 ? "from the steps measured on this computer" : "estimated (measured once a run has taken steps)"}.`;
   const note = p.notes.find((n) => n.startsWith(`preset ${preset}`));
   $("preset-note").textContent = preset === "quick"
     ? `Core's short schedule: few steps of one row, a higher learning rate, LoRA on every linear layer of the top layers.${timed}`
     : preset === "model"
-      ? `The full run recommended for this model — ${note ? note.replace(/^preset model \([^)]*\): /, "") : "its family's settings"}.${timed}`
+      ? `The full run recommended for ${model} — ${note ? note.slice(note.indexOf("): ") + 3) : "its family's settings"}.${timed}`
       : `The fields as you set them${software ? "; left empty, steps take core's short schedule on this software (CPU) adapter" : ""}.`;
 }
 
@@ -421,7 +422,7 @@ function onPlan(p) {
     `${p.memory_text}; the whole estimate is checked against ${memoryBudget}`,
     ...p.notes,
   ];
-  if (p.notes.some((n) => /short schedule/.test(n))) lines.push("The fields show what will run: on a software adapter core's short schedule fills those you left at their defaults (marked).");
+  if (p.notes.some((n) => /short schedule: /.test(n))) lines.push("The fields show what will run: on a software adapter core's short schedule fills those you left at their defaults (marked).");
   if (!p.fits) lines.push(`Too large for this GPU adapter: ${p.fits_error}.`);
   show("plan-status", lines.join("\n"), p.fits ? "" : "bad");
   enable("train-section", p.fits);

@@ -85,9 +85,11 @@ export function truthTests(test) {
       const recSteps = Number(modelPlan.match(/(\d+) steps of/)[1]);
       if (rec.steps !== "" || rec.epochs !== "3" || rec.lr !== "0.001" || rec.targets !== "all-linear" || rec.layers !== "all" || rec.batch !== "4" ||
           rec.eval_every !== String(Math.ceil(recSteps / 10))) throw new Error(`model preset fields: ${JSON.stringify(rec)}, ${recSteps} steps`);
-      const modelName = (await page.textContent("#model-status")).split(":")[0];
+      // Named as the model is known (its GGUF's general.name, as in adapter_config.json).
       const recLabel = await page.textContent("#preset-model");
-      if (recLabel !== `Recommended for ${modelName}` + recLabel.slice(`Recommended for ${modelName}`.length) || !/ — (about \d+ minutes?|under a minute) here$/.test(recLabel)) throw new Error(`model preset label: ${recLabel}`);
+      if (!/^Recommended for tiny-llama — (about \d+ minutes?|under a minute) here$/.test(recLabel)) throw new Error(`model preset label: ${recLabel}`);
+      const recNote = await page.textContent("#preset-note");
+      if (!recNote.startsWith("The full run recommended for tiny-llama — 3 epochs (")) throw new Error(`model preset note: ${recNote}`);
       if ((await page.textContent("#preset-quick")) !== "Quick demo") throw new Error("the unselected quick demo still shows a time");
       if (!(await page.textContent("#command")).includes("--preset model")) throw new Error(`command: ${await page.textContent("#command")}`);
       await page.selectOption("#options [name=preset]", "quick");
