@@ -23,7 +23,7 @@ pub struct ExportArgs {
     /// The base model (a path or a name, as for every command). Default: smollm2-135m.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// The LoRA adapter to merge: a PEFT folder or a GGUF LoRA file, as `anytune train` writes them.
+    /// The LoRA adapter to merge: a PEFT folder or a GGUF LoRA file, as `anytune train` writes them; none: the base as it is, converted to --format/--type.
     /// With --recipe trl: the run folder (its options.toml gives the options; its adapter is copied to resume from).
     #[arg(long)]
     adapter: Option<PathBuf>,
@@ -41,7 +41,7 @@ pub struct ExportArgs {
     /// Output folder (created; files in it with the same names are replaced).
     #[arg(long)]
     out: PathBuf,
-    /// hf (config.json, model.safetensors, tokenizer files) or gguf (model.gguf + Modelfile; needs a GGUF base). Default: gguf.
+    /// hf (config.json, model.safetensors, tokenizer files) or gguf (model.gguf + Modelfile; from an HF base the metadata and byte-level BPE vocabulary are rebuilt). Default: gguf.
     #[arg(long)]
     format: Option<String>,
     /// f32, f16, bf16, q8_0, q4_0, q4_k_m or q5_k_m (hf: the float types). Default: f32 for hf, q8_0 for gguf.
@@ -76,7 +76,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     if let Some(flag) = [("--val-file", args.val_file.is_some()), ("--config", args.config.is_some())].iter().find(|f| f.1) {
         bail!("{} applies to --recipe trl, not to a merge", flag.0);
     }
-    let Some(adapter_path) = args.adapter.clone() else { bail!("no adapter: give --adapter DIR (the --out folder of `anytune train`)") };
+    // No adapter: the base as it is, converted (an HF folder to a quantized GGUF, or back).
+    let adapter_path = args.adapter.clone();
     let format_name = args.format.clone().unwrap_or_else(|| "gguf".to_string());
     let format = ExportFormat::parse(&format_name)?;
     let ty = match &args.ty {
@@ -88,9 +89,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let exported_files = {
         let files = read_model_path(&path)?;
         let (_, config, _) = open_checkpoint(&files, &ModelFormat::detect(&files)?)?;
-        let adapter = read_lora_weights(&adapter_path, &config)?;
-        let name = adapter_path.display().to_string();
-        let out = export(&files, Some(&adapter), &name, &ExportOptions { format, ty })
+        let adapter = adapter_path.as_deref().map(|a| read_lora_weights(a, &config)).transpose()?;
+        let name = adapter_path.as_ref().map_or("no adapter".to_string(), |a| a.display().to_string());
+        let out = export(&files, adapter.as_ref(), &name, &ExportOptions { format, ty })
             .with_context(|| format!("exporting {} with {name}", path.display()))?;
         std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
         let mut sizes = Vec::new();
@@ -112,12 +113,12 @@ pub fn run(args: ExportArgs) -> Result<()> {
                 ExportFormat::Hf => args.out.clone(),
                 ExportFormat::Gguf => args.out.join("model.gguf"),
             };
-            quality(&path, &adapter_path, &exported, data, &eval_options)?
+            quality(&path, adapter_path.as_deref(), &exported, data, &eval_options)?
         }
     };
     let report = json!({
         "model": path.display().to_string(),
-        "adapter": adapter_path.display().to_string(),
+        "adapter": adapter_path.as_ref().map(|a| a.display().to_string()),
         "format": format_name,
         "type": ty.name(),
         "files": exported_files["files"],
@@ -133,7 +134,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
 
 /// Loss and perplexity of `data` under base + adapter and under the exported model (loaded from
 /// the written files), each loaded in turn so only one is on the GPU.
-fn quality(base: &Path, adapter: &Path, exported: &Path, data: &Path, options: &anytune_core::train::RunOptions) -> Result<Value> {
+fn quality(base: &Path, adapter: Option<&Path>, exported: &Path, data: &Path, options: &anytune_core::train::RunOptions) -> Result<Value> {
     let gpu = open_gpu()?;
     let (bytes, name) = read_dataset_path(data)?;
     let file = DataFile { bytes: &bytes, name: &name };
@@ -142,7 +143,9 @@ fn quality(base: &Path, adapter: &Path, exported: &Path, data: &Path, options: &
     };
     let before = {
         let mut model = load_model(&gpu, base)?;
-        load_adapter(&gpu, &mut model, adapter)?;
+        if let Some(adapter) = adapter {
+            load_adapter(&gpu, &mut model, adapter)?;
+        }
         measure(&model)?
     };
     let after = measure(&load_model(&gpu, exported)?)?;

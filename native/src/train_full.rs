@@ -1,5 +1,5 @@
 //! The output of `anytune train --full`: the trained model as a Hugging Face folder (f32
-//! safetensors, the base's config and tokenizer files) and, from a GGUF base, `model.gguf`
+//! safetensors, the base's config and tokenizer files) and, where the export writes one, `model.gguf`
 //! (f32), through core's export writers ([`MergeSource::with_trained`]).
 
 use crate::train::write_atomically;

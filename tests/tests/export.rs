@@ -171,3 +171,90 @@ fn k_presets_write_k_types_on_whole_super_blocks() {
     k_presets(&files, "wide-llama", ExportType::Q4KM, 1.2, &[("Q4_K", 13), ("F32", 5), ("Q6_K", 3)]);
     k_presets(&files, "wide-llama", ExportType::Q5KM, 0.6, &[("Q5_K", 13), ("F32", 5), ("Q6_K", 3)]);
 }
+
+/// A Hugging Face folder exported to GGUF: the architecture keys and `tokenizer.ggml.*`
+/// rebuilt from its config and tokenizer files (export::gguf_hf_meta) give the folder's logits
+/// (above) and its tokenizer: the same ids for texts with and without special tokens, the same
+/// BOS/EOS and chat template. Each of llama.cpp's pre-tokenizers anytune names (gpt2 in the
+/// fixtures; smollm, llama-bpe and qwen2 put into tiny-llama's tokenizer.json) round-trips.
+#[test]
+fn hf_folders_to_gguf_rebuild_the_metadata() {
+    for name in ["tiny-llama", "tiny-qwen2", "tiny-qwen3"] {
+        check(name, ExportFormat::Gguf, ExportType::F32, 1e-4);
+        same_tokenizer(&fixture(name), name);
+    }
+    let split = |regex: &str| serde_json::json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]});
+    let variants = [
+        ("smollm", serde_json::json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}]})),
+        ("llama-bpe", split(anytune_core::tokenizer::gguf_vocab::LLAMA3_SPLIT)),
+        ("qwen2", split(anytune_core::tokenizer::gguf_vocab::QWEN2_SPLIT)),
+    ];
+    for (pre, value) in variants {
+        let files = with_tokenizer_files(&fixture("tiny-llama"), |tokenizer, config| {
+            tokenizer["pre_tokenizer"] = value.clone();
+            config["chat_template"] = "{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}".into();
+        });
+        let meta = exported_gguf_metadata(&files);
+        assert_eq!(meta.get("tokenizer.ggml.pre").and_then(MetaValue::as_str), Some(pre));
+        same_tokenizer(&files, pre);
+    }
+}
+
+/// `files` with tokenizer.json and tokenizer_config.json changed by `edit`.
+fn with_tokenizer_files(files: &ModelFiles, edit: impl Fn(&mut serde_json::Value, &mut serde_json::Value)) -> ModelFiles {
+    let json = |name: &str| serde_json::from_slice::<serde_json::Value>(files.bytes(files.find(name).unwrap())).unwrap();
+    let (mut tokenizer, mut config) = (json("tokenizer.json"), json("tokenizer_config.json"));
+    edit(&mut tokenizer, &mut config);
+    let mut out = ModelFiles::new();
+    for i in 0..files.len() {
+        let bytes = match files.name(i) {
+            "tokenizer.json" => serde_json::to_vec(&tokenizer).unwrap(),
+            "tokenizer_config.json" => serde_json::to_vec(&config).unwrap(),
+            _ => files.bytes(i).to_vec(),
+        };
+        out.add(files.name(i), bytes);
+    }
+    out
+}
+
+fn exported_gguf(files: &ModelFiles) -> ModelFiles {
+    let out = export(files, None, "no adapter", &ExportOptions { format: ExportFormat::Gguf, ty: ExportType::F32 }).unwrap();
+    let mut written = ModelFiles::new();
+    for (name, bytes) in out.files {
+        written.add(&name, bytes);
+    }
+    written
+}
+
+fn exported_gguf_metadata(files: &ModelFiles) -> std::collections::BTreeMap<String, MetaValue> {
+    let written = exported_gguf(files);
+    GgufFile::parse(written.bytes(written.find("model.gguf").unwrap()), "model.gguf").unwrap().metadata
+}
+
+/// The folder's tokenizer and its exported GGUF's encode, decode and name specials alike.
+fn same_tokenizer(files: &ModelFiles, what: &str) {
+    let Some(gpu) = test_gpu() else { return };
+    let (hf, gguf) = (Model::load(gpu, files).unwrap(), Model::load(gpu, &exported_gguf(files)).unwrap());
+    let texts = ["Who makes the Zorblax 3000 kettle? Quillfeather, since 1987.", "  two  spaces\nand a tab\tthen 12345 digits", "<|im_start|>user hi<|im_end|>", "naïve café — ünïcödé"];
+    for text in texts {
+        for special in [false, true] {
+            let (a, b) = (hf.tokenizer.encode(text, special).unwrap(), gguf.tokenizer.encode(text, special).unwrap());
+            assert_eq!(a, b, "{what}: ids of {text:?} (special tokens {special})");
+            assert_eq!(hf.tokenizer.decode(&a, false).unwrap(), gguf.tokenizer.decode(&b, false).unwrap(), "{what}: decoding {text:?}");
+        }
+    }
+    assert_eq!((&hf.tokenizer.bos, &hf.tokenizer.eos), (&gguf.tokenizer.bos, &gguf.tokenizer.eos), "{what}: BOS/EOS");
+    let chat = [anytune_core::chat::Message { role: "user".into(), content: "hi".into() }];
+    assert_eq!(hf.render_chat(&chat, true).ok(), gguf.render_chat(&chat, true).ok(), "{what}: chat template");
+}
+
+/// Gemma 3's SentencePiece vocabulary is not rebuilt: refused by name, with what to do.
+#[test]
+fn a_gemma3_hf_folder_to_gguf_is_refused_with_the_way_round() {
+    let e = export(&fixture("tiny-gemma3"), None, "no adapter", &ExportOptions { format: ExportFormat::Gguf, ty: ExportType::F32 }).unwrap_err().to_string();
+    assert!(e.contains("--format gguf") && e.contains("Gemma 3") && e.contains("convert_hf_to_gguf.py"), "{e}");
+}

@@ -3,8 +3,8 @@
 //! each tensor in the type [`ExportType::matrix_type`] gives it (norms, biases and other 1-D
 //! tensors F32), in llama.cpp's layout ([`to_gguf_convention`]).
 //!
-//! Only a GGUF base is exported to GGUF: an HF base has no `tokenizer.ggml.*` vocabulary to copy,
-//! and rebuilding one is llama.cpp's `convert_hf_to_gguf.py`'s job.
+//! A Hugging Face base gets the metadata llama.cpp's converter writes, rebuilt from its
+//! config and tokenizer files ([`super::gguf_hf_meta`]).
 
 use super::ExportedFile;
 use super::merge::{MergeSource, Planned, to_gguf_convention};
@@ -21,20 +21,22 @@ const REWRITTEN_KEYS: [&str; 3] = ["general.file_type", "general.quantization_ve
 /// The GGUF file (`model.gguf`) of the merged model of `src` quantized as `ty`, and how many
 /// tensors got each type.
 pub fn write(src: &MergeSource, ty: ExportType) -> Result<(ExportedFile, Vec<(String, usize)>)> {
-    let ModelFormat::Gguf { gguf, .. } = &src.format else {
-        return Err(Error::invalid(
-            "--format gguf",
-            "needs a GGUF base model (its tokenizer.ggml.* vocabulary and metadata are copied); export this \
-             Hugging Face base with --format hf, then convert that folder with llama.cpp's convert_hf_to_gguf.py",
-        ));
-    };
     let cfg = &src.config;
     let mut w = GgufWriter::new();
-    let arch = gguf.require("general.architecture")?.clone();
-    w.add_meta("general.architecture", arch)?;
-    for (key, value) in &gguf.metadata {
-        if key != "general.architecture" && !REWRITTEN_KEYS.contains(&key.as_str()) {
-            w.add_meta(key.clone(), value.clone())?;
+    match &src.format {
+        ModelFormat::Gguf { gguf, .. } => {
+            let arch = gguf.require("general.architecture")?.clone();
+            w.add_meta("general.architecture", arch)?;
+            for (key, value) in &gguf.metadata {
+                if key != "general.architecture" && !REWRITTEN_KEYS.contains(&key.as_str()) {
+                    w.add_meta(key.clone(), value.clone())?;
+                }
+            }
+        }
+        ModelFormat::HuggingFace(hf) => {
+            for (key, value) in super::gguf_hf_meta::hf_metadata(cfg, hf, &src.name)? {
+                w.add_meta(key, value)?;
+            }
         }
     }
     w.add_meta("general.file_type", MetaValue::U32(ty.file_type()))?;

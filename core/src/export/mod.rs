@@ -17,6 +17,7 @@
 
 pub mod estimate;
 pub mod gguf;
+pub mod gguf_hf_meta;
 pub mod hf;
 pub mod merge;
 pub mod modelfile;
@@ -31,7 +32,6 @@ pub use types::{ExportFormat, ExportType};
 
 use crate::error::{Error, Result};
 use crate::formats::ModelFiles;
-use crate::formats::source::ModelFormat;
 use crate::lora::LoraWeights;
 use crate::tokenizer::Tokenizer;
 
@@ -58,7 +58,8 @@ pub struct Exported {
 
 /// Merges `adapter` (named `adapter_name` in errors; `None`: the base as is) into the model in
 /// `files` and writes it as `options` say. Refused before any work: a quantized type for an HF
-/// folder, a GGUF from an HF base, an adapter that does not fit the model.
+/// folder, a GGUF from an HF base whose vocabulary is not rebuilt (`gguf_hf_meta`), an adapter that
+/// does not fit the model.
 pub fn export(files: &ModelFiles, adapter: Option<&LoraWeights>, adapter_name: &str, options: &ExportOptions) -> Result<Exported> {
     let src = MergeSource::open(files, adapter, adapter_name)?;
     match options.format {
@@ -75,10 +76,9 @@ pub fn export(files: &ModelFiles, adapter: Option<&LoraWeights>, adapter_name: &
         }
         ExportFormat::Gguf => {
             let (file, tensor_types) = gguf::write(&src, options.ty)?;
-            let ModelFormat::Gguf { gguf, .. } = &src.format else {
-                return Err(Error::invalid("--format gguf", "needs a GGUF base model"));
-            };
-            let tok = Tokenizer::from_gguf(&gguf.metadata, &src.name)?;
+            // The Modelfile's template and stops: the tokenizer the written file carries.
+            let written = crate::formats::GgufFile::parse(&file.1, &file.0)?;
+            let tok = Tokenizer::from_gguf(&written.metadata, &file.0)?;
             let modelfile = modelfile::modelfile(&file.0, &tok)?;
             Ok(Exported { files: vec![file, ("Modelfile".to_string(), modelfile.into_bytes())], tensor_types })
         }

@@ -32,7 +32,7 @@ fn linear_dw_shape(x: &[usize], dy: &[usize], dw: &[usize]) -> Result<(usize, us
     // Element counts, not last dims: attention hands (B, T, H, D) views of (R, H·D) rows.
     let rows_of = |s: &[usize], width: usize, name: &str| -> Result<usize> {
         let n: usize = s.iter().product();
-        if width == 0 || n % width != 0 {
+        if width == 0 || !n.is_multiple_of(width) {
             return Err(Error::invalid(format!("linear_dw {name}"), format!("shape {s:?} is not rows of {width} for dw {dw:?}")));
         }
         Ok(n / width)
