@@ -23,6 +23,13 @@ pub fn test_gpu_with(family: KernelFamily) -> Option<&'static Gpu> {
     GPUS[family as usize].get_or_init(|| open_test_gpu(Some(family))).as_ref()
 }
 
+/// Both families' shared test devices ([`test_gpu_with`]), Cpu first; empty without an adapter.
+/// Kernel tests loop over them so that every variant is checked against its CPU reference.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn test_gpus() -> Vec<&'static Gpu> {
+    [KernelFamily::Cpu, KernelFamily::Gpu].into_iter().filter_map(test_gpu_with).collect()
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn open_test_gpu(kernels: Option<KernelFamily>) -> Option<Gpu> {
     match pollster::block_on(Gpu::new(&GpuOptions { kernels, ..Default::default() })) {

@@ -1,8 +1,9 @@
-//! The GPU kernel family (tiled matmul and qmatmul) against the CPU family on whole models:
-//! the tiny random Llama in Q4_0 (every frozen product through qmatmul) and f32, LoRA r 4 on
-//! all seven linears (every LoRA product through matmul). Logits, and the losses of three
-//! optimizer steps, must agree within 1e-4 relative: both families sum in f32, in different
-//! orders; a wrong tile edge or dequantized tile is off by far more.
+//! The GPU kernel family (tiled matmul, qmatmul and attention) against the CPU family on whole
+//! models: the tiny random Llama in Q4_0 (every frozen product through qmatmul) and f32, and
+//! the tiny Gemma 3 (sliding windows), LoRA r 4 on all seven linears (every LoRA product
+//! through matmul). Logits, and the losses of three optimizer steps, must agree within 1e-4
+//! relative: both families sum in f32, in different orders; a wrong tile edge or dequantized
+//! tile is off by far more.
 
 use anytune::load::load_model;
 use anytune_core::data::{Batch, DataPosition, IGNORE};
@@ -16,16 +17,23 @@ use anytune_tests::{all_logits, repo_path};
 const B: usize = 2;
 const T: usize = 13;
 
-fn batch(model: &Model, k: usize) -> Batch {
+/// Batch `k` of `b` rows of `t` tokens (the last token of each row not a target).
+fn batch_of(model: &Model, k: usize, b: usize, t: usize) -> Batch {
     let v = model.config.vocab_size;
-    let inputs: Vec<u32> = (0..B * T).map(|i| ((i * 37 + k * 101 + 5) % v) as u32).collect();
-    let targets: Vec<u32> = (0..B * T).map(|i| if i % T == T - 1 { IGNORE } else { ((i * 53 + k * 7 + 1) % v) as u32 }).collect();
+    let inputs: Vec<u32> = (0..b * t).map(|i| ((i * 37 + k * 101 + 5) % v) as u32).collect();
+    let targets: Vec<u32> = (0..b * t).map(|i| if i % t == t - 1 { IGNORE } else { ((i * 53 + k * 7 + 1) % v) as u32 }).collect();
     let n_targets = targets.iter().filter(|&&t| t != IGNORE).count();
-    Batch { b: B, t: T, inputs, targets, n_targets, rows: (0..B).collect(), position: DataPosition { epoch: 0, index: k } }
+    Batch { b, t, inputs, targets, n_targets, rows: (0..b).collect(), position: DataPosition { epoch: 0, index: k } }
 }
 
 /// Logits of one sequence and the losses of three LoRA steps on `gpu`.
 fn run(gpu: &Gpu, fixture: &str) -> (Vec<f32>, Vec<f32>) {
+    let (logits, losses, _) = run_steps(gpu, fixture, B, T);
+    (logits, losses)
+}
+
+/// [`run`] with batches of `b × t` tokens; also returns each step's dispatch count.
+fn run_steps(gpu: &Gpu, fixture: &str, b: usize, t: usize) -> (Vec<f32>, Vec<f32>, Vec<u32>) {
     let model = load_model(gpu, &repo_path(&format!("fixtures/{fixture}"))).unwrap();
     let ids: Vec<u32> = (0..19).map(|i| (i * 11 + 3) as u32 % model.config.vocab_size as u32).collect();
     let logits = all_logits(gpu, &model, &ids);
@@ -37,9 +45,9 @@ fn run(gpu: &Gpu, fixture: &str) -> (Vec<f32>, Vec<f32>) {
     }
     let lora = LoraParams::from_weights(gpu, &model, &w).unwrap();
     let config = TrainConfig { lr: 1e-2, seed: 1, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(gpu, &model, lora, config, B, T).unwrap();
-    let losses = (0..3).map(|s| pollster::block_on(trainer.train_step(gpu, &model, &[batch(&model, s)], 3)).unwrap().loss).collect();
-    (logits, losses)
+    let mut trainer = Trainer::new(gpu, &model, lora, config, b, t).unwrap();
+    let steps: Vec<_> = (0..3).map(|s| pollster::block_on(trainer.train_step(gpu, &model, &[batch_of(&model, s, b, t)], 3)).unwrap()).collect();
+    (logits, steps.iter().map(|s| s.loss).collect(), steps.iter().map(|s| s.dispatches).collect())
 }
 
 fn check(fixture: &str) {
@@ -59,4 +67,22 @@ fn gpu_kernel_family_matches_cpu_family_on_q4_0_model() {
 #[test]
 fn gpu_kernel_family_matches_cpu_family_on_f32_model() {
     check("tiny-llama");
+}
+
+/// Gemma 3: sliding-window and global layers, the query scale, GeGLU, the four block norms.
+#[test]
+fn gpu_kernel_family_matches_cpu_family_on_gemma3_model() {
+    check("tiny-gemma3-F32.gguf");
+}
+
+/// On the GPU family a step's dispatch count does not grow with batch × tokens: every product
+/// and attention pass is one dispatch whatever its rows (the CPU family's products run in row
+/// blocks and its attention in loop-budget chunks; its count changes with the shape: 403
+/// dispatches at 1×8 and 369 at 3×45 on this model).
+#[test]
+fn gpu_family_dispatches_do_not_grow_with_tokens() {
+    let Some(gpu) = test_gpu_with(KernelFamily::Gpu) else { return };
+    let count = |b: usize, t: usize| run_steps(gpu, "tiny-llama-Q4_0.gguf", b, t).2[1];
+    let counts = [count(1, 8), count(3, 45), count(2, 60)];
+    assert!(counts.iter().all(|&c| c == counts[0]), "GPU family dispatches per step at 1×8, 3×45, 2×60 tokens: {counts:?}");
 }

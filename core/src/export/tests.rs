@@ -62,8 +62,6 @@ fn refusals_name_what_is_wrong() {
     let hf = fixture("tiny-llama");
     let e = refusal(export(&hf, None, "a", &opts(ExportFormat::Hf, ExportType::Q8_0)));
     assert!(e.contains("--type") && e.contains("q8_0") && e.contains("f32, f16 or bf16"), "{e}");
-    let e = refusal(export(&hf, None, "a", &opts(ExportFormat::Gguf, ExportType::Q8_0)));
-    assert!(e.contains("--format gguf") && e.contains("needs a GGUF base"), "{e}");
     // An adapter made for another model (a narrower one) is refused naming the adapter.
     let mut other = config_of(&hf);
     other.dim = 32;

@@ -73,6 +73,21 @@ pub const ATTENTION_BACKWARD_DKV_VEC4: Kernel = Kernel {
     entry: "attention_backward_dkv_vec4",
     sources: &[shader!("attention_common.wgsl"), shader!("attention_backward_dkv_vec4.wgsl")],
 };
+/// GPU family: attention forward, flash-style tiles (16 queries × 32 keys), one dispatch.
+pub const ATTENTION_TILED_FORWARD: Kernel = Kernel {
+    entry: "attention_tiled_forward",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_tiled_common.wgsl"), shader!("attention_tiled_forward.wgsl")],
+};
+/// GPU family: attention backward pass 1 (`dq`, `delta`), tiled as the forward.
+pub const ATTENTION_TILED_DQ: Kernel = Kernel {
+    entry: "attention_tiled_dq",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_tiled_common.wgsl"), shader!("attention_tiled_dq.wgsl")],
+};
+/// GPU family: attention backward pass 2 (`dk`, `dv`), 16 cache rows × 32 queries per tile.
+pub const ATTENTION_TILED_DKV: Kernel = Kernel {
+    entry: "attention_tiled_dkv",
+    sources: &[shader!("attention_common.wgsl"), shader!("attention_tiled_common.wgsl"), shader!("attention_tiled_dkv.wgsl")],
+};
 /// SwiGLU: `h = silu(gate) * up`.
 pub const SWIGLU_FORWARD: Kernel =
     Kernel { entry: "swiglu_forward", sources: &[shader!("swiglu_common.wgsl"), shader!("swiglu_forward.wgsl")] };

@@ -19,7 +19,7 @@
 use super::attention_chunks::{budget, chunks, flags, forward_keys};
 pub use super::attention_options::AttentionOptions;
 use crate::error::{Error, Result};
-use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::gpu::{GpuTensor, KernelFamily, Recorder, grid_1d, kernels};
 
 /// Largest head dim the kernels accept (`MAX_D` in the attention shaders: the per-invocation
 /// accumulators are fixed-size arrays).
@@ -186,6 +186,10 @@ pub fn attention_forward_with(
     check_len("attention out", out, q.len())?;
     check_len("attention lse", lse, rows)?;
     let params = AttentionParams::new(dims, opts)?;
+    if rec.gpu.family == KernelFamily::Gpu {
+        super::attention_tiled::forward(rec, dims, params, q, k, v, out, lse);
+        return Ok(());
+    }
     // Key positions any query sees: first_key(pos0) .. pos0 + T.
     let keys = chunks(opts.first_key(pos0), pos0 + dims.t, forward_keys(dims.d, budget()));
     // Softmax sums carried between chunks (B, H, T); one unused float when there is one chunk.
@@ -274,21 +278,24 @@ pub fn attention_forward_cpu_with(
 pub(crate) mod tests {
     use super::*;
     use crate::ops::attention_chunks::{LOOP_BUDGET, with_budget};
-    use crate::testing::{Rng, assert_close, test_gpu};
+    use crate::gpu::Gpu;
+    use crate::testing::{Rng, assert_close, test_gpu, test_gpus};
 
-    /// Runs the GPU forward with `opts` on host data; returns `(out, lse)`.
+    /// Runs the GPU forward on `gpu` with `opts` on host data; returns `(out, lse)`.
     pub(crate) fn gpu_attention_with(
+        gpu: &Gpu,
         q: &[f32],
         k: &[f32],
         v: &[f32],
         dims: AttentionDims,
         opts: AttentionOptions,
     ) -> (Vec<f32>, Vec<f32>) {
-        gpu_attention_budget(q, k, v, dims, opts, LOOP_BUDGET)
+        gpu_attention_budget(gpu, q, k, v, dims, opts, LOOP_BUDGET)
     }
 
     /// [`gpu_attention_with`] under a loop budget ([`with_budget`]).
     pub(crate) fn gpu_attention_budget(
+        gpu: &Gpu,
         q: &[f32],
         k: &[f32],
         v: &[f32],
@@ -296,7 +303,6 @@ pub(crate) mod tests {
         opts: AttentionOptions,
         budget: usize,
     ) -> (Vec<f32>, Vec<f32>) {
-        let gpu = test_gpu().unwrap();
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = dims;
         let gq = GpuTensor::from_slice(gpu, &[b, t, h, d], q);
         let gk = GpuTensor::from_slice(gpu, &[b, s, kvh, d], k);
@@ -309,26 +315,29 @@ pub(crate) mod tests {
         (pollster::block_on(gout.to_vec(gpu)).unwrap(), pollster::block_on(glse.to_vec(gpu)).unwrap())
     }
 
+    /// Both kernel families (the GPU family's tiles forced on a CPU adapter).
     #[test]
     fn attention_forward_matches_cpu() {
-        if test_gpu().is_none() {
-            return;
-        }
         let mut rng = Rng::new(21);
         let cases = [
             AttentionDims { b: 2, t: 7, s: 12, h: 9, kvh: 3, d: 64, pos0: 5 },
             AttentionDims { b: 1, t: 13, s: 13, h: 4, kvh: 4, d: 6, pos0: 0 },
             AttentionDims { b: 2, t: 1, s: 40, h: 9, kvh: 3, d: 64, pos0: 33 },
             AttentionDims { b: 2, t: 13, s: 20, h: 4, kvh: 2, d: 6, pos0: 5 },
+            // Several query and key tiles of the GPU family, partial ones at both ends.
+            AttentionDims { b: 1, t: 70, s: 75, h: 4, kvh: 2, d: 68, pos0: 5 },
         ];
-        for dims in cases {
-            check_forward_vs_cpu(&mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
+        for gpu in test_gpus() {
+            for dims in cases {
+                check_forward_vs_cpu(gpu, &mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
+            }
         }
     }
 
-    /// GPU forward (under `budget`) against [`attention_forward_cpu_with`] on random inputs;
-    /// returns `(v, out)`.
+    /// GPU forward on `gpu` (under `budget`) against [`attention_forward_cpu_with`] on random
+    /// inputs; returns `(v, out)`.
     pub(crate) fn check_forward_vs_cpu(
+        gpu: &Gpu,
         rng: &mut Rng,
         dims: AttentionDims,
         opts: AttentionOptions,
@@ -339,10 +348,11 @@ pub(crate) mod tests {
         let q = rng.normal_vec(b * t * h * d, 2.0);
         let k = rng.normal_vec(b * s * kvh * d, 2.0);
         let v = rng.normal_vec(b * s * kvh * d, 1.0);
-        let (out, lse) = gpu_attention_budget(&q, &k, &v, dims, opts, budget);
+        let (out, lse) = gpu_attention_budget(gpu, &q, &k, &v, dims, opts, budget);
         let (want_out, want_lse) = attention_forward_cpu_with(&q, &k, &v, dims, opts);
-        assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {dims:?} {opts:?} budget {budget}"));
-        assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {dims:?} {opts:?} budget {budget}"));
+        let what = format!("{dims:?} {opts:?} budget {budget}, {:?} family", gpu.family);
+        assert_close(&out, &want_out, 1e-5, 1e-4, &format!("attention out {what}"));
+        assert_close(&lse, &want_lse, 1e-5, 1e-4, &format!("attention lse {what}"));
         (v, out)
     }
 
@@ -350,7 +360,12 @@ pub(crate) mod tests {
     /// equal the prefill's last row. The cache (capacity 16) is filled with `kv_write`.
     #[test]
     fn decode_step_matches_prefill_last_row() {
-        let Some(gpu) = test_gpu() else { return };
+        for gpu in test_gpus() {
+            decode_step_matches_prefill_last_row_on(gpu);
+        }
+    }
+
+    fn decode_step_matches_prefill_last_row_on(gpu: &Gpu) {
         let (b, h, kvh, d, s, n) = (2, 9, 3, 64, 16, 10);
         let mut rng = Rng::new(22);
         let q = rng.normal_vec(b * n * h * d, 1.0);

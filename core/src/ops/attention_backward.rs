@@ -19,7 +19,7 @@
 use super::attention::{AttentionDims, AttentionOptions, AttentionParams, check_len};
 use super::attention_chunks::{budget, chunks, dkv_queries, dq_keys};
 use crate::error::Result;
-use crate::gpu::{GpuTensor, Recorder, grid_1d, kernels};
+use crate::gpu::{GpuTensor, KernelFamily, Recorder, grid_1d, kernels};
 
 /// Records `dq`, `dk`, `dv` (all written, not accumulated) from the forward's inputs, its
 /// output `out` and its saved `lse`, given `dout`.
@@ -76,6 +76,10 @@ pub fn attention_backward_with(
     // delta (B, H, T): scratch passed from the first pass to the second; wgpu keeps it alive
     // until the recorded work has run.
     let delta = GpuTensor::zeros(rec.gpu, &[dims.b, dims.h, dims.t]);
+    if rec.gpu.family == KernelFamily::Gpu {
+        super::attention_tiled::backward(rec, dims, params, [q, k, v, out, lse, dout], &delta, [dq, dk, dv]);
+        return Ok(());
+    }
     let pass1 = [
         q.binding(),
         k.binding(),
@@ -179,7 +183,8 @@ pub(crate) mod tests {
     use crate::ops::attention::{attention_forward, attention_forward_cpu_with, attention_forward_with};
     use crate::ops::attention_chunks::{LOOP_BUDGET, with_budget};
     use crate::ops::gradcheck::{numeric_grad, weighted_sum};
-    use crate::testing::{Rng, assert_close, test_gpu};
+    use crate::gpu::Gpu;
+    use crate::testing::{Rng, assert_close, test_gpu, test_gpus};
 
     /// Random inputs of one backward test.
     pub(crate) struct Case {
@@ -202,10 +207,9 @@ pub(crate) mod tests {
         }
     }
 
-    /// GPU forward then GPU backward with `opts` (the same for both) under a loop `budget`;
-    /// returns `(dq, dk, dv)`.
-    pub(crate) fn gpu_backward_with(c: &Case, opts: AttentionOptions, budget: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let gpu = test_gpu().unwrap();
+    /// GPU forward then GPU backward on `gpu` with `opts` (the same for both) under a loop
+    /// `budget`; returns `(dq, dk, dv)`.
+    pub(crate) fn gpu_backward_with(gpu: &Gpu, c: &Case, opts: AttentionOptions, budget: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let AttentionDims { b, t, s, h, kvh, d, pos0 } = c.dims;
         let qs = [b, t, h, d];
         let ks = [b, s, kvh, d];
@@ -234,28 +238,32 @@ pub(crate) mod tests {
         (read(&gdq), read(&gdk), read(&gdv))
     }
 
+    /// Both kernel families (the GPU family's tiles forced on a CPU adapter).
     #[test]
     fn attention_backward_matches_cpu() {
-        if test_gpu().is_none() {
-            return;
-        }
         let mut rng = Rng::new(41);
-        for dims in [
+        let cases = [
             AttentionDims { b: 2, t: 7, s: 7, h: 9, kvh: 3, d: 64, pos0: 0 },
             AttentionDims { b: 1, t: 13, s: 13, h: 4, kvh: 4, d: 6, pos0: 0 },
             AttentionDims { b: 2, t: 5, s: 12, h: 4, kvh: 2, d: 6, pos0: 5 },
             AttentionDims { b: 1, t: 1, s: 10, h: 9, kvh: 3, d: 64, pos0: 9 },
-        ] {
-            check_backward_vs_cpu(&mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
+            // Several query and key tiles of the GPU family, partial ones at both ends.
+            AttentionDims { b: 1, t: 70, s: 75, h: 4, kvh: 2, d: 68, pos0: 5 },
+        ];
+        for gpu in test_gpus() {
+            for dims in cases {
+                check_backward_vs_cpu(gpu, &mut rng, dims, AttentionOptions::default(), LOOP_BUDGET);
+            }
         }
     }
 
-    /// GPU backward (under `budget`) against [`attention_backward_cpu_with`] on random inputs.
-    pub(crate) fn check_backward_vs_cpu(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions, budget: usize) {
+    /// GPU backward on `gpu` (under `budget`) against [`attention_backward_cpu_with`] on random
+    /// inputs.
+    pub(crate) fn check_backward_vs_cpu(gpu: &Gpu, rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions, budget: usize) {
         let c = case(rng, dims);
-        let (dq, dk, dv) = gpu_backward_with(&c, opts, budget);
+        let (dq, dk, dv) = gpu_backward_with(gpu, &c, opts, budget);
         let (want_dq, want_dk, want_dv) = attention_backward_cpu_with(&c.q, &c.k, &c.v, &c.r, dims, opts);
-        let what = format!("{dims:?} {opts:?} budget {budget}");
+        let what = format!("{dims:?} {opts:?} budget {budget}, {:?} family", gpu.family);
         assert_close(&dq, &want_dq, 1e-5, 1e-4, &format!("attention dq {what}"));
         assert_close(&dk, &want_dk, 1e-5, 1e-4, &format!("attention dk {what}"));
         assert_close(&dv, &want_dv, 1e-5, 1e-4, &format!("attention dv {what}"));
@@ -263,29 +271,29 @@ pub(crate) mod tests {
 
     #[test]
     fn attention_backward_matches_finite_differences() {
-        if test_gpu().is_none() {
-            return;
-        }
         let mut rng = Rng::new(42);
-        for dims in [
+        let cases = [
             AttentionDims { b: 2, t: 4, s: 4, h: 4, kvh: 2, d: 3, pos0: 0 },
             AttentionDims { b: 1, t: 3, s: 6, h: 3, kvh: 1, d: 5, pos0: 2 },
             // D = 4: the vec4 kernels.
             AttentionDims { b: 1, t: 3, s: 4, h: 2, kvh: 1, d: 4, pos0: 1 },
-        ] {
-            check_backward_vs_finite_differences(&mut rng, dims, AttentionOptions::default());
+        ];
+        for gpu in test_gpus() {
+            for dims in cases {
+                check_backward_vs_finite_differences(gpu, &mut rng, dims, AttentionOptions::default());
+            }
         }
     }
 
-    /// GPU backward against central differences of [`attention_forward_cpu_with`].
-    pub(crate) fn check_backward_vs_finite_differences(rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
+    /// GPU backward on `gpu` against central differences of [`attention_forward_cpu_with`].
+    pub(crate) fn check_backward_vs_finite_differences(gpu: &Gpu, rng: &mut Rng, dims: AttentionDims, opts: AttentionOptions) {
         let c = case(rng, dims);
-        let (dq, dk, dv) = gpu_backward_with(&c, opts, LOOP_BUDGET);
+        let (dq, dk, dv) = gpu_backward_with(gpu, &c, opts, LOOP_BUDGET);
         let loss = |q: &[f32], k: &[f32], v: &[f32]| weighted_sum(&attention_forward_cpu_with(q, k, v, dims, opts).0, &c.r);
         let num_dq = numeric_grad(&c.q, 1e-2, |x| loss(x, &c.k, &c.v));
         let num_dk = numeric_grad(&c.k, 1e-2, |x| loss(&c.q, x, &c.v));
         let num_dv = numeric_grad(&c.v, 1e-2, |x| loss(&c.q, &c.k, x));
-        let what = format!("{dims:?} {opts:?}");
+        let what = format!("{dims:?} {opts:?}, {:?} family", gpu.family);
         assert_close(&dq, &num_dq, 2e-3, 2e-3, &format!("attention dq vs finite differences {what}"));
         assert_close(&dk, &num_dk, 2e-3, 2e-3, &format!("attention dk vs finite differences {what}"));
         assert_close(&dv, &num_dv, 2e-3, 2e-3, &format!("attention dv vs finite differences {what}"));

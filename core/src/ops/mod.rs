@@ -6,6 +6,7 @@ pub mod add;
 pub mod attention;
 pub mod attention_backward;
 mod attention_chunks;
+mod attention_tiled;
 pub mod attention_options;
 #[cfg(test)]
 mod attention_window_tests;

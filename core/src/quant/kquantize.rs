@@ -82,12 +82,12 @@ pub fn q2_k(x: &[f32], out: &mut Vec<u8>) {
     let mut sc = [0u8; 16];
     let (d_bytes, d) = four_bit_codes(&scales, 0, &mut sc);
     let (dmin_bytes, dmin) = four_bit_codes(&mins, 4, &mut sc);
-    for j in 0..16 {
-        let dl = d * (sc[j] & 0xF) as f32;
+    for (j, &code) in sc.iter().enumerate() {
+        let dl = d * (code & 0xF) as f32;
         if dl == 0.0 {
             continue;
         }
-        let ml = dmin * (sc[j] >> 4) as f32;
+        let ml = dmin * (code >> 4) as f32;
         for i in 16 * j..16 * j + 16 {
             q[i] = nearest_int((x[i] + ml) / dl).clamp(0, 3) as u8;
         }
