@@ -4,7 +4,8 @@
 //! - a Gemma 3 GGUF with a SentencePiece vocabulary (tiny-gemma3-F32.gguf with a Gemma-like
 //!   vocabulary of 320 tokens put in: control, user-defined, byte and scored normal pieces) →
 //!   `--format hf` (with tokenizer.model) → `--format gguf` gives every `tokenizer.*` and
-//!   `gemma3.*` key back, and the same tokenizer;
+//!   `gemma3.*` key back, and the same tokenizer; the same for a Llama 2 style vocabulary in
+//!   tiny-llama-F32.gguf;
 //! - the tiny Gemma 3 folder (byte-level BPE) → GGUF: the architecture keys of the converter's
 //!   Gemma3Model (tiny-gemma3-F32.gguf's, less `gemma3.vocab_size`, which it does not write);
 //! - Llama 3 RoPE scaling from config.json → `rope_freqs.weight`, whose frequencies are the
@@ -20,6 +21,15 @@ use anytune_core::model::{Model, ModelConfig};
 use anytune_core::ops::rope::rope_inv_freq;
 use anytune_tests::exports::{edited, exported, fixture, gguf_metadata, same_tokenizer};
 use anytune_tests::{all_logits, test_gpu};
+
+/// Normal pieces of the test vocabularies, in rank order: merged pieces first, single
+/// characters last (as Gemma orders them).
+const MERGED: [&str; 20] =
+    ["▁t", "he", "▁a", "in", "er", "▁the", "re", "an", "▁w", "ou", "▁s", "ll", "▁wh", "▁o", "es", "at", "▁k", "et", "tle", "ak"];
+const CHARS: [&str; 31] = [
+    "▁", "e", "t", "a", "o", "h", "n", "s", "r", "i", "l", "w", "k", "u", "m", "c", "d", "y", "f", "p", "b", "?", ".", ",", "W", "Q", "1", "9", "8",
+    "7", "3",
+];
 
 /// A Gemma 3 SentencePiece vocabulary of 320 tokens laid out as the real one: control tokens
 /// (pad, eos, bos, unk, mask, turn markers), user-defined newline and space runs (the spaces
@@ -39,38 +49,61 @@ fn gemma_vocab() -> (Vec<String>, Vec<f32>, Vec<u32>) {
     for b in 0..=255u8 {
         v.push((format!("<0x{b:02X}>"), 0.0, 6));
     }
-    let merged = ["▁t", "he", "▁a", "in", "er", "▁the", "re", "an", "▁w", "ou", "▁s", "ll", "▁wh", "▁o", "es", "at", "▁k", "et", "tle", "ak"];
-    let chars = [
-        "▁", "e", "t", "a", "o", "h", "n", "s", "r", "i", "l", "w", "k", "u", "m", "c", "d", "y", "f", "p", "b", "?", ".", ",", "W", "Q", "1", "9",
-        "8", "7", "3",
-    ];
-    for (rank, t) in merged.iter().chain(chars.iter()).enumerate() {
+    for (rank, t) in MERGED.iter().chain(CHARS.iter()).enumerate() {
         v.push((t.to_string(), -(rank as f32), 1));
     }
     assert_eq!(v.len(), 320, "the tiny model's 320 embedding rows");
     (v.iter().map(|t| t.0.clone()).collect(), v.iter().map(|t| t.1).collect(), v.iter().map(|t| t.2).collect())
 }
 
-/// tiny-gemma3-F32.gguf with [`gemma_vocab`] and the keys llama.cpp's converter writes for a
-/// Gemma 3 SentencePiece folder (no `gemma3.vocab_size`), and a Gemma turn chat template.
-fn sentencepiece_gemma() -> ModelFiles {
-    let src = fixture("tiny-gemma3-F32.gguf");
-    let g = GgufFile::parse(src.bytes(0), "tiny-gemma3-F32.gguf").unwrap();
+/// Llama 2's layout of a SentencePiece vocabulary in 320 tokens: `<unk>` (type unknown),
+/// `<s>` and `</s>` (control, score 0), 256 byte tokens, then normal pieces scored by rank.
+fn llama_vocab() -> (Vec<String>, Vec<f32>, Vec<u32>) {
+    let mut v: Vec<(String, f32, u32)> = vec![("<unk>".into(), 0.0, 2), ("<s>".into(), 0.0, 3), ("</s>".into(), 0.0, 3)];
+    for b in 0..=255u8 {
+        v.push((format!("<0x{b:02X}>"), 0.0, 6));
+    }
+    let more = ["▁m", "▁Q", "▁Z", "ill", "ather", "ea", "▁ke", "or", "▁f", "▁sp"];
+    for (rank, t) in MERGED.iter().chain(more.iter()).chain(CHARS.iter()).enumerate() {
+        v.push((t.to_string(), -(rank as f32), 1));
+    }
+    assert_eq!(v.len(), 320, "the tiny model's 320 embedding rows");
+    (v.iter().map(|t| t.0.clone()).collect(), v.iter().map(|t| t.1).collect(), v.iter().map(|t| t.2).collect())
+}
+
+/// The GGUF fixture `name` with its `tokenizer.*` keys (and `drop`) replaced by a SentencePiece
+/// vocabulary (`vocab`) and the tokenizer keys `keys`.
+fn with_sentencepiece(name: &str, drop: &[&str], vocab: (Vec<String>, Vec<f32>, Vec<u32>), keys: Vec<(&str, MetaValue)>) -> ModelFiles {
+    let src = fixture(name);
+    let g = GgufFile::parse(src.bytes(0), name).unwrap();
     let mut w = GgufWriter::new();
     for (key, value) in &g.metadata {
-        if !key.starts_with("tokenizer.") && key != "gemma3.vocab_size" {
+        if !key.starts_with("tokenizer.") && !drop.contains(&key.as_str()) {
             w.add_meta(key.clone(), value.clone()).unwrap();
         }
     }
-    let (tokens, scores, types) = gemma_vocab();
-    let strings = |v: Vec<String>| MetaValue::Array(v.into_iter().map(MetaValue::String).collect());
+    let (tokens, scores, types) = vocab;
+    w.add_meta("tokenizer.ggml.model", MetaValue::String("llama".into())).unwrap();
+    w.add_meta("tokenizer.ggml.pre", MetaValue::String("default".into())).unwrap();
+    w.add_meta("tokenizer.ggml.tokens", MetaValue::Array(tokens.into_iter().map(MetaValue::String).collect())).unwrap();
+    w.add_meta("tokenizer.ggml.scores", MetaValue::Array(scores.into_iter().map(MetaValue::F32).collect())).unwrap();
+    w.add_meta("tokenizer.ggml.token_type", MetaValue::Array(types.into_iter().map(MetaValue::U32).collect())).unwrap();
+    for (key, value) in keys {
+        w.add_meta(key, value).unwrap();
+    }
+    for t in &g.tensors {
+        w.add_tensor(t.name.clone(), t.ty(name).unwrap(), &t.shape, t.bytes(src.bytes(0)).to_vec()).unwrap();
+    }
+    let mut files = ModelFiles::new();
+    files.add(&format!("spm-{name}"), w.to_bytes());
+    files
+}
+
+/// tiny-gemma3-F32.gguf with [`gemma_vocab`] and the keys llama.cpp's converter writes for a
+/// Gemma 3 SentencePiece folder (no `gemma3.vocab_size`), and a Gemma turn chat template.
+fn sentencepiece_gemma() -> ModelFiles {
     let template = "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m.role }}\n{{ m.content }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}";
-    let meta: Vec<(&str, MetaValue)> = vec![
-        ("tokenizer.ggml.model", MetaValue::String("llama".into())),
-        ("tokenizer.ggml.pre", MetaValue::String("default".into())),
-        ("tokenizer.ggml.tokens", strings(tokens)),
-        ("tokenizer.ggml.scores", MetaValue::Array(scores.into_iter().map(MetaValue::F32).collect())),
-        ("tokenizer.ggml.token_type", MetaValue::Array(types.into_iter().map(MetaValue::U32).collect())),
+    let keys = vec![
         ("tokenizer.ggml.bos_token_id", MetaValue::U32(2)),
         ("tokenizer.ggml.eos_token_id", MetaValue::U32(1)),
         ("tokenizer.ggml.unknown_token_id", MetaValue::U32(3)),
@@ -81,15 +114,7 @@ fn sentencepiece_gemma() -> ModelFiles {
         ("tokenizer.ggml.add_space_prefix", MetaValue::Bool(false)),
         ("tokenizer.chat_template", MetaValue::String(template.into())),
     ];
-    for (key, value) in meta {
-        w.add_meta(key, value).unwrap();
-    }
-    for t in &g.tensors {
-        w.add_tensor(t.name.clone(), t.ty("tiny-gemma3-F32.gguf").unwrap(), &t.shape, t.bytes(src.bytes(0)).to_vec()).unwrap();
-    }
-    let mut files = ModelFiles::new();
-    files.add("tiny-gemma3-spm.gguf", w.to_bytes());
-    files
+    with_sentencepiece("tiny-gemma3-F32.gguf", &["gemma3.vocab_size"], gemma_vocab(), keys)
 }
 
 /// The keys of `meta` that describe the model and its vocabulary (not the file).
@@ -115,21 +140,44 @@ fn logit_diff(a: &ModelFiles, b: &ModelFiles) -> Option<f32> {
     Some(d)
 }
 
-#[test]
-fn a_sentencepiece_gemma3_gguf_round_trips_through_an_hf_folder() {
-    let gguf = sentencepiece_gemma();
-    let folder = exported(&gguf, ExportFormat::Hf);
+/// `gguf` → HF folder (with tokenizer.model) → GGUF: every `tokenizer.*` and `{arch}.*` key
+/// but `unwritten` comes back, the three tokenize alike, and the logits stay.
+fn round_trip(gguf: &ModelFiles, arch: &str, unwritten: &[&str]) {
+    let folder = exported(gguf, ExportFormat::Hf);
     let names: Vec<&str> = folder.names().collect();
     assert!(names.contains(&"tokenizer.model"), "{names:?}");
     let back = exported(&folder, ExportFormat::Gguf);
-    let (want, got) = (model_keys(&gguf_metadata(&gguf), "gemma3"), model_keys(&gguf_metadata(&back), "gemma3"));
-    assert!(want.len() > 20, "{want:?}");
-    assert_eq!(differing(&want, &got), Vec::<String>::new(), "keys that did not round-trip");
-    same_tokenizer(&gguf, &folder, "GGUF vs its HF folder");
-    same_tokenizer(&gguf, &back, "GGUF vs the GGUF of its HF folder");
-    if let Some(d) = logit_diff(&gguf, &back) {
-        assert!(d < 1e-4, "logits moved by {d}");
+    let (want, mut got) = (model_keys(&gguf_metadata(gguf), arch), model_keys(&gguf_metadata(&back), arch));
+    got.retain(|k, _| !unwritten.contains(&k.as_str()));
+    assert!(want.len() > 15, "{want:?}");
+    assert_eq!(differing(&want, &got), Vec::<String>::new(), "{arch}: keys that did not round-trip");
+    same_tokenizer(gguf, &folder, &format!("{arch}: GGUF vs its HF folder"));
+    same_tokenizer(gguf, &back, &format!("{arch}: GGUF vs the GGUF of its HF folder"));
+    if let Some(d) = logit_diff(gguf, &back) {
+        assert!(d < 1e-4, "{arch}: logits moved by {d}");
     }
+}
+
+#[test]
+fn a_sentencepiece_gemma3_gguf_round_trips_through_an_hf_folder() {
+    round_trip(&sentencepiece_gemma(), "gemma3", &[]);
+}
+
+/// A Llama 2 style vocabulary (no space prefix here, so the flag must survive): the round trip
+/// adds `llama.attention.key_length` / `value_length`, which the converter writes from the
+/// folder's `head_dim` and the fixture lacks.
+#[test]
+fn a_sentencepiece_llama_gguf_round_trips_through_an_hf_folder() {
+    let keys = vec![
+        ("tokenizer.ggml.bos_token_id", MetaValue::U32(1)),
+        ("tokenizer.ggml.eos_token_id", MetaValue::U32(2)),
+        ("tokenizer.ggml.unknown_token_id", MetaValue::U32(0)),
+        ("tokenizer.ggml.add_bos_token", MetaValue::Bool(true)),
+        ("tokenizer.ggml.add_eos_token", MetaValue::Bool(false)),
+        ("tokenizer.ggml.add_space_prefix", MetaValue::Bool(false)),
+    ];
+    let gguf = with_sentencepiece("tiny-llama-F32.gguf", &[], llama_vocab(), keys);
+    round_trip(&gguf, "llama", &["llama.attention.key_length", "llama.attention.value_length"]);
 }
 
 #[test]

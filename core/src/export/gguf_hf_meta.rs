@@ -60,15 +60,27 @@ pub fn hf_metadata(cfg: &ModelConfig, hf: &HfModel, name: &str) -> Result<Vec<(S
             if cfg.arch == Arch::Gemma3 {
                 m.push(("tokenizer.ggml.add_space_prefix".to_string(), MetaValue::Bool(false)));
             }
+            m.extend(llama_space_prefix(cfg, &tokenizer_config));
             m
         }
         None if tokenizer.is_null() => {
             return Err(refuse("the folder has neither tokenizer.model nor tokenizer.json".into()));
         }
-        None => byte_level_meta(&tokenizer, &tokenizer_config, &config_json, cfg.vocab_size).map_err(refuse)?,
+        None => {
+            let mut m = byte_level_meta(&tokenizer, &tokenizer_config, &config_json, cfg.vocab_size).map_err(refuse)?;
+            m.extend(llama_space_prefix(cfg, &tokenizer_config));
+            m
+        }
     };
     meta.extend(tokenizer_meta);
     Ok(meta)
+}
+
+/// `LlamaModel.set_vocab`'s `tokenizer.ggml.add_space_prefix`: tokenizer_config.json's
+/// `add_prefix_space`, where a Llama folder has one.
+fn llama_space_prefix(cfg: &ModelConfig, tokenizer_config: &Value) -> Option<(String, MetaValue)> {
+    let flag = tokenizer_config["add_prefix_space"].as_bool().filter(|_| cfg.arch == Arch::Llama)?;
+    Some(("tokenizer.ggml.add_space_prefix".to_string(), MetaValue::Bool(flag)))
 }
 
 /// The `{arch}.*` keys of `cfg` (Gemma 3: `Gemma3Model`'s set, without vocab size or RoPE

@@ -174,7 +174,8 @@ fn tokenizer_config(cfg: &ModelConfig, tok: &Tokenizer) -> Value {
 
 /// What `tokenizer_config.json` says beyond [`tokenizer_config`] for a GGUF base, so a converter
 /// finds the GGUF's specials again: the padding and unknown tokens' texts, the GGUF's
-/// `add_{bos,eos,sep}_token` flags, and a SentencePiece vocabulary's `added_tokens_decoder`.
+/// `add_{bos,eos,sep}_token` flags, a Llama file's `add_space_prefix` (as `add_prefix_space`,
+/// which llama.cpp's LlamaModel reads back), and a SentencePiece vocabulary's `added_tokens_decoder`.
 fn gguf_special_config(config: &mut Value, meta: &Metadata, file: &str) -> Result<()> {
     let tokens = meta.get("tokenizer.ggml.tokens").and_then(MetaValue::as_array);
     let text = |key: &str| {
@@ -191,6 +192,10 @@ fn gguf_special_config(config: &mut Value, meta: &Metadata, file: &str) -> Resul
         if let Some(b) = meta.get(&format!("tokenizer.ggml.{flag}")).and_then(MetaValue::as_bool) {
             obj.insert(flag.into(), json!(b));
         }
+    }
+    let llama = meta.get("general.architecture").and_then(MetaValue::as_str) == Some("llama");
+    if let Some(b) = meta.get("tokenizer.ggml.add_space_prefix").and_then(MetaValue::as_bool).filter(|_| llama) {
+        obj.insert("add_prefix_space".into(), json!(b));
     }
     if let Some(decoder) = gguf_sentencepiece::added_tokens_decoder(meta, file)? {
         obj.insert("added_tokens_decoder".into(), decoder);

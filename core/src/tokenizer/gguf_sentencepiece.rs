@@ -70,8 +70,10 @@ pub fn tokenizer_model(meta: &Metadata, file: &str) -> Result<Option<Vec<u8>>> {
 }
 
 /// `tokenizer_config.json`'s `added_tokens_decoder` for the GGUF's SentencePiece vocabulary: id →
-/// the control (special) and user-defined tokens as transformers writes them; `None` for another
-/// vocabulary kind.
+/// the user-defined tokens and the control (special) tokens of score -1000, as transformers
+/// writes them; `None` for another vocabulary kind. (llama.cpp's converter gives every token it
+/// lists score -1000, so a control token scored otherwise, as Llama 2's `<s>`, is left to
+/// tokenizer.model's piece type.)
 pub fn added_tokens_decoder(meta: &Metadata, file: &str) -> Result<Option<Value>> {
     let Some(pieces) = gguf_pieces(meta, file)? else {
         return Ok(None);
@@ -80,7 +82,7 @@ pub fn added_tokens_decoder(meta: &Metadata, file: &str) -> Result<Option<Value>
     let mut decoder = Map::new();
     for (i, p) in pieces.iter().enumerate() {
         let special = match types.get(i).copied() {
-            Some(3) => true,
+            Some(3) if p.score == -1000.0 => true,
             Some(4) => false,
             _ => continue,
         };
