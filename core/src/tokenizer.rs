@@ -19,13 +19,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod gguf_sentencepiece;
 mod gguf_spm;
 pub mod gguf_vocab;
 mod hf_config;
+pub mod sentencepiece_model;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_gemma;
+#[cfg(test)]
+mod tests_sentencepiece;
 
 use std::sync::Arc;
 

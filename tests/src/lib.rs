@@ -7,6 +7,8 @@ use anytune_core::model::{KvCache, Model};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+pub mod exports;
+
 /// `tests/<rel>` inside the repository.
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)

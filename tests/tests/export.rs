@@ -10,11 +10,12 @@
 //! 256-wide variant of it (every matrix in its K type), within the bounds at [`k_presets`].
 
 use anytune_core::export::{ExportFormat, ExportOptions, ExportType, export};
-use anytune_core::formats::{GgufFile, GgufWriter, MetaValue, ModelFiles, read_model_path};
+use anytune_core::formats::{GgufFile, GgufWriter, MetaValue, ModelFiles};
 use anytune_core::lora::{LoraConfig, LoraParams, LoraWeights, Target};
 use anytune_core::model::Model;
 use anytune_core::rng::Rng;
-use anytune_tests::{all_logits, repo_path, test_gpu};
+use anytune_tests::exports::{edited, exported, fixture, gguf_metadata, same_tokenizer};
+use anytune_tests::{all_logits, test_gpu};
 
 fn random_adapter(model: &anytune_core::model::ModelConfig) -> LoraWeights {
     let config = LoraConfig { r: 4, alpha: 8.0, targets: Target::ALL.to_vec(), ..LoraConfig::default() };
@@ -61,10 +62,6 @@ fn exported_vs_adapter(files: &ModelFiles, what: &str, format: ExportFormat, ty:
     let types = out.tensor_types;
     println!("{what} → {format:?} {}: max |Δ logit| {diff:.2e} ({from_base:.2e} from the base; the adapter moves them by {effect:.2e}); {types:?}", ty.name());
     Some(Compared { diff, from_base, effect, types })
-}
-
-fn fixture(name: &str) -> ModelFiles {
-    read_model_path(&repo_path(&format!("fixtures/{name}"))).unwrap()
 }
 
 fn check(fixture_name: &str, format: ExportFormat, ty: ExportType, bound: f32) {
@@ -181,7 +178,7 @@ fn k_presets_write_k_types_on_whole_super_blocks() {
 fn hf_folders_to_gguf_rebuild_the_metadata() {
     for name in ["tiny-llama", "tiny-qwen2", "tiny-qwen3"] {
         check(name, ExportFormat::Gguf, ExportType::F32, 1e-4);
-        same_tokenizer(&fixture(name), name);
+        same_tokenizer(&fixture(name), &exported(&fixture(name), ExportFormat::Gguf), name);
     }
     let split = |regex: &str| serde_json::json!({"type": "Sequence", "pretokenizers": [
         {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
@@ -194,67 +191,19 @@ fn hf_folders_to_gguf_rebuild_the_metadata() {
         ("qwen2", split(anytune_core::tokenizer::gguf_vocab::QWEN2_SPLIT)),
     ];
     for (pre, value) in variants {
-        let files = with_tokenizer_files(&fixture("tiny-llama"), |tokenizer, config| {
-            tokenizer["pre_tokenizer"] = value.clone();
-            config["chat_template"] = "{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}".into();
+        let files = edited(&fixture("tiny-llama"), &[], |name, json| match name {
+            "tokenizer.json" => {
+                json["pre_tokenizer"] = value.clone();
+                true
+            }
+            "tokenizer_config.json" => {
+                json["chat_template"] = "{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}".into();
+                true
+            }
+            _ => false,
         });
-        let meta = exported_gguf_metadata(&files);
+        let meta = gguf_metadata(&exported(&files, ExportFormat::Gguf));
         assert_eq!(meta.get("tokenizer.ggml.pre").and_then(MetaValue::as_str), Some(pre));
-        same_tokenizer(&files, pre);
+        same_tokenizer(&files, &exported(&files, ExportFormat::Gguf), pre);
     }
-}
-
-/// `files` with tokenizer.json and tokenizer_config.json changed by `edit`.
-fn with_tokenizer_files(files: &ModelFiles, edit: impl Fn(&mut serde_json::Value, &mut serde_json::Value)) -> ModelFiles {
-    let json = |name: &str| serde_json::from_slice::<serde_json::Value>(files.bytes(files.find(name).unwrap())).unwrap();
-    let (mut tokenizer, mut config) = (json("tokenizer.json"), json("tokenizer_config.json"));
-    edit(&mut tokenizer, &mut config);
-    let mut out = ModelFiles::new();
-    for i in 0..files.len() {
-        let bytes = match files.name(i) {
-            "tokenizer.json" => serde_json::to_vec(&tokenizer).unwrap(),
-            "tokenizer_config.json" => serde_json::to_vec(&config).unwrap(),
-            _ => files.bytes(i).to_vec(),
-        };
-        out.add(files.name(i), bytes);
-    }
-    out
-}
-
-fn exported_gguf(files: &ModelFiles) -> ModelFiles {
-    let out = export(files, None, "no adapter", &ExportOptions { format: ExportFormat::Gguf, ty: ExportType::F32 }).unwrap();
-    let mut written = ModelFiles::new();
-    for (name, bytes) in out.files {
-        written.add(&name, bytes);
-    }
-    written
-}
-
-fn exported_gguf_metadata(files: &ModelFiles) -> std::collections::BTreeMap<String, MetaValue> {
-    let written = exported_gguf(files);
-    GgufFile::parse(written.bytes(written.find("model.gguf").unwrap()), "model.gguf").unwrap().metadata
-}
-
-/// The folder's tokenizer and its exported GGUF's encode, decode and name specials alike.
-fn same_tokenizer(files: &ModelFiles, what: &str) {
-    let Some(gpu) = test_gpu() else { return };
-    let (hf, gguf) = (Model::load(gpu, files).unwrap(), Model::load(gpu, &exported_gguf(files)).unwrap());
-    let texts = ["Who makes the Zorblax 3000 kettle? Quillfeather, since 1987.", "  two  spaces\nand a tab\tthen 12345 digits", "<|im_start|>user hi<|im_end|>", "naïve café — ünïcödé"];
-    for text in texts {
-        for special in [false, true] {
-            let (a, b) = (hf.tokenizer.encode(text, special).unwrap(), gguf.tokenizer.encode(text, special).unwrap());
-            assert_eq!(a, b, "{what}: ids of {text:?} (special tokens {special})");
-            assert_eq!(hf.tokenizer.decode(&a, false).unwrap(), gguf.tokenizer.decode(&b, false).unwrap(), "{what}: decoding {text:?}");
-        }
-    }
-    assert_eq!((&hf.tokenizer.bos, &hf.tokenizer.eos), (&gguf.tokenizer.bos, &gguf.tokenizer.eos), "{what}: BOS/EOS");
-    let chat = [anytune_core::chat::Message { role: "user".into(), content: "hi".into() }];
-    assert_eq!(hf.render_chat(&chat, true).ok(), gguf.render_chat(&chat, true).ok(), "{what}: chat template");
-}
-
-/// Gemma 3's SentencePiece vocabulary is not rebuilt: refused by name, with what to do.
-#[test]
-fn a_gemma3_hf_folder_to_gguf_is_refused_with_the_way_round() {
-    let e = export(&fixture("tiny-gemma3"), None, "no adapter", &ExportOptions { format: ExportFormat::Gguf, ty: ExportType::F32 }).unwrap_err().to_string();
-    assert!(e.contains("--format gguf") && e.contains("Gemma 3") && e.contains("convert_hf_to_gguf.py"), "{e}");
 }

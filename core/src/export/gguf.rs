@@ -4,7 +4,8 @@
 //! tensors F32), in llama.cpp's layout ([`to_gguf_convention`]).
 //!
 //! A Hugging Face base gets the metadata llama.cpp's converter writes, rebuilt from its
-//! config and tokenizer files ([`super::gguf_hf_meta`]).
+//! config and tokenizer files ([`super::gguf_hf_meta`]), and, for Llama 3 RoPE scaling, the
+//! converter's `rope_freqs.weight` (F32 divisors, [`crate::ops::rope::llama3_rope_divisors`]).
 
 use super::ExportedFile;
 use super::merge::{MergeSource, Planned, to_gguf_convention};
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::formats::source::ModelFormat;
 use crate::formats::{GgufWriter, MetaValue};
 use crate::model::names::Naming;
+use crate::ops::rope::{RopeType, llama3_rope_divisors};
 use crate::quant::GgmlType;
 
 /// Keys of the base's metadata that describe its tensors, not the model: written anew.
@@ -51,6 +53,11 @@ pub fn write(src: &MergeSource, ty: ExportType) -> Result<(ExportedFile, Vec<(St
     if let Some((rty, shape, bytes)) = src.rope_freqs()? {
         w.add_tensor(super::merge::ROPE_FREQS, rty, &shape, bytes.to_vec())?;
         count(rty);
+    } else if let Some(s) = cfg.rope_scaling.as_ref().filter(|s| s.rope_type == RopeType::Llama3) {
+        let divisors = llama3_rope_divisors(cfg.head_dim, cfg.rope_theta, s);
+        let bytes = divisors.iter().flat_map(|d| d.to_le_bytes()).collect();
+        w.add_tensor(super::merge::ROPE_FREQS, GgmlType::F32, &[divisors.len()], bytes)?;
+        count(GgmlType::F32);
     }
     for p in src.plan() {
         let out_ty = tensor_type(src, p, ty);

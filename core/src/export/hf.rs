@@ -2,9 +2,13 @@
 //! `config.json`, `model.safetensors` (HF names, f32/f16/bf16), `tokenizer.json`,
 //! `tokenizer_config.json` (special tokens, chat template) and `generation_config.json`.
 //!
-//! From an HF base the JSON files are the base's own (config.json with its dtype updated);
-//! from a GGUF base they are built from [`ModelConfig`] and the tokenizer the GGUF's metadata
-//! rebuilds. Tied embeddings: no `lm_head.weight`, `tie_word_embeddings: true`.
+//! From an HF base the JSON files are the base's own (config.json with its dtype updated), and
+//! its `tokenizer.model` / `added_tokens.json` where it has them; from a GGUF base they are
+//! built from [`ModelConfig`] and the tokenizer the GGUF's metadata rebuilds, and a SentencePiece
+//! vocabulary (Gemma 3, Llama 2 style) also gets `tokenizer.model` and `tokenizer_config.json`'s
+//! `added_tokens_decoder` ([`crate::tokenizer::gguf_sentencepiece`]), so that llama.cpp's
+//! converter rebuilds the GGUF's vocabulary from the folder. Tied embeddings: no
+//! `lm_head.weight`, `tie_word_embeddings: true`.
 
 use super::merge::{MergeSource, ROPE_FREQS};
 use super::ExportedFile;
@@ -14,7 +18,8 @@ use crate::formats::source::ModelFormat;
 use crate::model::names::Naming;
 use crate::model::{Arch, ModelConfig};
 use crate::quant::GgmlType;
-use crate::tokenizer::Tokenizer;
+use crate::formats::{MetaValue, Metadata};
+use crate::tokenizer::{Tokenizer, gguf_sentencepiece};
 use half::{bf16, f16};
 use serde_json::{Value, json};
 
@@ -63,20 +68,32 @@ pub fn write(src: &MergeSource, ty: GgmlType) -> Result<Vec<ExportedFile>> {
             if let Some(t) = &hf.tokenizer_config_json {
                 files.push(("tokenizer_config.json".into(), t.clone().into_bytes()));
             }
+            if let Some(model) = &hf.tokenizer_model {
+                files.push(("tokenizer.model".into(), model.clone()));
+            }
+            if let Some(t) = &hf.added_tokens_json {
+                files.push(("added_tokens.json".into(), t.clone().into_bytes()));
+            }
             files.push(("generation_config.json".into(), match &hf.generation_config_json {
                 Some(t) => t.clone().into_bytes(),
                 None => json(&generation_config(&tokenizer_of(src)?)),
             }));
             files
         }
-        ModelFormat::Gguf { .. } => {
+        ModelFormat::Gguf { gguf, .. } => {
             let tok = tokenizer_of(src)?;
-            vec![
+            let mut tokenizer_config = tokenizer_config(&src.config, &tok);
+            gguf_special_config(&mut tokenizer_config, &gguf.metadata, &src.name)?;
+            let mut files = vec![
                 ("config.json".to_string(), json(&config_json(&src.config, &tok, torch))),
                 ("tokenizer.json".to_string(), tok.to_json()?.into_bytes()),
-                ("tokenizer_config.json".to_string(), json(&tokenizer_config(&src.config, &tok))),
+                ("tokenizer_config.json".to_string(), json(&tokenizer_config)),
                 ("generation_config.json".to_string(), json(&generation_config(&tok))),
-            ]
+            ];
+            if let Some(model) = gguf_sentencepiece::tokenizer_model(&gguf.metadata, &src.name)? {
+                files.push(("tokenizer.model".to_string(), model));
+            }
+            files
         }
     };
     files.insert(1, ("model.safetensors".to_string(), weights));
@@ -153,6 +170,37 @@ fn tokenizer_config(cfg: &ModelConfig, tok: &Tokenizer) -> Value {
         "model_max_length": cfg.max_seq_len,
         "chat_template": tok.chat_template.as_ref().map(|t| t.source.clone()),
     })
+}
+
+/// What `tokenizer_config.json` says beyond [`tokenizer_config`] for a GGUF base, so a converter
+/// finds the GGUF's specials again: the padding and unknown tokens' texts, the GGUF's
+/// `add_{bos,eos,sep}_token` flags, a Llama file's `add_space_prefix` (as `add_prefix_space`,
+/// which llama.cpp's LlamaModel reads back), and a SentencePiece vocabulary's `added_tokens_decoder`.
+fn gguf_special_config(config: &mut Value, meta: &Metadata, file: &str) -> Result<()> {
+    let tokens = meta.get("tokenizer.ggml.tokens").and_then(MetaValue::as_array);
+    let text = |key: &str| {
+        let id = meta.get(&format!("tokenizer.ggml.{key}_token_id")).and_then(MetaValue::as_u64)?;
+        tokens?.get(id as usize)?.as_str().map(|t| t.to_string())
+    };
+    let Some(obj) = config.as_object_mut() else { return Ok(()) };
+    for (key, gguf_key) in [("pad_token", "padding"), ("unk_token", "unknown")] {
+        if let Some(t) = text(gguf_key) {
+            obj.insert(key.into(), json!(t));
+        }
+    }
+    for flag in ["add_bos_token", "add_eos_token", "add_sep_token"] {
+        if let Some(b) = meta.get(&format!("tokenizer.ggml.{flag}")).and_then(MetaValue::as_bool) {
+            obj.insert(flag.into(), json!(b));
+        }
+    }
+    let llama = meta.get("general.architecture").and_then(MetaValue::as_str) == Some("llama");
+    if let Some(b) = meta.get("tokenizer.ggml.add_space_prefix").and_then(MetaValue::as_bool).filter(|_| llama) {
+        obj.insert("add_prefix_space".into(), json!(b));
+    }
+    if let Some(decoder) = gguf_sentencepiece::added_tokens_decoder(meta, file)? {
+        obj.insert("added_tokens_decoder".into(), decoder);
+    }
+    Ok(())
 }
 
 /// `generation_config.json`: BOS and every stop id as `eos_token_id`.

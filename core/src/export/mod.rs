@@ -18,6 +18,8 @@
 pub mod estimate;
 pub mod gguf;
 pub mod gguf_hf_meta;
+pub mod gguf_hf_special;
+pub mod gguf_hf_spm;
 pub mod hf;
 pub mod merge;
 pub mod modelfile;

@@ -62,6 +62,19 @@ fn refusals_name_what_is_wrong() {
     let hf = fixture("tiny-llama");
     let e = refusal(export(&hf, None, "a", &opts(ExportFormat::Hf, ExportType::Q8_0)));
     assert!(e.contains("--type") && e.contains("q8_0") && e.contains("f32, f16 or bf16"), "{e}");
+    // A SentencePiece tokenizer.json (byte fallback) without its tokenizer.model.
+    let mut spm = ModelFiles::new();
+    for name in hf.names() {
+        let mut bytes = hf.get(name).unwrap().to_vec();
+        if name == "tokenizer.json" {
+            let mut t: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            t["model"]["byte_fallback"] = true.into();
+            bytes = serde_json::to_vec(&t).unwrap();
+        }
+        spm.add(name, bytes);
+    }
+    let e = refusal(export(&spm, None, "a", &opts(ExportFormat::Gguf, ExportType::Q8_0)));
+    assert!(e.contains("--format gguf") && e.contains("tokenizer.model") && e.contains("convert_hf_to_gguf.py"), "{e}");
     // An adapter made for another model (a narrower one) is refused naming the adapter.
     let mut other = config_of(&hf);
     other.dim = 32;

@@ -11,8 +11,9 @@ use super::source::ModelFiles;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// The JSON files read next to safetensors weights when present.
-const HF_JSON: [&str; 4] = ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+/// The config and tokenizer files read next to safetensors weights when present.
+const HF_FILES: [&str; 6] =
+    ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "tokenizer.model", "added_tokens.json"];
 
 /// Reads the files of the model at `path` (see the module doc for what is accepted).
 /// Unreadable files give [`Error::Io`]; what the files hold is checked by
@@ -32,7 +33,7 @@ pub fn read_model_path(path: &Path) -> Result<ModelFiles> {
     let is_st = looks_like_safetensors(&bytes);
     files.add(&path.to_string_lossy(), bytes);
     if is_st {
-        read_hf_json(&parent(path), &mut files)?;
+        read_hf_files(&parent(path), &mut files)?;
     }
     Ok(files)
 }
@@ -91,12 +92,12 @@ fn read_folder(dir: &Path, files: &mut ModelFiles) -> Result<()> {
     for shard in &shards {
         files.add(shard, read(&dir.join(shard))?);
     }
-    read_hf_json(dir, files)
+    read_hf_files(dir, files)
 }
 
 /// Adds `config.json` and the tokenizer files of `dir` that exist.
-fn read_hf_json(dir: &Path, files: &mut ModelFiles) -> Result<()> {
-    for name in HF_JSON {
+fn read_hf_files(dir: &Path, files: &mut ModelFiles) -> Result<()> {
+    for name in HF_FILES {
         let p = dir.join(name);
         if p.is_file() {
             files.add(name, read(&p)?);

@@ -1,7 +1,7 @@
 //! A model as a set of files in memory ([`ModelFiles`]) and what they hold ([`ModelFormat`]):
 //! one GGUF file, or a Hugging Face folder (`config.json`, `model.safetensors` or
 //! `model.safetensors.index.json` + shards, `tokenizer.json`, `tokenizer_config.json`,
-//! optionally `generation_config.json`).
+//! optionally `generation_config.json`, SentencePiece's `tokenizer.model` and `added_tokens.json`).
 //!
 //! The CLI fills [`ModelFiles`] from a path ([`super::read_model_path`]); the web page fills
 //! it from uploaded files. The format is recognised by content (GGUF magic, safetensors
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
 /// File extensions of weights: such a file that is neither GGUF nor safetensors is an error
-/// (other unrecognised files, like `README.md` or `tokenizer.model`, are ignored).
+/// (other unrecognised files, like `README.md`, are ignored; `tokenizer.model` is kept as bytes).
 const WEIGHT_EXTENSIONS: [&str; 11] =
     ["gguf", "safetensors", "bin", "pt", "pth", "ckpt", "pkl", "h5", "msgpack", "onnx", "ggml"];
 
@@ -90,6 +90,11 @@ pub struct HfModel {
     pub tokenizer_json: Option<String>,
     pub tokenizer_config_json: Option<String>,
     pub generation_config_json: Option<String>,
+    /// SentencePiece's `tokenizer.model` (Gemma, Llama 2 style), as bytes: the vocabulary's
+    /// scores and piece types, which a GGUF export needs.
+    pub tokenizer_model: Option<Vec<u8>>,
+    /// `added_tokens.json` (older SentencePiece folders: added token → id).
+    pub added_tokens_json: Option<String>,
 }
 
 impl HfModel {
@@ -214,6 +219,8 @@ fn hf_model(files: &ModelFiles, sts: &[usize]) -> Result<HfModel> {
         tokenizer_json: text(files, "tokenizer.json")?,
         tokenizer_config_json: text(files, "tokenizer_config.json")?,
         generation_config_json: text(files, "generation_config.json")?,
+        tokenizer_model: files.get("tokenizer.model").map(<[u8]>::to_vec),
+        added_tokens_json: text(files, "added_tokens.json")?,
     })
 }
 

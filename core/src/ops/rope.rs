@@ -73,28 +73,46 @@ impl RopeScaling {
 ///
 /// Example: `rope_inv_freq(4, 10000.0, None) == [1.0, 0.01]`.
 pub fn rope_inv_freq(head_dim: usize, theta: f32, scaling: Option<&RopeScaling>) -> Vec<f32> {
-    let base: Vec<f64> =
-        (0..head_dim / 2).map(|i| 1.0 / (theta as f64).powf((2 * i) as f64 / head_dim as f64)).collect();
+    let base = base_inv_freq(head_dim, theta);
     let Some(sc) = scaling else { return base.iter().map(|&f| f as f32).collect() };
-    let factor = sc.factor as f64;
     let scaled = base.iter().map(|&f| match sc.rope_type {
         RopeType::Default => f,
-        RopeType::Linear => f / factor,
-        RopeType::Llama3 => {
-            let old_len = sc.original_max_position_embeddings as f64;
-            let (low, high) = (sc.low_freq_factor as f64, sc.high_freq_factor as f64);
-            let wavelen = 2.0 * std::f64::consts::PI / f;
-            if wavelen < old_len / high {
-                f
-            } else if wavelen > old_len / low {
-                f / factor
-            } else {
-                let smooth = (old_len / wavelen - low) / (high - low);
-                (1.0 - smooth) * f / factor + smooth * f
-            }
-        }
+        RopeType::Linear => f / sc.factor as f64,
+        RopeType::Llama3 => f / llama3_divisor(f, sc),
     });
     scaled.map(|f| f as f32).collect()
+}
+
+/// Llama 3 scaling as the `head_dim / 2` divisors of the plain frequencies, as llama.cpp's
+/// converter writes them to GGUF's `rope_freqs.weight` (`LlamaModel.generate_extra_tensors`):
+/// 1 for wavelengths below `original_max_position_embeddings / high_freq_factor`, `factor` above
+/// `original_max_position_embeddings / low_freq_factor`, `1 / ((1 - s) / factor + s)` between.
+///
+/// Example: with `original_max_position_embeddings` 256, head_dim 16 and theta 10000 the
+/// wavelengths 6.3, 20 and 63 keep divisor 1, 199 is between, and those from 628 up get `factor`.
+pub fn llama3_rope_divisors(head_dim: usize, theta: f32, scaling: &RopeScaling) -> Vec<f32> {
+    base_inv_freq(head_dim, theta).iter().map(|&f| llama3_divisor(f, scaling) as f32).collect()
+}
+
+/// `theta^(-2i/D)` for `i < D/2`, in f64.
+fn base_inv_freq(head_dim: usize, theta: f32) -> Vec<f64> {
+    (0..head_dim / 2).map(|i| 1.0 / (theta as f64).powf((2 * i) as f64 / head_dim as f64)).collect()
+}
+
+/// Llama 3's divisor of frequency `f` (transformers' `_compute_llama3_parameters`).
+fn llama3_divisor(f: f64, sc: &RopeScaling) -> f64 {
+    let factor = sc.factor as f64;
+    let old_len = sc.original_max_position_embeddings as f64;
+    let (low, high) = (sc.low_freq_factor as f64, sc.high_freq_factor as f64);
+    let wavelen = 2.0 * std::f64::consts::PI / f;
+    if wavelen < old_len / high {
+        1.0
+    } else if wavelen > old_len / low {
+        factor
+    } else {
+        let smooth = (old_len / wavelen - low) / (high - low);
+        1.0 / ((1.0 - smooth) / factor + smooth)
+    }
 }
 
 /// Mirrors `Params` in `shaders/rope_common.wgsl`.

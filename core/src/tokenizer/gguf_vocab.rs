@@ -259,15 +259,15 @@ fn respell(t: &str, table: &[char; 256]) -> String {
     t.bytes().map(|b| table[b as usize]).collect()
 }
 
-fn string_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<String>>> {
+pub(super) fn string_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<String>>> {
     array(meta, key, file, "strings", |v| v.as_str().map(str::to_string))
 }
 
-fn int_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<u64>>> {
+pub(super) fn int_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<u64>>> {
     array(meta, key, file, "non-negative integers", MetaValue::as_u64)
 }
 
-fn float_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<f32>>> {
+pub(super) fn float_array(meta: &Metadata, key: &str, file: &str) -> Result<Option<Vec<f32>>> {
     array(meta, key, file, "numbers", |v| v.as_f64().map(|x| x as f32))
 }
 
