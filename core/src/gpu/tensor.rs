@@ -12,8 +12,8 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// A row-major f32 tensor on the GPU.
-#[derive(Debug)]
+/// A row-major f32 tensor on the GPU. A clone is another handle on the same buffer.
+#[derive(Clone, Debug)]
 pub struct GpuTensor {
     pub buffer: wgpu::Buffer,
     pub shape: Vec<usize>,

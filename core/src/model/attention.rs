@@ -33,9 +33,9 @@ crate::buffer_table! {
         rstd_k: always [s.rows * s.kvh] when (s.qk_norm),
         /// After RoPE.
         q: always [s.batch, s.t, s.h, s.d],
-        /// After RoPE (copied into the cache).
-        k: always [s.batch, s.t, s.kvh, s.d],
-        v: always [s.batch, s.t, s.kvh, s.d],
+        /// After RoPE, copied into the cache (backward reads the cache: one for all layers).
+        k: shared [s.batch, s.t, s.kvh, s.d],
+        v: shared [s.batch, s.t, s.kvh, s.d],
         att: always [s.batch, s.t, s.h, s.d],
         lse: always [s.batch, s.h, s.t],
     }

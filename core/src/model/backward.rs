@@ -8,6 +8,9 @@
 //! dx = rmsnorm_backward(d_hidden)               residual gradient (R, C)
 //! per layer, last to first:  block_backward(dx)  the architecture's block (llama.rs, …)
 //! ```
+//! Without recomputation each layer's table is its own except its `shared` rows (normed
+//! inputs, the gated activation: one set of buffers for all layers), which are rebuilt from the
+//! layer's saved rows before its backward ([`Model::block_rebuild`]).
 //! With activation recomputation ([`super::Saved::LayerInputs`]) the forward pass kept only
 //! each layer's input; before each layer's backward the block is re-run from its input into the
 //! one shared block set and the one-layer KV cache (the top layer's are still there from the
@@ -84,11 +87,16 @@ impl Model {
         for layer in (lowest..w.layers.len()).rev() {
             let b = acts.block(layer);
             let io = BlockIo { layer, stream: &st.x, proj: &st.proj, cache, pos0: 0, adapter: Some(adapter) };
-            if let Some(input) = acts.layer_inputs.get(layer)
-                && layer != top
-            {
-                rec.copy(&input.buffer, 0, &st.x.buffer, 0, input.buffer.size());
-                self.block_forward(rec, b, &io)?;
+            // The top layer's buffers still hold its forward; below it, the shared rows (or,
+            // with recomputation, the whole set) hold another layer's.
+            if layer != top {
+                match acts.layer_inputs.get(layer) {
+                    Some(input) => {
+                        rec.copy(&input.buffer, 0, &st.x.buffer, 0, input.buffer.size());
+                        self.block_forward(rec, b, &io)?;
+                    }
+                    None => self.block_rebuild(rec, b, &io)?,
+                }
             }
             self.block_backward(rec, b, &g.block, &BlockIo { stream: &g.dx, ..io })?;
         }

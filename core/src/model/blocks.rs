@@ -9,6 +9,8 @@ use super::linear::Adapter;
 use super::{Model, gemma3, llama};
 use crate::error::Result;
 use crate::gpu::{Gpu, GpuTensor, Recorder};
+use crate::ops::rmsnorm::rmsnorm_forward;
+use crate::ops::swiglu::Glu;
 
 /// The forward activations of one block, of its architecture (a few per model: the size
 /// difference of the variants does not matter).
@@ -31,6 +33,14 @@ impl BlockActs {
         match cfg.arch {
             Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => BlockActs::Llama(llama::BlockActs::new(gpu, s, training)),
             Arch::Gemma3 => BlockActs::Gemma3(gemma3::BlockActs::new(gpu, s, training)),
+        }
+    }
+
+    /// Another layer's table ([`BlockActs::new`]), sharing `first`'s `shared` rows.
+    pub fn new_sharing(gpu: &Gpu, s: &Shapes, training: bool, first: &BlockActs) -> BlockActs {
+        match first {
+            BlockActs::Llama(f) => BlockActs::Llama(llama::BlockActs::new_sharing(gpu, s, training, f)),
+            BlockActs::Gemma3(f) => BlockActs::Gemma3(gemma3::BlockActs::new_sharing(gpu, s, training, f)),
         }
     }
 
@@ -74,6 +84,13 @@ pub struct BlockIo<'a> {
     pub adapter: Option<&'a dyn Adapter>,
 }
 
+/// A block table's two pre-norms as (saved input, normed output, 1/rms): attention's, MLP's.
+macro_rules! pre_norm_rows {
+    ($n:expr) => {
+        [(&$n.x_in, &$n.xn1, &$n.rstd1), (&$n.x_mid, &$n.xn2, &$n.rstd2)]
+    };
+}
+
 impl Model {
     /// Records the forward pass of block `io.layer` into `b`.
     pub(crate) fn block_forward(&self, rec: &mut Recorder, b: &BlockActs, io: &BlockIo) -> Result<()> {
@@ -81,6 +98,21 @@ impl Model {
             BlockActs::Llama(b) => llama::forward(self, rec, b, io),
             BlockActs::Gemma3(b) => gemma3::forward(self, rec, b, io),
         }
+    }
+
+    /// Records what block `io.layer`'s backward reads but its table shares with the other layers
+    /// (`shared` rows: normed inputs, the gated activation), rebuilt from the rows `b` saved.
+    pub(crate) fn block_rebuild(&self, rec: &mut Recorder, b: &BlockActs, io: &BlockIo) -> Result<()> {
+        // Both architectures share the same rows: the two pre-norms' outputs and the MLP's h.
+        let (pre_norms, m, act) = match b {
+            BlockActs::Llama(b) => (pre_norm_rows!(b.norms), &b.mlp, Glu::Silu),
+            BlockActs::Gemma3(b) => (pre_norm_rows!(b.norms), &b.mlp, Glu::GeluTanh),
+        };
+        let lw = &self.weights.layers[io.layer];
+        for ((x, xn, rstd), w) in pre_norms.into_iter().zip([&lw.attn_norm, &lw.ffn_norm]) {
+            rmsnorm_forward(rec, super::backward::saved(x)?, w, self.config.norm_eps, xn, rstd)?;
+        }
+        super::mlp::rebuild(rec, m, act)
     }
 
     /// Records the backward pass of block `io.layer` from the saved (or recomputed) `b`.

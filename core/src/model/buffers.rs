@@ -26,6 +26,11 @@ pub enum Kept {
     Always,
     /// Only in training passes (what backward reads and inference never needs).
     Training,
+    /// In every pass, one buffer for all layers even when training keeps a table per layer
+    /// ([`Table::alloc_sharing`]): each layer's forward writes it and backward either does not
+    /// read it or has the architecture rebuild it first (a normed input from the saved residual
+    /// and its 1/rms, the gated activation from the saved gate and up).
+    Shared,
 }
 
 /// One buffer of a table: f32 values of `shape`.
@@ -39,7 +44,12 @@ pub struct BufferSpec {
 impl BufferSpec {
     /// Whether a pass allocates it (`training` or not).
     pub fn allocated(&self, training: bool) -> bool {
-        training || self.kept == Kept::Always
+        training || self.kept != Kept::Training
+    }
+
+    /// How many of it `tables` tables of its kind hold (one if it is shared).
+    pub fn count(&self, tables: usize) -> usize {
+        if self.kept == Kept::Shared { tables.min(1) } else { tables }
     }
 
     /// Bytes of the buffer (f32).
@@ -89,6 +99,8 @@ impl Shapes {
 pub trait Table: Sized {
     /// Allocates the table (`training`: also the rows kept only in training).
     fn alloc(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool) -> Self;
+    /// [`Table::alloc`] of another layer's table: its [`Kept::Shared`] rows are `first`'s.
+    fn alloc_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self) -> Self;
     /// Lists what [`Table::alloc`] allocates for these shapes.
     fn list(s: &Shapes) -> Vec<BufferSpec>;
 }
@@ -106,26 +118,47 @@ impl<N: Table, A: Table, M: Table> Halves<N, A, M> {
         Halves { norms: N::alloc(gpu, s, training), attn: A::alloc(gpu, s, training), mlp: M::alloc(gpu, s, training) }
     }
 
+    /// Another layer's buffers, sharing `first`'s [`Kept::Shared`] rows.
+    pub fn new_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self) -> Self {
+        Halves {
+            norms: N::alloc_sharing(gpu, s, training, &first.norms),
+            attn: A::alloc_sharing(gpu, s, training, &first.attn),
+            mlp: M::alloc_sharing(gpu, s, training, &first.mlp),
+        }
+    }
+
     pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
         [N::list(s), A::list(s), M::list(s)].concat()
     }
 }
 
-/// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`) or
-/// an `Option` of one (`training`, or any row with a `when (condition)` on the [`Shapes`]),
-/// `new(gpu, &Shapes, training)` that allocates it and `specs(&Shapes)` that lists what it
-/// allocates. Shapes are expressions in the named [`Shapes`] binding.
+/// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`,
+/// `shared`) or an `Option` of one (`training`, or any row with a `when (condition)` on the
+/// [`Shapes`]), `new(gpu, &Shapes, training)` that allocates it, `new_sharing(.., &first)` that
+/// allocates another layer's (its `shared` rows are `first`'s) and `specs(&Shapes)` that lists
+/// what it allocates. Shapes are expressions in the named [`Shapes`] binding.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! buffer_table {
     (@ty always) => { $crate::gpu::GpuTensor };
     (@ty $kept:ident $($cond:tt)+) => { Option<$crate::gpu::GpuTensor> };
     (@ty training) => { Option<$crate::gpu::GpuTensor> };
+    (@ty shared) => { $crate::gpu::GpuTensor };
     (@kept always) => { $crate::model::buffers::Kept::Always };
     (@kept training) => { $crate::model::buffers::Kept::Training };
+    (@kept shared) => { $crate::model::buffers::Kept::Shared };
     (@alloc always, $gpu:ident, $training:ident, $shape:expr) => { $crate::gpu::GpuTensor::zeros($gpu, &$shape) };
     (@alloc always, $gpu:ident, $training:ident, $shape:expr, $cond:expr) => {
         ($cond).then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
+    };
+    (@alloc shared, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
+        $crate::buffer_table!(@alloc always, $gpu, $training, $shape $(, $cond)?)
+    };
+    (@share shared, $first:ident, $field:ident, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
+        $first.$field.clone()
+    };
+    (@share $kept:ident, $first:ident, $field:ident, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
+        $crate::buffer_table!(@alloc $kept, $gpu, $training, $shape $(, $cond)?)
     };
     (@alloc training, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
         ($training $(&& $cond)?).then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
@@ -146,6 +179,12 @@ macro_rules! buffer_table {
             #[allow(unused_variables)]
             pub fn new(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool) -> Self {
                 $name { $( $field: $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+] $(, $cond)?), )* }
+            }
+
+            /// [`Self::new`] for another layer: the `shared` rows are `first`'s buffers.
+            #[allow(unused_variables)]
+            pub fn new_sharing(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool, first: &Self) -> Self {
+                $name { $( $field: $crate::buffer_table!(@share $kept, first, $field, gpu, training, [$($dim),+] $(, $cond)?), )* }
             }
 
             /// The table: every buffer's name, shape and when it is kept (rows whose condition
@@ -169,6 +208,10 @@ macro_rules! buffer_table {
                 $name::new(gpu, s, training)
             }
 
+            fn alloc_sharing(gpu: &$crate::gpu::Gpu, s: &$crate::model::buffers::Shapes, training: bool, first: &Self) -> Self {
+                $name::new_sharing(gpu, s, training, first)
+            }
+
             fn list(s: &$crate::model::buffers::Shapes) -> Vec<$crate::model::buffers::BufferSpec> {
                 $name::specs(s)
             }
@@ -186,6 +229,7 @@ mod tests {
             a: always [s.rows, s.c],
             b: training [s.rows],
             c: always [s.c] when (s.qk_norm),
+            d: shared [s.rows],
         }
     }
 
@@ -193,17 +237,22 @@ mod tests {
     fn specs_list_the_table_and_training_adds_its_rows() {
         let s = Shapes { batch: 2, t: 3, rows: 6, c: 4, f: 0, h: 0, kvh: 0, d: 0, qk_norm: false };
         let specs = Demo::specs(&s);
-        assert_eq!(Demo::specs(&Shapes { qk_norm: true, ..s }).len(), 3, "a row whose condition holds is listed");
+        assert_eq!(Demo::specs(&Shapes { qk_norm: true, ..s }).len(), 4, "a row whose condition holds is listed");
         assert_eq!(specs.iter().map(|b| (b.name, b.shape.clone(), b.kept)).collect::<Vec<_>>(), [
             ("a", vec![6, 4], Kept::Always),
-            ("b", vec![6], Kept::Training)
+            ("b", vec![6], Kept::Training),
+            ("d", vec![6], Kept::Shared)
         ]);
-        assert_eq!(table_bytes(&specs, false), 96);
-        assert_eq!(table_bytes(&specs, true), 120);
+        assert_eq!(table_bytes(&specs, false), 120);
+        assert_eq!(table_bytes(&specs, true), 144);
+        assert_eq!(specs.iter().map(|b| b.count(30)).collect::<Vec<_>>(), [30, 30, 1], "a shared row is counted once");
         let Some(gpu) = crate::testing::test_gpu() else { return };
         let (inference, training) = (Demo::new(gpu, &s, false), Demo::new(gpu, &s, true));
         assert_eq!((inference.a.shape.clone(), inference.b.is_none()), (vec![6, 4], true));
-        assert_eq!(training.b.map(|b| b.shape), Some(vec![6]));
+        assert_eq!(training.b.as_ref().map(|b| b.shape.clone()), Some(vec![6]));
         assert!(inference.c.is_none() && Demo::new(gpu, &Shapes { qk_norm: true, ..s }, false).c.is_some());
+        let second = Demo::new_sharing(gpu, &s, true, &training);
+        assert!(second.d.buffer == training.d.buffer, "the shared row is the first table's buffer");
+        assert!(second.a.buffer != training.a.buffer && second.b.is_some(), "the other rows are the layer's own");
     }
 }

@@ -73,7 +73,8 @@ pub struct Activations {
     pub batch: usize,
     pub t: usize,
     pub stream: Stream,
-    /// One per layer with [`Saved::AllLayers`], one shared otherwise ([`Activations::block`]).
+    /// One per layer with [`Saved::AllLayers`] (their `shared` rows one set of buffers, rebuilt
+    /// per layer before its backward), one otherwise ([`Activations::block`]).
     pub blocks: Vec<BlockActs>,
     /// [`Saved::LayerInputs`]: the residual stream entering each layer.
     pub layer_inputs: Vec<GpuTensor>, // per layer (R, C)
@@ -93,7 +94,7 @@ impl Activations {
             batch,
             t,
             stream: Stream::new(gpu, &s, saved.training()),
-            blocks: (0..n_blocks).map(|_| BlockActs::new(gpu, cfg, &s, saved.training())).collect(),
+            blocks: block_sets(gpu, cfg, &s, saved.training(), n_blocks),
             layer_inputs: (0..n_inputs).map(|_| GpuTensor::zeros(gpu, &[s.rows, s.c])).collect(),
         }
     }
@@ -105,7 +106,7 @@ impl Activations {
         let (n_blocks, n_inputs) = saved.counts(cfg);
         let keep = |spec: &BufferSpec| spec.allocated(saved.training());
         let mut out: Vec<(usize, BufferSpec)> = Stream::specs(&s).into_iter().filter(keep).map(|b| (1, b)).collect();
-        out.extend(BlockActs::specs(cfg, &s).into_iter().filter(keep).map(|b| (n_blocks, b)));
+        out.extend(BlockActs::specs(cfg, &s).into_iter().filter(keep).map(|b| (b.count(n_blocks), b)));
         if n_inputs > 0 {
             let input = BufferSpec { name: "layer_input", shape: vec![s.rows, s.c], kept: super::buffers::Kept::Training };
             out.push((n_inputs, input));
@@ -113,7 +114,7 @@ impl Activations {
         out
     }
 
-    /// The block buffers `layer` writes (the shared set unless one is kept per layer).
+    /// The block buffers `layer` writes (the one set unless one is kept per layer).
     pub fn block(&self, layer: usize) -> &BlockActs {
         &self.blocks[layer.min(self.blocks.len() - 1)]
     }
@@ -122,6 +123,13 @@ impl Activations {
     pub fn hidden(&self) -> &GpuTensor {
         &self.stream.hidden
     }
+}
+
+/// `n` block tables (n ≥ 1): the first allocated, the others sharing its `shared` rows.
+fn block_sets(gpu: &Gpu, cfg: &ModelConfig, s: &Shapes, training: bool, n: usize) -> Vec<BlockActs> {
+    let first = BlockActs::new(gpu, cfg, s, training);
+    let others: Vec<BlockActs> = (1..n).map(|_| BlockActs::new_sharing(gpu, s, training, &first)).collect();
+    std::iter::once(first).chain(others).collect()
 }
 
 impl Model {

@@ -30,11 +30,12 @@ crate::buffer_table! {
     pub struct Norms(s) {
         /// Residual stream entering the block.
         x_in: training [s.rows, s.c],
-        xn1: always [s.rows, s.c],
+        /// The normed inputs of the halves: one for all layers, rebuilt before each backward.
+        xn1: shared [s.rows, s.c],
         rstd1: always [s.rows],
         /// Residual stream after attention.
         x_mid: training [s.rows, s.c],
-        xn2: always [s.rows, s.c],
+        xn2: shared [s.rows, s.c],
         rstd2: always [s.rows],
     }
 }

@@ -21,7 +21,8 @@ crate::buffer_table! {
     pub struct MlpActs(s) {
         gate: always [s.rows, s.f],
         up: always [s.rows, s.f],
-        h: always [s.rows, s.f],
+        /// One for all layers: rebuilt from gate and up before a layer's backward ([`rebuild`]).
+        h: shared [s.rows, s.f],
     }
 }
 
@@ -54,6 +55,12 @@ pub(super) fn forward(
     lin(Target::Up).forward(rec, xn, &m.up, adapter)?;
     glu_forward(rec, act, &m.gate, &m.up, &m.h)?;
     lin(Target::Down).forward(rec, &m.h, out, adapter)
+}
+
+/// Records `h = act(gate) ⊙ up` again from the saved gate and up (the shared `h` holds another
+/// layer's before this one's backward).
+pub(super) fn rebuild(rec: &mut Recorder, m: &MlpActs, act: Glu) -> Result<()> {
+    glu_forward(rec, act, &m.gate, &m.up, &m.h)
 }
 
 /// Records the backward pass of [`forward`] from `dout`, writing the gradient of `xn` into `dxn`.
