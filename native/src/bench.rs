@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Activation recomputation for --train (gradient checkpointing).
     #[arg(long)]
     recompute: bool,
+    /// How --train keeps every layer's activations without --recompute: auto (16bit with the
+    /// GPU kernel family, f32 on CPU adapters), f32 or 16bit.
+    #[arg(long, default_value = "auto")]
+    saved_activations: String,
     /// Adapted modules for --train.
     #[arg(long, default_value = "q_proj,v_proj")]
     targets: String,
@@ -177,6 +181,7 @@ fn print_profile(times: &[KernelProfile], what: &str) {
 }
 
 fn train(args: &BenchArgs) -> Result<()> {
+    use anytune_core::train::ActivationStore;
     use anytune_core::train::bench_step::{StepBench, bench_step};
     let gpu = open_gpu()?;
     let model = bench_model(&gpu, args)?;
@@ -187,6 +192,7 @@ fn train(args: &BenchArgs) -> Result<()> {
         targets: args.targets.clone(),
         layers: args.layers.clone(),
         recompute: args.recompute,
+        saved_activations: ActivationStore::parse(&args.saved_activations).context("--saved-activations")?,
         iters: args.iters,
         profile: args.profile,
     };
@@ -202,7 +208,7 @@ fn train(args: &BenchArgs) -> Result<()> {
         r.best, args.iters, r.tokens_per_s, r.gflops, 100.0 * r.gflops / peak
     );
     println!("FLOPs per token: {:.1} MFLOP; {} dispatches and 1 submit per step", r.flops_per_token / 1e6, r.dispatches);
-    println!("{}{}", r.memory, if args.recompute { " (with recomputation)" } else { "" });
+    println!("{}; saved: {}", r.memory, r.saved);
     // Measured: what the device's allocator holds now (weights, trainer buffers), where it reports.
     match gpu.device.generate_allocator_report() {
         Some(a) => println!(

@@ -234,7 +234,8 @@ fn train_reads_a_toml_config_and_flags_win() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `--lora-dropout` reaches adapter_config.json, `--recompute` lowers the dry-run estimate, and
+/// `--lora-dropout` reaches adapter_config.json, `--recompute` and `--saved-activations 16bit`
+/// lower the dry-run estimate, and
 /// validation (train's log, `anytune eval`) reports the token accuracy.
 #[test]
 fn dropout_recompute_and_accuracy_flags() {
@@ -255,8 +256,10 @@ fn dropout_recompute_and_accuracy_flags() {
     if !anytune(&["train", "--model", m, "--data", d, "--out", o, "--dry-run"]).status.success() {
         return; // no GPU adapter (the other tests report it)
     }
-    let (full, recomputed) = (activations(&[]), activations(&["--recompute"]));
+    let (full, recomputed) = (activations(&["--saved-activations", "f32"]), activations(&["--recompute"]));
     assert!(recomputed < full, "--recompute estimate {recomputed} MiB vs {full} MiB");
+    let sixteen = activations(&["--saved-activations", "16bit"]);
+    assert!(sixteen < full, "--saved-activations 16bit estimate {sixteen} MiB vs {full} MiB");
     let args = ["train", "--model", m, "--data", d, "--out", o, "--steps", "4", "--eval-every", "2", "--val-split", "0.25", "--lora-dropout", "0.1", "--recompute", "--targets", "all-linear"];
     let Some(_) = ok(&args) else { return };
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();

@@ -27,6 +27,13 @@ macro_rules! shader {
 /// Residual add: `out = a + b`.
 pub const ADD_FORWARD: Kernel = Kernel { entry: "add_forward", sources: &[shader!("add_forward.wgsl")] };
 
+/// Saved activations into a layer's 16-bit store (f16 / bf16, two per word), four tensors at a time.
+pub const SAVE16_PACK: Kernel =
+    Kernel { entry: "save16_pack", sources: &[shader!("save16_common.wgsl"), shader!("save16_pack.wgsl")] };
+/// A layer's 16-bit store back into f32 tensors.
+pub const SAVE16_UNPACK: Kernel =
+    Kernel { entry: "save16_unpack", sources: &[shader!("save16_common.wgsl"), shader!("save16_unpack.wgsl")] };
+
 /// RMSNorm, one invocation per row (no barriers): `y = x * rstd * w`, saves `rstd`.
 pub const RMSNORM_FORWARD: Kernel = Kernel { entry: "rmsnorm_forward", sources: &[shader!("rmsnorm_forward.wgsl")] };
 /// RMSNorm, one workgroup per row (shared-memory reduction).

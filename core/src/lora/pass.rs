@@ -71,7 +71,7 @@ impl LoraBuffers {
         } else {
             Target::ALL.iter().filter(|&&t| params.iter().any(|(_, pt, _)| pt == t)).count()
         };
-        let spec = |name, shape: Vec<usize>| BufferSpec { name, shape, kept: Kept::Training };
+        let spec = |name, shape: Vec<usize>| BufferSpec::new(name, shape, Kept::Training);
         let mut specs = vec![(n_u, BufferSpec { kept: Kept::Always, ..spec("lora_u", vec![rows, params.rank]) })];
         let dora_out = max_dora_out_features(params);
         if dora_out > 0 {

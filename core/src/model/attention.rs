@@ -27,16 +27,16 @@ crate::buffer_table! {
     /// What the attention half writes in the forward pass.
     pub struct AttnActs(s) {
         /// q and k before their per-head norm, and the norms' 1/rms.
-        q_pre: always [s.batch, s.t, s.h, s.d] when (s.qk_norm),
+        q_pre: always [s.batch, s.t, s.h, s.d] as f16 when (s.qk_norm),
         rstd_q: always [s.rows * s.h] when (s.qk_norm),
-        k_pre: always [s.batch, s.t, s.kvh, s.d] when (s.qk_norm),
+        k_pre: always [s.batch, s.t, s.kvh, s.d] as f16 when (s.qk_norm),
         rstd_k: always [s.rows * s.kvh] when (s.qk_norm),
         /// After RoPE.
-        q: always [s.batch, s.t, s.h, s.d],
+        q: always [s.batch, s.t, s.h, s.d] as f16,
         /// After RoPE, copied into the cache (backward reads the cache: one for all layers).
         k: shared [s.batch, s.t, s.kvh, s.d],
         v: shared [s.batch, s.t, s.kvh, s.d],
-        att: always [s.batch, s.t, s.h, s.d],
+        att: always [s.batch, s.t, s.h, s.d] as f16,
         lse: always [s.batch, s.h, s.t],
     }
 }
@@ -44,12 +44,12 @@ crate::buffer_table! {
 crate::buffer_table! {
     /// Gradient buffers of the attention half (one set reused by every layer).
     pub struct AttnGrads(s) {
-        datt: always [s.batch, s.t, s.h, s.d],
-        dq: always [s.batch, s.t, s.h, s.d],
+        datt: always [s.batch, s.t, s.h, s.d] as f16,
+        dq: always [s.batch, s.t, s.h, s.d] as f16,
         dk: always [s.batch, s.t, s.kvh, s.d],
         dv: always [s.batch, s.t, s.kvh, s.d],
-        dq_pre: always [s.batch, s.t, s.h, s.d] when (s.qk_norm),
-        dk_pre: always [s.batch, s.t, s.kvh, s.d] when (s.qk_norm),
+        dq_pre: always [s.batch, s.t, s.h, s.d] as f16 when (s.qk_norm),
+        dk_pre: always [s.batch, s.t, s.kvh, s.d] as f16 when (s.qk_norm),
     }
 }
 

@@ -10,7 +10,8 @@
 //! ```
 //! Without recomputation each layer's table is its own except its `shared` rows (normed
 //! inputs, the gated activation: one set of buffers for all layers), which are rebuilt from the
-//! layer's saved rows before its backward ([`Model::block_rebuild`]).
+//! layer's saved rows before its backward ([`Model::block_rebuild`]); saved in 16 bits
+//! ([`super::Saved::AllLayers16`]), the layer's store is unpacked first.
 //! With activation recomputation ([`super::Saved::LayerInputs`]) the forward pass kept only
 //! each layer's input; before each layer's backward the block is re-run from its input into the
 //! one shared block set and the one-layer KV cache (the top layer's are still there from the
@@ -44,7 +45,7 @@ impl Grads {
     /// What [`Grads::new`] allocates.
     pub fn specs(model: &super::ModelConfig, batch: usize, t: usize) -> Vec<BufferSpec> {
         let s = Shapes::new(model, batch, t);
-        let mut specs = vec![BufferSpec { name: "dx", shape: vec![s.rows, s.c], kept: Kept::Training }];
+        let mut specs = vec![BufferSpec::new("dx", vec![s.rows, s.c], Kept::Training)];
         specs.extend(BlockGrads::specs(model, &s));
         specs
     }
@@ -95,7 +96,12 @@ impl Model {
                         rec.copy(&input.buffer, 0, &st.x.buffer, 0, input.buffer.size());
                         self.block_forward(rec, b, &io)?;
                     }
-                    None => self.block_rebuild(rec, b, &io)?,
+                    None => {
+                        if let Some(store) = &acts.store16 {
+                            store.unpack(rec, b, cache, layer)?;
+                        }
+                        self.block_rebuild(rec, b, &io)?
+                    }
                 }
             }
             self.block_backward(rec, b, &g.block, &BlockIo { stream: &g.dx, ..io })?;

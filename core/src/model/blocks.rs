@@ -36,11 +36,20 @@ impl BlockActs {
         }
     }
 
-    /// Another layer's table ([`BlockActs::new`]), sharing `first`'s `shared` rows.
-    pub fn new_sharing(gpu: &Gpu, s: &Shapes, training: bool, first: &BlockActs) -> BlockActs {
+    /// Another layer's table ([`BlockActs::new`]), sharing `first`'s `shared` rows (and with
+    /// `sixteen` its rows of the 16-bit store).
+    pub fn new_sharing(gpu: &Gpu, s: &Shapes, training: bool, first: &BlockActs, sixteen: bool) -> BlockActs {
         match first {
-            BlockActs::Llama(f) => BlockActs::Llama(llama::BlockActs::new_sharing(gpu, s, training, f)),
-            BlockActs::Gemma3(f) => BlockActs::Gemma3(gemma3::BlockActs::new_sharing(gpu, s, training, f)),
+            BlockActs::Llama(f) => BlockActs::Llama(llama::BlockActs::new_sharing(gpu, s, training, f, sixteen)),
+            BlockActs::Gemma3(f) => BlockActs::Gemma3(gemma3::BlockActs::new_sharing(gpu, s, training, f, sixteen)),
+        }
+    }
+
+    /// The rows a 16-bit store keeps ([`super::store16`]), in table order.
+    pub fn rows16(&self) -> Vec<(&GpuTensor, super::buffers::Format16)> {
+        match self {
+            BlockActs::Llama(b) => b.rows16(),
+            BlockActs::Gemma3(b) => b.rows16(),
         }
     }
 

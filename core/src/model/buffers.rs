@@ -18,6 +18,25 @@
 //! ```
 
 use super::config::ModelConfig;
+use crate::gpu::GpuTensor;
+pub use crate::ops::save16::Format16;
+
+/// A table row's buffer whether the row always exists or not (the rows of [`Table::rows16`]).
+pub trait MaybeTensor {
+    fn tensor(&self) -> Option<&GpuTensor>;
+}
+
+impl MaybeTensor for GpuTensor {
+    fn tensor(&self) -> Option<&GpuTensor> {
+        Some(self)
+    }
+}
+
+impl MaybeTensor for Option<GpuTensor> {
+    fn tensor(&self) -> Option<&GpuTensor> {
+        self.as_ref()
+    }
+}
 
 /// When a buffer of a table exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,17 +58,31 @@ pub struct BufferSpec {
     pub name: &'static str,
     pub shape: Vec<usize>,
     pub kept: Kept,
+    /// Its format in a 16-bit store of saved activations ([`super::Saved::AllLayers16`]: one f32
+    /// buffer for all layers, each layer's values in the layer's store); `None`: f32 per layer.
+    pub store: Option<Format16>,
 }
 
 impl BufferSpec {
+    /// A buffer outside the 16-bit store.
+    pub fn new(name: &'static str, shape: Vec<usize>, kept: Kept) -> BufferSpec {
+        BufferSpec { name, shape, kept, store: None }
+    }
+
+    /// Values of the buffer.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
     /// Whether a pass allocates it (`training` or not).
     pub fn allocated(&self, training: bool) -> bool {
         training || self.kept != Kept::Training
     }
 
-    /// How many of it `tables` tables of its kind hold (one if it is shared).
-    pub fn count(&self, tables: usize) -> usize {
-        if self.kept == Kept::Shared { tables.min(1) } else { tables }
+    /// How many of it `tables` tables of its kind hold: one if it is shared, or in the 16-bit
+    /// store when `sixteen` (the layers' values are in their stores).
+    pub fn count(&self, tables: usize, sixteen: bool) -> usize {
+        if self.kept == Kept::Shared || (sixteen && self.store.is_some()) { tables.min(1) } else { tables }
     }
 
     /// Bytes of the buffer (f32).
@@ -99,8 +132,11 @@ impl Shapes {
 pub trait Table: Sized {
     /// Allocates the table (`training`: also the rows kept only in training).
     fn alloc(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool) -> Self;
-    /// [`Table::alloc`] of another layer's table: its [`Kept::Shared`] rows are `first`'s.
-    fn alloc_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self) -> Self;
+    /// [`Table::alloc`] of another layer's table: its [`Kept::Shared`] rows are `first`'s, and
+    /// with `sixteen` its rows of the 16-bit store too.
+    fn alloc_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self, sixteen: bool) -> Self;
+    /// The allocated rows that a 16-bit store keeps, in table order, with their formats.
+    fn rows16(&self) -> Vec<(&GpuTensor, Format16)>;
     /// Lists what [`Table::alloc`] allocates for these shapes.
     fn list(s: &Shapes) -> Vec<BufferSpec>;
 }
@@ -118,13 +154,19 @@ impl<N: Table, A: Table, M: Table> Halves<N, A, M> {
         Halves { norms: N::alloc(gpu, s, training), attn: A::alloc(gpu, s, training), mlp: M::alloc(gpu, s, training) }
     }
 
-    /// Another layer's buffers, sharing `first`'s [`Kept::Shared`] rows.
-    pub fn new_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self) -> Self {
+    /// Another layer's buffers, sharing `first`'s [`Kept::Shared`] rows (and with `sixteen` the
+    /// rows of the 16-bit store).
+    pub fn new_sharing(gpu: &crate::gpu::Gpu, s: &Shapes, training: bool, first: &Self, sixteen: bool) -> Self {
         Halves {
-            norms: N::alloc_sharing(gpu, s, training, &first.norms),
-            attn: A::alloc_sharing(gpu, s, training, &first.attn),
-            mlp: M::alloc_sharing(gpu, s, training, &first.mlp),
+            norms: N::alloc_sharing(gpu, s, training, &first.norms, sixteen),
+            attn: A::alloc_sharing(gpu, s, training, &first.attn, sixteen),
+            mlp: M::alloc_sharing(gpu, s, training, &first.mlp, sixteen),
         }
+    }
+
+    /// [`Table::rows16`] of the three tables.
+    pub fn rows16(&self) -> Vec<(&GpuTensor, Format16)> {
+        [self.norms.rows16(), self.attn.rows16(), self.mlp.rows16()].concat()
     }
 
     pub fn specs(s: &Shapes) -> Vec<BufferSpec> {
@@ -134,9 +176,10 @@ impl<N: Table, A: Table, M: Table> Halves<N, A, M> {
 
 /// Declares a buffer table: a struct with one [`crate::gpu::GpuTensor`] per row (`always`,
 /// `shared`) or an `Option` of one (`training`, or any row with a `when (condition)` on the
-/// [`Shapes`]), `new(gpu, &Shapes, training)` that allocates it, `new_sharing(.., &first)` that
-/// allocates another layer's (its `shared` rows are `first`'s) and `specs(&Shapes)` that lists
-/// what it allocates. Shapes are expressions in the named [`Shapes`] binding.
+/// [`Shapes`]), `new(gpu, &Shapes, training)` that allocates it, `new_sharing(.., &first,
+/// sixteen)` that allocates another layer's (its `shared` rows, and with `sixteen` its `as f16`
+/// / `as bf16` rows, are `first`'s), `rows16()` (the `as` rows) and `specs(&Shapes)` that
+/// lists what it allocates. Shapes are expressions in the named [`Shapes`] binding.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! buffer_table {
@@ -154,19 +197,18 @@ macro_rules! buffer_table {
     (@alloc shared, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
         $crate::buffer_table!(@alloc always, $gpu, $training, $shape $(, $cond)?)
     };
-    (@share shared, $first:ident, $field:ident, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
-        $first.$field.clone()
-    };
-    (@share $kept:ident, $first:ident, $field:ident, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
-        $crate::buffer_table!(@alloc $kept, $gpu, $training, $shape $(, $cond)?)
-    };
+    (@shares shared) => { true };
+    (@shares $kept:ident) => { false };
+    (@fmt) => { Option::<$crate::model::buffers::Format16>::None };
+    (@fmt f16) => { Some($crate::model::buffers::Format16::F16) };
+    (@fmt bf16) => { Some($crate::model::buffers::Format16::Bf16) };
     (@alloc training, $gpu:ident, $training:ident, $shape:expr $(, $cond:expr)?) => {
         ($training $(&& $cond)?).then(|| $crate::gpu::GpuTensor::zeros($gpu, &$shape))
     };
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident($s:ident) {
-            $( $(#[$fmeta:meta])* $field:ident : $kept:ident [$($dim:expr),+ $(,)?] $(when ($cond:expr))? ),* $(,)?
+            $( $(#[$fmeta:meta])* $field:ident : $kept:ident [$($dim:expr),+ $(,)?] $(as $fmt:ident)? $(when ($cond:expr))? ),* $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -181,10 +223,25 @@ macro_rules! buffer_table {
                 $name { $( $field: $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+] $(, $cond)?), )* }
             }
 
-            /// [`Self::new`] for another layer: the `shared` rows are `first`'s buffers.
+            /// [`Self::new`] for another layer: the `shared` rows (and with `sixteen` the rows
+            /// of the 16-bit store) are `first`'s buffers.
             #[allow(unused_variables)]
-            pub fn new_sharing(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool, first: &Self) -> Self {
-                $name { $( $field: $crate::buffer_table!(@share $kept, first, $field, gpu, training, [$($dim),+] $(, $cond)?), )* }
+            pub fn new_sharing(gpu: &$crate::gpu::Gpu, $s: &$crate::model::buffers::Shapes, training: bool, first: &Self, sixteen: bool) -> Self {
+                $name { $( $field: if $crate::buffer_table!(@shares $kept) || (sixteen && $crate::buffer_table!(@fmt $($fmt)?).is_some()) {
+                    first.$field.clone()
+                } else {
+                    $crate::buffer_table!(@alloc $kept, gpu, training, [$($dim),+] $(, $cond)?)
+                }, )* }
+            }
+
+            /// The allocated rows a 16-bit store keeps (`as f16` / `as bf16`), in table order.
+            #[allow(unused_mut)]
+            pub fn rows16(&self) -> Vec<(&$crate::gpu::GpuTensor, $crate::model::buffers::Format16)> {
+                let mut rows = Vec::new();
+                $( if let (Some(t), Some(f)) = ($crate::model::buffers::MaybeTensor::tensor(&self.$field), $crate::buffer_table!(@fmt $($fmt)?)) {
+                    rows.push((t, f));
+                } )*
+                rows
             }
 
             /// The table: every buffer's name, shape and when it is kept (rows whose condition
@@ -197,6 +254,7 @@ macro_rules! buffer_table {
                         name: stringify!($field),
                         shape: vec![$($dim),+],
                         kept: $crate::buffer_table!(@kept $kept),
+                        store: $crate::buffer_table!(@fmt $($fmt)?),
                     });
                 } )*
                 specs
@@ -208,8 +266,12 @@ macro_rules! buffer_table {
                 $name::new(gpu, s, training)
             }
 
-            fn alloc_sharing(gpu: &$crate::gpu::Gpu, s: &$crate::model::buffers::Shapes, training: bool, first: &Self) -> Self {
-                $name::new_sharing(gpu, s, training, first)
+            fn alloc_sharing(gpu: &$crate::gpu::Gpu, s: &$crate::model::buffers::Shapes, training: bool, first: &Self, sixteen: bool) -> Self {
+                $name::new_sharing(gpu, s, training, first, sixteen)
+            }
+
+            fn rows16(&self) -> Vec<(&$crate::gpu::GpuTensor, $crate::model::buffers::Format16)> {
+                $name::rows16(self)
             }
 
             fn list(s: &$crate::model::buffers::Shapes) -> Vec<$crate::model::buffers::BufferSpec> {
@@ -230,6 +292,7 @@ mod tests {
             b: training [s.rows],
             c: always [s.c] when (s.qk_norm),
             d: shared [s.rows],
+            e: training [s.c] as bf16,
         }
     }
 
@@ -237,22 +300,31 @@ mod tests {
     fn specs_list_the_table_and_training_adds_its_rows() {
         let s = Shapes { batch: 2, t: 3, rows: 6, c: 4, f: 0, h: 0, kvh: 0, d: 0, qk_norm: false };
         let specs = Demo::specs(&s);
-        assert_eq!(Demo::specs(&Shapes { qk_norm: true, ..s }).len(), 4, "a row whose condition holds is listed");
-        assert_eq!(specs.iter().map(|b| (b.name, b.shape.clone(), b.kept)).collect::<Vec<_>>(), [
-            ("a", vec![6, 4], Kept::Always),
-            ("b", vec![6], Kept::Training),
-            ("d", vec![6], Kept::Shared)
+        assert_eq!(Demo::specs(&Shapes { qk_norm: true, ..s }).len(), 5, "a row whose condition holds is listed");
+        assert_eq!(specs.iter().map(|b| (b.name, b.shape.clone(), b.kept, b.store)).collect::<Vec<_>>(), [
+            ("a", vec![6, 4], Kept::Always, None),
+            ("b", vec![6], Kept::Training, None),
+            ("d", vec![6], Kept::Shared, None),
+            ("e", vec![4], Kept::Training, Some(Format16::Bf16))
         ]);
         assert_eq!(table_bytes(&specs, false), 120);
-        assert_eq!(table_bytes(&specs, true), 144);
-        assert_eq!(specs.iter().map(|b| b.count(30)).collect::<Vec<_>>(), [30, 30, 1], "a shared row is counted once");
+        assert_eq!(table_bytes(&specs, true), 160);
+        assert_eq!(specs.iter().map(|b| b.count(30, false)).collect::<Vec<_>>(), [30, 30, 1, 30], "a shared row is counted once");
+        assert_eq!(specs.iter().map(|b| b.count(30, true)).collect::<Vec<_>>(), [30, 30, 1, 1], "so is a row of the 16-bit store");
         let Some(gpu) = crate::testing::test_gpu() else { return };
         let (inference, training) = (Demo::new(gpu, &s, false), Demo::new(gpu, &s, true));
         assert_eq!((inference.a.shape.clone(), inference.b.is_none()), (vec![6, 4], true));
         assert_eq!(training.b.as_ref().map(|b| b.shape.clone()), Some(vec![6]));
         assert!(inference.c.is_none() && Demo::new(gpu, &Shapes { qk_norm: true, ..s }, false).c.is_some());
-        let second = Demo::new_sharing(gpu, &s, true, &training);
-        assert!(second.d.buffer == training.d.buffer, "the shared row is the first table's buffer");
-        assert!(second.a.buffer != training.a.buffer && second.b.is_some(), "the other rows are the layer's own");
+        assert!(inference.rows16().is_empty(), "a training-only row of the store is not allocated for inference");
+        let rows16: Vec<_> = training.rows16().into_iter().map(|(t, f)| (t.shape.clone(), f)).collect();
+        assert_eq!(rows16, [(vec![4], Format16::Bf16)]);
+        let same = |a: &Option<GpuTensor>, b: &Option<GpuTensor>| a.as_ref().map(|t| &t.buffer) == b.as_ref().map(|t| &t.buffer);
+        for sixteen in [false, true] {
+            let second = Demo::new_sharing(gpu, &s, true, &training, sixteen);
+            assert!(second.d.buffer == training.d.buffer, "the shared row is the first table's buffer");
+            assert!(second.a.buffer != training.a.buffer && !same(&second.b, &training.b), "the other rows are the layer's own");
+            assert_eq!(same(&second.e, &training.e), sixteen, "a row of the 16-bit store is shared with sixteen = {sixteen}");
+        }
     }
 }

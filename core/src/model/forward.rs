@@ -16,6 +16,7 @@ use super::blocks::{BlockActs, BlockIo};
 use super::buffers::{BufferSpec, Shapes};
 use super::config::ModelConfig;
 use super::kv_cache::KvCache;
+use super::store16::Store16;
 use super::linear::Adapter;
 use super::Model;
 use crate::error::{Error, Result};
@@ -29,6 +30,10 @@ pub enum Saved {
     Nothing,
     /// Training: one block set per layer (everything backward reads).
     AllLayers,
+    /// Training, saved in 16 bits: as `AllLayers`, but the tables' large rows (`as f16` /
+    /// `as bf16`) are one f32 set, and each layer's values of them and its keys and values go to
+    /// the layer's 16-bit store ([`super::store16`]), unpacked before its backward.
+    AllLayers16,
     /// Training with activation recomputation: only the residual stream entering each layer,
     /// plus one shared block set; backward re-runs each block's forward from its input.
     LayerInputs,
@@ -42,7 +47,29 @@ impl Saved {
 
     /// Whether every layer keeps its own block set.
     pub fn per_layer(self) -> bool {
-        self == Saved::AllLayers
+        matches!(self, Saved::AllLayers | Saved::AllLayers16)
+    }
+
+    /// What a training pass keeps, in words (`anytune bench` prints it).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Saved::Nothing => "no activations (inference)",
+            Saved::AllLayers => "every layer's activations in f32",
+            Saved::AllLayers16 => "every layer's activations in 16 bits (f16 matmul operands, keys and values; bf16 residuals)",
+            Saved::LayerInputs => "each layer's input (the rest recomputed)",
+        }
+    }
+
+    /// Whether the large activations are saved in 16-bit stores.
+    pub fn sixteen(self) -> bool {
+        self == Saved::AllLayers16
+    }
+
+    /// Layers of KV cache a training pass keeps: all when each layer's keys stay in it; one
+    /// when they are recomputed or go to the 16-bit stores (each layer's attention reads its
+    /// keys right after writing or unpacking them).
+    pub fn cache_layers(self, cfg: &ModelConfig) -> usize {
+        if self == Saved::AllLayers { cfg.n_layers } else { 1 }
     }
 
     /// Block sets and saved layer inputs a pass keeps: (one per layer or one shared, one per
@@ -78,6 +105,8 @@ pub struct Activations {
     pub blocks: Vec<BlockActs>,
     /// [`Saved::LayerInputs`]: the residual stream entering each layer.
     pub layer_inputs: Vec<GpuTensor>, // per layer (R, C)
+    /// [`Saved::AllLayers16`]: each layer's 16-bit store.
+    pub store16: Option<Store16>,
 }
 
 impl Activations {
@@ -94,8 +123,9 @@ impl Activations {
             batch,
             t,
             stream: Stream::new(gpu, &s, saved.training()),
-            blocks: block_sets(gpu, cfg, &s, saved.training(), n_blocks),
+            blocks: block_sets(gpu, cfg, &s, saved, n_blocks),
             layer_inputs: (0..n_inputs).map(|_| GpuTensor::zeros(gpu, &[s.rows, s.c])).collect(),
+            store16: saved.sixteen().then(|| Store16::new(gpu, cfg, &s)),
         }
     }
 
@@ -106,9 +136,12 @@ impl Activations {
         let (n_blocks, n_inputs) = saved.counts(cfg);
         let keep = |spec: &BufferSpec| spec.allocated(saved.training());
         let mut out: Vec<(usize, BufferSpec)> = Stream::specs(&s).into_iter().filter(keep).map(|b| (1, b)).collect();
-        out.extend(BlockActs::specs(cfg, &s).into_iter().filter(keep).map(|b| (b.count(n_blocks), b)));
+        out.extend(BlockActs::specs(cfg, &s).into_iter().filter(keep).map(|b| (b.count(n_blocks, saved.sixteen()), b)));
+        if saved.sixteen() {
+            out.extend(Store16::specs(cfg, &s));
+        }
         if n_inputs > 0 {
-            let input = BufferSpec { name: "layer_input", shape: vec![s.rows, s.c], kept: super::buffers::Kept::Training };
+            let input = BufferSpec::new("layer_input", vec![s.rows, s.c], super::buffers::Kept::Training);
             out.push((n_inputs, input));
         }
         out
@@ -125,10 +158,11 @@ impl Activations {
     }
 }
 
-/// `n` block tables (n ≥ 1): the first allocated, the others sharing its `shared` rows.
-fn block_sets(gpu: &Gpu, cfg: &ModelConfig, s: &Shapes, training: bool, n: usize) -> Vec<BlockActs> {
-    let first = BlockActs::new(gpu, cfg, s, training);
-    let others: Vec<BlockActs> = (1..n).map(|_| BlockActs::new_sharing(gpu, s, training, &first)).collect();
+/// `n` block tables (n ≥ 1): the first allocated, the others sharing its `shared` rows (and
+/// those of the 16-bit store when `saved` says so).
+fn block_sets(gpu: &Gpu, cfg: &ModelConfig, s: &Shapes, saved: Saved, n: usize) -> Vec<BlockActs> {
+    let first = BlockActs::new(gpu, cfg, s, saved.training());
+    let others: Vec<BlockActs> = (1..n).map(|_| BlockActs::new_sharing(gpu, s, saved.training(), &first, saved.sixteen())).collect();
     std::iter::once(first).chain(others).collect()
 }
 
@@ -184,6 +218,9 @@ impl Model {
             }
             let io = BlockIo { layer, stream: &st.x, proj: &st.proj, cache, pos0, adapter };
             self.block_forward(rec, acts.block(layer), &io)?;
+            if let Some(store) = &acts.store16 {
+                store.pack(rec, acts.block(layer), cache, layer)?;
+            }
         }
         if let Some(x_final) = &st.x_final {
             rec.copy(&st.x.buffer, 0, &x_final.buffer, 0, st.x.buffer.size());

@@ -32,19 +32,19 @@ crate::buffer_table! {
     /// The block's own buffers around its two halves.
     pub struct Norms(s) {
         /// Residual stream entering the block.
-        x_in: training [s.rows, s.c],
+        x_in: training [s.rows, s.c] as bf16,
         /// The normed inputs of the halves: one for all layers, rebuilt before each backward.
         xn1: shared [s.rows, s.c],
         rstd1: always [s.rows],
         /// The attention half's output before its post-norm, and that norm's 1/rms.
-        attn_out: always [s.rows, s.c],
+        attn_out: always [s.rows, s.c] as bf16,
         rstd_attn_out: always [s.rows],
         /// Residual stream after attention.
-        x_mid: training [s.rows, s.c],
+        x_mid: training [s.rows, s.c] as bf16,
         xn2: shared [s.rows, s.c],
         rstd2: always [s.rows],
         /// The MLP's output before its post-norm, and that norm's 1/rms.
-        mlp_out: always [s.rows, s.c],
+        mlp_out: always [s.rows, s.c] as bf16,
         rstd_mlp_out: always [s.rows],
     }
 }

@@ -36,7 +36,7 @@ impl KvCache {
     /// The k and v buffers of a cache of `layers` layers, as (count, spec), for the memory estimate.
     pub fn specs(cfg: &ModelConfig, batch: usize, capacity: usize, layers: usize) -> [(usize, BufferSpec); 2] {
         let shape = vec![batch, capacity, cfg.n_kv_heads, cfg.head_dim];
-        ["k_cache", "v_cache"].map(|name| (layers, BufferSpec { name, shape: shape.clone(), kept: Kept::Always }))
+        ["k_cache", "v_cache"].map(|name| (layers, BufferSpec::new(name, shape.clone(), Kept::Always)))
     }
 
     /// A cache of `layers` layers. 1: one layer's cache shared by every layer ([`KvCache::layer`]),

@@ -29,12 +29,12 @@ crate::buffer_table! {
     /// The block's own buffers around its two halves.
     pub struct Norms(s) {
         /// Residual stream entering the block.
-        x_in: training [s.rows, s.c],
+        x_in: training [s.rows, s.c] as bf16,
         /// The normed inputs of the halves: one for all layers, rebuilt before each backward.
         xn1: shared [s.rows, s.c],
         rstd1: always [s.rows],
         /// Residual stream after attention.
-        x_mid: training [s.rows, s.c],
+        x_mid: training [s.rows, s.c] as bf16,
         xn2: shared [s.rows, s.c],
         rstd2: always [s.rows],
     }

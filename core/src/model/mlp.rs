@@ -19,8 +19,8 @@ use crate::ops::swiglu::{Glu, glu_backward, glu_forward};
 crate::buffer_table! {
     /// What the MLP half writes in the forward pass.
     pub struct MlpActs(s) {
-        gate: always [s.rows, s.f],
-        up: always [s.rows, s.f],
+        gate: always [s.rows, s.f] as f16,
+        up: always [s.rows, s.f] as f16,
         /// One for all layers: rebuilt from gate and up before a layer's backward ([`rebuild`]).
         h: shared [s.rows, s.f],
     }
@@ -30,8 +30,8 @@ crate::buffer_table! {
     /// Gradient buffers of the MLP half (one set reused by every layer).
     pub struct MlpGrads(s) {
         dh: always [s.rows, s.f],
-        dgate: always [s.rows, s.f],
-        dup: always [s.rows, s.f],
+        dgate: always [s.rows, s.f] as f16,
+        dup: always [s.rows, s.f] as f16,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod llama;
 mod load;
 pub mod mlp;
 pub mod names;
+pub mod store16;
 pub mod synthetic;
 pub mod weights;
 

@@ -21,6 +21,7 @@ pub mod qmatmul;
 mod qmatmul_tiled;
 pub mod rmsnorm;
 pub mod rope;
+pub mod save16;
 pub mod swiglu;
 pub mod cross_entropy;
 pub mod adamw;

@@ -4,7 +4,7 @@
 //! passes its clock (`Instant` natively, `performance.now()` in the browser), since wasm has
 //! no `Instant`.
 
-use super::{MemoryEstimate, TrainConfig, Trainer, training_flops_per_token, training_memory};
+use super::{ActivationStore, MemoryEstimate, TrainConfig, Trainer, training_flops_per_token, training_memory};
 use crate::data::{Batch, DataPosition};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, KernelTime};
@@ -23,6 +23,8 @@ pub struct StepBench {
     /// all, or layer indices and ranges like 22-29.
     pub layers: String,
     pub recompute: bool,
+    /// How activations are saved without recomputation.
+    pub saved_activations: ActivationStore,
     /// Timed steps after one warm-up step.
     pub iters: usize,
     /// One more step with GPU time per kernel (timestamp queries).
@@ -42,6 +44,8 @@ pub struct StepTiming {
     /// Kernel dispatches of one step (one submission).
     pub dispatches: u32,
     pub memory: MemoryEstimate,
+    /// How the step kept its activations ([`crate::model::Saved::describe`]).
+    pub saved: &'static str,
     /// GPU time per kernel of one more step, most first (empty unless profiled).
     pub profile: Vec<KernelProfile>,
     /// Sum of `profile`'s times: the step's GPU time, to hold against its wall time.
@@ -82,10 +86,12 @@ pub async fn bench_step(gpu: &Gpu, model: &Model, setup: &StepBench, now: &dyn F
         ..LoraConfig::default()
     };
     let lora = LoraParams::from_weights(gpu, model, &LoraWeights::init(&cfg, &model.config, 0)?)?;
-    let memory = training_memory(gpu, model, &lora, b, t, setup.recompute);
+    let config = TrainConfig { recompute: setup.recompute, saved_activations: setup.saved_activations, ..TrainConfig::default() };
+    let saved = config.saved(gpu)?;
+    let memory = training_memory(gpu, model, &lora, b, t, saved);
     let flops_per_token = training_flops_per_token(model, &lora, t);
     let batch = synthetic_batch(model, b, t);
-    let mut trainer = Trainer::new(gpu, model, lora, TrainConfig { recompute: setup.recompute, ..TrainConfig::default() }, b, t)?;
+    let mut trainer = Trainer::new(gpu, model, lora, config, b, t)?;
     let total = setup.iters + 1 + setup.profile as usize;
     let micro = std::slice::from_ref(&batch);
     let dispatches = trainer.train_step(gpu, model, micro, total).await?.dispatches; // warm-up
@@ -114,6 +120,7 @@ pub async fn bench_step(gpu: &Gpu, model: &Model, setup: &StepBench, now: &dyn F
         gflops: flops_per_token * tokens / best / 1e9,
         dispatches,
         memory,
+        saved: saved.describe(),
         profile,
         profiled_gpu_seconds,
         profiled_wall_seconds,

@@ -4,10 +4,10 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use super::step::{LossBuffers, cache_layers, saved_for};
+use super::step::LossBuffers;
 use crate::lora::{LoraBuffers, LoraParams};
 use crate::model::buffers::{BufferSpec, Shapes};
-use crate::model::{Activations, Grads, KvCache, Model};
+use crate::model::{Activations, Grads, KvCache, Model, Saved};
 
 /// Bytes of each part of a training run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -31,7 +31,7 @@ impl std::fmt::Display for MemoryEstimate {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         write!(
             f,
-            "GPU memory: {:.0} MiB = weights {:.0} + adapter and optimizer {:.1} + activations {:.0} + logits {:.0} (largest buffer {:.1} MiB)",
+            "GPU memory: {:.0} MiB = weights {:.0} + adapter and optimizer {:.1} + activations {:.1} + logits {:.0} (largest buffer {:.1} MiB)",
             mib(self.total),
             mib(self.weights),
             mib(self.adapter),
@@ -42,16 +42,17 @@ impl std::fmt::Display for MemoryEstimate {
     }
 }
 
-/// The memory a training step of `batch × t` tokens takes with `lora`, with or without
-/// activation recomputation ([`super::TrainConfig::recompute`]): the sum of the buffer tables
-/// that [`super::step::StepBuffers`] and [`LoraBuffers`] allocate (one source for both).
-pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize, recompute: bool) -> MemoryEstimate {
+/// The memory a training step of `batch × t` tokens takes with `lora`, keeping what `saved`
+/// says ([`super::TrainConfig::saved`]: every layer's activations in f32 or 16 bits, or with
+/// recomputation each layer's input): the sum of the buffer tables that
+/// [`super::step::StepBuffers`] and [`LoraBuffers`] allocate (one source for both).
+pub fn training_memory(gpu: &Gpu, model: &Model, lora: &LoraParams, batch: usize, t: usize, saved: Saved) -> MemoryEstimate {
     let cfg = &model.config;
-    let (rows, saved) = (batch * t, saved_for(recompute));
+    let rows = batch * t;
     let s = Shapes::new(cfg, batch, t);
     let once = |specs: Vec<BufferSpec>| specs.into_iter().map(|b| (1, b)).collect::<Vec<_>>();
     let mut buffers = Activations::specs(cfg, batch, t, saved);
-    buffers.extend(KvCache::specs(cfg, batch, t, cache_layers(cfg, saved)));
+    buffers.extend(KvCache::specs(cfg, batch, t, saved.cache_layers(cfg)));
     buffers.extend(once(Grads::specs(cfg, batch, t)));
     buffers.extend(once(LossBuffers::specs(&s)));
     buffers.extend(LoraBuffers::specs(lora, rows, saved.per_layer(), true));

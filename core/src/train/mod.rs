@@ -23,5 +23,5 @@ pub use memory::{MemoryEstimate, check_budget, check_fits, training_flops_per_to
 pub use options::RunOptions;
 pub use run::{AdapterFiles, RunPlan, StepOutcome, TrainRun};
 pub use schedule::Schedule;
-pub use step::EvalReport;
+pub use step::{ActivationStore, EvalReport};
 pub use trainer::{Optimizer, StepReport, TrainConfig, Trainer};

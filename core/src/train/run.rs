@@ -10,7 +10,7 @@ use super::model_preset::{apply_preset, model_preset, validation_interval};
 use super::gpu_batch::gpu_batch;
 use super::memory::{MemoryEstimate, training_memory};
 use super::schedule::Schedule;
-use super::step::EvalReport;
+use super::step::{ActivationStore, EvalReport};
 use super::trainer::{Optimizer, StepReport, TrainConfig, Trainer};
 use crate::chat::Message;
 use crate::data::{Batch, Batcher, DataConfig, DataFile, DataPosition, DataSummary, Dataset, Example, Padding, prepare};
@@ -50,6 +50,7 @@ impl RunOptions {
             grad_accum: self.grad_accum,
             optimizer: Optimizer::parse(&self.optimizer, self.momentum)?,
             recompute: self.recompute,
+            saved_activations: ActivationStore::parse(&self.saved_activations)?,
             seed: self.seed,
         })
     }
@@ -142,7 +143,8 @@ pub fn planned_options(gpu: &Gpu, model: &Model, dataset: &Dataset, options: &Ru
     let lora_config = options.lora_config()?;
     check_rank(&lora_config, &model.config)?;
     let lora = LoraParams::from_weights(gpu, model, &LoraWeights::init(&lora_config, &model.config, options.seed)?)?;
-    let memory = |b| training_memory(gpu, model, &lora, b, t, options.recompute).total;
+    let saved = options.train_config()?.saved(gpu)?;
+    let memory = |b| training_memory(gpu, model, &lora, b, t, saved).total;
     let (mut o, note) = gpu_batch(&options, rows, t, memory);
     if o.preset == "model" {
         o.eval_every = validation_interval(&o, rows, dataset.val.len()); // at the batch chosen
@@ -247,7 +249,7 @@ impl RunPlan {
         if total_steps == 0 {
             return Err(Error::invalid("steps", "must be at least 1"));
         }
-        let mut memory = training_memory(gpu, model, &lora, options.batch, t, options.recompute);
+        let mut memory = training_memory(gpu, model, &lora, options.batch, t, options.train_config()?.saved(gpu)?);
         if options.head {
             memory = crate::head::state::head_memory(memory, dataset.summary.labels.len(), model.config.dim, options.batch);
         }

@@ -4,7 +4,7 @@
 //! Evaluation runs the forward pass and the same loss head, plus the token accuracy
 //! ([`crate::ops::argmax`]) on the same logits chunks.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::model::buffers::Shapes;
 use crate::model::{Activations, Adapter, Grads, KvCache, Model, Saved};
@@ -42,17 +42,17 @@ pub struct StepBuffers {
 impl StepBuffers {
     /// The model's buffers (the adapter keeps its own, e.g. [`crate::lora::LoraBuffers`]).
     pub fn new(gpu: &Gpu, model: &Model, batch: usize, t: usize) -> Result<StepBuffers> {
-        Self::with_recompute(gpu, model, batch, t, false)
+        Self::saving(gpu, model, batch, t, Saved::AllLayers)
     }
 
-    /// [`StepBuffers::new`]; with `recompute`, the forward pass keeps only each layer's input
-    /// and one layer's activations and KV cache (the backward pass recomputes the rest).
-    pub fn with_recompute(gpu: &Gpu, model: &Model, batch: usize, t: usize, recompute: bool) -> Result<StepBuffers> {
+    /// [`StepBuffers::new`] for a forward pass that keeps what `saved` says: every layer's
+    /// activations (in f32 or 16 bits), or with recomputation only each layer's input and one
+    /// layer's activations and KV cache (the backward pass recomputes the rest).
+    pub fn saving(gpu: &Gpu, model: &Model, batch: usize, t: usize, saved: Saved) -> Result<StepBuffers> {
         let cfg = &model.config;
         let rows = batch * t;
         let chunk = loss_head_chunk(gpu, cfg.vocab_size, rows);
-        let saved = saved_for(recompute);
-        let cache = KvCache::with_layers(gpu, cfg, batch, t, cache_layers(cfg, saved))?;
+        let cache = KvCache::with_layers(gpu, cfg, batch, t, saved.cache_layers(cfg))?;
         Ok(StepBuffers {
             batch,
             t,
@@ -66,17 +66,47 @@ impl StepBuffers {
     }
 }
 
-/// What a training forward keeps: every layer's activations, or with `recompute` each layer's
-/// input only.
-pub fn saved_for(recompute: bool) -> Saved {
-    if recompute { Saved::LayerInputs } else { Saved::AllLayers }
+/// How a training forward keeps the activations its backward reads (`saved_activations`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivationStore {
+    /// In 16 bits with the GPU kernel family (real GPUs, where memory bounds the batch), in f32
+    /// on CPU adapters.
+    #[default]
+    Auto,
+    /// Every saved activation in f32 (the gradients of the reference, exactly).
+    F32,
+    /// The large ones in 16 bits ([`Saved::AllLayers16`]): f16 matmul operands and keys and
+    /// values, bf16 residuals — about half the memory of f32.
+    Sixteen,
 }
 
-/// Layers of KV cache a training pass keeps: all, or one shared with recomputation (each
-/// layer's attention, forward or recomputed before its backward, reads its keys right after
-/// writing them).
-pub fn cache_layers(cfg: &crate::model::ModelConfig, saved: Saved) -> usize {
-    saved.counts(cfg).0
+impl ActivationStore {
+    /// `auto`, `f32` or `16bit`.
+    pub fn parse(value: &str) -> Result<ActivationStore> {
+        match value {
+            "auto" => Ok(ActivationStore::Auto),
+            "f32" => Ok(ActivationStore::F32),
+            "16bit" => Ok(ActivationStore::Sixteen),
+            _ => Err(Error::invalid("saved_activations", format!("{value:?} is not auto, f32 or 16bit"))),
+        }
+    }
+
+    /// What a training forward on `gpu` keeps: every layer's activations, in f32 or 16 bits,
+    /// or with `recompute` each layer's input only (16 bits and recomputation are two ways to
+    /// save memory: asking for both is refused).
+    pub fn saved(self, gpu: &Gpu, recompute: bool) -> Result<Saved> {
+        match (self, recompute) {
+            (ActivationStore::Sixteen, true) => Err(Error::invalid(
+                "saved_activations",
+                "16bit keeps every layer's activations, --recompute only each layer's input: choose one",
+            )),
+            (_, true) => Ok(Saved::LayerInputs),
+            (ActivationStore::Sixteen, false) => Ok(Saved::AllLayers16),
+            (ActivationStore::F32, false) => Ok(Saved::AllLayers),
+            (ActivationStore::Auto, false) if gpu.family == crate::gpu::KernelFamily::Gpu => Ok(Saved::AllLayers16),
+            (ActivationStore::Auto, false) => Ok(Saved::AllLayers),
+        }
+    }
 }
 
 /// Loss, perplexity and token accuracy over a set of batches.
@@ -172,10 +202,20 @@ pub fn record_eval(
     Ok(count_targets(targets, model.config.vocab_size))
 }
 
-/// Rows per chunk of the loss head: as many as keep `(chunk, V)` logits within one binding.
+/// Rows per chunk of the loss head: as many as keep `(chunk, V)` logits within one binding and
+/// [`HEAD_LOGITS_BYTES`] (at least [`HEAD_MIN_ROWS`]).
 pub fn loss_head_chunk(gpu: &Gpu, vocab: usize, rows: usize) -> usize {
-    (gpu.max_binding() as usize / (vocab * 4)).clamp(1, rows)
+    let (binding, row) = (gpu.max_binding() as usize, vocab * 4);
+    let budget = (HEAD_LOGITS_BYTES / row).max(HEAD_MIN_ROWS);
+    (binding / row).min(budget).clamp(1, rows)
 }
+
+/// The loss head's logits chunk stays within 64 MiB (the memory of a step is mostly saved
+/// activations; the logits of all 4 × 512 rows of SmolLM2 would be 384 MiB) …
+const HEAD_LOGITS_BYTES: usize = 64 << 20;
+/// … unless that is under 128 rows (a large vocabulary): each chunk reads the whole output
+/// matrix again, so fewer, larger chunks (up to one storage binding) go faster.
+const HEAD_MIN_ROWS: usize = 128;
 
 fn record_loss_head(
     rec: &mut Recorder,

@@ -4,7 +4,7 @@
 //! the per-token losses and the gradient norm.
 
 use super::schedule::Schedule;
-use super::step::{EvalReport, StepBuffers, evaluate, record_step};
+use super::step::{ActivationStore, EvalReport, StepBuffers, evaluate, record_step};
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
@@ -60,10 +60,20 @@ pub struct TrainConfig {
     /// activations shrink from every layer's to about one layer's, for ~1/3 more compute.
     /// Same gradients. Default off.
     pub recompute: bool,
+    /// How the activations are saved without recomputation: f32, 16 bits, or by the kernel
+    /// family (default [`ActivationStore::Auto`]).
+    pub saved_activations: ActivationStore,
     /// Seed of the LoRA dropout masks (with the adapter's `dropout` p > 0): the mask of each
     /// module is a hash of (seed, micro-batch number, layer, module), so runs with the same
     /// seed — and resumed runs — draw the same masks. Default 0.
     pub seed: u64,
+}
+
+impl TrainConfig {
+    /// What the training forward keeps on `gpu` ([`ActivationStore::saved`]).
+    pub fn saved(&self, gpu: &Gpu) -> Result<crate::model::Saved> {
+        self.saved_activations.saved(gpu, self.recompute)
+    }
 }
 
 impl Default for TrainConfig {
@@ -77,6 +87,7 @@ impl Default for TrainConfig {
             grad_accum: 1,
             optimizer: Optimizer::AdamW,
             recompute: false,
+            saved_activations: ActivationStore::Auto,
             seed: 0,
         }
     }
@@ -174,9 +185,10 @@ impl Trainer {
         if config.grad_accum == 0 {
             return Err(Error::invalid("grad_accum", "must be at least 1"));
         }
-        super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t, config.recompute))?;
-        let bufs = StepBuffers::with_recompute(gpu, model, batch, t, config.recompute)?;
-        let lora_bufs = LoraBuffers::new(gpu, &lora, batch * t, !config.recompute, true);
+        let saved = config.saved(gpu)?;
+        super::memory::check_fits(gpu, &super::memory::training_memory(gpu, model, &lora, batch, t, saved))?;
+        let bufs = StepBuffers::saving(gpu, model, batch, t, saved)?;
+        let lora_bufs = LoraBuffers::new(gpu, &lora, batch * t, saved.per_layer(), true);
         let lens: Vec<usize> = Self::params_of(&lora).iter().map(|(_, g)| g.len()).collect();
         let moments = Self::params_of(&lora)
             .iter()
@@ -299,10 +311,13 @@ impl Trainer {
         let param_norm = values[micro.len() * rows + 2];
         self.step += 1;
         if !loss.is_finite() || !grad_norm.is_finite() || !param_norm.is_finite() {
+            // Saved in 16 bits, an activation past f16's ±65504 is saved as ±inf.
+            let sixteen = self.bufs.acts.store16.is_some() && loss.is_finite();
+            let hint = if sixteen { " or save activations in f32 (--saved-activations f32: saved in 16 bits, a value past ±65504 becomes inf)" } else { "" };
             return Err(Error::invalid(
                 "training",
                 format!(
-                    "diverged at step {}: loss {loss}, gradient norm {grad_norm}, adapter norm {param_norm}; lower the learning rate (now {lr:.2e})",
+                    "diverged at step {}: loss {loss}, gradient norm {grad_norm}, adapter norm {param_norm}; lower the learning rate (now {lr:.2e}){hint}",
                     self.step
                 ),
             ));
