@@ -35,7 +35,9 @@ pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType
         }
         None => None,
     };
-    let b = GpuTensor::from_slice(gpu, &[k, n], &rng.normal_vec(if ty.is_none() { k * n } else { 1 }, 1.0));
+    // B (k, n) for the f32 product; one unused value for qmatmul.
+    let b_len = if ty.is_none() { k * n } else { 1 };
+    let b = GpuTensor::from_slice(gpu, &[b_len], &rng.normal_vec(b_len, 1.0));
     let record = |rec: &mut Recorder| -> Result<()> {
         match &weight {
             Some(w) => qmatmul_forward(rec, &x, w, None, &y),
