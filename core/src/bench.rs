@@ -89,6 +89,17 @@ mod tests {
     use super::*;
     use crate::testing::test_gpu;
 
+    /// Both kinds of row `anytune bench --op matmul` prints run (the qmatmul rows once panicked
+    /// building the unused f32 B); speed is not asserted.
+    #[test]
+    fn bench_matmul_runs_f32_and_qmatmul_rows() {
+        let Some(gpu) = test_gpu() else { return };
+        for ty in [None, Some(GgmlType::Q8_0)] {
+            let r = bench_matmul(gpu, 8, 16, 64, ty, 1).unwrap();
+            assert!(r.gflops > 0.0 && r.ms_per_iter > 0.0, "{ty:?}: {} GFLOP/s, {} ms", r.gflops, r.ms_per_iter);
+        }
+    }
+
     /// Prints GFLOP/s; never asserts on speed.
     #[test]
     #[ignore = "benchmark: run in release with --ignored --nocapture"]
