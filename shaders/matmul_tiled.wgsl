@@ -10,9 +10,9 @@
 // Grid: (N / 64, M / 64, batch) workgroups of 256 (rounded up; the caller splits a dimension
 // only past 65535 workgroups, through m_base / n_base / z_base). Tiles, register block and why:
 // matmul_tile_common.wgsl. This is the scalar-load variant for any layout: each invocation
-// loads 4 values of each tile, consecutive invocations reading consecutive addresses (along K
-// of an (M, K) A, along M of a transposed one; likewise for B); matmul_tiled_vec4 loads vec4s
-// where every row the tiles read starts on a multiple of 4 values.
+// loads BK / 4 values of each tile per step, consecutive invocations reading consecutive
+// addresses (along K of an (M, K) A, along M of a transposed one; likewise for B);
+// matmul_tiled_vec4 loads vec4s where every row the tiles read starts on a multiple of 4 values.
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -42,7 +42,7 @@ fn b_at(z: u32, k: u32, c: u32) -> f32 {
 }
 
 fn load_tiles(m0: u32, n0: u32, z: u32, k0: u32, lid: u32) {
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < BK / 4u; j++) { // 64 × BK values of each tile, BK / 4 per invocation
         let e = lid + j * 256u;
         // (tile row, k) of A and (k, tile column) of B, the stored-contiguous index fastest.
         let ra = select(e / BK, e % TILE, TRANS_A);
@@ -53,6 +53,9 @@ fn load_tiles(m0: u32, n0: u32, z: u32, k0: u32, lid: u32) {
         put_b(cb, kb, b_at(z, k0 + kb, n0 + cb));
     }
 }
+
+// The shader-f16 variant (MATMUL_TILED_F16 in kernels.rs, same entry point): these sources
+// after matmul_tile_f16.wgsl (f16 tiles, BK 32, f32 sums); same formula, bindings, shapes, grid.
 
 @compute @workgroup_size(256)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

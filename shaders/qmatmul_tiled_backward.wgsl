@@ -8,11 +8,14 @@
 //           3 dx (M, K) f32 (read too when accumulating).
 // Shapes: M = B*T tokens, N out features, K = C in features.
 // Grid: (K / 64, M / 64) workgroups of 256 (rounded up; split past 65535 through m_base / n_base).
-// Tiles (64 × 64 of dx, BK = 16 rows of W, a 4 × 4 block per invocation):
+// Tiles (64 × 64 of dx, BK = 16 rows of W (32 in the f16 variant), a 4 × 4 block per invocation):
 // matmul_tile_common.wgsl, with op(A) = dy's chunk columns and op(B) = W. Each step
-// dequantizes 16 weight rows × 64 values of k (4 groups of 16 per row) into workgroup memory:
-// invocation (r, q) = (lid / 16, lid % 16) dequantizes values 4q..4q+3 of row r, one vec4 in
-// the tile. dy is read from storage, consecutive invocations along N.
+// dequantizes BK weight rows × 64 values of k (4 groups of 16 per row) into workgroup memory,
+// 16 rows per pass: invocation (r, q) = (lid / 16, lid % 16) dequantizes values 4q..4q+3 of
+// row r, one vec4 in the tile. dy is read from storage, consecutive invocations along N.
+// The shader-f16 variant (QMATMUL_TILED_BACKWARD_F16 in kernels.rs, same entry point): these
+// sources after qmatmul_tile_f16.wgsl (weight tile f16, dy tile f32, BK 32); same formula,
+// bindings, shapes and grid.
 
 // Params: qmatmul_tiled_common.wgsl (has_bias unused here).
 
@@ -24,7 +27,7 @@
 
 // m0: first row of dx, n0: first value of k (columns of dx), k0: first chunk row of W.
 fn load_tiles(m0: u32, n0: u32, z: u32, k0: u32, lid: u32) {
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < BK / 4u; j++) {
         let e = lid + j * 256u;
         let r = e / BK;
         let c = e % BK;
@@ -34,9 +37,11 @@ fn load_tiles(m0: u32, n0: u32, z: u32, k0: u32, lid: u32) {
         }
         put_a(r, c, v);
     }
-    let r = lid / 16u;
     let q = lid % 16u;
-    tb[r * 16u + q] = wvalues4(k0 + r, n0 + 4u * q);
+    for (var p = 0u; p < BK; p += 16u) { // 16 weight rows per pass
+        let r = p + lid / 16u;
+        tb[r * 16u + q] = vec4<tile_b>(wvalues4(k0 + r, n0 + 4u * q));
+    }
 }
 
 fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) {

@@ -35,7 +35,9 @@ pub fn bench_matmul(gpu: &Gpu, m: usize, n: usize, k: usize, ty: Option<GgmlType
         }
         None => None,
     };
-    let b = GpuTensor::from_slice(gpu, &[k, n], &rng.normal_vec(if ty.is_none() { k * n } else { 1 }, 1.0));
+    // B (k, n) for the f32 product; one unused value for qmatmul.
+    let b_len = if ty.is_none() { k * n } else { 1 };
+    let b = GpuTensor::from_slice(gpu, &[b_len], &rng.normal_vec(b_len, 1.0));
     let record = |rec: &mut Recorder| -> Result<()> {
         match &weight {
             Some(w) => qmatmul_forward(rec, &x, w, None, &y),
@@ -86,6 +88,17 @@ fn time(gpu: &Gpu, out: &GpuTensor, flops: usize, iters: usize, record: impl Fn(
 mod tests {
     use super::*;
     use crate::testing::test_gpu;
+
+    /// Both kinds of row `anytune bench --op matmul` prints run (the qmatmul rows once panicked
+    /// building the unused f32 B); speed is not asserted.
+    #[test]
+    fn bench_matmul_runs_f32_and_qmatmul_rows() {
+        let Some(gpu) = test_gpu() else { return };
+        for ty in [None, Some(GgmlType::Q8_0)] {
+            let r = bench_matmul(gpu, 8, 16, 64, ty, 1).unwrap();
+            assert!(r.gflops > 0.0 && r.ms_per_iter > 0.0, "{ty:?}: {} GFLOP/s, {} ms", r.gflops, r.ms_per_iter);
+        }
+    }
 
     /// Prints GFLOP/s; never asserts on speed.
     #[test]

@@ -106,7 +106,7 @@ fn peak(gpu: &Gpu) -> Result<f64> {
         "adapter: {} ({}), kernels: {}; f32 FMA peak measured {measured:.1} GFLOP/s{published}",
         gpu.report.name,
         gpu.report.backend,
-        gpu.family.name()
+        gpu.report.kernels_label()
     );
     Ok(measured)
 }
@@ -121,7 +121,7 @@ fn matmul(args: &BenchArgs) -> Result<()> {
     let row = |ty: Option<GgmlType>, (m, n, k): (usize, usize, usize)| -> Result<()> {
         let r = bench_matmul(&gpu, m, n, k, ty, args.iters)?;
         let name = ty.map_or("f32", |t| t.name());
-        let kernel = if ty.is_none() { kernel_name(&gpu, &MatmulShape::new(m, n, k)) } else { "" };
+        let kernel = if ty.is_none() { kernel_name(&gpu, &MatmulShape::new(m, n, k)) } else { String::new() };
         println!("{name:<8} {m:>6} {n:>6} {k:>6} {:>10.2} {:>5.1}% {:>9.2}  {kernel}", r.gflops, 100.0 * r.gflops / peak, r.ms_per_iter);
         Ok(())
     };
@@ -158,7 +158,7 @@ fn forward(args: &BenchArgs) -> Result<()> {
     for _ in 0..args.iters {
         best = best.min(run_once()?);
     }
-    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.family.name());
+    println!("adapter: {} ({}), kernels: {}", gpu.report.name, gpu.report.backend, gpu.report.kernels_label());
     println!("model: {} ({} layers, dim {})", model.name, model.config.n_layers, model.config.dim);
     println!("prefill {t} tokens: {:.3} s best of {} → {:.1} tokens/s", best, args.iters, t as f64 / best);
     if args.profile {

@@ -3,7 +3,7 @@
 //! has (shader-f16, subgroups, timestamp-query); kernels pick variants from [`GpuFeatures`].
 //! wgpu's errors are captured as values, never panics (`gpu/errors.rs`).
 
-use super::family::KernelFamily;
+use super::family::{KernelFamily, choose_f16_tiles};
 use super::kernels::PipelineCache;
 use crate::error::{Error, Result};
 
@@ -16,6 +16,10 @@ pub struct GpuOptions {
     /// Force a kernel family; `None` reads `ANYTUNE_KERNELS` (cpu, gpu) natively, else chooses
     /// from the adapter ([`KernelFamily::choose`]). Tests force `Gpu` on lavapipe.
     pub kernels: Option<KernelFamily>,
+    /// Force the GPU family's f16 tiles on or off; `None` reads `ANYTUNE_F16` (on, off)
+    /// natively, else uses them where the family is `Gpu` and the device has shader-f16
+    /// ([`super::family::choose_f16_tiles`]). `Some(true)` without shader-f16 is an error.
+    pub f16: Option<bool>,
 }
 
 /// Optional features the device was opened with.
@@ -44,6 +48,9 @@ pub struct AdapterReport {
     pub kernels: KernelFamily,
     /// Why that family: the adapter's type, or the override that chose it.
     pub kernels_reason: String,
+    /// Whether the tiled products keep their tiles in f16 ([`Gpu::f16_tiles`]), and why.
+    pub f16_tiles: bool,
+    pub f16_tiles_reason: String,
 }
 
 impl AdapterReport {
@@ -53,6 +60,11 @@ impl AdapterReport {
         let details: Vec<&str> = [&self.device_type, &self.driver].into_iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
         let details = if details.is_empty() { String::new() } else { format!("({})", details.join(", ")) };
         [self.name.as_str(), details.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The kernel family's name, with `, f16 tiles` where the tiled products use them.
+    pub fn kernels_label(&self) -> String {
+        format!("{}{}", self.kernels.name(), if self.f16_tiles { ", f16 tiles" } else { "" })
     }
 }
 
@@ -79,7 +91,8 @@ impl std::fmt::Display for AdapterReport {
             yes(self.features.subgroups),
             yes(self.features.timestamp_query)
         )?;
-        write!(f, "\nkernels: {} ({})", self.kernels.name(), self.kernels_reason)
+        write!(f, "\nkernels: {} ({})", self.kernels.name(), self.kernels_reason)?;
+        write!(f, "\nf16 tiles: {} ({})", yes(self.f16_tiles), self.f16_tiles_reason)
     }
 }
 
@@ -107,6 +120,9 @@ pub struct Gpu {
     /// The kernel family (chosen once when the device opens): `Gpu` runs the tiled kernels
     /// (`matmul_tiled`, `qmatmul_tiled_*`), `Cpu` the llvmpipe-shaped ones.
     pub family: KernelFamily,
+    /// The GPU family's tiled products run their `_f16` kernels (tiles in f16 workgroup memory,
+    /// sums in f32); never set without shader-f16 (chosen once when the device opens).
+    pub f16_tiles: bool,
     pub(crate) pipelines: PipelineCache,
     pub(crate) profile: super::profile::ProfileState,
     /// The first uncaptured wgpu error or refused buffer, returned by the next readback.
@@ -166,6 +182,7 @@ impl Gpu {
         };
         let info = adapter.get_info();
         let (family, kernels_reason) = KernelFamily::choose(options.kernels, &info)?;
+        let (f16_tiles, f16_tiles_reason) = choose_f16_tiles(options.f16, family, features.shader_f16)?;
         let report = AdapterReport {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
@@ -180,6 +197,8 @@ impl Gpu {
             max_storage_buffers_per_stage: limits.max_storage_buffers_per_shader_stage,
             kernels: family,
             kernels_reason,
+            f16_tiles,
+            f16_tiles_reason,
         };
         let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
@@ -199,6 +218,7 @@ impl Gpu {
             cpu,
             subgroup_kernels,
             family,
+            f16_tiles,
             pipelines: PipelineCache::default(),
             profile: Default::default(),
             errors: Default::default(),

@@ -4,6 +4,9 @@
 //! invocations, one dispatch per product). Chosen once when the device opens
 //! ([`KernelFamily::choose`]); `ANYTUNE_KERNELS=cpu|gpu` (natively) or
 //! [`super::GpuOptions::kernels`] overrides it, so the GPU family is tested on lavapipe.
+//! Within the GPU family the tiled products keep their tiles in f16 where the device has
+//! `shader-f16` ([`choose_f16_tiles`]); `ANYTUNE_F16=on|off` or [`super::GpuOptions::f16`]
+//! forces either way.
 
 use crate::error::{Error, Result};
 
@@ -65,6 +68,51 @@ impl KernelFamily {
     }
 }
 
+/// Whether the GPU family's tiled products (`matmul_tiled*`, `qmatmul_tiled_*`) run their
+/// `_f16` variants (tiles in f16, products summed in f32), and why: `forced` (a caller's
+/// choice) first, then `ANYTUNE_F16=on|off` (natively), else on exactly when the family is
+/// `Gpu` and the device has `shader-f16`. Forcing on where the device lacks `shader-f16`, or on
+/// the CPU family (which has no f16 tiles), is an error naming the option.
+pub fn choose_f16_tiles(forced: Option<bool>, family: KernelFamily, shader_f16: bool) -> Result<(bool, String)> {
+    let wanted = match forced {
+        Some(on) => Some((on, "GpuOptions::f16")),
+        None => f16_from_env()?,
+    };
+    match wanted {
+        Some((false, source)) => Ok((false, format!("turned off by {source}"))),
+        Some((true, source)) if !shader_f16 => {
+            Err(Error::invalid(source, "f16 tiles need the shader-f16 feature, which this adapter does not have: use off, or leave it unset"))
+        }
+        Some((true, source)) if family == KernelFamily::Cpu => Err(Error::invalid(
+            source,
+            "f16 tiles belong to the GPU kernel family and this device runs the cpu family: also set ANYTUNE_KERNELS=gpu (GpuOptions::kernels)",
+        )),
+        Some((true, source)) => Ok((true, format!("forced on by {source}"))),
+        None if family == KernelFamily::Cpu => Ok((false, "the cpu kernel family has no f16 tiles".into())),
+        None if !shader_f16 => Ok((false, "the adapter has no shader-f16".into())),
+        None => Ok((true, "the adapter has shader-f16".into())),
+    }
+}
+
+/// `ANYTUNE_F16` (natively; the browser has no environment) and its name, if set.
+fn f16_from_env() -> Result<Option<(bool, &'static str)>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(value) = std::env::var("ANYTUNE_F16") {
+        return Ok(Some((parse_on_off(&value, "ANYTUNE_F16")?, "ANYTUNE_F16")));
+    }
+    Ok(None)
+}
+
+/// Parses `on` / `off` (any case); `source` names where the value came from, for the error.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn parse_on_off(value: &str, source: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(Error::invalid(source, format!("{value:?} is neither on nor off"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +132,22 @@ mod tests {
         assert_eq!(KernelFamily::parse(" GPU ", "ANYTUNE_KERNELS").unwrap(), KernelFamily::Gpu);
         let e = KernelFamily::parse("fast", "ANYTUNE_KERNELS").unwrap_err().to_string();
         assert!(e.contains("ANYTUNE_KERNELS") && e.contains("cpu or gpu"), "{e}");
+    }
+
+    #[test]
+    fn f16_tiles_choice_and_refusals() {
+        use KernelFamily::{Cpu, Gpu};
+        assert!(choose_f16_tiles(None, Gpu, true).unwrap().0);
+        assert!(!choose_f16_tiles(None, Gpu, false).unwrap().0);
+        assert!(!choose_f16_tiles(None, Cpu, true).unwrap().0);
+        assert!(!choose_f16_tiles(Some(false), Gpu, true).unwrap().0);
+        assert!(choose_f16_tiles(Some(true), Gpu, true).unwrap().0);
+        let e = choose_f16_tiles(Some(true), Gpu, false).unwrap_err().to_string();
+        assert!(e.contains("GpuOptions::f16") && e.contains("shader-f16"), "{e}");
+        let e = choose_f16_tiles(Some(true), Cpu, true).unwrap_err().to_string();
+        assert!(e.contains("ANYTUNE_KERNELS=gpu"), "{e}");
+        assert!(parse_on_off(" ON ", "ANYTUNE_F16").unwrap());
+        let e = parse_on_off("yes", "ANYTUNE_F16").unwrap_err().to_string();
+        assert!(e.contains("ANYTUNE_F16") && e.contains("on nor off"), "{e}");
     }
 }

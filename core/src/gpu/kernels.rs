@@ -1,7 +1,9 @@
 //! The kernel table: every WGSL file in `shaders/` is loaded here, and only here, with
 //! `include_str!`, so `grep` finds each kernel and its Rust caller. A [`Kernel`] is one entry
 //! point of one shader (its sources concatenated, so shared helpers such as the GGUF dequantizers
-//! are written once); compiled pipelines are cached per (kernel, override constants).
+//! are written once); compiled pipelines are cached per (kernel, override constants). A
+//! kernel's variants that differ only in a leading precision file (the GPU family's `_F16`
+//! tiled products) share its entry point name; the cache tells them apart by their sources.
 //!
 //! Binding convention for every kernel: `@binding(0)` is the kernel's uniform parameter struct
 //! (mirrored by a `#[repr(C)]` Rust struct next to the op), then inputs, then outputs.
@@ -110,6 +112,8 @@ pub(crate) struct PipelineCache {
 
 impl PipelineCache {
     /// The pipeline for `kernel` with pipeline-overridable `constants`, compiled on first use.
+    /// Keyed by entry point, sources (the addresses of their `include_str!` texts, which are
+    /// static) and constants.
     pub(crate) fn get(
         &self,
         device: &wgpu::Device,
@@ -117,6 +121,9 @@ impl PipelineCache {
         constants: &[(&str, f64)],
     ) -> wgpu::ComputePipeline {
         let mut key = kernel.entry.to_string();
+        for source in kernel.sources {
+            key.push_str(&format!("@{:p}", source.as_ptr()));
+        }
         for (name, value) in constants {
             key.push_str(&format!(";{name}={value}"));
         }
@@ -209,28 +216,37 @@ pub const QMATMUL_BACKWARD_SG: Kernel = Kernel {
 };
 /// f32 FMA throughput calibration: 8 independent vec4 FMA chains per invocation.
 pub const FMA_PEAK: Kernel = Kernel { entry: "fma_peak", sources: &[shader!("fma_peak.wgsl")] };
+/// A GPU-family tiled product: its tile precision file first (tile types and BK: it may
+/// `enable f16;`, which must precede every declaration), then the shared tile loop between the
+/// kernel's own common file and its body.
+macro_rules! tiled {
+    ($entry:literal, $precision:literal, $dequant:expr, $common:literal, $body:literal) => {
+        Kernel { entry: $entry, sources: &[shader!($precision), $dequant, shader!("matmul_tile_common.wgsl"), shader!($common), shader!($body)] }
+    };
+}
+
 /// GPU family: batched f32 matmul in 64×64 workgroup-memory tiles, one dispatch per product
 /// (overrides TRANS_A, TRANS_B); scalar loads, any layout.
-pub const MATMUL_TILED: Kernel = Kernel {
-    entry: "matmul_tiled",
-    sources: &[shader!("matmul_tile_common.wgsl"), shader!("matmul_tiled_common.wgsl"), shader!("matmul_tiled.wgsl")],
-};
+pub const MATMUL_TILED: Kernel = tiled!("matmul_tiled", "matmul_tile_f32.wgsl", "", "matmul_tiled_common.wgsl", "matmul_tiled.wgsl");
 /// `matmul_tiled` with vec4 loads of A and B (rows and strides multiples of 4 values).
-pub const MATMUL_TILED_VEC4: Kernel = Kernel {
-    entry: "matmul_tiled_vec4",
-    sources: &[shader!("matmul_tile_common.wgsl"), shader!("matmul_tiled_common.wgsl"), shader!("matmul_tiled_vec4.wgsl")],
-};
+pub const MATMUL_TILED_VEC4: Kernel = tiled!("matmul_tiled_vec4", "matmul_tile_f32.wgsl", "", "matmul_tiled_common.wgsl", "matmul_tiled_vec4.wgsl");
 /// GPU family: `y = x·Wᵀ + bias`, weight tiles dequantized into workgroup memory, one dispatch
 /// per weight chunk (override WTYPE).
-pub const QMATMUL_TILED_FORWARD: Kernel = Kernel {
-    entry: "qmatmul_tiled_forward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_forward.wgsl")],
-};
+pub const QMATMUL_TILED_FORWARD: Kernel =
+    tiled!("qmatmul_tiled_forward", "matmul_tile_f32.wgsl", shader!("gguf_dequant.wgsl"), "qmatmul_tiled_common.wgsl", "qmatmul_tiled_forward.wgsl");
 /// GPU family: `dx (+)= dy·W`, tiled as `qmatmul_tiled_forward` (override WTYPE).
-pub const QMATMUL_TILED_BACKWARD: Kernel = Kernel {
-    entry: "qmatmul_tiled_backward",
-    sources: &[shader!("gguf_dequant.wgsl"), shader!("matmul_tile_common.wgsl"), shader!("qmatmul_tiled_common.wgsl"), shader!("qmatmul_tiled_backward.wgsl")],
-};
+pub const QMATMUL_TILED_BACKWARD: Kernel =
+    tiled!("qmatmul_tiled_backward", "matmul_tile_f32.wgsl", shader!("gguf_dequant.wgsl"), "qmatmul_tiled_common.wgsl", "qmatmul_tiled_backward.wgsl");
+/// `matmul_tiled` with f16 tiles (BK 32) and f32 sums: needs shader-f16.
+pub const MATMUL_TILED_F16: Kernel = tiled!("matmul_tiled", "matmul_tile_f16.wgsl", "", "matmul_tiled_common.wgsl", "matmul_tiled.wgsl");
+/// `matmul_tiled_vec4` with f16 tiles (BK 32) and f32 sums: needs shader-f16.
+pub const MATMUL_TILED_VEC4_F16: Kernel = tiled!("matmul_tiled_vec4", "matmul_tile_f16.wgsl", "", "matmul_tiled_common.wgsl", "matmul_tiled_vec4.wgsl");
+/// `qmatmul_tiled_forward` with the weight tile in f16 (BK 32), x and sums in f32: needs shader-f16.
+pub const QMATMUL_TILED_FORWARD_F16: Kernel =
+    tiled!("qmatmul_tiled_forward", "qmatmul_tile_f16.wgsl", shader!("gguf_dequant.wgsl"), "qmatmul_tiled_common.wgsl", "qmatmul_tiled_forward.wgsl");
+/// `qmatmul_tiled_backward` with the weight tile in f16 (BK 32), dy and sums in f32: needs shader-f16.
+pub const QMATMUL_TILED_BACKWARD_F16: Kernel =
+    tiled!("qmatmul_tiled_backward", "qmatmul_tile_f16.wgsl", shader!("gguf_dequant.wgsl"), "qmatmul_tiled_common.wgsl", "qmatmul_tiled_backward.wgsl");
 
 /// DoRA's per-row weight norm `‖W + s·B·A‖` from `‖W‖²`, `A·Wᵀ`, `B·A·Aᵀ`, and `g = m / norm`.
 pub const DORA_NORM_FORWARD: Kernel = Kernel { entry: "dora_norm_forward", sources: &[shader!("dora_norm_forward.wgsl")] };

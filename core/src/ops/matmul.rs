@@ -76,13 +76,15 @@ pub fn matmul(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s
     matmul_with(rec, a, b, c, shape, variant)
 }
 
-/// The kernel [`matmul`] runs `shape` on with this adapter (its WGSL entry point), for reports.
-pub fn kernel_name(gpu: &crate::gpu::Gpu, shape: &MatmulShape) -> &'static str {
+/// The kernel [`matmul`] runs `shape` on with this adapter (its WGSL entry point, and
+/// `(f16 tiles)` for the tiled kernels' f16 variants), for reports.
+pub fn kernel_name(gpu: &crate::gpu::Gpu, shape: &MatmulShape) -> String {
     match Variant::choose(gpu, shape) {
-        Variant::Plain => kernels::MATMUL_FORWARD.entry,
-        Variant::Subgroup => kernels::MATMUL_FORWARD_SG.entry,
-        Variant::Texture => kernels::MATMUL_FORWARD_TEX.entry,
-        Variant::Tiled => super::matmul_tiled::kernel(shape).entry,
+        Variant::Plain => kernels::MATMUL_FORWARD.entry.into(),
+        Variant::Subgroup => kernels::MATMUL_FORWARD_SG.entry.into(),
+        Variant::Texture => kernels::MATMUL_FORWARD_TEX.entry.into(),
+        Variant::Tiled { f16: false } => super::matmul_tiled::kernel(shape, false).entry.into(),
+        Variant::Tiled { f16: true } => format!("{} (f16 tiles)", super::matmul_tiled::kernel(shape, true).entry),
     }
 }
 
@@ -97,8 +99,8 @@ enum Variant {
     /// operands that fit in textures.
     Texture,
     /// `matmul_tiled` / `matmul_tiled_vec4` (see [`super::matmul_tiled`]): the GPU family, any
-    /// shape, one dispatch per product.
-    Tiled,
+    /// shape, one dispatch per product; their f16-tile variants with `f16` (needs shader-f16).
+    Tiled { f16: bool },
 }
 
 impl Variant {
@@ -106,7 +108,7 @@ impl Variant {
     /// (256 accumulators per lane would spill on a GPU), so GPUs keep the uniform-buffer kernels.
     fn choose(gpu: &crate::gpu::Gpu, s: &MatmulShape) -> Variant {
         if gpu.family == crate::gpu::KernelFamily::Gpu {
-            Variant::Tiled
+            Variant::Tiled { f16: gpu.f16_tiles }
         } else if s.m < 16 || !gpu.subgroup_kernels {
             Variant::Plain
         } else if gpu.cpu && super::matmul_tex::fits(gpu, s) {
@@ -139,7 +141,7 @@ fn matmul_with(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, 
     }
     match variant {
         Variant::Texture => return super::matmul_tex::matmul_tex(rec, a, b, c, s),
-        Variant::Tiled => return super::matmul_tiled::matmul_tiled(rec, a, b, c, s),
+        Variant::Tiled { f16 } => return super::matmul_tiled::matmul_tiled(rec, a, b, c, s, f16),
         Variant::Plain | Variant::Subgroup => {}
     }
     // op(A) rows and op(B)ᵀ rows (= columns of op(B)), each (slices, batch, rows, KSLICE).
@@ -215,13 +217,13 @@ pub fn matmul_cpu(a: &[f32], b: &[f32], c: &[f32], s: MatmulShape) -> Vec<f32> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testing::{Rng, assert_close, test_gpu};
+    use crate::testing::{Rng, assert_close, assert_within, test_gpu};
 
-    /// Checks every kernel this adapter can run the shape on (the GPU family's tiled kernel
-    /// on any adapter).
+    /// Checks every kernel this adapter can run the shape on (the GPU family's tiled kernels,
+    /// with f16 tiles too where the adapter has shader-f16, on any adapter).
     fn check(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
         let gpu = test_gpu().unwrap();
-        check_with(shape, a_len, b_len, rng, Variant::Tiled);
+        check_tiled(shape, a_len, b_len, rng);
         check_with(shape, a_len, b_len, rng, Variant::Plain);
         if shape.m >= 16 && gpu.subgroup_kernels {
             check_with(shape, a_len, b_len, rng, Variant::Subgroup);
@@ -231,10 +233,26 @@ pub(crate) mod tests {
         }
     }
 
-    /// Checks the GPU family's tiled kernel alone (on any adapter).
+    /// Checks the GPU family's tiled kernels alone (on any adapter): f32 tiles, and f16 tiles
+    /// where the adapter has shader-f16.
     pub(crate) fn check_tiled(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng) {
-        check_with(shape, a_len, b_len, rng, Variant::Tiled);
+        check_with(shape, a_len, b_len, rng, Variant::Tiled { f16: false });
+        if test_gpu().unwrap().features.shader_f16 {
+            check_with(shape, a_len, b_len, rng, Variant::Tiled { f16: true });
+        }
     }
+
+    /// `|alpha| · Σ_k |op(A)[i, k]| · |op(B)[k, j]|` per element of C: the scale of the error
+    /// that rounding the operands to f16 can cause.
+    pub(crate) fn abs_products(a: &[f32], b: &[f32], s: MatmulShape) -> Vec<f32> {
+        let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+        let s = MatmulShape { alpha: s.alpha.abs(), accumulate: false, ..s };
+        matmul_cpu(&abs(a), &abs(b), &vec![0.0; s.batch * s.stride_c], s)
+    }
+
+    /// Unit roundoff of f16 (11 significant bits, round to nearest): a value rounded to f16 is
+    /// off by at most `F16_EPS · |value|` (normal range).
+    pub(crate) const F16_EPS: f32 = 1.0 / 2048.0;
 
     fn check_with(shape: MatmulShape, a_len: usize, b_len: usize, rng: &mut Rng, variant: Variant) {
         let gpu = test_gpu().unwrap();
@@ -250,7 +268,20 @@ pub(crate) mod tests {
         let got = pollster::block_on(gc.read(rec)).unwrap();
         // Sums of k products of unit normals: |C| ~ sqrt(k); f32 rounding ~1e-6 relative.
         let atol = 1e-5 * (shape.k as f32).sqrt().max(1.0);
-        assert_close(&got, &matmul_cpu(&a, &b, &c0, shape), atol, 1e-4, &format!("matmul ({variant:?}) {shape:?}"));
+        let want = matmul_cpu(&a, &b, &c0, shape);
+        let what = format!("matmul ({variant:?}) {shape:?}");
+        if variant != (Variant::Tiled { f16: true }) {
+            return assert_close(&got, &want, atol, 1e-4, &what);
+        }
+        // f16 tiles: a' = a(1 + δa), b' = b(1 + δb), |δ| <= 2^-11, so each product is off by at
+        // most (2 · 2^-11 + 2^-22)|a||b|; sums in f32 as above.
+        let scale = abs_products(&a, &b, shape);
+        assert_within(&got, &want, |i, w| atol + 1e-4 * w.abs() + 2.01 * F16_EPS * scale[i], &what);
+        // And the tiles really are f16: an f32-exact result would mean they are not.
+        let max_diff = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max);
+        if shape.m * shape.n * shape.k >= 64 {
+            assert!(max_diff > 1e-5 * scale.iter().fold(0.0, |m: f32, v| m.max(*v)), "{what}: max |diff| {max_diff:.3e} is f32-exact");
+        }
     }
 
     #[test]

@@ -8,10 +8,13 @@
 //! in one dispatch).
 //!
 //! The vec4 kernel is taken when every stored row of A and B is a multiple of 4 values long and
-//! their batch strides are too ([`vec4_layout`]); the scalar kernel otherwise.
+//! their batch strides are too ([`vec4_layout`]); the scalar kernel otherwise. Where the device
+//! runs f16 tiles ([`crate::gpu::Gpu::f16_tiles`]) both come as `_f16` variants
+//! (`shaders/matmul_tile_f16.wgsl`: A and B rounded to f16 in workgroup memory, BK 32, sums and
+//! C in f32).
 
 use super::matmul_stage::MatmulShape;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Kernel, Recorder, kernels};
 
 /// Rows and columns of C per workgroup (`TILE` in `matmul_tile_common.wgsl`).
@@ -43,9 +46,23 @@ pub(crate) fn vec4_layout(s: &MatmulShape) -> bool {
     s.k > 0 && [row_a, row_b, s.stride_a, s.stride_b].iter().all(|v| v.is_multiple_of(4))
 }
 
-/// The tiled kernel `s` runs on.
-pub(crate) fn kernel(s: &MatmulShape) -> &'static Kernel {
-    if vec4_layout(s) { &kernels::MATMUL_TILED_VEC4 } else { &kernels::MATMUL_TILED }
+/// The tiled kernel `s` runs on, with f32 or (`f16`) f16 tiles.
+pub(crate) fn kernel(s: &MatmulShape, f16: bool) -> &'static Kernel {
+    match (vec4_layout(s), f16) {
+        (true, false) => &kernels::MATMUL_TILED_VEC4,
+        (false, false) => &kernels::MATMUL_TILED,
+        (true, true) => &kernels::MATMUL_TILED_VEC4_F16,
+        (false, true) => &kernels::MATMUL_TILED_F16,
+    }
+}
+
+/// Refuses f16 tiles (`f16`) on a device without shader-f16, whose pipelines could not be
+/// created (the choice in [`crate::gpu::Gpu::f16_tiles`] never asks for them there).
+pub(crate) fn check_f16(gpu: &Gpu, f16: bool) -> Result<()> {
+    if f16 && !gpu.features.shader_f16 {
+        return Err(Error::invalid("f16 tiles", format!("the adapter {} has no shader-f16", gpu.report.name)));
+    }
+    Ok(())
 }
 
 /// One dispatch of a tiled grid: its first workgroup in each dimension and its size.
@@ -72,10 +89,12 @@ pub(crate) fn grid_parts(gpu: &Gpu, groups: [usize; 3]) -> Vec<GridPart> {
 }
 
 /// Records `C[b] = alpha · op(A[b]) · op(B[b])` (`+=` with `s.accumulate`) on the tiled
-/// kernels. The caller has checked the buffers against the shape and that it is not empty.
-pub(super) fn matmul_tiled(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s: MatmulShape) -> Result<()> {
+/// kernels, with f16 tiles if `f16` (the caller has checked that the device has shader-f16).
+/// The caller has checked the buffers against the shape and that it is not empty.
+pub(super) fn matmul_tiled(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor, s: MatmulShape, f16: bool) -> Result<()> {
     let constants = [("TRANS_A", s.trans_a as u32 as f64), ("TRANS_B", s.trans_b as u32 as f64)];
-    let kernel = kernel(&s);
+    check_f16(rec.gpu, f16)?;
+    let kernel = kernel(&s, f16);
     for part in grid_parts(rec.gpu, [s.n.div_ceil(TILE), s.m.div_ceil(TILE), s.batch]) {
         let params = Params {
             m: s.m as u32,
@@ -100,8 +119,8 @@ pub(super) fn matmul_tiled(rec: &mut Recorder, a: &GpuTensor, b: &GpuTensor, c: 
 mod tests {
     use super::*;
     use crate::gpu::KernelFamily;
-    use crate::ops::matmul::tests::check_tiled;
-    use crate::testing::{Rng, test_gpu, test_gpu_with};
+    use crate::ops::matmul::tests::{F16_EPS, abs_products, check_tiled};
+    use crate::testing::{Rng, assert_within, test_gpu, test_gpu_f16, test_gpu_with};
 
     const TRANSPOSES: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
 
@@ -156,26 +175,30 @@ mod tests {
         check_tiled(MatmulShape::new(r, c, t).trans_a().accumulate(), t * r, t * c, &mut rng);
     }
 
-    /// On a device of the GPU family `matmul` picks the tiled kernel and records one dispatch
-    /// for a whole batched product.
+    /// On a device of the GPU family `matmul` picks the tiled kernel (f32 tiles, or f16 tiles on
+    /// the f16 device) and records one dispatch for a whole batched product.
     #[test]
     fn matmul_gpu_family_is_one_dispatch_per_product() {
-        let Some(gpu) = test_gpu_with(KernelFamily::Gpu) else { return };
-        let mut rng = Rng::new(34);
-        let s = MatmulShape::new(130, 65, 257).batched(3).trans_b();
-        assert_eq!(crate::ops::matmul::kernel_name(gpu, &s), "matmul_tiled");
-        let (a, b) = (rng.normal_vec(3 * 130 * 257, 1.0), rng.normal_vec(3 * 65 * 257, 1.0));
-        let (ga, gb, gc) = (
-            GpuTensor::from_slice(gpu, &[a.len()], &a),
-            GpuTensor::from_slice(gpu, &[b.len()], &b),
-            GpuTensor::zeros(gpu, &[3 * 130 * 65]),
-        );
-        let mut rec = Recorder::new(gpu);
-        crate::ops::matmul::matmul(&mut rec, &ga, &gb, &gc, s).unwrap();
-        assert_eq!(rec.dispatches, 1);
-        let got = pollster::block_on(gc.read(rec)).unwrap();
-        let want = crate::ops::matmul::matmul_cpu(&a, &b, &vec![0.0; 3 * 130 * 65], s);
-        crate::testing::assert_close(&got, &want, 1e-4, 1e-4, "matmul on the GPU family");
+        for gpu in [test_gpu_with(KernelFamily::Gpu), test_gpu_f16()].into_iter().flatten() {
+            let mut rng = Rng::new(34);
+            let s = MatmulShape::new(130, 65, 257).batched(3).trans_b();
+            let name = if gpu.f16_tiles { "matmul_tiled (f16 tiles)" } else { "matmul_tiled" };
+            assert_eq!(crate::ops::matmul::kernel_name(gpu, &s), name);
+            let (a, b) = (rng.normal_vec(3 * 130 * 257, 1.0), rng.normal_vec(3 * 65 * 257, 1.0));
+            let (ga, gb, gc) = (
+                GpuTensor::from_slice(gpu, &[a.len()], &a),
+                GpuTensor::from_slice(gpu, &[b.len()], &b),
+                GpuTensor::zeros(gpu, &[3 * 130 * 65]),
+            );
+            let mut rec = Recorder::new(gpu);
+            crate::ops::matmul::matmul(&mut rec, &ga, &gb, &gc, s).unwrap();
+            assert_eq!(rec.dispatches, 1);
+            let got = pollster::block_on(gc.read(rec)).unwrap();
+            let want = crate::ops::matmul::matmul_cpu(&a, &b, &vec![0.0; 3 * 130 * 65], s);
+            // f16 tiles: both operands rounded, |error| <= (2 · 2^-11 + 2^-22) Σ|a||b|.
+            let scale = if gpu.f16_tiles { abs_products(&a, &b, s) } else { vec![0.0; want.len()] };
+            assert_within(&got, &want, |i, w| 1e-4 + 1e-4 * w.abs() + 2.01 * F16_EPS * scale[i], &format!("matmul on {name}"));
+        }
     }
 
     #[test]

@@ -135,8 +135,9 @@ pub(crate) enum Kernels {
     /// The CPU family's staged kernels: plain, or the subgroup ones with workgroups of this
     /// many invocations when 16 rows share a workgroup.
     Staged(Option<u32>),
-    /// The GPU family's tiled kernels ([`super::qmatmul_tiled`]).
-    Tiled,
+    /// The GPU family's tiled kernels ([`super::qmatmul_tiled`]); their f16-weight-tile
+    /// variants with `f16` (needs shader-f16).
+    Tiled { f16: bool },
 }
 
 impl Kernels {
@@ -144,7 +145,7 @@ impl Kernels {
     /// workgroup size (16 on CPU adapters: see `WG` in their shaders) where they can run.
     fn of(gpu: &crate::gpu::Gpu) -> Kernels {
         if gpu.family == crate::gpu::KernelFamily::Gpu {
-            Kernels::Tiled
+            Kernels::Tiled { f16: gpu.f16_tiles }
         } else {
             Kernels::Staged(gpu.subgroup_kernels.then_some(if gpu.cpu { 16 } else { 64 }))
         }
@@ -200,8 +201,9 @@ pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    let Kernels::Staged(sg) = kernels else {
-        return super::qmatmul_tiled::forward(rec, x, w, bias, y, m);
+    let sg = match kernels {
+        Kernels::Tiled { f16 } => return super::qmatmul_tiled::forward(rec, x, w, bias, y, m, f16),
+        Kernels::Staged(sg) => sg,
     };
     // About-equal slices of K, each starting on a whole quant block (multiples of 256), no wider
     // than lets 16 (8) rows of x share a 64 KiB binding: K = 1536 (a down projection) runs as
@@ -265,8 +267,9 @@ pub(crate) fn qmatmul_backward_input_with(rec: &mut Recorder, dy: &GpuTensor, w:
         }
         return Ok(());
     }
-    let Kernels::Staged(sg) = kernels else {
-        return super::qmatmul_tiled::backward_input(rec, dy, w, dx, accumulate, m);
+    let sg = match kernels {
+        Kernels::Tiled { f16 } => return super::qmatmul_tiled::backward_input(rec, dy, w, dx, accumulate, m, f16),
+        Kernels::Staged(sg) => sg,
     };
     // Widest slice that still gives 16 (8) rows per binding.
     let max = BLOCK_FLOATS / if m >= 16 { 16 } else if m >= 8 { 8 } else { 1 };
@@ -338,12 +341,18 @@ pub(crate) mod tests {
     use super::*;
     use crate::quant::GgmlType;
     use crate::quant::quantize::random_blocks;
-    use crate::testing::{Rng, assert_close, test_gpu};
+    use crate::ops::matmul::tests::{F16_EPS, abs_products};
+    use crate::ops::matmul_stage::MatmulShape;
+    use crate::testing::{Rng, assert_close, assert_within, test_gpu};
 
-    /// The GPU family's tiled kernels, the plain kernel and, where the adapter has subgroups,
-    /// the subgroup kernel with both workgroup sizes (64 for GPUs, 16 for CPU adapters).
-    fn variants(gpu: &crate::gpu::Gpu) -> Vec<Kernels> {
-        let mut v = vec![Kernels::Tiled, Kernels::Staged(None)];
+    /// The GPU family's tiled kernels (with f16 weight tiles too where the adapter has
+    /// shader-f16), the plain kernel and, where the adapter has subgroups, the subgroup kernel
+    /// with both workgroup sizes (64 for GPUs, 16 for CPU adapters).
+    pub(crate) fn variants(gpu: &crate::gpu::Gpu) -> Vec<Kernels> {
+        let mut v = vec![Kernels::Tiled { f16: false }, Kernels::Staged(None)];
+        if gpu.features.shader_f16 {
+            v.push(Kernels::Tiled { f16: true });
+        }
         if gpu.subgroup_kernels {
             v.extend([Kernels::Staged(Some(16)), Kernels::Staged(Some(64))]);
         }
@@ -364,6 +373,32 @@ pub(crate) mod tests {
     /// sqrt(K) (the CPU reference accumulates in f64).
     pub(crate) fn atol(k: usize) -> f32 {
         1e-4 * (k as f32).sqrt()
+    }
+
+    /// Panics unless `got` matches `want` as `variant` should: within `atol` plus 1e-4 relative
+    /// (f32 sums); with f16 weight tiles also `2^-11 · Σ |a| · |w|` per element, `scale`
+    /// (each dequantized weight is rounded to f16 once, |δw| <= 2^-11 |w|; x / dy stay f32).
+    pub(crate) fn assert_variant(got: &[f32], want: &[f32], variant: Kernels, atol: f32, scale: impl FnOnce() -> Vec<f32>, what: &str) {
+        let what = format!("{what} ({variant:?})");
+        if variant != (Kernels::Tiled { f16: true }) {
+            return assert_close(got, want, atol, 1e-4, &what);
+        }
+        let scale = scale();
+        assert_within(got, want, |i, w| atol + 1e-4 * w.abs() + 1.01 * F16_EPS * scale[i], &what);
+    }
+
+    /// Runs `y = x · Wᵀ (+ bias)` on `variant` and checks it against the CPU reference; `m` rows.
+    pub(crate) fn check_forward(gpu: &crate::gpu::Gpu, variant: Kernels, x: &[f32], (w, bytes): (&Weight, &[u8]), bias: Option<&[f32]>, what: &str) {
+        let (m, n, k) = (x.len() / w.cols, w.rows, w.cols);
+        let gx = GpuTensor::from_slice(gpu, &[m, k], x);
+        let gb = bias.map(|b| GpuTensor::from_slice(gpu, &[n], b));
+        let gy = GpuTensor::zeros(gpu, &[m, n]);
+        let mut rec = Recorder::new(gpu);
+        qmatmul_forward_with(&mut rec, &gx, w, gb.as_ref(), &gy, variant).unwrap();
+        let got = pollster::block_on(gy.read(rec)).unwrap();
+        let want = qmatmul_forward_cpu(x, w, bytes, bias).unwrap();
+        let scale = || abs_products(x, &dequantize(w.ty, bytes, n * k).unwrap(), MatmulShape::new(m, n, k).trans_b());
+        assert_variant(&got, &want, variant, atol(k), scale, &format!("{what} m={m} n={n} k={k}"));
     }
 
     #[test]
@@ -449,15 +484,8 @@ pub(crate) mod tests {
             let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
             let x = rng.normal_vec(m * k, 1.0);
             let b = rng.normal_vec(n, 1.0);
-            let want = qmatmul_forward_cpu(&x, &w, &bytes, Some(&b)).unwrap();
             for variant in variants(gpu) {
-                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
-                let gb = GpuTensor::from_slice(gpu, &[n], &b);
-                let gy = GpuTensor::zeros(gpu, &[m, n]);
-                let mut rec = Recorder::new(gpu);
-                qmatmul_forward_with(&mut rec, &gx, &w, Some(&gb), &gy, variant).unwrap();
-                let got = pollster::block_on(gy.read(rec)).unwrap();
-                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul ({variant:?}) {ty:?} m={m} n={n} k={k}"));
+                check_forward(gpu, variant, &x, (&w, &bytes), Some(&b), &format!("qmatmul {ty:?}"));
             }
         }
     }
@@ -479,8 +507,9 @@ pub(crate) mod tests {
             let mut rec = Recorder::new(gpu);
             qmatmul_backward_input_with(&mut rec, &gdy, &w, &gdx, accumulate, variant).unwrap();
             let got = pollster::block_on(gdx.read(rec)).unwrap();
-            let what = format!("qmatmul_backward ({variant:?}) {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
-            assert_close(&got, &want, atol(n), 1e-4, &what);
+            let what = format!("qmatmul_backward {ty:?} m={m} n={n} k={k} chunks={chunks} acc={accumulate}");
+            let scale = || abs_products(&dy, &dequantize(ty, &bytes, n * k).unwrap(), MatmulShape::new(m, k, n));
+            assert_variant(&got, &want, variant, atol(n), scale, &what);
         }
     }
 
@@ -525,14 +554,8 @@ pub(crate) mod tests {
             let (m, n, k, chunks) = (17, 41, if ty.block_size() == 256 { 256 } else { 96 }, 2);
             let (w, bytes) = weight(ty, n, k, chunks, &mut rng);
             let x = rng.normal_vec(m * k, 1.0);
-            let want = qmatmul_forward_cpu(&x, &w, &bytes, None).unwrap();
             for variant in variants(gpu) {
-                let gx = GpuTensor::from_slice(gpu, &[m, k], &x);
-                let gy = GpuTensor::zeros(gpu, &[m, n]);
-                let mut rec = Recorder::new(gpu);
-                qmatmul_forward_with(&mut rec, &gx, &w, None, &gy, variant).unwrap();
-                let got = pollster::block_on(gy.read(rec)).unwrap();
-                assert_close(&got, &want, atol(k), 1e-4, &format!("qmatmul ({variant:?}) {ty:?} m={m} n={n} k={k}"));
+                check_forward(gpu, variant, &x, (&w, &bytes), None, &format!("qmatmul {ty:?}"));
             }
             check_backward(gpu, &mut rng, ty, m, n, k, chunks, true);
         }
