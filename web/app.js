@@ -316,7 +316,7 @@ function options() {
     preset: f.preset.value, rank: num("rank"), alpha: num("alpha"), targets: f.targets.value, layers: f.layers.value || "all",
     lr: num("lr"), steps: f.steps.value ? num("steps") : null, epochs: num("epochs"),
     max_seq_len: num("max_seq_len"), batch: num("batch"), val_split: num("val_split"),
-    eval_every: num("eval_every"), seed: num("seed"),
+    eval_every: num("eval_every"), seed: num("seed"), saved_activations: f.saved_activations.value,
     skip_bad_rows: f.skip_bad_rows.checked, train_on_everything: f.train_on_everything.checked,
   };
 }

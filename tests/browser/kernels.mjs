@@ -16,9 +16,9 @@ import { DATA, OPTIONS, REPO, download, loadServedModel, setOptions, status, wai
 // the adapters agree to the same bound as browser vs native (flow.mjs: PARITY_REL, PARITY_ABS).
 const REL = 1e-3, ABS = 1e-3;
 // Saved in 16 bits (f16 / bf16: relative rounding 2^-11 / 2^-9 of what backward reads) the
-// gradients move by ~3e-3 of their size (tests/tests/train_options.rs), and AdamW turns that into
-// up to a step of lr (1e-2) on elements whose gradient is near zero.
-const REL16 = 2e-2, ABS16 = 2e-2;
+// gradients move by ~3e-3 of their size (tests/tests/train_options.rs); after these 8 steps the
+// adapter moved by 5.6e-4 (relative and per element, SwiftShader): the bound leaves ten times that.
+const REL16 = 5e-3, ABS16 = 5e-3;
 
 async function trainWith(family, saved) {
   let out;

@@ -33,6 +33,11 @@ for family in gpu cpu; do
   done
   [ "$family" = cpu ] && break  # the llvmpipe family: one pass for the before/after ratio
   step "$BIN" bench --train --synthetic smollm2-135m --batch 4 --tokens 512 --profile --iters 1
+  # The precision choices against the defaults above (16-bit saves, f16 weight tiles).
+  step "$BIN" bench --train --synthetic smollm2-135m --batch 4 --tokens 512 --saved-activations f32
+  ANYTUNE_F16=on step "$BIN" bench --train --synthetic smollm2-135m --batch 4 --tokens 512
+  ANYTUNE_F16=off step "$BIN" bench --train --synthetic smollm2-135m --batch 4 --tokens 512
+  ANYTUNE_F16=off step "$BIN" bench --op matmul --tokens 2048
   step "$BIN" bench --train --synthetic gemma3-270m --batch 4 --tokens 512
 done
 unset ANYTUNE_KERNELS

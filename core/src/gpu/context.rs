@@ -51,6 +51,8 @@ pub struct AdapterReport {
     /// Whether the tiled products keep their tiles in f16 ([`Gpu::f16_tiles`]), and why.
     pub f16_tiles: bool,
     pub f16_tiles_reason: String,
+    /// Whether the f32 products' operands go into f16 tiles too ([`Gpu::f16_operands`]).
+    pub f16_operands: bool,
 }
 
 impl AdapterReport {
@@ -62,9 +64,15 @@ impl AdapterReport {
         [self.name.as_str(), details.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
     }
 
-    /// The kernel family's name, with `, f16 tiles` where the tiled products use them.
+    /// The kernel family's name, with `, f16 tiles` where the tiled products use them (`, f16
+    /// weight tiles` where only the frozen-weight ones do).
     pub fn kernels_label(&self) -> String {
-        format!("{}{}", self.kernels.name(), if self.f16_tiles { ", f16 tiles" } else { "" })
+        let f16 = match (self.f16_tiles, self.f16_operands) {
+            (true, true) => ", f16 tiles",
+            (true, false) => ", f16 weight tiles",
+            _ => "",
+        };
+        format!("{}{f16}", self.kernels.name())
     }
 }
 
@@ -92,7 +100,12 @@ impl std::fmt::Display for AdapterReport {
             yes(self.features.timestamp_query)
         )?;
         write!(f, "\nkernels: {} ({})", self.kernels.name(), self.kernels_reason)?;
-        write!(f, "\nf16 tiles: {} ({})", yes(self.f16_tiles), self.f16_tiles_reason)
+        write!(f, "\nf16 tiles: {} ({})", yes(self.f16_tiles), self.f16_tiles_reason)?;
+        if self.f16_tiles {
+            let operands = if self.f16_operands { "and the f32 products' operands" } else { "only (f32 products' operands too with ANYTUNE_F16=on)" };
+            write!(f, ": frozen weights {operands}")?;
+        }
+        Ok(())
     }
 }
 
@@ -120,9 +133,14 @@ pub struct Gpu {
     /// The kernel family (chosen once when the device opens): `Gpu` runs the tiled kernels
     /// (`matmul_tiled`, `qmatmul_tiled_*`), `Cpu` the llvmpipe-shaped ones.
     pub family: KernelFamily,
-    /// The GPU family's tiled products run their `_f16` kernels (tiles in f16 workgroup memory,
-    /// sums in f32); never set without shader-f16 (chosen once when the device opens).
+    /// The GPU family's frozen-weight products (`qmatmul_tiled_*`) run their `_f16` kernels (the
+    /// dequantized weights in f16 workgroup memory, sums in f32); never set without shader-f16
+    /// (chosen once when the device opens).
     pub f16_tiles: bool,
+    /// The f32 products (`matmul_tiled*`) run their `_f16` kernels too (both operands in f16):
+    /// only when forced on, because their operands include gradients (LoRA's dy·B, dyᵀ·u),
+    /// whose values can fall below f16's normal range (6e-5) at real batch sizes.
+    pub f16_operands: bool,
     pub(crate) pipelines: PipelineCache,
     pub(crate) profile: super::profile::ProfileState,
     /// The first uncaptured wgpu error or refused buffer, returned by the next readback.
@@ -182,7 +200,7 @@ impl Gpu {
         };
         let info = adapter.get_info();
         let (family, kernels_reason) = KernelFamily::choose(options.kernels, &info)?;
-        let (f16_tiles, f16_tiles_reason) = choose_f16_tiles(options.f16, family, features.shader_f16)?;
+        let (f16_tiles, f16_operands, f16_tiles_reason) = choose_f16_tiles(options.f16, family, features.shader_f16)?;
         let report = AdapterReport {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
@@ -199,6 +217,7 @@ impl Gpu {
             kernels_reason,
             f16_tiles,
             f16_tiles_reason,
+            f16_operands,
         };
         let rgba32f = adapter.get_texture_format_features(wgpu::TextureFormat::Rgba32Float);
         let rgba32f_storage_read = rgba32f.allowed_usages.contains(wgpu::TextureUsages::STORAGE_BINDING)
@@ -219,6 +238,7 @@ impl Gpu {
             subgroup_kernels,
             family,
             f16_tiles,
+            f16_operands,
             pipelines: PipelineCache::default(),
             profile: Default::default(),
             errors: Default::default(),

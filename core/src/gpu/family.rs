@@ -68,18 +68,20 @@ impl KernelFamily {
     }
 }
 
-/// Whether the GPU family's tiled products (`matmul_tiled*`, `qmatmul_tiled_*`) run their
-/// `_f16` variants (tiles in f16, products summed in f32), and why: `forced` (a caller's
-/// choice) first, then `ANYTUNE_F16=on|off` (natively), else on exactly when the family is
-/// `Gpu` and the device has `shader-f16`. Forcing on where the device lacks `shader-f16`, or on
-/// the CPU family (which has no f16 tiles), is an error naming the option.
-pub fn choose_f16_tiles(forced: Option<bool>, family: KernelFamily, shader_f16: bool) -> Result<(bool, String)> {
+/// Whether the GPU family's tiled products run their `_f16` variants (tiles in f16, products
+/// summed in f32), and why: (frozen-weight products `qmatmul_tiled_*`, f32 products
+/// `matmul_tiled*`, reason). `forced` (a caller's choice) first, then `ANYTUNE_F16=on|off`
+/// (natively): on turns on both, off neither; else the frozen-weight products alone exactly
+/// when the family is `Gpu` and the device has `shader-f16` (the f32 products' operands include
+/// gradients, which f16 would flush below 6e-5). Forcing on where the device lacks
+/// `shader-f16`, or on the CPU family (which has no f16 tiles), is an error naming the option.
+pub fn choose_f16_tiles(forced: Option<bool>, family: KernelFamily, shader_f16: bool) -> Result<(bool, bool, String)> {
     let wanted = match forced {
         Some(on) => Some((on, "GpuOptions::f16")),
         None => f16_from_env()?,
     };
     match wanted {
-        Some((false, source)) => Ok((false, format!("turned off by {source}"))),
+        Some((false, source)) => Ok((false, false, format!("turned off by {source}"))),
         Some((true, source)) if !shader_f16 => {
             Err(Error::invalid(source, "f16 tiles need the shader-f16 feature, which this adapter does not have: use off, or leave it unset"))
         }
@@ -87,10 +89,10 @@ pub fn choose_f16_tiles(forced: Option<bool>, family: KernelFamily, shader_f16: 
             source,
             "f16 tiles belong to the GPU kernel family and this device runs the cpu family: also set ANYTUNE_KERNELS=gpu (GpuOptions::kernels)",
         )),
-        Some((true, source)) => Ok((true, format!("forced on by {source}"))),
-        None if family == KernelFamily::Cpu => Ok((false, "the cpu kernel family has no f16 tiles".into())),
-        None if !shader_f16 => Ok((false, "the adapter has no shader-f16".into())),
-        None => Ok((true, "the adapter has shader-f16".into())),
+        Some((true, source)) => Ok((true, true, format!("forced on by {source}"))),
+        None if family == KernelFamily::Cpu => Ok((false, false, "the cpu kernel family has no f16 tiles".into())),
+        None if !shader_f16 => Ok((false, false, "the adapter has no shader-f16".into())),
+        None => Ok((true, false, "the adapter has shader-f16".into())),
     }
 }
 
@@ -137,11 +139,12 @@ mod tests {
     #[test]
     fn f16_tiles_choice_and_refusals() {
         use KernelFamily::{Cpu, Gpu};
-        assert!(choose_f16_tiles(None, Gpu, true).unwrap().0);
-        assert!(!choose_f16_tiles(None, Gpu, false).unwrap().0);
-        assert!(!choose_f16_tiles(None, Cpu, true).unwrap().0);
-        assert!(!choose_f16_tiles(Some(false), Gpu, true).unwrap().0);
-        assert!(choose_f16_tiles(Some(true), Gpu, true).unwrap().0);
+        let on = |forced, family, f16| choose_f16_tiles(forced, family, f16).map(|(w, o, _)| (w, o)).unwrap();
+        assert_eq!(on(None, Gpu, true), (true, false), "automatic: the frozen weights' tiles only");
+        assert_eq!(on(None, Gpu, false), (false, false));
+        assert_eq!(on(None, Cpu, true), (false, false));
+        assert_eq!(on(Some(false), Gpu, true), (false, false));
+        assert_eq!(on(Some(true), Gpu, true), (true, true), "forced on: the f32 products too");
         let e = choose_f16_tiles(Some(true), Gpu, false).unwrap_err().to_string();
         assert!(e.contains("GpuOptions::f16") && e.contains("shader-f16"), "{e}");
         let e = choose_f16_tiles(Some(true), Cpu, true).unwrap_err().to_string();

@@ -70,7 +70,7 @@ impl BufferSpec {
     }
 
     /// Values of the buffer.
-    pub fn len(&self) -> usize {
+    pub fn values(&self) -> usize {
         self.shape.iter().product()
     }
 

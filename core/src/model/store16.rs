@@ -67,7 +67,7 @@ fn slots<'a>(block: &'a BlockActs, cache: &'a KvCache, layer: usize) -> Vec<(&'a
 /// Words of one layer's store for these shapes: the training rows of the block table in a
 /// store, and a cache layer of capacity T twice.
 fn words(cfg: &ModelConfig, s: &Shapes) -> usize {
-    let rows = BlockActs::specs(cfg, s).into_iter().filter(|b| b.store.is_some()).map(|b| b.len());
-    let cache = KvCache::specs(cfg, s.batch, s.t, 1).map(|(_, b)| b.len());
+    let rows = BlockActs::specs(cfg, s).into_iter().filter(|b| b.store.is_some()).map(|b| b.values());
+    let cache = KvCache::specs(cfg, s.batch, s.t, 1).map(|(_, b)| b.values());
     store_words(rows.chain(cache))
 }

@@ -108,7 +108,7 @@ impl Variant {
     /// (256 accumulators per lane would spill on a GPU), so GPUs keep the uniform-buffer kernels.
     fn choose(gpu: &crate::gpu::Gpu, s: &MatmulShape) -> Variant {
         if gpu.family == crate::gpu::KernelFamily::Gpu {
-            Variant::Tiled { f16: gpu.f16_tiles }
+            Variant::Tiled { f16: gpu.f16_operands }
         } else if s.m < 16 || !gpu.subgroup_kernels {
             Variant::Plain
         } else if gpu.cpu && super::matmul_tex::fits(gpu, s) {

@@ -9,7 +9,7 @@
 //!
 //! The vec4 kernel is taken when every stored row of A and B is a multiple of 4 values long and
 //! their batch strides are too ([`vec4_layout`]); the scalar kernel otherwise. Where the device
-//! runs f16 tiles ([`crate::gpu::Gpu::f16_tiles`]) both come as `_f16` variants
+//! runs f16 operand tiles ([`crate::gpu::Gpu::f16_operands`]) both come as `_f16` variants
 //! (`shaders/matmul_tile_f16.wgsl`: A and B rounded to f16 in workgroup memory, BK 32, sums and
 //! C in f32).
 
@@ -57,7 +57,7 @@ pub(crate) fn kernel(s: &MatmulShape, f16: bool) -> &'static Kernel {
 }
 
 /// Refuses f16 tiles (`f16`) on a device without shader-f16, whose pipelines could not be
-/// created (the choice in [`crate::gpu::Gpu::f16_tiles`] never asks for them there).
+/// created (the choice in [`crate::gpu::Gpu::f16_operands`] never asks for them there).
 pub(crate) fn check_f16(gpu: &Gpu, f16: bool) -> Result<()> {
     if f16 && !gpu.features.shader_f16 {
         return Err(Error::invalid("f16 tiles", format!("the adapter {} has no shader-f16", gpu.report.name)));
@@ -182,7 +182,7 @@ mod tests {
         for gpu in [test_gpu_with(KernelFamily::Gpu), test_gpu_f16()].into_iter().flatten() {
             let mut rng = Rng::new(34);
             let s = MatmulShape::new(130, 65, 257).batched(3).trans_b();
-            let name = if gpu.f16_tiles { "matmul_tiled (f16 tiles)" } else { "matmul_tiled" };
+            let name = if gpu.f16_operands { "matmul_tiled (f16 tiles)" } else { "matmul_tiled" };
             assert_eq!(crate::ops::matmul::kernel_name(gpu, &s), name);
             let (a, b) = (rng.normal_vec(3 * 130 * 257, 1.0), rng.normal_vec(3 * 65 * 257, 1.0));
             let (ga, gb, gc) = (
@@ -196,7 +196,7 @@ mod tests {
             let got = pollster::block_on(gc.read(rec)).unwrap();
             let want = crate::ops::matmul::matmul_cpu(&a, &b, &vec![0.0; 3 * 130 * 65], s);
             // f16 tiles: both operands rounded, |error| <= (2 · 2^-11 + 2^-22) Σ|a||b|.
-            let scale = if gpu.f16_tiles { abs_products(&a, &b, s) } else { vec![0.0; want.len()] };
+            let scale = if gpu.f16_operands { abs_products(&a, &b, s) } else { vec![0.0; want.len()] };
             assert_within(&got, &want, |i, w| 1e-4 + 1e-4 * w.abs() + 2.01 * F16_EPS * scale[i], &format!("matmul on {name}"));
         }
     }
