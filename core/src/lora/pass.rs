@@ -162,6 +162,10 @@ impl<B: Borrow<LoraBuffers>> Adapter for LoraPass<'_, B> {
         }
     }
 
+    fn adds_to_output(&self, site: Site) -> bool {
+        self.params.slot(site.layer, site.target).is_some_and(|slot| slot.dora.is_none())
+    }
+
     fn backward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, dy: &GpuTensor, dx: &GpuTensor) -> Result<()> {
         let (bufs, site) = (self.bufs.borrow(), base.site);
         let (Some(slot), Some(u)) = (self.params.slot(site.layer, site.target), bufs.u(site)) else { return Ok(()) };

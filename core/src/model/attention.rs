@@ -16,7 +16,7 @@
 
 use super::Model;
 use super::kv_cache::KvCache;
-use super::linear::{Adapter, Linear, Norm, Site, Target};
+use super::linear::{Adapter, Linear, Norm, Output, Site, Target};
 use super::weights::LayerWeights;
 use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
@@ -93,8 +93,8 @@ fn heads(x: &GpuTensor) -> Result<GpuTensor> {
     x.view(&[x.len() / d.max(1), d])
 }
 
-/// Records `out = attention(xn)·Woᵀ` of block `layer`, writing its keys and values at `pos0`
-/// of the cache.
+/// Records `out = attention(xn)·Woᵀ` (or `out +=`, [`Output`]) of block `layer`, writing its
+/// keys and values at `pos0` of the cache.
 ///
 /// # Shapes
 /// `xn`, `out`: (R, C); the cache layer: (B, S, KVH, D) with S ≥ pos0 + T.
@@ -105,7 +105,7 @@ pub(super) fn forward(
     layer: usize,
     a: &AttnActs,
     xn: &GpuTensor,
-    out: &GpuTensor,
+    out: Output,
     cache: &KvCache,
     pos0: usize,
     adapter: Option<&dyn Adapter>,
@@ -129,7 +129,7 @@ pub(super) fn forward(
     attention::kv_write(rec, &a.k, ck, pos0)?;
     attention::kv_write(rec, &a.v, cv, pos0)?;
     attention::attention_forward_with(rec, &a.q, ck, cv, pos0, opts, &a.att, &a.lse)?;
-    lin(Target::O).forward(rec, &a.att, out, adapter)
+    lin(Target::O).forward_to(rec, &a.att, out, adapter)
 }
 
 /// Records the backward pass of [`forward`] from `dout` (the gradient of `out`), writing the

@@ -20,7 +20,7 @@ use super::attention::{self, AttnActs, AttnGrads};
 use super::backward::saved;
 use super::buffers::Halves;
 use super::blocks::BlockIo;
-use super::linear::Norm;
+use super::linear::{Norm, Output};
 use super::mlp::{self, MlpActs, MlpGrads};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuTensor, Recorder};
@@ -88,14 +88,14 @@ pub(super) fn forward(model: &Model, rec: &mut Recorder, b: &BlockActs, io: &Blo
         rec.copy(&x.buffer, 0, &x_in.buffer, 0, x.buffer.size());
     }
     rmsnorm_forward(rec, x, &lw.attn_norm, eps, &n.xn1, &n.rstd1)?;
-    attention::forward(model, rec, layer, &b.attn, &n.xn1, &n.attn_out, cache, pos0, adapter)?;
+    attention::forward(model, rec, layer, &b.attn, &n.xn1, Output::Write(&n.attn_out), cache, pos0, adapter)?;
     rmsnorm_forward(rec, &n.attn_out, post_attn, eps, proj, &n.rstd_attn_out)?;
     add::add_forward(rec, x, proj);
     if let Some(x_mid) = &n.x_mid {
         rec.copy(&x.buffer, 0, &x_mid.buffer, 0, x.buffer.size());
     }
     rmsnorm_forward(rec, x, &lw.ffn_norm, eps, &n.xn2, &n.rstd2)?;
-    mlp::forward(model, rec, layer, &b.mlp, Glu::GeluTanh, &n.xn2, &n.mlp_out, adapter)?;
+    mlp::forward(model, rec, layer, &b.mlp, Glu::GeluTanh, &n.xn2, Output::Write(&n.mlp_out), adapter)?;
     rmsnorm_forward(rec, &n.mlp_out, post_ffn, eps, proj, &n.rstd_mlp_out)?;
     add::add_forward(rec, x, proj);
     Ok(())

@@ -142,6 +142,12 @@ pub trait Adapter {
     /// # Shapes
     /// `x`: (R, in), `y`: (R, out).
     fn forward(&self, rec: &mut Recorder, base: &Linear<'_>, x: &GpuTensor, y: &GpuTensor) -> Result<()>;
+    /// Whether [`Adapter::forward`] at `site` only adds its term to `y` and reads nothing of
+    /// it (LoRA), so the base product may go straight into a tensor that holds other values
+    /// (the residual stream, [`Linear::forward_add`]). False by default: DoRA rescales `y`.
+    fn adds_to_output(&self, _site: Site) -> bool {
+        false
+    }
     /// `dx += ∂adapter/∂x · dy` and the adapter's parameter gradients `+=`.
     ///
     /// # Shapes
@@ -175,6 +181,14 @@ pub trait AdapterWeights: wgpu::WasmNotSendSync {
     fn describe(&self) -> String;
 }
 
+/// Where a linear's output goes: written into a tensor, or added to one (the residual stream),
+/// with a scratch tensor for an adapter that needs the output alone ([`Linear::forward_add`]).
+#[derive(Clone, Copy)]
+pub enum Output<'a> {
+    Write(&'a GpuTensor),
+    Add { to: &'a GpuTensor, scratch: &'a GpuTensor },
+}
+
 /// A frozen linear layer: a stored-format weight `(out, in)` and an optional f32 bias `(out)`.
 #[derive(Clone, Copy)]
 pub struct Linear<'w> {
@@ -193,6 +207,35 @@ impl Linear<'_> {
         match adapter {
             Some(a) if a.adapts(self.site) => a.forward(rec, self, x, y),
             _ => Ok(()),
+        }
+    }
+
+    /// [`Linear::forward`] or [`Linear::forward_add`], as `out` says.
+    pub fn forward_to(&self, rec: &mut Recorder, x: &GpuTensor, out: Output, adapter: Option<&dyn Adapter>) -> Result<()> {
+        match out {
+            Output::Write(y) => self.forward(rec, x, y, adapter),
+            Output::Add { to, scratch } => self.forward_add(rec, x, to, scratch, adapter),
+        }
+    }
+
+    /// Records `y += x·Wᵀ (+ b) + adapter(x)`: the product added to `y` in the kernel's epilogue
+    /// (no add of its own) where the adapter only adds its term ([`Adapter::adds_to_output`]);
+    /// else written into `scratch`, then added.
+    ///
+    /// # Shapes
+    /// `x`: (R, in), `y`, `scratch`: (R, out).
+    pub fn forward_add(&self, rec: &mut Recorder, x: &GpuTensor, y: &GpuTensor, scratch: &GpuTensor, adapter: Option<&dyn Adapter>) -> Result<()> {
+        let adapted = adapter.filter(|a| a.adapts(self.site));
+        match adapted {
+            Some(a) if !a.adds_to_output(self.site) => {
+                self.forward(rec, x, scratch, adapter)?;
+                crate::ops::add::add_forward(rec, y, scratch);
+                Ok(())
+            }
+            _ => {
+                qmatmul::qmatmul_forward_add(rec, x, self.weight, self.bias, y)?;
+                adapted.map_or(Ok(()), |a| a.forward(rec, self, x, y))
+            }
         }
     }
 

@@ -17,11 +17,10 @@ use super::Model;
 use super::attention::{self, AttnActs, AttnGrads};
 use super::buffers::Halves;
 use super::blocks::BlockIo;
-use super::linear::Norm;
+use super::linear::{Norm, Output};
 use super::mlp::{self, MlpActs, MlpGrads};
 use crate::error::Result;
 use crate::gpu::Recorder;
-use crate::ops::add;
 use crate::ops::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
 use crate::ops::swiglu::Glu;
 
@@ -66,15 +65,14 @@ pub(super) fn forward(model: &Model, rec: &mut Recorder, b: &BlockActs, io: &Blo
         rec.copy(&x.buffer, 0, &x_in.buffer, 0, x.buffer.size());
     }
     rmsnorm_forward(rec, x, &lw.attn_norm, eps, &n.xn1, &n.rstd1)?;
-    attention::forward(model, rec, layer, &b.attn, &n.xn1, proj, cache, pos0, adapter)?;
-    add::add_forward(rec, x, proj);
+    // Each half's output projection adds into the stream in its epilogue.
+    let out = Output::Add { to: x, scratch: proj };
+    attention::forward(model, rec, layer, &b.attn, &n.xn1, out, cache, pos0, adapter)?;
     if let Some(x_mid) = &n.x_mid {
         rec.copy(&x.buffer, 0, &x_mid.buffer, 0, x.buffer.size());
     }
     rmsnorm_forward(rec, x, &lw.ffn_norm, eps, &n.xn2, &n.rstd2)?;
-    mlp::forward(model, rec, layer, &b.mlp, Glu::Silu, &n.xn2, proj, adapter)?;
-    add::add_forward(rec, x, proj);
-    Ok(())
+    mlp::forward(model, rec, layer, &b.mlp, Glu::Silu, &n.xn2, out, adapter)
 }
 
 /// Records the backward pass of block `io.layer` from the residual gradient `io.stream` (R, C), updated

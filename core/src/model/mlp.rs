@@ -11,7 +11,7 @@
 
 use super::Model;
 use super::attention::linear;
-use super::linear::{Adapter, Target};
+use super::linear::{Adapter, Output, Target};
 use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
 use crate::ops::swiglu::{Glu, glu_backward, glu_forward};
@@ -35,7 +35,7 @@ crate::buffer_table! {
     }
 }
 
-/// Records `out = (act(xn·Wgateᵀ) ⊙ xn·Wupᵀ)·Wdownᵀ` of block `layer`.
+/// Records `out = (act(xn·Wgateᵀ) ⊙ xn·Wupᵀ)·Wdownᵀ` (or `out +=`, [`Output`]) of block `layer`.
 ///
 /// # Shapes
 /// `xn`, `out`: (R, C).
@@ -47,14 +47,14 @@ pub(super) fn forward(
     m: &MlpActs,
     act: Glu,
     xn: &GpuTensor,
-    out: &GpuTensor,
+    out: Output,
     adapter: Option<&dyn Adapter>,
 ) -> Result<()> {
     let lin = |t| linear(&model.weights.layers[layer], layer, t);
     lin(Target::Gate).forward(rec, xn, &m.gate, adapter)?;
     lin(Target::Up).forward(rec, xn, &m.up, adapter)?;
     glu_forward(rec, act, &m.gate, &m.up, &m.h)?;
-    lin(Target::Down).forward(rec, &m.h, out, adapter)
+    lin(Target::Down).forward_to(rec, &m.h, out, adapter)
 }
 
 /// Records `h = act(gate) ⊙ up` again from the saved gate and up (the shared `h` holds another

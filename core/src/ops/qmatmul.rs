@@ -186,11 +186,17 @@ fn check(what: &str, t: &GpuTensor, len: usize, w: &Weight) -> Result<()> {
 /// `x`: `(M, K)` (M = B*T), `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
 /// `M` is taken from `y.len() / N`.
 pub fn qmatmul_forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
-    qmatmul_forward_with(rec, x, w, bias, y, Kernels::of(rec.gpu))
+    qmatmul_forward_with(rec, x, w, bias, y, false, Kernels::of(rec.gpu))
 }
 
-/// [`qmatmul_forward`] on the kernels chosen by the caller.
-pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, kernels: Kernels) -> Result<()> {
+/// `y += x · Wᵀ (+ bias)`: [`qmatmul_forward`] added to what `y` holds, in the kernels'
+/// epilogue (a projection straight into the residual stream, no add of its own).
+pub fn qmatmul_forward_add(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor) -> Result<()> {
+    qmatmul_forward_with(rec, x, w, bias, y, true, Kernels::of(rec.gpu))
+}
+
+/// [`qmatmul_forward`] (`add`: [`qmatmul_forward_add`]) on the kernels chosen by the caller.
+pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, add: bool, kernels: Kernels) -> Result<()> {
     let (n, k) = (w.rows, w.cols);
     let m = y.len().checked_div(n).unwrap_or(0);
     check("qmatmul_forward y", y, m * n, w)?;
@@ -202,7 +208,7 @@ pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight
         return Ok(());
     }
     let sg = match kernels {
-        Kernels::Tiled { f16 } => return super::qmatmul_tiled::forward(rec, x, w, bias, y, m, f16),
+        Kernels::Tiled { f16 } => return super::qmatmul_tiled::forward(rec, x, w, bias, y, m, add, f16),
         Kernels::Staged(sg) => sg,
     };
     // About-equal slices of K, each starting on a whole quant block (multiples of 256), no wider
@@ -228,7 +234,7 @@ pub(crate) fn qmatmul_forward_with(rec: &mut Recorder, x: &GpuTensor, w: &Weight
                     row_start: chunk.row_start as u32,
                     rows: chunk.rows as u32,
                     has_bias: (bias.is_some() && s == 0) as u32,
-                    accumulate: (s > 0) as u32,
+                    accumulate: (s > 0 || add) as u32,
                     _pad: 0,
                 };
                 let grid = [chunk.rows.div_ceil(columns) as u32, mb.div_ceil(staged.tm) as u32, 1];
@@ -387,18 +393,23 @@ pub(crate) mod tests {
         assert_within(got, want, |i, w| atol + 1e-4 * w.abs() + 1.01 * F16_EPS * scale[i], &what);
     }
 
-    /// Runs `y = x · Wᵀ (+ bias)` on `variant` and checks it against the CPU reference; `m` rows.
+    /// Runs `y = x · Wᵀ (+ bias)` and `y += x · Wᵀ (+ bias)` on `variant` over a y holding
+    /// other values and checks both against the CPU reference; `m` rows.
     pub(crate) fn check_forward(gpu: &crate::gpu::Gpu, variant: Kernels, x: &[f32], (w, bytes): (&Weight, &[u8]), bias: Option<&[f32]>, what: &str) {
         let (m, n, k) = (x.len() / w.cols, w.rows, w.cols);
         let gx = GpuTensor::from_slice(gpu, &[m, k], x);
         let gb = bias.map(|b| GpuTensor::from_slice(gpu, &[n], b));
-        let gy = GpuTensor::zeros(gpu, &[m, n]);
-        let mut rec = Recorder::new(gpu);
-        qmatmul_forward_with(&mut rec, &gx, w, gb.as_ref(), &gy, variant).unwrap();
-        let got = pollster::block_on(gy.read(rec)).unwrap();
-        let want = qmatmul_forward_cpu(x, w, bytes, bias).unwrap();
-        let scale = || abs_products(x, &dequantize(w.ty, bytes, n * k).unwrap(), MatmulShape::new(m, n, k).trans_b());
-        assert_variant(&got, &want, variant, atol(k), scale, &format!("{what} m={m} n={n} k={k}"));
+        let y0: Vec<f32> = (0..m * n).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
+        let product = qmatmul_forward_cpu(x, w, bytes, bias).unwrap();
+        for add in [false, true] {
+            let gy = GpuTensor::from_slice(gpu, &[m, n], &y0);
+            let mut rec = Recorder::new(gpu);
+            qmatmul_forward_with(&mut rec, &gx, w, gb.as_ref(), &gy, add, variant).unwrap();
+            let got = pollster::block_on(gy.read(rec)).unwrap();
+            let want: Vec<f32> = if add { product.iter().zip(&y0).map(|(p, y)| p + y).collect() } else { product.clone() };
+            let scale = || abs_products(x, &dequantize(w.ty, bytes, n * k).unwrap(), MatmulShape::new(m, n, k).trans_b());
+            assert_variant(&got, &want, variant, atol(k), scale, &format!("{what} m={m} n={n} k={k} add={add}"));
+        }
     }
 
     #[test]

@@ -51,18 +51,20 @@ impl Params {
     }
 }
 
-/// Records `y = x · Wᵀ + bias` for `m` rows; the caller has checked the shapes (none empty).
+/// Records `y = x · Wᵀ + bias` (`y +=` with `add`) for `m` rows; the caller has checked the
+/// shapes (none empty).
 ///
 /// # Shapes
 /// `x`: `(M, K)`, `w`: `(N, K)`, `bias`: `(N)`, `y`: `(M, N)`.
-pub(super) fn forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, m: usize, f16: bool) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward(rec: &mut Recorder, x: &GpuTensor, w: &Weight, bias: Option<&GpuTensor>, y: &GpuTensor, m: usize, add: bool, f16: bool) -> Result<()> {
     check_f16(rec.gpu, f16)?;
     let kernel = if f16 { &kernels::QMATMUL_TILED_FORWARD_F16 } else { &kernels::QMATMUL_TILED_FORWARD };
     let constants = [("WTYPE", w.ty as u32 as f64)];
     let bias_binding = bias.unwrap_or(x);
     for chunk in &w.chunks {
         for part in grid_parts(rec.gpu, [chunk.rows.div_ceil(TILE), m.div_ceil(TILE), 1]) {
-            let params = Params::new(w, chunk, m, &part, bias.is_some(), false);
+            let params = Params::new(w, chunk, m, &part, bias.is_some(), add);
             let bindings = [x.binding(), chunk.buffer.as_entire_binding(), bias_binding.binding(), y.binding()];
             rec.dispatch_with(kernel, &constants, &params, &bindings, part.size);
         }
@@ -165,7 +167,7 @@ mod tests {
         let run = |variant| {
             let gy = GpuTensor::zeros(gpu, &[m, n]);
             let mut rec = Recorder::new(gpu);
-            qmatmul_forward_with(&mut rec, &gx, &w, None, &gy, variant).unwrap();
+            qmatmul_forward_with(&mut rec, &gx, &w, None, &gy, false, variant).unwrap();
             pollster::block_on(gy.read(rec)).unwrap()
         };
         let (f32_tiles, f16_tiles) = (run(Kernels::Tiled { f16: false }), run(Kernels::Tiled { f16: true }));
