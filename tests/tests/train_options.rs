@@ -11,7 +11,8 @@ use anytune_core::lora::{Layers, LoraBuffers, LoraConfig, LoraDropout, LoraParam
 use anytune_core::model::{AdapterWeights, Model, Saved};
 use anytune_core::testing::assert_close;
 use anytune_core::train::step::{StepBuffers, evaluate, record_step};
-use anytune_core::train::{CheckpointInfo, TrainConfig, Trainer, training_memory};
+use anytune_core::gpu::KernelFamily;
+use anytune_core::train::{ActivationStore, CheckpointInfo, TrainConfig, Trainer, training_memory};
 use anytune_tests::{all_logits, repo_path, test_gpu};
 
 const B: usize = 2;
@@ -150,6 +151,12 @@ fn sixteen_bit_saves_give_the_same_loss_and_close_gradients() {
         let (m16, m32) = (training_memory(gpu, &model, &lora, B, T, Saved::AllLayers16), training_memory(gpu, &model, &lora, B, T, Saved::AllLayers));
         assert!(m16.activations < m32.activations, "{name}: 16-bit estimate {m16} vs {m32}");
     }
+    // The choice: auto by the kernel family, 16 bits and recomputation refused together.
+    let auto = if gpu.family == KernelFamily::Gpu { Saved::AllLayers16 } else { Saved::AllLayers };
+    assert_eq!(ActivationStore::Auto.saved(gpu, false).unwrap(), auto);
+    assert_eq!(ActivationStore::Auto.saved(gpu, true).unwrap(), Saved::LayerInputs);
+    assert!(ActivationStore::Sixteen.saved(gpu, true).unwrap_err().to_string().contains("choose one"));
+    assert!(ActivationStore::parse("8bit").unwrap_err().to_string().contains("auto, f32 or 16bit"));
 }
 
 /// Losses of `steps` optimizer steps and the final adapter.

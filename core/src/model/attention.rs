@@ -44,12 +44,12 @@ crate::buffer_table! {
 crate::buffer_table! {
     /// Gradient buffers of the attention half (one set reused by every layer).
     pub struct AttnGrads(s) {
-        datt: always [s.batch, s.t, s.h, s.d] as f16,
-        dq: always [s.batch, s.t, s.h, s.d] as f16,
+        datt: always [s.batch, s.t, s.h, s.d],
+        dq: always [s.batch, s.t, s.h, s.d],
         dk: always [s.batch, s.t, s.kvh, s.d],
         dv: always [s.batch, s.t, s.kvh, s.d],
-        dq_pre: always [s.batch, s.t, s.h, s.d] as f16 when (s.qk_norm),
-        dk_pre: always [s.batch, s.t, s.kvh, s.d] as f16 when (s.qk_norm),
+        dq_pre: always [s.batch, s.t, s.h, s.d] when (s.qk_norm),
+        dk_pre: always [s.batch, s.t, s.kvh, s.d] when (s.qk_norm),
     }
 }
 

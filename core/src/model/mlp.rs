@@ -30,8 +30,8 @@ crate::buffer_table! {
     /// Gradient buffers of the MLP half (one set reused by every layer).
     pub struct MlpGrads(s) {
         dh: always [s.rows, s.f],
-        dgate: always [s.rows, s.f] as f16,
-        dup: always [s.rows, s.f] as f16,
+        dgate: always [s.rows, s.f],
+        dup: always [s.rows, s.f],
     }
 }
 

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor, Recorder};
 use crate::ops::save16::{save16, store_words};
 
-/// One store per layer below the top and the three one-value buffers a dispatch with fewer than four tensors
-/// binds.
+/// One store per layer below the top, and the three one-value buffers that a dispatch of fewer
+/// than four tensors binds.
 pub struct Store16 {
     layers: Vec<GpuTensor>,
     spares: [GpuTensor; 3],

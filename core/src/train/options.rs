@@ -386,7 +386,7 @@ run_options! {
     recompute: bool = false, Range::Flag;
     /// How every layer's activations are kept for the backward pass (without --recompute):
     /// 16bit (f16 matmul operands, keys and values, bf16 residuals: about half the memory,
-    /// gradients within about 1e-3 of f32's), f32, or auto (16bit with the GPU kernel family,
+    /// gradients within a few 1e-3 of f32's), f32, or auto (16bit with the GPU kernel family,
     /// f32 on CPU adapters).
     saved_activations: String = "auto".into(), Range::Choice(&["auto", "f32", "16bit"]);
     /// Seed of the adapter initialisation, data order, validation split and dropout masks.
