@@ -22,15 +22,27 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-// The slot and its word of the dispatch's invocation `w` (w < params.words).
-fn slot_of(w: u32) -> vec2<u32> {
+// An invocation's word: its slot s, its index j in the slot, the slot's format and the word's
+// index in the store; `valid` is false past the dispatch's words.
+struct Word {
+    valid: bool,
+    s: u32,
+    j: u32,
+    format: u32,
+    at: u32,
+}
+
+// The word of the invocation at `gid` (the grid spread over x and y).
+fn word_of(gid: vec3<u32>, nwg: vec3<u32>) -> Word {
+    let w = gid.x + gid.y * nwg.x * 256u;
     var s = 0u;
     for (var k = 1u; k < 4u; k = k + 1u) {
         if (w >= params.first[k]) {
             s = k;
         }
     }
-    return vec2<u32>(s, w - params.first[s]);
+    let j = w - params.first[s];
+    return Word(w < params.words, s, j, params.format[s], params.word0[s] + j);
 }
 
 fn encode(x: f32, format: u32) -> u32 {
@@ -49,8 +61,4 @@ fn decode(h: u32, format: u32) -> f32 {
         return bitcast<f32>(h << 16u);
     }
     return unpack2x16float(h).x;
-}
-
-fn word_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
 }

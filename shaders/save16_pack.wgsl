@@ -23,13 +23,9 @@ fn load(s: u32, i: u32) -> f32 {
 
 @compute @workgroup_size(256)
 fn save16_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let w = word_index(gid, nwg);
-    if (w >= params.words) {
+    let w = word_of(gid, nwg);
+    if (!w.valid) {
         return;
     }
-    let sj = slot_of(w);
-    let s = sj.x;
-    let j = sj.y;
-    let f = params.format[s];
-    store[params.word0[s] + j] = encode(load(s, 2u * j), f) | (encode(load(s, 2u * j + 1u), f) << 16u);
+    store[w.at] = encode(load(w.s, 2u * w.j), w.format) | (encode(load(w.s, 2u * w.j + 1u), w.format) << 16u);
 }

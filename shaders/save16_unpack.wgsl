@@ -23,15 +23,11 @@ fn put(s: u32, i: u32, x: f32) {
 
 @compute @workgroup_size(256)
 fn save16_unpack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let w = word_index(gid, nwg);
-    if (w >= params.words) {
+    let w = word_of(gid, nwg);
+    if (!w.valid) {
         return;
     }
-    let sj = slot_of(w);
-    let s = sj.x;
-    let j = sj.y;
-    let f = params.format[s];
-    let word = store[params.word0[s] + j];
-    put(s, 2u * j, decode(word & 0xffffu, f));
-    put(s, 2u * j + 1u, decode(word >> 16u, f));
+    let word = store[w.at];
+    put(w.s, 2u * w.j, decode(word & 0xffffu, w.format));
+    put(w.s, 2u * w.j + 1u, decode(word >> 16u, w.format));
 }

@@ -66,11 +66,11 @@ pub fn save16(rec: &mut Recorder, slots: &[(&GpuTensor, Format16)], store: &GpuT
     if store.len() < words {
         return Err(Error::invalid("16-bit store", format!("{} words for tensors that take {words}", store.len())));
     }
+    let kernel = if unpack { &kernels::SAVE16_UNPACK } else { &kernels::SAVE16_PACK };
     let mut word0 = 0;
     for group in slots.chunks(SLOTS) {
         let p = params(group, word0);
         let mut bindings: Vec<wgpu::BindingResource> = (0..SLOTS).map(|s| group.get(s).map_or(spares[s.max(1) - 1].binding(), |(t, _)| t.binding())).collect();
-        let kernel = if unpack { &kernels::SAVE16_UNPACK } else { &kernels::SAVE16_PACK };
         if unpack { bindings.insert(0, store.binding()) } else { bindings.push(store.binding()) }
         rec.dispatch(kernel, &p, &bindings, grid_1d(p.words as usize, 256));
         word0 += p.words as usize;
